@@ -1,0 +1,598 @@
+#!/usr/bin/python3
+"""`make bench`: sundew's connection rate and memory, next to a baseline.
+
+Measured in one run on loopback, with the load generator bench_load:
+
+1. the connection rate of bench_trivial (accept, write a banner, close);
+2. the connection rate of sundew on a generic TCP port, with full event
+   logging, as a ratio to (1);
+3. the resident memory of sundew's sensor processes per idle connection,
+   with 10,000 idle connections held;
+4. how many of 50,000 concurrent connections sundew holds.
+
+Then sundew is stopped and its JSON log must hold one
+sundew.connection.close event per connection completed in (2).
+
+The figures are printed next to their targets with PASS or MISS.  This is
+a measurement, not a test: the exit status is 0 whatever the figures, and
+non-zero only when the benchmark could not run.  Standard library only.
+"""
+
+import argparse
+import gzip
+import json
+import os
+import re
+import resource
+import select
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+RATE_RE = re.compile(
+    r"completed (\d+) in ([0-9.]+) s = (\d+) conn/s, errors (\d+)")
+HOLD_RE = re.compile(r"established (\d+) of (\d+), errors (\d+)")
+PEER_RE = re.compile(r"closed by peer (\d+)")
+
+# The rate runs and the held connections come from separate source
+# addresses, so that the log check counts the rate runs' events only.
+RATE_SOURCES = (2, 127)
+HOLD_SOURCES = (128, 254)
+
+TARGET_RATIO = 0.70
+TARGET_BYTES_PER_CONN = 4096
+TARGET_CONCURRENT = 50000
+
+
+class BenchError(Exception):
+    """The benchmark cannot go on; the message says why."""
+
+
+def say(msg):
+    print(msg, flush=True)
+
+
+def note(args, msg):
+    if args.verbose:
+        print("  " + msg, file=sys.stderr, flush=True)
+
+
+def raise_nofile():
+    """Soft RLIMIT_NOFILE up to the hard one; children inherit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def read_line(proc, timeout, what):
+    """The next stdout line of proc, or BenchError after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise BenchError(f"{what}: no answer in {timeout} s")
+        ready, _, _ = select.select([proc.stdout], [], [], left)
+        if ready:
+            line = proc.stdout.readline()
+            if line == "":
+                raise BenchError(f"{what}: exited with status "
+                                 f"{proc.wait()} before answering")
+            return line.strip()
+
+
+def stop(proc, timeout=10):
+    """SIGTERM, then SIGKILL after timeout; returns the exit status."""
+    if proc is None or proc.poll() is not None:
+        return None if proc is None else proc.returncode
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+# ---------------------------------------------------------------- rate
+
+def rate_once(args, port, seconds):
+    """One bench_load rate run: a dict of completed, elapsed, rate, errors."""
+    cmd = [args.load, "rate", "-c", str(args.concurrency), "-t",
+           str(seconds), "-s", "%d-%d" % RATE_SOURCES, "127.0.0.1", str(port)]
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True,
+                             timeout=seconds + 60)
+    except subprocess.TimeoutExpired as e:
+        raise BenchError(f"{' '.join(cmd)}: did not finish") from e
+    m = RATE_RE.search(res.stdout)
+    if res.returncode != 0 or m is None:
+        raise BenchError(f"{' '.join(cmd)}: status {res.returncode}: "
+                         f"{res.stdout.strip()} {res.stderr.strip()}")
+    note(args, f"{m.group(0)}  ({res.stderr.strip()})")
+    return {"completed": int(m.group(1)), "elapsed": float(m.group(2)),
+            "rate": int(m.group(3)), "errors": int(m.group(4))}
+
+
+def rate_measure(args, port, label):
+    """A warm-up run, then args.runs runs; the median rate and totals."""
+    say(f"{label}: warm-up, then {args.runs} runs of {args.seconds} s, "
+        f"{args.concurrency} connections in flight")
+    runs = [rate_once(args, port, 1)]
+    for _ in range(args.runs):
+        runs.append(rate_once(args, port, args.seconds))
+    rates = [r["rate"] for r in runs[1:]]
+    say(f"  {label}: {' '.join(str(r) for r in rates)} conn/s, median "
+        f"{statistics.median(rates):.0f}, errors "
+        f"{sum(r['errors'] for r in runs)}")
+    return {"median": statistics.median(rates),
+            "completed": sum(r["completed"] for r in runs),
+            "errors": sum(r["errors"] for r in runs)}
+
+
+def trivial_measure(args, workdir):
+    trivial = os.path.join(args.build, "bench", "bench_trivial")
+    with open(os.path.join(workdir, "trivial.out"), "w",
+              encoding="utf-8") as err:
+        proc = subprocess.Popen([trivial, "0", "127.0.0.1"],
+                                stdout=subprocess.PIPE, stderr=err,
+                                text=True)
+    try:
+        line = read_line(proc, 10, "bench_trivial")
+        m = re.fullmatch(r"listening 127\.0\.0\.1 (\d+)", line)
+        if m is None:
+            raise BenchError(f"bench_trivial: unexpected '{line}'")
+        return rate_measure(args, int(m.group(1)), "trivial server")
+    finally:
+        stop(proc)
+
+
+# ------------------------------------------------------------- processes
+
+def proc_stat(pid):
+    """(comm, ppid) of pid, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii",
+                  errors="replace") as f:
+            data = f.read()
+    except OSError:
+        return None
+    # comm is in parentheses and may hold anything, so split at the last.
+    lp, rp = data.find("("), data.rfind(")")
+    fields = data[rp + 2:].split()
+    return data[lp + 1:rp], int(fields[1])
+
+
+def proc_title(pid):
+    """argv[0] of pid: where a process title (setproctitle) would be."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().split(b"\0")[0].decode("ascii", "replace")
+    except OSError:
+        return ""
+
+
+def children(ppid):
+    kids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            st = proc_stat(int(name))
+            if st is not None and st[1] == ppid:
+                kids.append((int(name), st[0]))
+    return kids
+
+
+def find_sensors(parent, fallback):
+    """The sensor pids among parent's children, and how they were found.
+
+    Preferred: comm or process title says "sensor" (the daemon names its sensors
+    "sundew-sensor" with prctl(PR_SET_NAME)).  With fallback, if none is
+    named so: every child but the one named sundew-store.
+    """
+    kids = children(parent)
+    named = [pid for pid, comm in kids
+             if "sensor" in comm or "sensor" in proc_title(pid)]
+    if named or not fallback:
+        return sorted(named), "children named 'sensor' (comm or process title)"
+    rest = [pid for pid, comm in kids
+            if "store" not in comm and "store" not in proc_title(pid)]
+    return sorted(rest), "fallback: all children but sundew-store"
+
+
+def rss_kib(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status", encoding="ascii") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def socket_fds(pids):
+    """How many sockets pids have open: their connections and a few more."""
+    total = 0
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
+                    total += 1
+            except OSError:
+                pass
+    return total
+
+
+def settle(pids, want, timeout):
+    """Waits until sockets of pids reach want or stop changing; returns it."""
+    deadline = time.monotonic() + timeout
+    last, same_since = -1, time.monotonic()
+    while True:
+        now_fds = socket_fds(pids)
+        if now_fds == want:
+            return now_fds
+        if now_fds != last:
+            last, same_since = now_fds, time.monotonic()
+        elif time.monotonic() - same_since > 3:
+            return now_fds
+        if time.monotonic() > deadline:
+            return now_fds
+        time.sleep(0.25)
+
+
+# ---------------------------------------------------------------- sundew
+
+def wait_port(proc, port, timeout):
+    """Until 127.0.0.1:port accepts; BenchError if proc dies or time runs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BenchError(f"sundew exited with status {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise BenchError(f"sundew: 127.0.0.1:{port} did not accept within "
+                     f"{timeout} s")
+
+
+def sundew_start(args, datadir, logpath, hard):
+    """sundew run -f on loopback, without the limits that would cap a run.
+
+    limits.nofile asks for what this machine allows a process (the hard
+    RLIMIT_NOFILE), no more (the daemon may not be able to raise it) and no
+    less (a smaller default would cap the held connections).
+    """
+    cmd = [args.sundew, "run", "-f",
+           "-o", "listen.address=127.0.0.1",
+           "-o", f"data_dir={datadir}",
+           "-o", "limits.per_source=0",
+           "-o", "limits.max_connections=0",
+           "-o", "limits.idle_timeout=600s",
+           "-o", f"limits.nofile={hard}"]
+    say("sundew: " + " ".join(cmd))
+    log = open(logpath, "w", encoding="utf-8")
+    try:
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT)
+    finally:
+        log.close()
+
+
+def sensors_wait(proc, timeout):
+    """Sensor pids: named ones if they appear within timeout, else any."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids, how = find_sensors(proc.pid, False)
+        if pids:
+            return pids, how
+        time.sleep(0.2)
+    return find_sensors(proc.pid, True)
+
+
+def hold_spawn(args, port, count, per_proc):
+    """bench_load hold processes, at most per_proc connections each."""
+    procs, left = [], count
+    nproc = -(-count // per_proc)
+    share = -(-count // nproc)
+    while left > 0:
+        n = min(share, left)
+        procs.append(subprocess.Popen(
+            [args.load, "hold", "-n", str(n), "-p", "256", "-w", "5",
+             "-s", "%d-%d" % HOLD_SOURCES, "127.0.0.1", str(port)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+        left -= n
+    return procs
+
+
+def hold_wait(procs):
+    """Once every connect is done: (established, errors) of all procs."""
+    established = errors = 0
+    for p in procs:
+        line = read_line(p, 600, "bench_load hold")
+        m = HOLD_RE.fullmatch(line)
+        if m is None:
+            raise BenchError(f"bench_load hold: unexpected '{line}'")
+        established += int(m.group(1))
+        errors += int(m.group(3))
+    return established, errors
+
+
+def hold_end(procs):
+    """Closes the held connections; how many the server had closed."""
+    closed = 0
+    for p in procs:
+        p.stdin.close()
+    for p in procs:
+        try:
+            p.wait(60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        out = p.stdout.read()
+        m = PEER_RE.search(out)
+        if m:
+            closed += int(m.group(1))
+    return closed
+
+
+def hold_measure(args, proc, sensors, port, count, hard):
+    """Holds count idle connections; what sundew holds and its memory."""
+    base_fds = socket_fds(sensors)
+    base_rss = rss_kib(sensors)
+    per_proc = max(1, min(count, hard - 64))
+    t0 = time.monotonic()
+    procs = hold_spawn(args, port, count, per_proc)
+    try:
+        established, errors = hold_wait(procs)
+        held_fds = settle(sensors, base_fds + established, 60) - base_fds
+        time.sleep(1)
+        rss = rss_kib(sensors)
+        held = max(0, min(held_fds, established))
+        if proc.poll() is not None:
+            raise BenchError(f"sundew exited with status {proc.returncode} "
+                             f"holding {count} connections")
+        now, _ = find_sensors(proc.pid, True)
+        if not set(sensors) <= set(now):
+            raise BenchError(f"a sensor process died holding {count} "
+                             f"connections (pids {sensors} -> {now})")
+    finally:
+        peer_closed = hold_end(procs)
+    settle(sensors, base_fds, 60)
+    res = {"count": count, "established": established, "errors": errors,
+           "held": held, "rss_before": base_rss, "rss_after": rss,
+           "peer_closed": peer_closed, "seconds": time.monotonic() - t0}
+    res["per_conn"] = ((rss - base_rss) * 1024 / held) if held else None
+    say(f"  {count} held: established {established} (errors {errors}), "
+        f"held by sundew {held}, sensor RSS {base_rss} -> {rss} KiB, "
+        f"closed by sundew meanwhile {peer_closed}")
+    return res
+
+
+def log_files(datadir):
+    logdir = os.path.join(datadir, "log")
+    try:
+        names = os.listdir(logdir)
+    except OSError:
+        return []
+    return [os.path.join(logdir, n) for n in sorted(names)
+            if n.startswith("sundew.json")]
+
+
+def log_count(datadir, port):
+    """(close events of the rate runs, all close events, files read)."""
+    lo, hi = RATE_SOURCES
+    sources = {f"127.0.0.{i}" for i in range(lo, hi + 1)}
+    ours = total = 0
+    files = log_files(datadir)
+    for path in files:
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if "sundew.connection.close" not in line:
+                    continue
+                try:
+                    ev = json.loads(line)
+                except ValueError:
+                    continue
+                if ev.get("eventid") != "sundew.connection.close":
+                    continue
+                total += 1
+                if ev.get("src_ip") in sources and \
+                        str(ev.get("dst_port")) == str(port):
+                    ours += 1
+    return ours, total, files
+
+
+def sundew_measure(args, hard, workdir):
+    datadir = os.path.join(workdir, "data")
+    logpath = os.path.join(workdir, "sundew.out")
+    proc = sundew_start(args, datadir, logpath, hard)
+    res = {"datadir": datadir, "logpath": logpath}
+    try:
+        wait_port(proc, args.port, 30)
+        sensors, how = sensors_wait(proc, 10)
+        if not sensors:
+            raise BenchError("sundew: no sensor process found among the "
+                             f"children of {proc.pid}")
+        say(f"  sensors: pids {' '.join(map(str, sensors))} ({how})")
+        res["sensors_how"] = how
+        res["rate"] = rate_measure(args, args.port, "sundew")
+        say(f"sundew: holding {args.idle} idle connections")
+        res["idle"] = hold_measure(args, proc, sensors, args.port,
+                                   args.idle, hard)
+        say(f"sundew: holding {args.max} connections")
+        res["max"] = hold_measure(args, proc, sensors, args.port,
+                                  args.max, hard)
+    except BaseException:
+        sundew_stop(proc)
+        say("sundew's output (last lines):")
+        show_tail(logpath)
+        raise
+    status = sundew_stop(proc)
+    if status not in (0, -signal.SIGTERM):
+        say(f"  sundew exited with status {status} after SIGTERM")
+    res["log"] = log_count(datadir, args.port)
+    return res
+
+
+def show_tail(path, lines=20):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f.readlines()[-lines:]:
+                say("  | " + line.rstrip())
+    except OSError:
+        pass
+
+
+def sundew_stop(proc):
+    """SIGTERM to the daemon; its status.  Children it left are killed."""
+    kids = children(proc.pid)
+    status = stop(proc, 30)
+    # A store still flushing the log gets some time before it is killed.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(
+            (proc_stat(pid) or ("",))[0] == comm for pid, comm in kids):
+        time.sleep(0.2)
+    for pid, comm in kids:
+        st = proc_stat(pid)
+        if st is not None and st[0] == comm:
+            say(f"  sundew left its child {pid} ({comm}) running: killed")
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    return status
+
+
+# ---------------------------------------------------------------- report
+
+def verdict(ok):
+    return "PASS" if ok else "MISS"
+
+
+def report(args, triv, sd, hard):
+    rows = []
+    ratio = sd["rate"]["median"] / triv["median"] if triv["median"] else 0
+    rows.append(("connections/s, full logging",
+                 f"{sd['rate']['median']:.0f}", f"{triv['median']:.0f}",
+                 f"{ratio:.0%}", f">= {TARGET_RATIO:.0%}",
+                 verdict(ratio >= TARGET_RATIO)))
+    ours, total, files = sd["log"]
+    done = sd["rate"]["completed"]
+    rows.append(("close events / completed",
+                 f"{ours}/{done}", "-", "-", "all logged",
+                 verdict(ours == done and done > 0)))
+    per = sd["idle"]["per_conn"]
+    rows.append((f"memory per idle conn ({args.idle})",
+                 "n/a" if per is None else f"{per / 1024:.2f} KiB", "-", "-",
+                 f"< {TARGET_BYTES_PER_CONN // 1024} KiB",
+                 verdict(per is not None and per < TARGET_BYTES_PER_CONN
+                         and sd["idle"]["held"] == args.idle)))
+    mx = sd["max"]
+    rows.append(("concurrent connections held",
+                 str(mx["held"]), "-", "-", f">= {TARGET_CONCURRENT}",
+                 verdict(mx["held"] >= TARGET_CONCURRENT)))
+    per = mx["per_conn"]
+    rows.append((f"memory per conn ({mx['held']} held)",
+                 "n/a" if per is None else f"{per / 1024:.2f} KiB", "-", "-",
+                 f"< {TARGET_BYTES_PER_CONN // 1024} KiB",
+                 verdict(per is not None and per < TARGET_BYTES_PER_CONN)))
+
+    head = ("figure", "sundew", "trivial", "ratio", "target", "result")
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(6)]
+    say("")
+    for r in [head] + rows:
+        say("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    say("")
+    say(f"rate: median of {args.runs} runs of {args.seconds} s, "
+        f"{args.concurrency} in flight, each connection: connect, send 100 "
+        "bytes, shut down, read to the end, close; errors: trivial "
+        f"{triv['errors']}, sundew {sd['rate']['errors']}")
+    say(f"log: {total} sundew.connection.close events in "
+        f"{len(files)} file(s) under {sd['datadir']}/log, {ours} from the "
+        "rate runs")
+    say(f"memory: VmRSS of the sensor processes ({sd['sensors_how']}), "
+        "after minus before, per connection held by sundew (its sockets)")
+    if mx["established"] > mx["held"]:
+        say(f"held: the load generator saw {mx['established']} established; "
+            "the rest waited in the kernel's accept queue")
+    if hard < TARGET_CONCURRENT:
+        say(f"note: the hard RLIMIT_NOFILE here is {hard} and cannot be "
+            "raised without CAP_SYS_RESOURCE: one sensor process cannot "
+            f"hold more than {hard} connections")
+
+
+# ------------------------------------------------------------------ main
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sundew", required=True, help="the daemon binary")
+    ap.add_argument("--build", required=True, help="the build directory")
+    ap.add_argument("--port", type=int, default=3127,
+                    help="a port of sundew's generic TCP service")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--concurrency", type=int, default=128)
+    ap.add_argument("--idle", type=int, default=10000)
+    ap.add_argument("--max", type=int, default=50000)
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the data directory")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    if min(args.runs, args.seconds, args.concurrency, args.idle,
+           args.max) < 1:
+        ap.error("counts and durations must be positive")
+    args.load = os.path.join(args.build, "bench", "bench_load")
+    return args
+
+
+def main(argv):
+    args = parse_args(argv)
+    for path in (args.sundew, args.load,
+                 os.path.join(args.build, "bench", "bench_trivial")):
+        if not os.access(path, os.X_OK):
+            print(f"bench: {path}: not built; run 'make build' first",
+                  file=sys.stderr)
+            return 2
+    if os.geteuid() != 0:
+        print("bench: sundew binds its default ports and drops privileges: "
+              "run 'make bench' as root", file=sys.stderr)
+        return 2
+    hard = raise_nofile()
+    say(f"bench: {os.cpu_count()} CPUs, Linux {os.uname().release}, "
+        f"RLIMIT_NOFILE {hard}")
+    workdir = tempfile.mkdtemp(prefix="sundew-bench-")
+    # The daemon's unprivileged children must reach the data directory.
+    os.chmod(workdir, 0o755)
+    ok = False
+    try:
+        triv = trivial_measure(args, workdir)
+        sd = sundew_measure(args, hard, workdir)
+        report(args, triv, sd, hard)
+        ok = True
+    except BenchError as e:
+        print(f"bench: {e}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+    finally:
+        if ok and not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            say(f"bench: data and sundew's output kept in {workdir}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

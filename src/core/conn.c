@@ -1,0 +1,456 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "conn.h"
+#include "event.h"
+#include "connlimit.h"
+#include "listen.h"
+#include "log.h"
+#include "proto.h"
+#include "sensor.h"
+
+/* Unconsumed input past which a session stops reading (backpressure). */
+#define CONN_READ_HIGH		(256 * 1024)
+/* How long a closing session may take to send what is left. */
+#define CONN_LINGER_SECS	5
+/* At most this many sundew.limit.hit events a second per sensor. */
+#define CONN_LIMIT_RATE		20
+/* At most this many datagrams a second per sensor; more are counted. */
+#define CONN_UDP_RATE		2000
+
+static TAILQ_HEAD(, conn)	conn_list = TAILQ_HEAD_INITIALIZER(conn_list);
+static const struct timeval	*conn_idle_tv;
+
+/* Session ids: 48 random bits as 12 hex digits, from a refilled pool. */
+static void
+conn_new_id(char out[13])
+{
+	static uint8_t	pool[600];
+	static size_t	left;
+	static const char hex[] = "0123456789abcdef";
+	const uint8_t	*p;
+	int		 i;
+
+	if (left < 6) {
+		if (getrandom(pool, sizeof(pool), 0) != (ssize_t)sizeof(pool))
+			fatal("getrandom");
+		left = sizeof(pool);
+	}
+	p = pool + sizeof(pool) - left;
+	left -= 6;
+	for (i = 0; i < 6; i++) {
+		out[2 * i] = hex[p[i] >> 4];
+		out[2 * i + 1] = hex[p[i] & 15];
+	}
+	out[12] = '\0';
+}
+
+static void
+conn_addr(const struct sockaddr_storage *ss, char *ip, size_t iplen,
+    uint16_t *port)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, ip, (socklen_t)iplen);
+		*port = ntohs(sin->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, ip, (socklen_t)iplen);
+		/* ::ffff:a.b.c.d is an IPv4 peer. */
+		if (strncmp(ip, "::ffff:", 7) == 0 && strchr(ip, '.') != NULL)
+			memmove(ip, ip + 7, strlen(ip + 7) + 1);
+		*port = ntohs(sin6->sin6_port);
+	} else {
+		snprintf(ip, iplen, "?");
+		*port = 0;
+	}
+}
+
+size_t
+conn_fields(const struct conn *c, char *buf, size_t len)
+{
+	char		src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+	uint16_t	sport, dport;
+	int		n;
+
+	conn_addr(&c->src, src, sizeof(src), &sport);
+	conn_addr(&c->dst, dst, sizeof(dst), &dport);
+	n = snprintf(buf, len, "\"session\":\"%s\",\"src_ip\":\"%s\","
+	    "\"src_port\":%u,\"dst_ip\":\"%s\",\"dst_port\":%u,"
+	    "\"transport\":\"%s\",\"service\":\"%s\"", c->session, src,
+	    sport, dst, dport, c->lst->transport == SERVICE_UDP ? "udp" : "tcp",
+	    c->lst->def->name);
+	if (n < 0 || (size_t)n >= len)
+		return 0;
+	return (size_t)n;
+}
+
+void
+conn_event(struct event_buf *ev, const struct conn *c, const char *id)
+{
+	char	f[512];
+	size_t	n = conn_fields(c, f, sizeof(f));
+
+	event_begin(ev, id);
+	event_fields(ev, f, n);
+}
+
+void
+conn_store_file(const struct conn *c, int kind, const void *p, size_t n)
+{
+	char	f[512];
+	size_t	len = conn_fields(c, f, sizeof(f));
+
+	sensor_send_file(kind, f, len, p, n);
+}
+
+/*
+ * One event per cap and a token bucket over them all, so that a flood of
+ * refused connections cannot become a flood of events; the next event
+ * says how many were left out.
+ */
+void
+conn_limit_hit(const struct conn *c, const char *limit)
+{
+	static int64_t		 window;
+	static unsigned		 used;
+	static uint64_t		 suppressed;
+	struct event_buf	 ev;
+	int64_t			 now = event_now_usec() / 1000000;
+
+	sensor_stats()->limit_hits++;
+	if (now != window) {
+		window = now;
+		used = 0;
+	}
+	if (used >= CONN_LIMIT_RATE) {
+		suppressed++;
+		return;
+	}
+	used++;
+	conn_event(&ev, c, "sundew.limit.hit");
+	event_str(&ev, "limit", limit);
+	if (suppressed > 0) {
+		event_int(&ev, "suppressed", (int64_t)suppressed);
+		suppressed = 0;
+	}
+	sensor_send_event(&ev);
+}
+
+/* A connection refused at a cap: it gets no session, only the event. */
+static void
+conn_refuse(const struct listener *l, int fd, const struct sockaddr *sa,
+    int socklen, const char *limit)
+{
+	struct conn	tmp;
+	socklen_t	dlen = sizeof(tmp.dst);
+
+	memset(&tmp, 0, sizeof(tmp));
+	memcpy(&tmp.src, sa, (size_t)socklen <= sizeof(tmp.src) ?
+	    (size_t)socklen : sizeof(tmp.src));
+	if (getsockname(fd, (struct sockaddr *)&tmp.dst, &dlen) == -1)
+		tmp.dst.ss_family = AF_UNSPEC;
+	tmp.lst = l;
+	tmp.udp_fd = -1;
+	memcpy(tmp.session, "000000000000", 13);
+	conn_limit_hit(&tmp, limit);
+	close(fd);
+}
+
+static void
+conn_free(struct conn *c)
+{
+	TAILQ_REMOVE(&conn_list, c, entry);
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	connlimit_release(sensor_limits(), sensor_index(), c->bucket);
+	sensor_stats()->closed++;
+	free(c);
+}
+
+static void
+conn_drained(struct bufferevent *bev, void *arg)
+{
+	conn_free(arg);
+}
+
+static void
+conn_linger_event(struct bufferevent *bev, short what, void *arg)
+{
+	conn_free(arg);
+}
+
+/* Frees now, or once what the service wrote last has gone out. */
+static void
+conn_release(struct conn *c)
+{
+	struct timeval	tv = { CONN_LINGER_SECS, 0 };
+
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 &&
+	    strcmp(c->reason, "shutdown") != 0) {
+		bufferevent_disable(c->bev, EV_READ);
+		bufferevent_setcb(c->bev, NULL, conn_drained,
+		    conn_linger_event, c);
+		bufferevent_set_timeouts(c->bev, NULL, &tv);
+		return;
+	}
+	conn_free(c);
+}
+
+/*
+ * Ends the session: the service's last words, the close event.  Called
+ * from inside a service callback, the release waits until it returns.
+ */
+void
+conn_close(struct conn *c, const char *reason)
+{
+	struct event_buf	ev;
+
+	if (c->closing || c->bev == NULL)	/* a datagram has no session */
+		return;
+	c->closing = 1;
+	c->reason = reason;
+	if (c->svc->on_close != NULL)
+		c->svc->on_close(c, c->state);
+	conn_event(&ev, c, "sundew.connection.close");
+	event_str(&ev, "reason", reason);
+	event_int(&ev, "duration_ms", (event_now_usec() - c->start_us) / 1000);
+	event_int(&ev, "bytes_in", (int64_t)c->bytes_in);
+	event_int(&ev, "bytes_out", (int64_t)c->bytes_out);
+	sensor_send_event(&ev);
+	if (c->svc->session_free != NULL)
+		c->svc->session_free(c->state);
+	c->state = NULL;
+	if (!c->in_callback)
+		conn_release(c);
+}
+
+int
+conn_write(struct conn *c, const void *p, size_t n)
+{
+	if (c->bev == NULL) {
+		ssize_t	r = sendto(c->udp_fd, p, n, MSG_DONTWAIT,
+		    (struct sockaddr *)&c->src, sizeof(c->src));
+		if (r > 0)
+			c->bytes_out += (uint64_t)r;
+		return r == -1 ? -1 : 0;
+	}
+	if (c->closing || bufferevent_write(c->bev, p, n) == -1)
+		return -1;
+	c->bytes_out += n;
+	return 0;
+}
+
+static size_t
+conn_max_input(const struct conn *c)
+{
+	if (c->svc->max_input != 0)
+		return c->svc->max_input;
+	return (size_t)sensor_conf()->max_input;
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	size_t		 len = evbuffer_get_length(in);
+	ssize_t		 used;
+	uint8_t		*p;
+
+	/* Bytes left over from the last call were counted then. */
+	c->bytes_in += len - c->pending;
+	c->pending = len;
+	if ((uint64_t)(event_now_usec() - c->start_us) >
+	    (uint64_t)sensor_conf()->session_timeout * 1000000) {
+		conn_limit_hit(c, "session_timeout");
+		conn_close(c, "session_timeout");
+		return;
+	}
+	p = evbuffer_pullup(in, -1);
+	c->in_callback = 1;
+	used = c->svc->on_data(c, c->state, p, len);
+	c->in_callback = 0;
+	if (c->closing) {
+		conn_release(c);
+		return;
+	}
+	if (used < 0 || (size_t)used > len) {
+		sensor_stats()->protocol_errors++;
+		log_debug("session %s: %s: protocol error, closing", c->session,
+		    c->lst->def->name);
+		conn_close(c, "protocol_error");
+		return;
+	}
+	evbuffer_drain(in, (size_t)used);
+	c->pending = len - (size_t)used;
+	if (!c->closing && c->bytes_in > conn_max_input(c)) {
+		conn_limit_hit(c, "max_input");
+		conn_close(c, "max_input");
+	}
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (what & BEV_EVENT_EOF)
+		conn_close(c, "peer_closed");
+	else if (what & BEV_EVENT_TIMEOUT)
+		conn_close(c, "idle_timeout");
+	else
+		conn_close(c, "error");
+}
+
+void
+conn_accept(const struct listener *l, int fd, struct sockaddr *sa,
+    int socklen)
+{
+	const struct config	*conf = sensor_conf();
+	struct event_base	*base = sensor_base();
+	struct conn		*c;
+	struct event_buf	 ev;
+	socklen_t		 dlen;
+	uint32_t		 bucket;
+	enum connlimit_verdict	 v;
+
+	bucket = connlimit_bucket(sensor_limits(), sa);
+	v = connlimit_acquire(sensor_limits(), sensor_index(), bucket,
+	    conf->max_connections, conf->per_source);
+	if (v != CONNLIMIT_OK) {
+		conn_refuse(l, fd, sa, socklen, v == CONNLIMIT_GLOBAL ?
+		    "max_connections" : "per_source");
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("calloc");
+		connlimit_release(sensor_limits(), sensor_index(), bucket);
+		close(fd);
+		return;
+	}
+	c->lst = l;
+	c->svc = proto_emulator(l->def);
+	c->bucket = bucket;
+	c->udp_fd = -1;
+	c->start_us = event_now_usec();
+	conn_new_id(c->session);
+	memcpy(&c->src, sa, (size_t)socklen <= sizeof(c->src) ?
+	    (size_t)socklen : sizeof(c->src));
+	dlen = sizeof(c->dst);
+	if (getsockname(fd, (struct sockaddr *)&c->dst, &dlen) == -1)
+		c->dst.ss_family = AF_UNSPEC;
+	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		log_warnx("bufferevent_socket_new failed");
+		connlimit_release(sensor_limits(), sensor_index(), bucket);
+		close(fd);
+		free(c);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&conn_list, c, entry);
+	sensor_stats()->accepted++;
+
+	if (conn_idle_tv == NULL) {
+		struct timeval	tv = { (time_t)conf->idle_timeout, 0 };
+
+		/* One shared timer queue: O(1) per session, not a heap. */
+		conn_idle_tv = event_base_init_common_timeout(base, &tv);
+	}
+	bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_READ_HIGH);
+	bufferevent_set_timeouts(c->bev, conn_idle_tv, NULL);
+
+	conn_event(&ev, c, "sundew.connection.open");
+	sensor_send_event(&ev);
+	if (c->svc->session_new != NULL &&
+	    (c->state = c->svc->session_new(c)) == NULL) {
+		conn_close(c, "out_of_memory");
+		return;
+	}
+	if (c->svc->on_connect != NULL) {
+		c->in_callback = 1;
+		c->svc->on_connect(c, c->state);
+		c->in_callback = 0;
+	}
+	if (c->closing)
+		conn_release(c);
+	else
+		bufferevent_enable(c->bev, EV_READ);
+}
+
+/*
+ * Datagrams have no session to keep: each becomes a short-lived conn with
+ * its own id, handed to the service, then forgotten.
+ */
+void
+conn_datagrams(const struct listener *l)
+{
+	static int64_t		 window;
+	static unsigned		 used;
+	static uint8_t		 buf[65536];
+	struct conn		 c;
+	socklen_t		 slen, dlen;
+	ssize_t			 n;
+	int			 i;
+	int64_t			 now;
+
+	for (i = 0; i < 64; i++) {
+		memset(&c, 0, sizeof(c));
+		slen = sizeof(c.src);
+		n = recvfrom(l->fd, buf, sizeof(buf), MSG_DONTWAIT,
+		    (struct sockaddr *)&c.src, &slen);
+		if (n == -1) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_warn("recvfrom on udp port %u", l->port);
+			return;
+		}
+		now = event_now_usec();
+		if (now / 1000000 != window) {
+			window = now / 1000000;
+			used = 0;
+		}
+		c.lst = l;
+		c.svc = proto_emulator(l->def);
+		c.udp_fd = l->fd;
+		c.start_us = now;
+		c.bytes_in = (uint64_t)n;
+		conn_new_id(c.session);
+		dlen = sizeof(c.dst);
+		if (getsockname(l->fd, (struct sockaddr *)&c.dst, &dlen) == -1)
+			c.dst.ss_family = AF_UNSPEC;
+		if (++used > CONN_UDP_RATE) {
+			conn_limit_hit(&c, "udp_rate");
+			continue;
+		}
+		sensor_stats()->datagrams++;
+		c.svc->on_datagram(&c, buf, (size_t)n);
+	}
+}
+
+void
+conn_close_all(const char *reason)
+{
+	struct conn	*c, *next;
+
+	for (c = TAILQ_FIRST(&conn_list); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->closing)
+			conn_free(c);	/* lingering: let it go */
+		else
+			conn_close(c, reason);
+	}
+}

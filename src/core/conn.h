@@ -1,0 +1,60 @@
+/*
+ * Sessions: one struct conn per TCP connection (and a short-lived one per
+ * UDP datagram).  Each has an id, an idle timeout, a total timeout and an
+ * input cap; connections are capped per source and globally (connlimit.h).
+ */
+#ifndef SUNDEW_CONN_H
+#define SUNDEW_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+struct bufferevent;
+struct event_buf;
+struct listener;
+struct service;
+
+struct conn {
+	TAILQ_ENTRY(conn)	 entry;
+	const struct listener	*lst;
+	const struct service	*svc;
+	void			*state;		/* the service's */
+	struct bufferevent	*bev;		/* NULL for a datagram */
+	int			 udp_fd;	/* datagram: reply socket */
+	struct sockaddr_storage	 src;
+	struct sockaddr_storage	 dst;
+	int64_t			 start_us;
+	uint64_t		 bytes_in;
+	uint64_t		 bytes_out;
+	size_t			 pending;	/* unconsumed input */
+	uint32_t		 bucket;	/* connlimit.h */
+	int			 closing;
+	int			 in_callback;	/* a service call is running */
+	const char		*reason;	/* why it closes */
+	char			 session[13];
+};
+
+/* Accepts (or refuses, past a cap) a connection on a TCP listener. */
+void	conn_accept(const struct listener *, int fd, struct sockaddr *,
+	    int socklen);
+/* Reads the datagrams waiting on a UDP listener. */
+void	conn_datagrams(const struct listener *);
+/* Closes every session (shutdown), each with its close event. */
+void	conn_close_all(const char *reason);
+
+/* For the services. */
+int	conn_write(struct conn *, const void *, size_t);
+/* Ends the session after what was written has gone out. */
+void	conn_close(struct conn *, const char *reason);
+/* Starts an event with the session's fields. */
+void	conn_event(struct event_buf *, const struct conn *, const char *id);
+/* Renders the session's fields as JSON ("session":..,"src_ip":..). */
+size_t	conn_fields(const struct conn *, char *buf, size_t len);
+/* Hands a payload or a sample to the store (store.h kinds). */
+void	conn_store_file(const struct conn *, int kind, const void *, size_t);
+/* A sundew.limit.hit event, rate-limited per sensor. */
+void	conn_limit_hit(const struct conn *, const char *limit);
+
+#endif

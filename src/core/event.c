@@ -1,0 +1,199 @@
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "event.h"
+
+static char	event_sensor[128] = "sundew";
+
+void
+event_set_sensor(const char *name)
+{
+	event_escape(event_sensor, sizeof(event_sensor), name, strlen(name),
+	    NULL);
+}
+
+int64_t
+event_now_usec(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void
+event_timestamp(char dst[32], int64_t usec)
+{
+	time_t		secs = (time_t)(usec / 1000000);
+	struct tm	tm;
+	char		tmp[96];
+
+	gmtime_r(&secs, &tm);
+	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (int)(usec % 1000000));
+	snprintf(dst, 32, "%s", tmp);
+}
+
+size_t
+event_escape(char *dst, size_t dstlen, const void *p, size_t n,
+    size_t *consumed)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*s = p;
+	size_t			 i, o = 0, need;
+	char			 esc[7];
+
+	if (dstlen == 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char	c = s[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+			esc[0] = (char)c;
+			need = 1;
+		} else {
+			esc[0] = '\\';
+			need = 2;
+			switch (c) {
+			case '"':  esc[1] = '"'; break;
+			case '\\': esc[1] = '\\'; break;
+			case '\n': esc[1] = 'n'; break;
+			case '\r': esc[1] = 'r'; break;
+			case '\t': esc[1] = 't'; break;
+			default:
+				memcpy(esc + 1, "u00", 3);
+				esc[4] = hex[c >> 4];
+				esc[5] = hex[c & 15];
+				need = 6;
+			}
+		}
+		if (o + need >= dstlen)
+			break;
+		memcpy(dst + o, esc, need);
+		o += need;
+	}
+	dst[o] = '\0';
+	if (consumed != NULL)
+		*consumed = i;
+	return o;
+}
+
+/* Appends raw text if it fits below the reserve; otherwise marks truncated. */
+static int
+event_append(struct event_buf *ev, const char *s, size_t n)
+{
+	if (ev->len + n > EVENT_MAX - EVENT_RESERVE) {
+		ev->truncated = 1;
+		return -1;
+	}
+	memcpy(ev->buf + ev->len, s, n);
+	ev->len += n;
+	return 0;
+}
+
+/* Appends ,"key": (the key is ours, never the attacker's). */
+static int
+event_key(struct event_buf *ev, const char *key)
+{
+	char	tmp[80];
+	int	n;
+
+	n = snprintf(tmp, sizeof(tmp), ",\"%s\":", key);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return -1;
+	return event_append(ev, tmp, (size_t)n);
+}
+
+void
+event_begin(struct event_buf *ev, const char *eventid)
+{
+	char	ts[32];
+	int	n;
+
+	ev->truncated = 0;
+	event_timestamp(ts, event_now_usec());
+	n = snprintf(ev->buf, EVENT_MAX,
+	    "{\"timestamp\":\"%s\",\"eventid\":\"%s\",\"sensor\":\"%s\"",
+	    ts, eventid, event_sensor);
+	ev->len = (size_t)n;
+}
+
+void
+event_bytes(struct event_buf *ev, const char *key, const void *p, size_t n)
+{
+	size_t	save = ev->len, room, used, consumed;
+
+	if (event_key(ev, key) == -1 || event_append(ev, "\"", 1) == -1)
+		goto fail;
+	room = EVENT_MAX - EVENT_RESERVE - ev->len;
+	if (room < 2)
+		goto fail;
+	/* Leave one byte for the closing quote. */
+	used = event_escape(ev->buf + ev->len, room, p, n, &consumed);
+	ev->len += used;
+	if (event_append(ev, "\"", 1) == -1)
+		goto fail;
+	if (consumed < n)
+		ev->truncated = 1;
+	return;
+fail:
+	ev->len = save;
+	ev->truncated = 1;
+}
+
+void
+event_str(struct event_buf *ev, const char *key, const char *val)
+{
+	event_bytes(ev, key, val, strlen(val));
+}
+
+void
+event_int(struct event_buf *ev, const char *key, int64_t val)
+{
+	char	tmp[32];
+	size_t	save = ev->len;
+	int	n;
+
+	n = snprintf(tmp, sizeof(tmp), "%lld", (long long)val);
+	if (event_key(ev, key) == -1 || event_append(ev, tmp, (size_t)n) == -1)
+		ev->len = save;
+}
+
+void
+event_bool(struct event_buf *ev, const char *key, int val)
+{
+	size_t	save = ev->len;
+
+	if (event_key(ev, key) == -1 ||
+	    event_append(ev, val ? "true" : "false", val ? 4 : 5) == -1)
+		ev->len = save;
+}
+
+void
+event_fields(struct event_buf *ev, const char *json, size_t len)
+{
+	size_t	save = ev->len;
+
+	if (len == 0)
+		return;
+	if (event_append(ev, ",", 1) == -1 ||
+	    event_append(ev, json, len) == -1)
+		ev->len = save;
+}
+
+size_t
+event_end(struct event_buf *ev)
+{
+	static const char	trunc[] = ",\"truncated\":true}";
+
+	if (ev->truncated) {
+		memcpy(ev->buf + ev->len, trunc, sizeof(trunc) - 1);
+		ev->len += sizeof(trunc) - 1;
+	} else
+		ev->buf[ev->len++] = '}';
+	ev->buf[ev->len] = '\0';
+	return ev->len;
+}

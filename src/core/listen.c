@@ -1,0 +1,150 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "listen.h"
+#include "log.h"
+#include "proto.h"
+
+/* What to tell the operator when a bind fails, by errno. */
+static void
+listen_explain(char *err, size_t errlen, const char *addr, uint16_t port,
+    int transport, int e)
+{
+	const char	*proto = transport == SERVICE_UDP ? "udp" : "tcp";
+
+	if (e == EACCES || e == EPERM)
+		snprintf(err, errlen,
+		    "cannot bind %s port %u/%s: %s.\n"
+		    "Ports below 1024 need privilege. Do one of these:\n"
+		    "  - run sundew as root: it binds the ports, then its "
+		    "sensors drop to the\n    unprivileged user of the "
+		    "`user` key, chrooted, without capabilities;\n"
+		    "  - grant the binary the capability to bind them:\n"
+		    "      setcap cap_net_bind_service=+ep /path/to/sundew\n"
+		    "  - or move the services to ports above 1023 in the "
+		    "configuration,\n    e.g. -o services.ftp.ports=[2121], "
+		    "or disable them: -o services.ftp.enabled=false.",
+		    addr, port, proto, strerror(e));
+	else if (e == EADDRINUSE)
+		snprintf(err, errlen,
+		    "cannot bind %s port %u/%s: %s.\n"
+		    "Another program listens there (see `ss -lnp 'sport = "
+		    ":%u'`): stop it, or move or disable this service in the "
+		    "configuration.", addr, port, proto, strerror(e), port);
+	else if (e == EADDRNOTAVAIL)
+		snprintf(err, errlen,
+		    "cannot bind %s port %u/%s: %s.\n"
+		    "The address is not one of this machine's: fix "
+		    "listen.address in the configuration.",
+		    addr, port, proto, strerror(e));
+	else
+		snprintf(err, errlen, "cannot bind %s port %u/%s: %s",
+		    addr, port, proto, strerror(e));
+}
+
+/* Binds one socket; returns the fd or -1 with errno set. */
+static int
+listen_one(const char *addr, uint16_t port, int transport, int backlog)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	int			 fd, on = 1, type;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, addr,
+	    &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		sslen = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, addr,
+	    &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		sslen = sizeof(*sin6);
+	} else {
+		errno = EINVAL;
+		return -1;
+	}
+	type = transport == SERVICE_UDP ? SOCK_DGRAM : SOCK_STREAM;
+	fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) == -1) ||
+	    bind(fd, (struct sockaddr *)&ss, sslen) == -1 ||
+	    (type == SOCK_STREAM && listen(fd, backlog) == -1)) {
+		int	saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+int
+listen_open_all(const struct config *conf, struct listener **out,
+    size_t *nout, char *err, size_t errlen)
+{
+	struct listener	*ls = NULL, *l;
+	size_t		 n = 0, cap = 0, s, p, a;
+
+	for (s = 0; s < conf->nservices; s++) {
+		const struct config_service	*cs = &conf->services[s];
+		const struct service_def	*def = proto_find(cs->name);
+
+		if (!cs->enabled || def == NULL)
+			continue;
+		for (p = 0; p < cs->nports; p++)
+		for (a = 0; a < conf->nlisten_addr; a++) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				l = reallocarray(ls, cap, sizeof(*ls));
+				if (l == NULL)
+					fatal("reallocarray");
+				ls = l;
+			}
+			l = &ls[n];
+			memset(l, 0, sizeof(*l));
+			l->transport = def->transport;
+			l->port = cs->ports[p];
+			l->def = def;
+			snprintf(l->addr, sizeof(l->addr), "%s",
+			    conf->listen_addr[a]);
+			l->fd = listen_one(l->addr, l->port, l->transport,
+			    conf->listen_backlog);
+			if (l->fd == -1) {
+				listen_explain(err, errlen, l->addr, l->port,
+				    l->transport, errno);
+				listen_close_all(ls, n);
+				return -1;
+			}
+			n++;
+		}
+	}
+	*out = ls;
+	*nout = n;
+	return 0;
+}
+
+void
+listen_close_all(struct listener *ls, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		close(ls[i].fd);
+	free(ls);
+}

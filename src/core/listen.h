@@ -1,0 +1,28 @@
+/* The listening sockets, bound by the parent and inherited by the sensors. */
+#ifndef SUNDEW_LISTEN_H
+#define SUNDEW_LISTEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct service_def;
+
+struct listener {
+	int			 fd;
+	int			 transport;	/* SERVICE_TCP | SERVICE_UDP */
+	uint16_t		 port;
+	const struct service_def *def;
+	char			 addr[64];	/* as configured */
+};
+
+/*
+ * Binds every enabled service on every listen address.  On failure closes
+ * what it opened and writes one paragraph for the operator into err: what
+ * failed and how to fix it.
+ */
+int	listen_open_all(const struct config *, struct listener **out,
+	    size_t *nout, char *err, size_t errlen);
+void	listen_close_all(struct listener *, size_t);
+
+#endif

@@ -1,0 +1,435 @@
+/*
+ * The parent (DESIGN.md section 3): starts as root, creates the data
+ * directory, binds every listener, forks the store and the sensors and
+ * hands each sensor its data channel to the store.  It restarts a child
+ * that dies and forwards signals.  It never reads a network byte.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "event.h"
+#include "connlimit.h"
+#include "listen.h"
+#include "log.h"
+#include "parent.h"
+#include "proc.h"
+#include "sandbox.h"
+#include "sensor.h"
+#include "store_proc.h"
+
+#define PARENT_MAX_SENSORS	64
+#define PARENT_STOP_SECS	15	/* a child gets this long to stop */
+
+struct child {
+	enum proc_id	kind;
+	int		index;
+	pid_t		pid;		/* 0: not running */
+	int		ctl;		/* our end of the control channel */
+	time_t		started;
+	time_t		restart_at;	/* 0: no restart pending */
+	unsigned	quick_deaths;	/* deaths soon after start, in a row */
+};
+
+static struct {
+	const struct config	*conf;
+	struct sandbox		 sb;
+	struct listener		*ls;
+	size_t			 nls;
+	struct connlimit		*limits;
+	int			 sigfd;
+	struct child		 store;
+	struct child		 sensors[PARENT_MAX_SENSORS];
+	int			 nsensors;
+} pr;
+
+static const char *
+parent_child_name(const struct child *ch, char *buf, size_t len)
+{
+	if (ch->kind == PROC_STORE)
+		snprintf(buf, len, "store");
+	else
+		snprintf(buf, len, "sensor %d", ch->index);
+	return buf;
+}
+
+/* In a new child: close what belongs to the parent and the others. */
+static void
+parent_child_fds(const struct child *self)
+{
+	sigset_t	all;
+	int		i;
+
+	close(pr.sigfd);
+	if (pr.store.ctl != -1 && &pr.store != self)
+		close(pr.store.ctl);
+	for (i = 0; i < pr.nsensors; i++)
+		if (pr.sensors[i].ctl != -1 && &pr.sensors[i] != self)
+			close(pr.sensors[i].ctl);
+	if (self->kind == PROC_STORE)
+		for (i = 0; i < (int)pr.nls; i++)
+			close(pr.ls[i].fd);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+static void
+parent_start(struct child *ch)
+{
+	int	sv[2];
+	pid_t	pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
+		fatal("socketpair");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid == 0) {
+		close(sv[0]);
+		if (ch->ctl != -1)
+			close(ch->ctl);
+		ch->ctl = -1;
+		parent_child_fds(ch);
+		if (ch->kind == PROC_STORE) {
+			struct store_args a = { pr.conf, sv[1], &pr.sb };
+
+			store_main(&a);
+		} else {
+			struct sensor_args a = {
+				.conf = pr.conf, .index = ch->index,
+				.ctl = sv[1], .limits = pr.limits,
+				.listeners = pr.ls, .nlisteners = pr.nls,
+				.sandbox = &pr.sb,
+			};
+
+			sensor_main(&a);
+		}
+	}
+	close(sv[1]);
+	if (ch->ctl != -1)
+		close(ch->ctl);
+	ch->ctl = sv[0];
+	ch->pid = pid;
+	ch->started = time(NULL);
+	ch->restart_at = 0;
+}
+
+/* Gives a sensor and the store the two ends of a new data channel. */
+static void
+parent_link(struct child *sensor)
+{
+	struct msg_link	ml = { .sensor = (uint32_t)sensor->index };
+	int		sv[2];
+
+	if (pr.store.pid == 0 || sensor->pid == 0)
+		return;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		fatal("socketpair");
+	if (ctl_send(pr.store.ctl, MSG_LINK, &ml, sizeof(ml), sv[0]) == -1)
+		log_warn("link to the store for sensor %d", sensor->index);
+	if (ctl_send(sensor->ctl, MSG_LINK, &ml, sizeof(ml), sv[1]) == -1)
+		log_warn("link to sensor %d", sensor->index);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void
+parent_start_sensor(struct child *s)
+{
+	connlimit_reset_sensor(pr.limits, s->index);
+	parent_start(s);
+	parent_link(s);
+}
+
+static void
+parent_start_store(void)
+{
+	int	i;
+
+	parent_start(&pr.store);
+	for (i = 0; i < pr.nsensors; i++)
+		parent_link(&pr.sensors[i]);
+}
+
+static struct child *
+parent_find(pid_t pid)
+{
+	int	i;
+
+	if (pr.store.pid == pid)
+		return &pr.store;
+	for (i = 0; i < pr.nsensors; i++)
+		if (pr.sensors[i].pid == pid)
+			return &pr.sensors[i];
+	return NULL;
+}
+
+/*
+ * A child died: say how, and plan its restart.  One that keeps dying
+ * right after it starts waits longer each time (up to 30 s), so that a
+ * broken set-up does not spin.
+ */
+static void
+parent_reap(void)
+{
+	struct child	*ch;
+	char		 name[32];
+	pid_t		 pid;
+	int		 status, delay;
+	time_t		 now = time(NULL);
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if ((ch = parent_find(pid)) == NULL)
+			continue;
+		parent_child_name(ch, name, sizeof(name));
+		if (WIFSIGNALED(status))
+			log_warnx("%s (pid %d) killed by signal %d (%s); "
+			    "restarting", name, (int)pid, WTERMSIG(status),
+			    strsignal(WTERMSIG(status)));
+		else
+			log_warnx("%s (pid %d) exited with status %d; "
+			    "restarting", name, (int)pid, WEXITSTATUS(status));
+		ch->pid = 0;
+		if (now - ch->started < 5)
+			ch->quick_deaths++;
+		else
+			ch->quick_deaths = 0;
+		delay = ch->quick_deaths == 0 ? 0 :
+		    (ch->quick_deaths > 5 ? 30 : 1 << (ch->quick_deaths - 1));
+		ch->restart_at = now + delay;
+	}
+}
+
+static void
+parent_restarts(void)
+{
+	time_t	now = time(NULL);
+	int	i;
+
+	if (pr.store.pid == 0 && pr.store.restart_at != 0 &&
+	    pr.store.restart_at <= now)
+		parent_start_store();
+	for (i = 0; i < pr.nsensors; i++)
+		if (pr.sensors[i].pid == 0 && pr.sensors[i].restart_at != 0 &&
+		    pr.sensors[i].restart_at <= now)
+			parent_start_sensor(&pr.sensors[i]);
+}
+
+/* Waits up to secs for the given children to exit; then kills them. */
+static void
+parent_wait(struct child **chs, int n, int secs)
+{
+	struct timespec	 ts = { 0, 50 * 1000 * 1000 };
+	struct child	*ch;
+	int		 i, left, tries;
+	pid_t		 pid;
+
+	for (tries = 0; tries < secs * 20; tries++) {
+		/* Any child may exit now, not only the ones waited for. */
+		while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+			if ((ch = parent_find(pid)) != NULL)
+				ch->pid = 0;
+		for (left = 0, i = 0; i < n; i++)
+			left += chs[i]->pid != 0;
+		if (left == 0)
+			return;
+		nanosleep(&ts, NULL);
+	}
+	for (i = 0; i < n; i++)
+		if (chs[i]->pid != 0) {
+			log_warnx("pid %d did not stop; killing it",
+			    (int)chs[i]->pid);
+			kill(chs[i]->pid, SIGKILL);
+			waitpid(chs[i]->pid, NULL, 0);
+			chs[i]->pid = 0;
+		}
+}
+
+/* Sensors first, so that their last events reach the store; then it. */
+static void
+parent_stop(void)
+{
+	struct child	*chs[PARENT_MAX_SENSORS];
+	struct child	*st = &pr.store;
+	int		 i;
+
+	for (i = 0; i < pr.nsensors; i++) {
+		chs[i] = &pr.sensors[i];
+		if (chs[i]->pid != 0)
+			kill(chs[i]->pid, SIGTERM);
+	}
+	parent_wait(chs, pr.nsensors, PARENT_STOP_SECS);
+	if (st->pid != 0)
+		kill(st->pid, SIGTERM);
+	parent_wait(&st, 1, PARENT_STOP_SECS);
+}
+
+/*
+ * One sensor per CPU; more when the open-file limit of one process is too
+ * small for its share of limits.max_connections (a hard limit that root
+ * may not raise, as in some containers).
+ */
+static int
+parent_nsensors(const struct config *conf, size_t nlisteners)
+{
+	struct rlimit	rl;
+	long		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t	per, need;
+	int		n;
+
+	if (conf->sensors > 0)
+		return conf->sensors > PARENT_MAX_SENSORS ?
+		    PARENT_MAX_SENSORS : conf->sensors;
+	n = ncpu > 0 ? (int)ncpu : 1;
+	if (conf->max_connections > 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur > nlisteners + 64) {
+		per = (uint64_t)rl.rlim_cur - nlisteners - 64;
+		need = (conf->max_connections + per - 1) / per;
+		if (need > (uint64_t)n) {
+			log_info("%d sensors rather than %d: each may open "
+			    "only %llu files", (int)need, n,
+			    (unsigned long long)rl.rlim_cur);
+			n = (int)need;
+		}
+	}
+	return n > PARENT_MAX_SENSORS ? PARENT_MAX_SENSORS : n;
+}
+
+static void
+parent_nofile(uint64_t want)
+{
+	struct rlimit	rl;
+
+	if (want == 0 || getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	rl.rlim_cur = rl.rlim_max = (rlim_t)want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		return;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	log_warnx("could not raise the open file limit to %llu; it is %llu",
+	    (unsigned long long)want, (unsigned long long)rl.rlim_cur);
+}
+
+static void
+parent_daemonize(void)
+{
+	pid_t	pid;
+	int	fd;
+
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid != 0)
+		_exit(0);
+	if (setsid() == -1)
+		fatal("setsid");
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+}
+
+static int
+parent_loop(void)
+{
+	struct signalfd_siginfo	 si;
+	struct pollfd		 pfd = { .fd = pr.sigfd, .events = POLLIN };
+
+	for (;;) {
+		parent_restarts();
+		if (poll(&pfd, 1, 500) == -1 && errno != EINTR)
+			fatal("poll");
+		if (!(pfd.revents & POLLIN))
+			continue;
+		if (read(pr.sigfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			parent_reap();
+			break;
+		case SIGHUP:
+			log_info("SIGHUP: reopening the logs");
+			log_reopen();
+			if (pr.store.pid != 0)
+				ctl_send(pr.store.ctl, MSG_REOPEN, NULL, 0, -1);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			log_info("stopping");
+			parent_stop();
+			log_info("stopped");
+			return 0;
+		}
+	}
+}
+
+int
+parent_run(const struct config *conf, int foreground, int verbose)
+{
+	char		 err[2048];
+	sigset_t	 set;
+	int		 i;
+
+	memset(&pr, 0, sizeof(pr));
+	pr.conf = conf;
+	pr.store.kind = PROC_STORE;
+	pr.store.ctl = -1;
+	log_init("parent", 1, verbose);
+	if (sandbox_prepare(conf->user, conf->data_dir, conf->seccomp, &pr.sb,
+	    err, sizeof(err)) == -1) {
+		fprintf(stderr, "sundew: %s\n", err);
+		return 1;
+	}
+	if (!pr.sb.privileged)
+		log_warnx("not started as root: the sensors run as this user, "
+		    "without chroot; run as root for the full sandbox");
+	parent_nofile(conf->nofile);
+	if (listen_open_all(conf, &pr.ls, &pr.nls, err, sizeof(err)) == -1) {
+		fprintf(stderr, "sundew: %s\n", err);
+		return 1;
+	}
+	pr.nsensors = parent_nsensors(conf, pr.nls);
+	pr.limits = connlimit_create(pr.nsensors);
+	for (i = 0; i < pr.nsensors; i++) {
+		pr.sensors[i].kind = PROC_SENSOR;
+		pr.sensors[i].index = i;
+		pr.sensors[i].ctl = -1;
+	}
+	if (!foreground) {
+		parent_daemonize();
+		log_init("parent", 0, verbose);
+	}
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		fatal("sigprocmask");
+	if ((pr.sigfd = signalfd(-1, &set, SFD_CLOEXEC)) == -1)
+		fatal("signalfd");
+	signal(SIGPIPE, SIG_IGN);
+
+	parent_start_store();
+	for (i = 0; i < pr.nsensors; i++)
+		parent_start_sensor(&pr.sensors[i]);
+	log_info("sundew %s: %zu sockets, %d sensors, data in %s",
+	    SUNDEW_VERSION, pr.nls, pr.nsensors, conf->data_dir);
+	return parent_loop();
+}

@@ -1,0 +1,69 @@
+/*
+ * Processes and the messages between them (DESIGN.md section 3).
+ *
+ * Data channels (sensor -> store) are SOCK_STREAM socketpairs carrying
+ * framed messages: a struct msg_hdr, then len bytes.  Control channels
+ * (parent <-> child) are SOCK_SEQPACKET socketpairs, one message a packet,
+ * and may carry a file descriptor.  Every receiver checks type and size; a
+ * malformed internal message is a bug and fatal.
+ */
+#ifndef SUNDEW_PROC_H
+#define SUNDEW_PROC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct evbuffer;
+
+enum msg_type {
+	MSG_EVENT = 1,		/* sensor -> store: one flat JSON event */
+	MSG_FILE,		/* sensor -> store: struct msg_file + ctx + data */
+	MSG_LINK,		/* parent -> child: new data channel (fd) */
+	MSG_REOPEN,		/* parent -> store: reopen logs */
+	MSG_MAX_TYPE
+};
+
+struct msg_hdr {
+	uint32_t	type;
+	uint32_t	len;		/* bytes after this header */
+};
+
+#define MSG_MAX_LEN	(64u * 1024 * 1024 + 65536)
+
+struct msg_file {
+	uint32_t	kind;		/* enum store_kind */
+	uint32_t	ctxlen;		/* rendered JSON fields that follow */
+	/* ctxlen bytes of context, then the file's bytes */
+};
+
+struct msg_link {
+	uint32_t	sensor;		/* which sensor the channel serves */
+};
+
+enum proc_id {
+	PROC_PARENT = 0,
+	PROC_SENSOR,
+	PROC_STORE
+};
+
+/* Writes one framed message into a data channel's output buffer. */
+int	msg_frame(struct evbuffer *out, uint32_t type, const void *a,
+	    size_t alen, const void *b, size_t blen);
+/*
+ * Takes one whole framed message off in, if there is one: returns 1 and
+ * fills *hdr and *payload (malloc'd, the caller frees), 0 if more bytes are
+ * needed.  A bad type or size is fatal.
+ */
+int	msg_unframe(struct evbuffer *in, struct msg_hdr *hdr, void **payload);
+
+/* Control channels: one packet, optionally with a descriptor. */
+int	ctl_send(int sock, uint32_t type, const void *p, size_t len, int fd);
+/*
+ * Returns 1 with a message (its payload length in *got), 0 at EOF, -1 on
+ * error; *fd is the descriptor that came with it, or -1.
+ */
+int	ctl_recv(int sock, uint32_t *type, void *p, size_t len, size_t *got,
+	    int *fd);
+
+#endif

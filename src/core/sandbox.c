@@ -1,0 +1,207 @@
+#include <cap-ng.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sandbox.h"
+
+/* mkdir -p of one level, then make sure of owner and mode. */
+static int
+sandbox_dir(const char *path, uid_t uid, gid_t gid, mode_t mode, int priv,
+    char *err, size_t errlen)
+{
+	struct stat	st;
+
+	if (mkdir(path, mode) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (lstat(path, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a directory", path);
+		return -1;
+	}
+	if (priv && (chown(path, uid, gid) == -1 || chmod(path, mode) == -1)) {
+		snprintf(err, errlen, "chown/chmod %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+sandbox_prepare(const char *user, const char *data_dir, int seccomp,
+    struct sandbox *sb, char *err, size_t errlen)
+{
+	struct passwd	*pw;
+	int		 n;
+
+	memset(sb, 0, sizeof(*sb));
+	sb->privileged = geteuid() == 0;
+	sb->seccomp = seccomp;
+	snprintf(sb->user, sizeof(sb->user), "%s", user);
+	if (sb->privileged) {
+		if ((pw = getpwnam(user)) == NULL) {
+			snprintf(err, errlen,
+			    "user \"%s\" (config key `user`) does not exist.\n"
+			    "Create it: useradd --system --no-create-home "
+			    "--shell /usr/sbin/nologin %s\n"
+			    "(`make run` does this), or name another "
+			    "unprivileged user with -o user=NAME.", user, user);
+			return -1;
+		}
+		if (pw->pw_uid == 0) {
+			snprintf(err, errlen, "user \"%s\" is root: the "
+			    "sensors must run as an unprivileged user", user);
+			return -1;
+		}
+		sb->uid = pw->pw_uid;
+		sb->gid = pw->pw_gid;
+	} else {
+		sb->uid = getuid();
+		sb->gid = getgid();
+	}
+	n = snprintf(sb->data_dir, sizeof(sb->data_dir), "%s", data_dir);
+	if (n < 0 || (size_t)n >= sizeof(sb->data_dir))
+		goto toolong;
+	n = snprintf(sb->empty_dir, sizeof(sb->empty_dir), "%s/empty",
+	    data_dir);
+	if (n < 0 || (size_t)n >= sizeof(sb->empty_dir))
+		goto toolong;
+	if (sandbox_dir(sb->data_dir, sb->uid, sb->gid, 0750, sb->privileged,
+	    err, errlen) == -1 ||
+	    sandbox_dir(sb->empty_dir, 0, 0, 0555, sb->privileged,
+	    err, errlen) == -1)
+		return -1;
+	return 0;
+toolong:
+	snprintf(err, errlen, "data_dir: path too long");
+	return -1;
+}
+
+/* The system calls a sensor makes: the event loop, sockets, memory. */
+static const int sandbox_sensor_calls[] = {
+	SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(write), SCMP_SYS(writev),
+	SCMP_SYS(close), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait),
+	SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_create1), SCMP_SYS(poll),
+	SCMP_SYS(ppoll), SCMP_SYS(accept4), SCMP_SYS(accept),
+	SCMP_SYS(recvfrom), SCMP_SYS(recvmsg), SCMP_SYS(recvmmsg),
+	SCMP_SYS(sendto), SCMP_SYS(sendmsg), SCMP_SYS(sendmmsg),
+	SCMP_SYS(socket), SCMP_SYS(connect), SCMP_SYS(shutdown),
+	SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(getsockopt),
+	SCMP_SYS(setsockopt), SCMP_SYS(bind), SCMP_SYS(listen),
+	SCMP_SYS(socketpair), SCMP_SYS(pipe2), SCMP_SYS(eventfd2),
+	SCMP_SYS(fcntl), SCMP_SYS(ioctl), SCMP_SYS(dup), SCMP_SYS(dup3),
+	SCMP_SYS(timerfd_create), SCMP_SYS(timerfd_settime),
+};
+
+/* The store's: files inside its chroot, no new sockets. */
+static const int sandbox_store_calls[] = {
+	SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(write), SCMP_SYS(writev),
+	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(close),
+	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
+	SCMP_SYS(epoll_create1), SCMP_SYS(poll), SCMP_SYS(ppoll),
+	SCMP_SYS(recvmsg), SCMP_SYS(recvfrom), SCMP_SYS(sendmsg),
+	SCMP_SYS(sendto), SCMP_SYS(socketpair), SCMP_SYS(pipe2),
+	SCMP_SYS(eventfd2), SCMP_SYS(openat), SCMP_SYS(open),
+	SCMP_SYS(newfstatat), SCMP_SYS(fstat), SCMP_SYS(stat),
+	SCMP_SYS(lstat), SCMP_SYS(statx), SCMP_SYS(lseek),
+	SCMP_SYS(rename), SCMP_SYS(renameat), SCMP_SYS(renameat2),
+	SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(mkdir),
+	SCMP_SYS(mkdirat), SCMP_SYS(fsync), SCMP_SYS(fdatasync),
+	SCMP_SYS(ftruncate), SCMP_SYS(fallocate), SCMP_SYS(fchmod),
+	SCMP_SYS(fchown), SCMP_SYS(getdents64), SCMP_SYS(fcntl),
+	SCMP_SYS(ioctl), SCMP_SYS(access), SCMP_SYS(faccessat),
+	SCMP_SYS(faccessat2), SCMP_SYS(getcwd), SCMP_SYS(readlink),
+	SCMP_SYS(readlinkat), SCMP_SYS(dup), SCMP_SYS(dup3),
+	SCMP_SYS(flock), SCMP_SYS(utimensat),
+};
+
+/* What every process needs: memory, time, signals, exit. */
+static const int sandbox_common_calls[] = {
+	SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(brk),
+	SCMP_SYS(madvise), SCMP_SYS(mprotect), SCMP_SYS(clock_gettime),
+	SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep), SCMP_SYS(gettimeofday),
+	SCMP_SYS(time), SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getuid),
+	SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
+	SCMP_SYS(getrandom), SCMP_SYS(futex), SCMP_SYS(rt_sigaction),
+	SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn), SCMP_SYS(sigaltstack),
+	SCMP_SYS(tgkill), SCMP_SYS(kill), SCMP_SYS(exit), SCMP_SYS(exit_group),
+	SCMP_SYS(restart_syscall), SCMP_SYS(getrlimit), SCMP_SYS(prlimit64),
+	SCMP_SYS(sched_yield), SCMP_SYS(uname), SCMP_SYS(prctl),
+};
+
+static void
+sandbox_allow(scmp_filter_ctx ctx, const int *calls, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (calls[i] >= 0 &&
+		    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0) < 0)
+			fatalx("seccomp_rule_add %d failed", calls[i]);
+}
+
+/*
+ * An allow-list; anything else kills the process, and the parent logs the
+ * death by SIGSYS and starts a new one.
+ */
+static void
+sandbox_seccomp(enum sandbox_profile profile)
+{
+	scmp_filter_ctx	ctx;
+
+	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
+		fatalx("seccomp_init failed");
+	sandbox_allow(ctx, sandbox_common_calls,
+	    sizeof(sandbox_common_calls) / sizeof(int));
+	if (profile == SANDBOX_SENSOR)
+		sandbox_allow(ctx, sandbox_sensor_calls,
+		    sizeof(sandbox_sensor_calls) / sizeof(int));
+	else
+		sandbox_allow(ctx, sandbox_store_calls,
+		    sizeof(sandbox_store_calls) / sizeof(int));
+	if (seccomp_load(ctx) < 0)
+		fatalx("seccomp_load failed");
+	seccomp_release(ctx);
+}
+
+void
+sandbox_enter(const struct sandbox *sb, const char *root,
+    enum sandbox_profile profile)
+{
+	struct tm	tm;
+	time_t		now = time(NULL);
+
+	/* glibc reads /etc/localtime on the first time conversion: now. */
+	tzset();
+	gmtime_r(&now, &tm);
+	if (sb->privileged) {
+		/* Both must succeed: never go on outside the chroot. */
+		if (chroot(root) == -1)
+			fatal("chroot %s", root);
+		if (chdir("/") == -1)
+			fatal("chdir / in %s", root);
+		capng_clear(CAPNG_SELECT_BOTH);
+		if (capng_change_id((int)sb->uid, (int)sb->gid,
+		    CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING) != 0)
+			fatalx("cannot drop to user %s (uid %d)", sb->user,
+			    (int)sb->uid);
+		if (getuid() == 0 || geteuid() == 0 || setuid(0) != -1)
+			fatalx("still root after dropping privileges");
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("prctl PR_SET_NO_NEW_PRIVS");
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal("prctl PR_SET_DUMPABLE");
+	if (sb->seccomp)
+		sandbox_seccomp(profile);
+}

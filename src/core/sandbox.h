@@ -1,0 +1,40 @@
+/*
+ * Privilege separation (DESIGN.md section 3): the parent resolves the user
+ * and prepares the directories; each child then enters its sandbox:
+ * chroot, the unprivileged user, no capabilities, no_new_privs and a
+ * seccomp allow-list of the system calls its kind of process needs.
+ */
+#ifndef SUNDEW_SANDBOX_H
+#define SUNDEW_SANDBOX_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+enum sandbox_profile {
+	SANDBOX_SENSOR,		/* sockets, no files */
+	SANDBOX_STORE		/* files in the data directory, no sockets */
+};
+
+struct sandbox {
+	int	privileged;		/* started as root */
+	uid_t	uid;
+	gid_t	gid;
+	int	seccomp;		/* sandbox.seccomp */
+	char	user[64];
+	char	empty_dir[PATH_MAX];	/* the sensors' chroot */
+	char	data_dir[PATH_MAX];	/* the store's chroot */
+};
+
+/*
+ * In the parent, at start: resolves the user, creates the data directory
+ * (owned by that user) and the empty chroot directory (owned by root, not
+ * writable).  Returns -1 with a message for the operator in err.
+ */
+int	sandbox_prepare(const char *user, const char *data_dir, int seccomp,
+	    struct sandbox *sb, char *err, size_t errlen);
+/* In a child: chroot into root, drop to the user, filter system calls. */
+void	sandbox_enter(const struct sandbox *sb, const char *root,
+	    enum sandbox_profile profile);
+
+#endif

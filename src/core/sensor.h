@@ -1,0 +1,56 @@
+/*
+ * The sensor process: the libevent loop that accepts connections, runs the
+ * emulators and sends events and files to the store.  It holds no
+ * privilege: chrooted into an empty directory, an unprivileged user, no
+ * capabilities, no_new_privs and a seccomp filter.
+ */
+#ifndef SUNDEW_SENSOR_H
+#define SUNDEW_SENSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+struct config;
+struct conn;
+struct event_buf;
+struct connlimit;
+struct listener;
+struct sandbox;
+
+/* Counters of what this sensor has seen since it started. */
+struct sensor_stats {
+	uint64_t	accepted;
+	uint64_t	closed;
+	uint64_t	datagrams;
+	uint64_t	protocol_errors;
+	uint64_t	limit_hits;
+};
+
+struct sensor_args {
+	const struct config	*conf;
+	int			 index;
+	int			 ctl;		/* control channel to the parent */
+	struct connlimit		*limits;
+	const struct listener	*listeners;
+	size_t			 nlisteners;
+	const struct sandbox	*sandbox;
+};
+
+void	sensor_main(const struct sensor_args *) __attribute__((noreturn));
+
+/* Used by conn.c and the services. */
+const struct config	*sensor_conf(void);
+struct event_base	*sensor_base(void);
+int			 sensor_index(void);
+struct connlimit		*sensor_limits(void);
+struct sensor_stats	*sensor_stats(void);
+/* Queues an event (built with event.h) or a file for the store. */
+void			 sensor_send_event(struct event_buf *);
+void			 sensor_send_file(int kind, const char *ctx, size_t ctxlen,
+			    const void *data, size_t len);
+/* Stops accepting while the store cannot keep up; resumes after. */
+void			 sensor_pause_accept(int pause);
+
+#endif

@@ -1,0 +1,128 @@
+/*
+ * The generic service: serves every port that has no emulator yet.  It
+ * says nothing, reads what arrives, reports the first bytes in a
+ * sundew.request event and, when the session ends, hands the whole
+ * payload (within limits.max_input) to the store as a hexdump.  Unknown
+ * payloads are the most valuable data a honeypot gets: nothing is dropped.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "conn.h"
+#include "event.h"
+#include "proto.h"
+#include "sensor.h"
+#include "store.h"
+
+/* How much of the payload goes into the request event. */
+#define GENERIC_HEAD	256
+/* All sessions of a sensor together keep at most this much. */
+#define GENERIC_BUDGET	(256u * 1024 * 1024)
+
+static size_t	generic_total;
+
+struct generic {
+	uint8_t	*buf;
+	size_t	 len;
+	size_t	 cap;
+};
+
+static void *
+generic_new(struct conn *c)
+{
+	return calloc(1, sizeof(struct generic));
+}
+
+static void
+generic_free(void *arg)
+{
+	struct generic	*g = arg;
+
+	if (g != NULL) {
+		generic_total -= g->cap;
+		free(g->buf);
+	}
+	free(g);
+}
+
+static void
+generic_report(struct conn *c, const uint8_t *p, size_t n)
+{
+	struct event_buf	ev;
+
+	conn_event(&ev, c, "sundew.request");
+	event_str(&ev, "emulator", "generic");
+	event_bytes(&ev, "data", p, n < GENERIC_HEAD ? n : GENERIC_HEAD);
+	event_int(&ev, "size", (int64_t)n);
+	sensor_send_event(&ev);
+}
+
+/*
+ * Keeps what arrives up to the session's input cap (past it the core ends
+ * the session).  Past the sensor's budget the session ends too, with a
+ * limit.hit event, rather than the sensor running out of memory.
+ */
+static ssize_t
+generic_data(struct conn *c, void *arg, const uint8_t *p, size_t n)
+{
+	struct generic	*g = arg;
+	size_t		 max = (size_t)sensor_conf()->max_input, keep, ncap;
+	uint8_t		*nbuf;
+
+	if (g->len == 0 && n > 0)
+		generic_report(c, p, n);
+	keep = g->len >= max ? 0 : (n < max - g->len ? n : max - g->len);
+	if (g->len + keep > g->cap) {
+		ncap = g->cap ? g->cap : 4096;
+		while (ncap < g->len + keep)
+			ncap *= 2;
+		if (ncap > max)
+			ncap = max;
+		if (generic_total - g->cap + ncap > GENERIC_BUDGET) {
+			conn_limit_hit(c, "memory");
+			conn_close(c, "memory");
+			return (ssize_t)n;
+		}
+		if ((nbuf = realloc(g->buf, ncap)) == NULL)
+			return -1;
+		generic_total = generic_total - g->cap + ncap;
+		g->buf = nbuf;
+		g->cap = ncap;
+	}
+	memcpy(g->buf + g->len, p, keep);
+	g->len += keep;
+	return (ssize_t)n;
+}
+
+static void
+generic_close(struct conn *c, void *arg)
+{
+	struct generic	*g = arg;
+
+	if (g != NULL && g->len > 0)
+		conn_store_file(c, STORE_HEXDUMP, g->buf, g->len);
+}
+
+static void
+generic_datagram(struct conn *c, const uint8_t *p, size_t n)
+{
+	generic_report(c, p, n);
+	if (n > 0)
+		conn_store_file(c, STORE_HEXDUMP, p, n);
+}
+
+const struct service service_generic_tcp = {
+	.name = "generic",
+	.transport = SERVICE_TCP,
+	.session_new = generic_new,
+	.session_free = generic_free,
+	.on_data = generic_data,
+	.on_close = generic_close,
+};
+
+const struct service service_generic_udp = {
+	.name = "generic",
+	.transport = SERVICE_UDP,
+	.on_datagram = generic_datagram,
+};

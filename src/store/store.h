@@ -1,0 +1,53 @@
+/*
+ * The store's back ends: the JSON event log, SQLite, and the files
+ * (binaries and hexdumps).  Only the store process calls these, chrooted
+ * into the data directory, so every path here is relative to it.
+ */
+#ifndef SUNDEW_STORE_H
+#define SUNDEW_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct store;
+
+enum store_kind {
+	STORE_BINARY = 1,	/* binaries/<sha256>, mode 0440 */
+	STORE_HEXDUMP = 2	/* hexdumps/<sha256>.bin */
+};
+
+/*
+ * Opens (creating as needed) binaries/, hexdumps/, log/, the JSON log and
+ * the SQLite database (WAL mode), and measures what the data directory
+ * already holds for the disk ceiling.  Returns NULL after logging why.
+ */
+struct store	*store_open(const struct config *conf);
+
+/* One flat JSON event, without the newline.  Buffered until store_flush. */
+void		 store_event(struct store *st, const char *json, size_t len);
+
+/*
+ * Writes a file atomically (temporary name, then rename), named by its
+ * sha256, unless that file is already there.  Then records the
+ * sundew.file.stored event: the fields of ctx (rendered JSON "k":v,... of
+ * the session: session, src_ip, ..., url), plus sha256, md5, sha1, sha512,
+ * size, filetype (libmagic), kind ("binary"|"hexdump") and duplicate.
+ * Past the disk ceiling, oldest hexdumps go first; a file that still does
+ * not fit is not written and a sundew.limit.hit event says so.
+ * Returns 0 when the file is stored (or was already), -1 otherwise.
+ */
+int		 store_file(struct store *st, enum store_kind kind,
+		    const char *ctx, size_t ctxlen,
+		    const uint8_t *data, size_t len);
+
+/* Writes out buffered JSON lines and commits the SQLite transaction. */
+void		 store_flush(struct store *st);
+/* SIGHUP: reopen the JSON log (for an external logrotate). */
+void		 store_reopen(struct store *st);
+/* About once a second: rotation by age, the disk ceiling. */
+void		 store_tick(struct store *st);
+/* Flushes and closes everything. */
+void		 store_close(struct store *st);
+
+#endif

@@ -1,0 +1,294 @@
+/*
+ * Binaries and hexdumps: binaries/<sha256> and hexdumps/<sha256>.bin,
+ * mode 0440, each written once.  A file is written under a temporary
+ * name in the same directory, fsync()ed, then renamed: a killed store
+ * leaves a temporary file (removed at the next store_open), never a
+ * half-written sample under a real name.
+ *
+ * The digests (sha256, md5, sha1, sha512) come from one pass over the
+ * data; the file type from libmagic, whose database is loaded at
+ * store_open, before the chroot.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <magic.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "log.h"
+#include "store_int.h"
+
+#define STORE_MAGIC_MAX		256		/* bytes of libmagic's text */
+#define STORE_MAGIC_BYTES	(1024 * 1024)	/* libmagic looks at these */
+#define STORE_DIGEST_CHUNK	65536
+
+enum {
+	STORE_SHA256, STORE_MD5, STORE_SHA1, STORE_SHA512, STORE_NDIGEST
+};
+
+struct store_digests {
+	char	hex[STORE_NDIGEST][EVP_MAX_MD_SIZE * 2 + 1];
+};
+
+/* Removes the temporary files a killed store left in dir. */
+static void
+store_file_sweep(const char *dir)
+{
+	DIR		*d;
+	struct dirent	*de;
+
+	if ((d = opendir(dir)) == NULL) {
+		log_warn("store: opendir %s", dir);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, STORE_TMP_PREFIX,
+		    strlen(STORE_TMP_PREFIX)) != 0)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == -1)
+			log_warn("store: unlink %s/%s", dir, de->d_name);
+		else
+			log_info("store: removed %s/%s, left by an "
+			    "interrupted write", dir, de->d_name);
+	}
+	closedir(d);
+}
+
+int
+store_file_open(struct store *st)
+{
+	size_t	max = STORE_MAGIC_BYTES;
+
+	store_file_sweep(STORE_BIN_DIR);
+	store_file_sweep(STORE_HEX_DIR);
+	/* No file type is worse than no sample: this is not fatal. */
+	if ((st->magic = magic_open(MAGIC_ERROR)) == NULL) {
+		log_warn("store: magic_open");
+		return 0;
+	}
+	if (magic_load(st->magic, NULL) == -1) {
+		log_warnx("store: magic_load: %s; file types will be "
+		    "\"unknown\"", magic_error(st->magic));
+		magic_close(st->magic);
+		st->magic = NULL;
+		return 0;
+	}
+	magic_setparam(st->magic, MAGIC_PARAM_BYTES_MAX, &max);
+	return 0;
+}
+
+void
+store_file_close(struct store *st)
+{
+	if (st->magic != NULL)
+		magic_close(st->magic);
+	st->magic = NULL;
+}
+
+/* sha256, md5, sha1 and sha512 of data, in one pass, as hex. */
+static int
+store_file_digest(const uint8_t *data, size_t len, struct store_digests *d)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const EVP_MD		*md[STORE_NDIGEST];
+	EVP_MD_CTX		*ctx[STORE_NDIGEST] = { NULL };
+	unsigned char		 out[EVP_MAX_MD_SIZE];
+	unsigned int		 outlen, j;
+	size_t			 off, n;
+	int			 i, rc = -1;
+
+	md[STORE_SHA256] = EVP_sha256();
+	md[STORE_MD5] = EVP_md5();
+	md[STORE_SHA1] = EVP_sha1();
+	md[STORE_SHA512] = EVP_sha512();
+	for (i = 0; i < STORE_NDIGEST; i++)
+		if ((ctx[i] = EVP_MD_CTX_new()) == NULL ||
+		    EVP_DigestInit_ex(ctx[i], md[i], NULL) != 1)
+			goto done;
+	/* Chunk by chunk, so each chunk is hashed four times from cache. */
+	for (off = 0; off < len; off += n) {
+		n = len - off < STORE_DIGEST_CHUNK ? len - off :
+		    STORE_DIGEST_CHUNK;
+		for (i = 0; i < STORE_NDIGEST; i++)
+			if (EVP_DigestUpdate(ctx[i], data + off, n) != 1)
+				goto done;
+	}
+	for (i = 0; i < STORE_NDIGEST; i++) {
+		if (EVP_DigestFinal_ex(ctx[i], out, &outlen) != 1)
+			goto done;
+		for (j = 0; j < outlen; j++) {
+			d->hex[i][2 * j] = hex[out[j] >> 4];
+			d->hex[i][2 * j + 1] = hex[out[j] & 15];
+		}
+		d->hex[i][2 * outlen] = '\0';
+	}
+	rc = 0;
+done:
+	for (i = 0; i < STORE_NDIGEST; i++)
+		EVP_MD_CTX_free(ctx[i]);
+	if (rc == -1)
+		log_warnx("store: EVP digest failed");
+	return rc;
+}
+
+/*
+ * libmagic's description, as printable ASCII: it may quote bytes of the
+ * file (script interpreters, archive comments).
+ */
+static void
+store_file_type(struct store *st, const uint8_t *data, size_t len,
+    char *dst, size_t dstlen)
+{
+	const char	*s = NULL;
+	size_t		 i;
+
+	if (st->magic != NULL)
+		s = magic_buffer(st->magic, data, len);
+	if (s == NULL)
+		s = "unknown";
+	for (i = 0; s[i] != '\0' && i + 1 < dstlen; i++)
+		dst[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	dst[i] = '\0';
+}
+
+/* Writes data to path atomically; 0, or -1 after logging why. */
+static int
+store_file_write(const char *dir, const char *path, const uint8_t *data,
+    size_t len)
+{
+	char	tmp[64];
+	size_t	off = 0;
+	ssize_t	n;
+	int	fd;
+
+	snprintf(tmp, sizeof(tmp), "%s/%sXXXXXX", dir, STORE_TMP_PREFIX);
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
+		log_warn("store: mkostemp %s", tmp);
+		return -1;
+	}
+	while (off < len) {
+		n = write(fd, data + off, len - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			log_warn("store: write %s", tmp);
+			goto fail;
+		}
+		off += (size_t)n;
+	}
+	if (fchmod(fd, 0440) == -1) {
+		log_warn("store: fchmod %s", tmp);
+		goto fail;
+	}
+	if (fsync(fd) == -1) {
+		log_warn("store: fsync %s", tmp);
+		goto fail;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		log_warn("store: close %s", tmp);
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1) {
+		log_warn("store: rename %s to %s", tmp, path);
+		goto fail;
+	}
+	return 0;
+fail:
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	return -1;
+}
+
+/* sundew.limit.hit for a file the ceiling keeps out; warns once a minute. */
+static void
+store_file_refused(struct store *st, const char *ctx, size_t ctxlen,
+    const char *sha256, const char *kind, size_t len)
+{
+	struct event_buf	ev;
+
+	if (store_warn_due(&st->disk_warned, store_mono()))
+		log_warnx("store: disk ceiling of %llu bytes reached (%llu "
+		    "used): a %s of %zu bytes was not stored; raise "
+		    "store.max_disk or free space",
+		    (unsigned long long)st->max_disk,
+		    (unsigned long long)store_disk_used(st), kind, len);
+	event_begin(&ev, "sundew.limit.hit");
+	event_str(&ev, "limit", "disk");
+	event_fields(&ev, ctx, ctxlen);
+	event_str(&ev, "sha256", sha256);
+	event_str(&ev, "kind", kind);
+	event_int(&ev, "size", (int64_t)len);
+	store_emit(st, &ev);
+}
+
+int
+store_file(struct store *st, enum store_kind kind, const char *ctx,
+    size_t ctxlen, const uint8_t *data, size_t len)
+{
+	struct store_digests	 d;
+	struct event_buf	 ev;
+	struct stat		 sb;
+	char			 path[160], type[STORE_MAGIC_MAX], ts[32];
+	const char		*dir, *kname;
+	int			 dup;
+
+	if (kind == STORE_BINARY) {
+		dir = STORE_BIN_DIR;
+		kname = "binary";
+	} else if (kind == STORE_HEXDUMP) {
+		dir = STORE_HEX_DIR;
+		kname = "hexdump";
+	} else {
+		log_warnx("store: file of unknown kind %d", (int)kind);
+		return -1;
+	}
+	if (ctx == NULL)
+		ctxlen = 0;
+	if (data == NULL)
+		data = (const uint8_t *)"";
+	if (store_file_digest(data, len, &d) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s%s", dir, d.hex[STORE_SHA256],
+	    kind == STORE_BINARY ? "" : ".bin");
+	dup = lstat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+	if (!dup) {
+		if (store_disk_reserve(st, len) == -1) {
+			store_file_refused(st, ctx, ctxlen,
+			    d.hex[STORE_SHA256], kname, len);
+			return -1;
+		}
+		if (store_file_write(dir, path, data, len) == -1)
+			return -1;
+		st->disk_files += len;
+	}
+	store_file_type(st, data, len, type, sizeof(type));
+	event_timestamp(ts, event_now_usec());
+	if (st->sqlite_enabled)
+		store_sqlite_file(st, d.hex[STORE_SHA256], d.hex[STORE_MD5],
+		    d.hex[STORE_SHA1], d.hex[STORE_SHA512], len, type, kname,
+		    ts);
+
+	event_begin(&ev, "sundew.file.stored");
+	event_fields(&ev, ctx, ctxlen);
+	event_str(&ev, "sha256", d.hex[STORE_SHA256]);
+	event_str(&ev, "md5", d.hex[STORE_MD5]);
+	event_str(&ev, "sha1", d.hex[STORE_SHA1]);
+	event_str(&ev, "sha512", d.hex[STORE_SHA512]);
+	event_int(&ev, "size", (int64_t)len);
+	event_str(&ev, "filetype", type);
+	event_str(&ev, "kind", kname);
+	event_bool(&ev, "duplicate", dup);
+	store_emit(st, &ev);
+	return 0;
+}

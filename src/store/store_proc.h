@@ -1,0 +1,16 @@
+/* The store process (DESIGN.md section 3). */
+#ifndef SUNDEW_STORE_PROC_H
+#define SUNDEW_STORE_PROC_H
+
+struct config;
+struct sandbox;
+
+struct store_args {
+	const struct config	*conf;
+	int			 ctl;		/* control channel to the parent */
+	const struct sandbox	*sandbox;
+};
+
+void	store_main(const struct store_args *) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,583 @@
+/*
+ * The SQLite database: every event (the flat JSON, whatever the JSON
+ * log's format) in events, and one row per stored file in files.
+ *
+ * events keeps the event text in data, and the fields an operator
+ * queries in columns of their own.  The columns are filled at insert
+ * from one scan of the event, not generated with json_extract: at tens of
+ * thousands of events a second, four json_extract calls per row for the
+ * indexes cost more than the rest of the insert.  The store inserts with
+ * one prepared statement inside a transaction that store_flush() commits:
+ * one write of the WAL per batch, not per event.
+ *
+ * The schema is versioned with PRAGMA user_version; store_sqlite_migrate
+ * takes an older database to the current version.
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store_int.h"
+
+#define STORE_SQLITE_VERSION	1
+#define STORE_SQLITE_BUSY_MS	2000	/* an operator's query may lock */
+
+/* The event's fields that have a column, in the order of ?2 ... ?11. */
+static const char *const store_sqlite_cols[] = {
+	"timestamp", "eventid", "sensor", "session", "src_ip", "src_port",
+	"dst_ip", "dst_port", "transport", "service"
+};
+#define STORE_SQLITE_NCOLS \
+	(sizeof(store_sqlite_cols) / sizeof(store_sqlite_cols[0]))
+
+static const char store_sqlite_schema_v1[] =
+    "CREATE TABLE events ("
+    " id INTEGER PRIMARY KEY,"
+    " timestamp TEXT,"
+    " eventid TEXT,"
+    " sensor TEXT,"
+    " session TEXT,"
+    " src_ip TEXT,"
+    " src_port INTEGER,"
+    " dst_ip TEXT,"
+    " dst_port INTEGER,"
+    " transport TEXT,"
+    " service TEXT,"
+    " data TEXT NOT NULL);"
+    "CREATE INDEX events_timestamp ON events (timestamp);"
+    "CREATE INDEX events_eventid ON events (eventid);"
+    "CREATE INDEX events_src_ip ON events (src_ip);"
+    "CREATE INDEX events_session ON events (session);"
+    "CREATE TABLE files ("
+    " sha256 TEXT PRIMARY KEY,"
+    " md5 TEXT NOT NULL,"
+    " sha1 TEXT NOT NULL,"
+    " sha512 TEXT NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " filetype TEXT,"
+    " kind TEXT NOT NULL,"
+    " first_seen TEXT NOT NULL,"
+    " count INTEGER NOT NULL DEFAULT 1);";
+
+static const char store_sqlite_ins_event[] =
+    "INSERT INTO events (data, timestamp, eventid, sensor, session, src_ip,"
+    " src_port, dst_ip, dst_port, transport, service)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+
+/* A value in the event: its JSON text, quotes included for a string. */
+struct store_span {
+	const char	*p;
+	size_t		 len;
+};
+
+static const char store_sqlite_ins_file[] =
+    "INSERT INTO files (sha256, md5, sha1, sha512, size, filetype, kind,"
+    " first_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    " ON CONFLICT (sha256) DO UPDATE SET count = count + 1";
+
+static int
+store_sqlite_exec(struct store *st, const char *sql, const char *what)
+{
+	char	*err = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		log_warnx("store: sqlite %s: %s: %s", st->sqlite_path, what,
+		    err != NULL ? err : sqlite3_errmsg(st->db));
+		sqlite3_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+/* One integer or text answer of a PRAGMA; -1 on error. */
+static int
+store_sqlite_pragma(struct store *st, const char *sql, char *text,
+    size_t textlen, int *num)
+{
+	sqlite3_stmt	*stmt;
+	const char	*s;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+		log_warnx("store: sqlite %s: %s: %s", st->sqlite_path, sql,
+		    sqlite3_errmsg(st->db));
+		return -1;
+	}
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		if (num != NULL)
+			*num = sqlite3_column_int(stmt, 0);
+		if (text != NULL) {
+			s = (const char *)sqlite3_column_text(stmt, 0);
+			snprintf(text, textlen, "%s", s != NULL ? s : "");
+		}
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		log_warnx("store: sqlite %s: %s: %s", st->sqlite_path, sql,
+		    sqlite3_errstr(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Takes the database from version `from` to STORE_SQLITE_VERSION in one
+ * transaction.  Version 0 is an empty database.
+ */
+static int
+store_sqlite_migrate(struct store *st, int from)
+{
+	char	sql[64];
+
+	if (from > STORE_SQLITE_VERSION) {
+		log_warnx("store: %s has schema version %d, newer than this "
+		    "sundew's %d: use a newer sundew or move the file away",
+		    st->sqlite_path, from, STORE_SQLITE_VERSION);
+		return -1;
+	}
+	if (from == STORE_SQLITE_VERSION)
+		return 0;
+	if (store_sqlite_exec(st, "BEGIN IMMEDIATE", "begin") == -1)
+		return -1;
+	/* Each step takes one version to the next; add them below. */
+	if (from < 1 && store_sqlite_exec(st, store_sqlite_schema_v1,
+	    "create schema") == -1)
+		goto fail;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+	    STORE_SQLITE_VERSION);
+	if (store_sqlite_exec(st, sql, "set user_version") == -1 ||
+	    store_sqlite_exec(st, "COMMIT", "commit") == -1)
+		goto fail;
+	if (from != 0)
+		log_info("store: %s: schema version %d -> %d",
+		    st->sqlite_path, from, STORE_SQLITE_VERSION);
+	return 0;
+fail:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+static int
+store_sqlite_prepare(struct store *st, const char *sql,
+    sqlite3_stmt **stmt)
+{
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    stmt, NULL) != SQLITE_OK) {
+		log_warnx("store: sqlite %s: prepare: %s", st->sqlite_path,
+		    sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_sqlite_open(struct store *st)
+{
+	char	mode[16], path[STORE_PATH_MAX + 8];
+	int	rc, version = 0;
+
+	rc = sqlite3_open_v2(st->sqlite_path, &st->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		log_warnx("store: sqlite3_open %s: %s", st->sqlite_path,
+		    st->db != NULL ? sqlite3_errmsg(st->db) :
+		    sqlite3_errstr(rc));
+		return -1;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, STORE_SQLITE_BUSY_MS);
+	/* After the chroot there is no /tmp or /var/tmp for temp files. */
+	if (store_sqlite_exec(st, "PRAGMA temp_store = MEMORY",
+	    "temp_store") == -1 ||
+	    store_sqlite_pragma(st, "PRAGMA journal_mode = WAL", mode,
+	    sizeof(mode), NULL) == -1)
+		return -1;
+	if (strcmp(mode, "wal") != 0) {
+		log_warnx("store: %s: journal_mode is %s, not wal",
+		    st->sqlite_path, mode);
+		return -1;
+	}
+	/*
+	 * A checkpoint every 10000 pages (40 MB of WAL) rather than 1000:
+	 * index pages hit again and again are copied to the database once,
+	 * which takes the insert rate with random session and address keys
+	 * from about 33000 to 46000 a second here.  The WAL is cut back to
+	 * 64 MB after a checkpoint that found it larger.
+	 */
+	if (store_sqlite_exec(st, "PRAGMA synchronous = NORMAL",
+	    "synchronous") == -1 ||
+	    store_sqlite_exec(st, "PRAGMA wal_autocheckpoint = 10000",
+	    "wal_autocheckpoint") == -1 ||
+	    store_sqlite_exec(st, "PRAGMA journal_size_limit = 67108864",
+	    "journal_size_limit") == -1 ||
+	    store_sqlite_pragma(st, "PRAGMA user_version", NULL, 0,
+	    &version) == -1 ||
+	    store_sqlite_migrate(st, version) == -1 ||
+	    store_sqlite_prepare(st, store_sqlite_ins_event,
+	    &st->sql_event) == -1 ||
+	    store_sqlite_prepare(st, store_sqlite_ins_file,
+	    &st->sql_file) == -1)
+		return -1;
+	store_own(st, st->sqlite_path);
+	snprintf(path, sizeof(path), "%s-wal", st->sqlite_path);
+	store_own(st, path);
+	snprintf(path, sizeof(path), "%s-shm", st->sqlite_path);
+	store_own(st, path);
+	return 0;
+}
+
+static void
+store_sqlite_lost(struct store *st, const char *what, int rc)
+{
+	st->sql_lost++;
+	if (store_warn_due(&st->sql_warned, store_mono()))
+		log_warnx("store: sqlite %s: %s: %s (%llu lost so far)",
+		    st->sqlite_path, what, sqlite3_errstr(rc),
+		    (unsigned long long)st->sql_lost);
+}
+
+/* Opens the batch's transaction; the inserts run inside it. */
+static void
+store_sqlite_begin(struct store *st)
+{
+	int	rc;
+
+	if (st->sql_in_tx)
+		return;
+	rc = sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		st->sql_in_tx = 1;
+	else if (store_warn_due(&st->sql_warned, store_mono()))
+		log_warnx("store: sqlite %s: begin: %s", st->sqlite_path,
+		    sqlite3_errstr(rc));
+}
+
+static size_t
+store_sqlite_ws(const char *p, size_t i, size_t len)
+{
+	while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' ||
+	    p[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* Just past the JSON string that opens at p[i]; 0 if it never ends. */
+static size_t
+store_sqlite_string(const char *p, size_t i, size_t len)
+{
+	for (i++; i < len; i++) {
+		if (p[i] == '\\')
+			i++;
+		else if (p[i] == '"')
+			return i + 1;
+	}
+	return 0;
+}
+
+/*
+ * Just past the value at p[i]: a string, a scalar, or an object or array
+ * skipped whole.  0 if it does not end before len.
+ */
+static size_t
+store_sqlite_value(const char *p, size_t i, size_t len)
+{
+	size_t	depth = 0, end;
+
+	if (i >= len)
+		return 0;
+	if (p[i] == '"')
+		return store_sqlite_string(p, i, len);
+	if (p[i] != '{' && p[i] != '[') {
+		while (i < len && p[i] != ',' && p[i] != '}' && p[i] != ' ' &&
+		    p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
+			i++;
+		return i;
+	}
+	for (; i < len; i++) {
+		if (p[i] == '"') {
+			if ((end = store_sqlite_string(p, i, len)) == 0)
+				return 0;
+			i = end - 1;
+		} else if (p[i] == '{' || p[i] == '[')
+			depth++;
+		else if ((p[i] == '}' || p[i] == ']') && --depth == 0)
+			return i + 1;
+	}
+	return 0;
+}
+
+/*
+ * Finds the values of the columns in a flat JSON event (the first of a
+ * key given twice, as json_extract would).  Returns -1 if the text is not
+ * a JSON object; the columns found so far are kept.
+ */
+static int
+store_sqlite_scan(const char *p, size_t len,
+    struct store_span vals[STORE_SQLITE_NCOLS])
+{
+	size_t	i, k, klen, ke, ve, c;
+
+	memset(vals, 0, STORE_SQLITE_NCOLS * sizeof(vals[0]));
+	i = store_sqlite_ws(p, 0, len);
+	if (i >= len || p[i] != '{')
+		return -1;
+	i = store_sqlite_ws(p, i + 1, len);
+	if (i < len && p[i] == '}')
+		return 0;
+	for (;;) {
+		if (i >= len || p[i] != '"' ||
+		    (ke = store_sqlite_string(p, i, len)) == 0)
+			return -1;
+		k = i + 1;
+		klen = ke - 1 - k;
+		i = store_sqlite_ws(p, ke, len);
+		if (i >= len || p[i] != ':')
+			return -1;
+		i = store_sqlite_ws(p, i + 1, len);
+		if ((ve = store_sqlite_value(p, i, len)) == 0 || ve == i)
+			return -1;
+		for (c = 0; c < STORE_SQLITE_NCOLS; c++)
+			if (vals[c].p == NULL &&
+			    strlen(store_sqlite_cols[c]) == klen &&
+			    memcmp(store_sqlite_cols[c], p + k, klen) == 0) {
+				vals[c].p = p + i;
+				vals[c].len = ve - i;
+			}
+		i = store_sqlite_ws(p, ve, len);
+		if (i < len && p[i] == ',') {
+			i = store_sqlite_ws(p, i + 1, len);
+			continue;
+		}
+		return i < len && p[i] == '}' ? 0 : -1;
+	}
+}
+
+static int
+store_sqlite_hex4(const char *s, unsigned *cp)
+{
+	unsigned	v = 0;
+	int		i;
+
+	for (i = 0; i < 4; i++) {
+		v <<= 4;
+		if (s[i] >= '0' && s[i] <= '9')
+			v |= (unsigned)(s[i] - '0');
+		else if (s[i] >= 'a' && s[i] <= 'f')
+			v |= (unsigned)(s[i] - 'a' + 10);
+		else if (s[i] >= 'A' && s[i] <= 'F')
+			v |= (unsigned)(s[i] - 'A' + 10);
+		else
+			return -1;
+	}
+	*cp = v;
+	return 0;
+}
+
+static size_t
+store_sqlite_utf8(unsigned cp, char *out)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | cp >> 6);
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | cp >> 12);
+		out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | cp >> 18);
+	out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+	out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+	out[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/*
+ * Decodes the inside of a JSON string (n bytes at s) into out as UTF-8,
+ * like json_extract (which, unlike this, stops at a \u0000); out needs n
+ * bytes, never more.  Returns its length.
+ */
+static size_t
+store_sqlite_unescape(const char *s, size_t n, char *out)
+{
+	size_t		i, o = 0;
+	unsigned	cp, lo;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] != '\\' || i + 1 >= n) {
+			out[o++] = s[i];
+			continue;
+		}
+		switch (s[++i]) {
+		case 'b': out[o++] = '\b'; break;
+		case 'f': out[o++] = '\f'; break;
+		case 'n': out[o++] = '\n'; break;
+		case 'r': out[o++] = '\r'; break;
+		case 't': out[o++] = '\t'; break;
+		case 'u':
+			if (i + 4 >= n ||
+			    store_sqlite_hex4(s + i + 1, &cp) == -1) {
+				out[o++] = '?';
+				break;
+			}
+			i += 4;
+			if (cp >= 0xd800 && cp < 0xdc00 && i + 6 < n &&
+			    s[i + 1] == '\\' && s[i + 2] == 'u' &&
+			    store_sqlite_hex4(s + i + 3, &lo) == 0 &&
+			    lo >= 0xdc00 && lo < 0xe000) {
+				cp = 0x10000 + ((cp - 0xd800) << 10) +
+				    (lo - 0xdc00);
+				i += 6;
+			}
+			/* A lone surrogate is encoded as is, as SQLite does. */
+			o += store_sqlite_utf8(cp, out + o);
+			break;
+		default:
+			out[o++] = s[i];
+		}
+	}
+	return o;
+}
+
+/* Binds one column as json_extract would give it; -1 on error. */
+static int
+store_sqlite_bind(sqlite3_stmt *stmt, int idx, const struct store_span *v)
+{
+	char	*tmp;
+	size_t	 n;
+	int	 rc;
+
+	if (v->p == NULL || (v->len == 4 && memcmp(v->p, "null", 4) == 0))
+		return sqlite3_bind_null(stmt, idx);
+	if (v->len == 4 && memcmp(v->p, "true", 4) == 0)
+		return sqlite3_bind_int(stmt, idx, 1);
+	if (v->len == 5 && memcmp(v->p, "false", 5) == 0)
+		return sqlite3_bind_int(stmt, idx, 0);
+	/* A number: the column's affinity makes it one. */
+	if (v->p[0] != '"')
+		return sqlite3_bind_text(stmt, idx, v->p, (int)v->len,
+		    SQLITE_STATIC);
+	if (memchr(v->p + 1, '\\', v->len - 2) == NULL)
+		return sqlite3_bind_text(stmt, idx, v->p + 1,
+		    (int)v->len - 2, SQLITE_STATIC);
+	if ((tmp = malloc(v->len)) == NULL)
+		return SQLITE_NOMEM;
+	n = store_sqlite_unescape(v->p + 1, v->len - 2, tmp);
+	rc = sqlite3_bind_text(stmt, idx, tmp, (int)n, SQLITE_TRANSIENT);
+	free(tmp);
+	return rc;
+}
+
+void
+store_sqlite_event(struct store *st, const char *json, size_t len)
+{
+	struct store_span	vals[STORE_SQLITE_NCOLS];
+	size_t			c;
+	int			rc;
+
+	if (st->db == NULL)
+		return;
+	if (len > INT32_MAX)
+		return;
+	store_sqlite_begin(st);
+	/* A malformed event still goes in, with the columns found. */
+	store_sqlite_scan(json, len, vals);
+	rc = sqlite3_bind_text(st->sql_event, 1, json, (int)len,
+	    SQLITE_STATIC);
+	for (c = 0; c < STORE_SQLITE_NCOLS && rc == SQLITE_OK; c++)
+		rc = store_sqlite_bind(st->sql_event, (int)c + 2, &vals[c]);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st->sql_event);
+	sqlite3_reset(st->sql_event);
+	sqlite3_clear_bindings(st->sql_event);
+	if (rc != SQLITE_DONE)
+		store_sqlite_lost(st, "insert event", rc);
+}
+
+void
+store_sqlite_file(struct store *st, const char *sha256, const char *md5,
+    const char *sha1, const char *sha512, uint64_t size,
+    const char *filetype, const char *kind, const char *first_seen)
+{
+	sqlite3_stmt	*s = st->sql_file;
+	int		 rc;
+
+	if (st->db == NULL)
+		return;
+	store_sqlite_begin(st);
+	if ((rc = sqlite3_bind_text(s, 1, sha256, -1, SQLITE_STATIC)) ||
+	    (rc = sqlite3_bind_text(s, 2, md5, -1, SQLITE_STATIC)) ||
+	    (rc = sqlite3_bind_text(s, 3, sha1, -1, SQLITE_STATIC)) ||
+	    (rc = sqlite3_bind_text(s, 4, sha512, -1, SQLITE_STATIC)) ||
+	    (rc = sqlite3_bind_int64(s, 5, (sqlite3_int64)size)) ||
+	    (rc = sqlite3_bind_text(s, 6, filetype, -1, SQLITE_STATIC)) ||
+	    (rc = sqlite3_bind_text(s, 7, kind, -1, SQLITE_STATIC)) ||
+	    (rc = sqlite3_bind_text(s, 8, first_seen, -1, SQLITE_STATIC)))
+		goto done;
+	rc = sqlite3_step(s);
+done:
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc != SQLITE_DONE)
+		store_sqlite_lost(st, "insert file", rc);
+}
+
+/*
+ * Commits the batch.  If an operator's transaction holds the lock past
+ * the busy timeout, the batch stays open and is committed with the next.
+ */
+void
+store_sqlite_commit(struct store *st)
+{
+	int	rc;
+
+	if (st->db == NULL || !st->sql_in_tx)
+		return;
+	rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+	if (rc == SQLITE_OK || sqlite3_get_autocommit(st->db)) {
+		st->sql_in_tx = 0;
+		if (rc != SQLITE_OK)
+			store_sqlite_lost(st, "commit (batch rolled back)",
+			    rc);
+		return;
+	}
+	if (store_warn_due(&st->sql_warned, store_mono()))
+		log_warnx("store: sqlite %s: commit: %s; retried with the "
+		    "next batch", st->sqlite_path, sqlite3_errstr(rc));
+}
+
+void
+store_sqlite_close(struct store *st)
+{
+	int	rc;
+
+	if (st->db == NULL)
+		return;
+	store_sqlite_commit(st);
+	/*
+	 * sqlite3_close() would not checkpoint: inside the chroot, the
+	 * absolute path SQLite keeps for the database no longer exists, so
+	 * it takes the file for moved.  Checkpoint and empty the WAL here.
+	 */
+	rc = sqlite3_wal_checkpoint_v2(st->db, NULL,
+	    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	if (rc != SQLITE_OK)
+		log_warnx("store: sqlite %s: checkpoint: %s", st->sqlite_path,
+		    sqlite3_errmsg(st->db));
+	sqlite3_finalize(st->sql_event);
+	sqlite3_finalize(st->sql_file);
+	st->sql_event = st->sql_file = NULL;
+	if (sqlite3_close(st->db) != SQLITE_OK)
+		log_warnx("store: sqlite3_close %s: %s", st->sqlite_path,
+		    sqlite3_errmsg(st->db));
+	st->db = NULL;
+}

@@ -1,0 +1,197 @@
+"""Fixtures for the integration tests: a real sundew daemon on loopback.
+
+Every test starts its own daemon (as root, on the default ports bound to
+127.0.0.1) with a fresh data directory, talks to it with real clients and
+reads what it wrote: the JSON log and the SQLite database.
+"""
+import json
+import os
+import pathlib
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SUNDEW = pathlib.Path(os.environ.get("SUNDEW_BIN", ROOT / "build" / "sundew")).resolve()
+CORPORA = pathlib.Path(os.environ.get("CORPORA", ROOT.parent / "shared" / "corpora"))
+
+# DESIGN.md section 2: the TCP and UDP ports of a default run.
+TCP_PORTS = {21, 25, 220, 465, 42, 80, 110, 995, 135, 1025, 139, 143, 993,
+             443, 445, 1023, 5554, 2103, 2105, 2107, 2745, 3127, 3140, 3372,
+             5000, 6129, 10000, 17300, 27347}
+UDP_PORTS = {69, 1434}
+GENERIC_PORT = 3127      # served by the generic service
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.geteuid() != 0:
+        skip = pytest.mark.skip(reason="the daemon binds ports below 1024: run as root")
+        for item in items:
+            if "needs_root" in item.keywords or "sundew" in item.fixturenames:
+                item.add_marker(skip)
+
+
+def wait_for(pred, timeout=10.0, what="condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def children(pid):
+    """PIDs of the direct children of pid."""
+    out = []
+    for d in pathlib.Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid:
+            out.append(int(d.name))
+    return out
+
+
+def comm(pid):
+    try:
+        return pathlib.Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def proc_status(pid):
+    fields = {}
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        k, _, v = line.partition(":")
+        fields[k] = v.strip()
+    return fields
+
+
+def connect(port, host="127.0.0.1", src=None, timeout=5.0):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    if src:
+        s.bind((src, 0))
+    s.connect((host, port))
+    return s
+
+
+class Sundew:
+    """A running daemon and what it wrote."""
+
+    def __init__(self, tmp, overrides=(), config=None, env=None):
+        self.tmp = pathlib.Path(tmp)
+        self.data = self.tmp / "var"
+        self.stderr_path = self.tmp / "stderr.log"
+        args = [str(SUNDEW), "run", "-f"]
+        if config is not None:
+            cfg = self.tmp / "sundew.yaml"
+            cfg.write_text(config)
+            args += ["-c", str(cfg)]
+        args += ["-o", "listen.address=127.0.0.1", "-o", f"data_dir={self.data}"]
+        for o in overrides:
+            args += ["-o", o]
+        self.args = args
+        self.stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(args, stdout=self.stderr, stderr=self.stderr,
+                                     cwd=self.tmp, env=env)
+        self.pid = self.proc.pid
+
+    def wait_ready(self, port=GENERIC_PORT, timeout=15.0):
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("sundew exited: " + self.log_text())
+            if len(self.sensors()) < 1 or not self.store_pid():
+                return False
+            try:
+                connect(port, timeout=1).close()
+                return True
+            except OSError:
+                return False
+        wait_for(ready, timeout, "sundew to accept connections")
+        # The probe connection above is an event too; wait for it.
+        wait_for(lambda: self.events("sundew.connection.close"), 10, "first events")
+        return self
+
+    def log_text(self):
+        self.stderr.flush()
+        return self.stderr_path.read_text(errors="replace")
+
+    def sensors(self):
+        return [p for p in children(self.pid) if comm(p) == "sundew-sensor"]
+
+    def store_pid(self):
+        for p in children(self.pid):
+            if comm(p) == "sundew-store":
+                return p
+        return None
+
+    @property
+    def json_path(self):
+        return self.data / "log" / "sundew.json"
+
+    def events(self, eventid=None, **match):
+        out = []
+        paths = sorted(self.json_path.parent.glob("sundew.json*"))
+        for path in paths:
+            for line in path.read_text().splitlines():
+                ev = json.loads(line)
+                if "eventid" not in ev:      # output.json.format: ecs
+                    ev = dict(ev, eventid=ev["event"]["action"])
+                if eventid and ev["eventid"] != eventid:
+                    continue
+                if all(ev.get(k) == v for k, v in match.items()):
+                    out.append(ev)
+        return out
+
+    def wait_events(self, eventid, count=1, timeout=10.0, **match):
+        return wait_for(lambda: (lambda e: e if len(e) >= count else None)(
+            self.events(eventid, **match)), timeout,
+            f"{count} {eventid} events matching {match}")
+
+    def sql(self, query, args=()):
+        db = sqlite3.connect(f"file:{self.data / 'sundew.sqlite'}?mode=ro", uri=True)
+        try:
+            return db.execute(query, args).fetchall()
+        finally:
+            db.close()
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("sundew did not stop on SIGTERM")
+        self.stderr.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def sundew(tmp_path):
+    """A factory: sundew(overrides=[...], config=...) starts a daemon."""
+    started = []
+
+    def start(overrides=(), config=None, ready=True):
+        d = Sundew(tmp_path, overrides, config)
+        started.append(d)
+        if ready:
+            d.wait_ready()
+        return d
+
+    yield start
+    for d in started:
+        if d.proc.poll() is None:
+            d.stop()

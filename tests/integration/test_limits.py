@@ -1,0 +1,92 @@
+"""Session caps and time-outs: each cap gives a limit.hit event, never a crash."""
+import hashlib
+import socket
+import time
+
+from conftest import GENERIC_PORT, connect, wait_for
+
+
+def test_per_source_cap(sundew):
+    d = sundew(["limits.per_source=3"])
+    held = [connect(GENERIC_PORT) for _ in range(3)]
+    d.wait_events("sundew.connection.open", count=4)   # + the probe
+    extra = connect(GENERIC_PORT)
+    # The fourth is accepted by the kernel, then closed by the sensor.
+    extra.settimeout(5)
+    assert extra.recv(1) == b""
+    hit = d.wait_events("sundew.limit.hit", limit="per_source")[0]
+    assert hit["src_ip"] == "127.0.0.1" and hit["dst_port"] == GENERIC_PORT
+    # Another source is not affected.
+    other = connect(GENERIC_PORT, src="127.0.0.9")
+    other.sendall(b"other source")
+    other.close()
+    d.wait_events("sundew.request", data="other source")
+    for s in held:
+        s.close()
+    # Once they are closed, the source may connect again.
+    wait_for(lambda: len(d.events("sundew.connection.close")) >= 5, 10)
+    again = connect(GENERIC_PORT)
+    again.sendall(b"again")
+    again.close()
+    d.wait_events("sundew.request", data="again")
+    d.stop()
+
+
+def test_global_cap(sundew):
+    d = sundew(["limits.max_connections=5", "limits.per_source=0"])
+    held = [connect(GENERIC_PORT, src=f"127.0.0.{10 + i}") for i in range(5)]
+    d.wait_events("sundew.connection.open", count=6)
+    extra = connect(GENERIC_PORT, src="127.0.0.99")
+    extra.settimeout(5)
+    assert extra.recv(1) == b""
+    d.wait_events("sundew.limit.hit", limit="max_connections")
+    for s in held:
+        s.close()
+    d.stop()
+
+
+def test_idle_timeout(sundew):
+    d = sundew(["limits.idle_timeout=1s"])
+    s = connect(GENERIC_PORT)
+    t0 = time.monotonic()
+    s.settimeout(10)
+    assert s.recv(1) == b""
+    assert 0.5 < time.monotonic() - t0 < 5
+    ev = d.wait_events("sundew.connection.close", reason="idle_timeout")[0]
+    assert ev["dst_port"] == GENERIC_PORT
+    d.stop()
+
+
+def test_session_timeout(sundew):
+    d = sundew(["limits.session_timeout=2s", "limits.idle_timeout=10s"])
+    s = connect(GENERIC_PORT)
+    end = time.monotonic() + 8
+    closed = False
+    while time.monotonic() < end:
+        try:
+            s.sendall(b"trickle ")
+        except OSError:
+            closed = True
+            break
+        time.sleep(0.3)
+    d.wait_events("sundew.limit.hit", limit="session_timeout")
+    d.wait_events("sundew.connection.close", reason="session_timeout")
+    d.stop()
+
+
+def test_input_cap_keeps_what_fits(sundew):
+    d = sundew(["limits.max_input=1000"])
+    payload = b"A" * 5000
+    s = connect(GENERIC_PORT)
+    try:
+        s.sendall(payload)
+        s.settimeout(5)
+        s.recv(1)
+    except OSError:
+        pass
+    s.close()
+    d.wait_events("sundew.limit.hit", limit="max_input")
+    ev = d.wait_events("sundew.file.stored")[0]
+    assert ev["size"] == 1000
+    assert ev["sha256"] == hashlib.sha256(payload[:1000]).hexdigest()
+    d.stop()

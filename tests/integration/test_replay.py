@@ -1,0 +1,70 @@
+"""`sundew replay` plays real attack captures against a running sensor."""
+import subprocess
+
+import pytest
+
+from conftest import CORPORA, SUNDEW
+
+XOR_DECODER = bytes.fromhex("eb105a4a33c966b97d0180340a99e2fa")
+PCAPS = CORPORA / "pcaps"
+
+
+def replay(pcap, *args):
+    return subprocess.run([str(SUNDEW), "replay", str(pcap), "--to", "127.0.0.1",
+                           *args], capture_output=True, text=True, timeout=120)
+
+
+def hexdumps(d):
+    return {p.name: p.read_bytes() for p in (d.data / "hexdumps").glob("*.bin")}
+
+
+@pytest.mark.skipif(not PCAPS.exists(), reason="shared/corpora not present")
+def test_honeynet_lsass_attack(sundew):
+    # 1957 is the bind shell the exploit asks for; until the shellcode
+    # analyser opens it, a generic port stands in for it.
+    d = sundew(["services.kuang2.ports=[17300,1957]"])
+    r = replay(PCAPS / "attack" / "honeynet-fc2010-1_attack-trace.pcap",
+               "--retry", "2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "-> 445" in r.stdout and "-> 1957" in r.stdout
+    assert r.stdout.count("skip") >= 2       # the victim's own downloads
+    d.wait_events("sundew.connection.close", dst_port=1957)
+    d.wait_events("sundew.file.stored", dst_port=445)
+    d.stop()
+    dumps = hexdumps(d)
+    assert any(XOR_DECODER in b for b in dumps.values())
+    assert any(b"echo open 0.0.0.0 8884 > o" in b and b"ssms.exe" in b
+               for b in dumps.values())
+    smb = d.events("sundew.request", dst_port=445)[0]
+    assert smb["service"] == "smb"
+    # The NetBIOS session request of the exploit is the first thing sent.
+    assert smb["data"].encode("latin-1")[:1] == b"\x00"
+
+
+@pytest.mark.skipif(not PCAPS.exists(), reason="shared/corpora not present")
+def test_blaster_shell_session(sundew):
+    d = sundew(["services.sub7.ports=[27347,4444]"])
+    r = replay(PCAPS / "attack" / "ppa_blaster-remote-shell-4444.pcap")
+    assert r.returncode == 0, r.stdout + r.stderr
+    reqs = d.wait_events("sundew.request", dst_port=4444)
+    assert reqs[0]["data"].startswith("start msblast.exe")
+    d.stop()
+
+
+@pytest.mark.skipif(not PCAPS.exists(), reason="shared/corpora not present")
+def test_tftp_write_request_datagrams(sundew):
+    d = sundew()
+    r = replay(PCAPS / "protocol" / "sv_tftp-wrq-octet.pcap")
+    assert r.returncode == 0, r.stdout + r.stderr
+    reqs = d.wait_events("sundew.request", dst_port=69)
+    assert reqs[0]["transport"] == "udp"
+    assert "rfc1350.txt" in reqs[0]["data"]
+    d.stop()
+
+
+def test_bad_capture_is_an_error(tmp_path):
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(b"\xd4\xc3\xb2\xa1" + b"\x00" * 7)
+    r = replay(bad)
+    assert r.returncode == 2
+    assert str(bad) in r.stderr
