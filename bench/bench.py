@@ -268,8 +268,11 @@ def wait_port(proc, port, timeout):
 
 
 def sundew_start(args, datadir, logpath, hard):
-    """sundew run -f on loopback, without the limits that would cap a run.
+    """sundew run -f on loopback, without the per-source cap (every
+    connection comes from 127.0.0.x) and with a long idle time-out.
 
+    limits.max_connections keeps its default (50,000): where one process
+    may open fewer files, the daemon starts enough sensors to hold them.
     limits.nofile asks for what this machine allows a process (the hard
     RLIMIT_NOFILE), no more (the daemon may not be able to raise it) and no
     less (a smaller default would cap the held connections).
@@ -278,7 +281,6 @@ def sundew_start(args, datadir, logpath, hard):
            "-o", "listen.address=127.0.0.1",
            "-o", f"data_dir={datadir}",
            "-o", "limits.per_source=0",
-           "-o", "limits.max_connections=0",
            "-o", "limits.idle_timeout=600s",
            "-o", f"limits.nofile={hard}"]
     say("sundew: " + " ".join(cmd))

@@ -20,6 +20,11 @@
 #include "sandbox.h"
 #include "sensor.h"
 
+/*
+ * Messages wait this long before they are written, so that the store is
+ * woken once for many of them rather than once for each.
+ */
+#define SENSOR_LINK_BATCH_USEC	2000
 /* Past this much unsent to the store, stop accepting; resume below LOW. */
 #define SENSOR_LINK_HIGH	(32u * 1024 * 1024)
 #define SENSOR_LINK_LOW		(8u * 1024 * 1024)
@@ -34,6 +39,7 @@ struct sensor_link {
 	int			 fd;		/* -1: waiting for a link */
 	struct evbuffer		*out;
 	struct event		*wev;
+	struct event		*batch;		/* delays the next write */
 	uint64_t		 queued;	/* bytes ever queued */
 	uint64_t		 sent;		/* bytes ever written */
 	uint64_t		 head_start;	/* where the head message starts */
@@ -167,6 +173,15 @@ sensor_link_write(evutil_socket_t fd, short what, void *arg)
 		sensor_pause_accept(0);
 }
 
+static void
+sensor_link_batch(evutil_socket_t fd, short what, void *arg)
+{
+	struct sensor_link	*l = &sensor.link;
+
+	if (l->fd != -1 && evbuffer_get_length(l->out) > 0)
+		event_add(l->wev, NULL);
+}
+
 /* Takes a new data channel from the parent; sends what waited. */
 static void
 sensor_link_set(int fd)
@@ -204,8 +219,11 @@ sensor_queue(uint32_t type, const void *a, size_t alen, const void *b,
 	}
 	l->queued += evbuffer_get_length(l->out) - before;
 	sensor_link_push_end(l);
-	if (l->fd != -1 && before == 0)
-		event_add(l->wev, NULL);
+	if (l->fd != -1 && before == 0 && !evtimer_pending(l->batch, NULL)) {
+		struct timeval	tv = { 0, SENSOR_LINK_BATCH_USEC };
+
+		evtimer_add(l->batch, &tv);
+	}
 	if (!sensor.paused && evbuffer_get_length(l->out) > SENSOR_LINK_HIGH)
 		sensor_pause_accept(1);
 }
@@ -413,7 +431,9 @@ sensor_main(const struct sensor_args *a)
 	/* Everything that needs a file is opened before the chroot. */
 	if ((sensor.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	if ((sensor.link.out = evbuffer_new()) == NULL)
+	if ((sensor.link.out = evbuffer_new()) == NULL ||
+	    (sensor.link.batch = evtimer_new(sensor.base, sensor_link_batch,
+	    NULL)) == NULL)
 		fatalx("evbuffer_new");
 	sandbox_enter(a->sandbox, a->sandbox->empty_dir, SANDBOX_SENSOR);
 

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <magic.h>
@@ -159,6 +160,41 @@ store_file_type(struct store *st, const uint8_t *data, size_t len,
 	dst[i] = '\0';
 }
 
+/*
+ * libmagic costs far more than the rest of storing a file, and worms send
+ * the same payload over and over: remember the type of recent files, by
+ * sha256, in a small direct-mapped table.
+ */
+#define STORE_TYPE_CACHE	512
+
+struct store_type_entry {
+	char	sha256[65];
+	char	type[STORE_MAGIC_MAX];
+};
+
+static struct store_type_entry	store_type_cache[STORE_TYPE_CACHE];
+
+/* sha256 is 64 hex digits; its first ones pick the slot. */
+static void
+store_file_type_cached(struct store *st, const char *sha256,
+    const uint8_t *data, size_t len, char *dst, size_t dstlen)
+{
+	struct store_type_entry	*e;
+	unsigned		 slot = 0;
+	int			 i;
+
+	for (i = 0; i < 4; i++)
+		slot = slot * 16 + (unsigned)(isdigit((unsigned char)sha256[i]) ?
+		    sha256[i] - '0' : (sha256[i] | 0x20) - 'a' + 10);
+	e = &store_type_cache[slot % STORE_TYPE_CACHE];
+	if (memcmp(e->sha256, sha256, 64) != 0) {
+		store_file_type(st, data, len, e->type, sizeof(e->type));
+		memcpy(e->sha256, sha256, 64);
+		e->sha256[64] = '\0';
+	}
+	snprintf(dst, dstlen, "%s", e->type);
+}
+
 /* Writes data to path atomically; 0, or -1 after logging why. */
 static int
 store_file_write(const char *dir, const char *path, const uint8_t *data,
@@ -272,7 +308,8 @@ store_file(struct store *st, enum store_kind kind, const char *ctx,
 			return -1;
 		st->disk_files += len;
 	}
-	store_file_type(st, data, len, type, sizeof(type));
+	store_file_type_cached(st, d.hex[STORE_SHA256], data, len, type,
+	    sizeof(type));
 	event_timestamp(ts, event_now_usec());
 	if (st->sqlite_enabled)
 		store_sqlite_file(st, d.hex[STORE_SHA256], d.hex[STORE_MD5],

@@ -37,7 +37,14 @@ static struct {
 	struct store_link	*links;
 	int			 stopping;
 	struct event		*tick;
+	struct event		*flush;		/* pending batch */
 } sp;
+
+/*
+ * Events are written in batches: one write(2) and one COMMIT per batch
+ * costs far less than one per read, and a batch waits at most this long.
+ */
+#define STORE_PROC_BATCH_USEC	100000
 
 static void
 store_proc_exit(void)
@@ -93,12 +100,20 @@ store_proc_read(struct bufferevent *bev, void *arg)
 {
 	struct evbuffer	*in = bufferevent_get_input(bev);
 	struct msg_hdr	 hdr;
+	struct timeval	 tv = { 0, STORE_PROC_BATCH_USEC };
 	void		*p;
 
 	while (msg_unframe(in, &hdr, &p) == 1) {
 		store_proc_message(&hdr, p);
 		free(p);
 	}
+	if (!evtimer_pending(sp.flush, NULL))
+		evtimer_add(sp.flush, &tv);
+}
+
+static void
+store_proc_flush(evutil_socket_t fd, short what, void *arg)
+{
 	store_flush(sp.st);
 }
 
@@ -232,7 +247,8 @@ store_main(const struct store_args *a)
 	ctl_ev = event_new(sp.base, a->ctl, EV_READ | EV_PERSIST,
 	    store_proc_ctl, NULL);
 	sp.tick = event_new(sp.base, -1, EV_PERSIST, store_proc_tick, NULL);
-	if (ctl_ev == NULL || sp.tick == NULL ||
+	sp.flush = evtimer_new(sp.base, store_proc_flush, NULL);
+	if (ctl_ev == NULL || sp.tick == NULL || sp.flush == NULL ||
 	    event_add(ctl_ev, NULL) == -1 || event_add(sp.tick, &second) == -1)
 		fatalx("store events");
 	store_proc_signal(SIGTERM, store_proc_stop);
