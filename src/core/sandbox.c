@@ -5,6 +5,7 @@
 #include <pwd.h>
 #include <seccomp.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -87,42 +88,38 @@ toolong:
 	return -1;
 }
 
-/* The system calls a sensor makes: the event loop, sockets, memory. */
-static const int sandbox_sensor_calls[] = {
+/* The event loop of every child: its descriptors, its socketpairs. */
+static const int sandbox_loop_calls[] = {
 	SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(write), SCMP_SYS(writev),
 	SCMP_SYS(close), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait),
 	SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_create1), SCMP_SYS(poll),
-	SCMP_SYS(ppoll), SCMP_SYS(accept4), SCMP_SYS(accept),
-	SCMP_SYS(recvfrom), SCMP_SYS(recvmsg), SCMP_SYS(recvmmsg),
-	SCMP_SYS(sendto), SCMP_SYS(sendmsg), SCMP_SYS(sendmmsg),
-	SCMP_SYS(socket), SCMP_SYS(connect), SCMP_SYS(shutdown),
-	SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(getsockopt),
-	SCMP_SYS(setsockopt), SCMP_SYS(bind), SCMP_SYS(listen),
-	SCMP_SYS(socketpair), SCMP_SYS(pipe2), SCMP_SYS(eventfd2),
-	SCMP_SYS(fcntl), SCMP_SYS(ioctl), SCMP_SYS(dup), SCMP_SYS(dup3),
-	SCMP_SYS(timerfd_create), SCMP_SYS(timerfd_settime),
+	SCMP_SYS(ppoll), SCMP_SYS(recvfrom), SCMP_SYS(recvmsg),
+	SCMP_SYS(sendto), SCMP_SYS(sendmsg), SCMP_SYS(socketpair),
+	SCMP_SYS(pipe2), SCMP_SYS(eventfd2), SCMP_SYS(fcntl), SCMP_SYS(dup),
+	SCMP_SYS(dup3),
 };
 
-/* The store's: files inside its chroot, no new sockets. */
+/* A sensor's own: network sockets, no files. */
+static const int sandbox_sensor_calls[] = {
+	SCMP_SYS(accept4), SCMP_SYS(accept), SCMP_SYS(recvmmsg),
+	SCMP_SYS(sendmmsg), SCMP_SYS(socket), SCMP_SYS(connect),
+	SCMP_SYS(shutdown), SCMP_SYS(getsockname), SCMP_SYS(getpeername),
+	SCMP_SYS(getsockopt), SCMP_SYS(setsockopt), SCMP_SYS(bind),
+	SCMP_SYS(listen), SCMP_SYS(timerfd_create), SCMP_SYS(timerfd_settime),
+};
+
+/* The store's own: files inside its chroot, no new sockets. */
 static const int sandbox_store_calls[] = {
-	SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(write), SCMP_SYS(writev),
-	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(close),
-	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
-	SCMP_SYS(epoll_create1), SCMP_SYS(poll), SCMP_SYS(ppoll),
-	SCMP_SYS(recvmsg), SCMP_SYS(recvfrom), SCMP_SYS(sendmsg),
-	SCMP_SYS(sendto), SCMP_SYS(socketpair), SCMP_SYS(pipe2),
-	SCMP_SYS(eventfd2), SCMP_SYS(openat), SCMP_SYS(open),
-	SCMP_SYS(newfstatat), SCMP_SYS(fstat), SCMP_SYS(stat),
-	SCMP_SYS(lstat), SCMP_SYS(statx), SCMP_SYS(lseek),
-	SCMP_SYS(rename), SCMP_SYS(renameat), SCMP_SYS(renameat2),
-	SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(mkdir),
-	SCMP_SYS(mkdirat), SCMP_SYS(fsync), SCMP_SYS(fdatasync),
-	SCMP_SYS(ftruncate), SCMP_SYS(fallocate), SCMP_SYS(fchmod),
-	SCMP_SYS(fchown), SCMP_SYS(getdents64), SCMP_SYS(fcntl),
-	SCMP_SYS(ioctl), SCMP_SYS(access), SCMP_SYS(faccessat),
+	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(openat),
+	SCMP_SYS(open), SCMP_SYS(newfstatat), SCMP_SYS(fstat), SCMP_SYS(stat),
+	SCMP_SYS(lstat), SCMP_SYS(statx), SCMP_SYS(lseek), SCMP_SYS(rename),
+	SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(unlink),
+	SCMP_SYS(unlinkat), SCMP_SYS(mkdir), SCMP_SYS(mkdirat),
+	SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(ftruncate),
+	SCMP_SYS(fallocate), SCMP_SYS(fchmod), SCMP_SYS(fchown),
+	SCMP_SYS(getdents64), SCMP_SYS(access), SCMP_SYS(faccessat),
 	SCMP_SYS(faccessat2), SCMP_SYS(getcwd), SCMP_SYS(readlink),
-	SCMP_SYS(readlinkat), SCMP_SYS(dup), SCMP_SYS(dup3),
-	SCMP_SYS(flock), SCMP_SYS(utimensat),
+	SCMP_SYS(readlinkat), SCMP_SYS(flock), SCMP_SYS(utimensat),
 };
 
 /* What every process needs: memory, time, signals, exit. */
@@ -134,9 +131,9 @@ static const int sandbox_common_calls[] = {
 	SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
 	SCMP_SYS(getrandom), SCMP_SYS(futex), SCMP_SYS(rt_sigaction),
 	SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn), SCMP_SYS(sigaltstack),
-	SCMP_SYS(tgkill), SCMP_SYS(kill), SCMP_SYS(exit), SCMP_SYS(exit_group),
-	SCMP_SYS(restart_syscall), SCMP_SYS(getrlimit), SCMP_SYS(prlimit64),
-	SCMP_SYS(sched_yield), SCMP_SYS(uname), SCMP_SYS(prctl),
+	SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(restart_syscall),
+	SCMP_SYS(getrlimit), SCMP_SYS(prlimit64), SCMP_SYS(sched_yield),
+	SCMP_SYS(uname), SCMP_SYS(prctl),
 };
 
 static void
@@ -163,6 +160,20 @@ sandbox_seccomp(enum sandbox_profile profile)
 		fatalx("seccomp_init failed");
 	sandbox_allow(ctx, sandbox_common_calls,
 	    sizeof(sandbox_common_calls) / sizeof(int));
+	sandbox_allow(ctx, sandbox_loop_calls,
+	    sizeof(sandbox_loop_calls) / sizeof(int));
+	/*
+	 * Signals only to itself (abort, raise): the sensors and the store
+	 * share a user, and one must not be able to kill another.  ioctl
+	 * only to ask how much a socket holds (libevent's reads).
+	 */
+	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
+	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())) < 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())) < 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+	    SCMP_A1(SCMP_CMP_EQ, FIONREAD)) < 0)
+		fatalx("seccomp_rule_add with arguments failed");
 	if (profile == SANDBOX_SENSOR)
 		sandbox_allow(ctx, sandbox_sensor_calls,
 		    sizeof(sandbox_sensor_calls) / sizeof(int));

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,11 @@ struct sensor_link {
 	uint64_t		 head_start;	/* where the head message starts */
 	uint64_t		*ends;		/* message ends, FIFO */
 	size_t			 head, count, cap;
+	size_t			 peak;		/* most bytes queued lately */
 };
+
+/* A queue that held this much gives its memory back once it is empty. */
+#define SENSOR_LINK_TRIM	(1024 * 1024)
 
 struct sensor {
 	const struct config	*conf;
@@ -149,6 +154,24 @@ sensor_link_lost(struct sensor_link *l)
 	    l->count);
 }
 
+/*
+ * After a burst the queue is empty again, but the heap keeps its peak
+ * size: hand it back, so that a sensor's memory follows its load.
+ */
+static void
+sensor_link_trim(struct sensor_link *l)
+{
+	if (l->peak < SENSOR_LINK_TRIM)
+		return;
+	l->peak = 0;
+	if (l->count == 0 && l->cap > 1024) {
+		free(l->ends);
+		l->ends = NULL;
+		l->head = l->cap = 0;
+	}
+	malloc_trim(0);
+}
+
 static void
 sensor_link_write(evutil_socket_t fd, short what, void *arg)
 {
@@ -167,8 +190,10 @@ sensor_link_write(evutil_socket_t fd, short what, void *arg)
 		l->sent += (uint64_t)n;
 		sensor_link_pop_sent(l);
 	}
-	if (evbuffer_get_length(l->out) == 0)
+	if (evbuffer_get_length(l->out) == 0) {
 		event_del(l->wev);
+		sensor_link_trim(l);
+	}
 	if (sensor.paused && evbuffer_get_length(l->out) < SENSOR_LINK_LOW)
 		sensor_pause_accept(0);
 }
@@ -218,6 +243,8 @@ sensor_queue(uint32_t type, const void *a, size_t alen, const void *b,
 		return;
 	}
 	l->queued += evbuffer_get_length(l->out) - before;
+	if (evbuffer_get_length(l->out) > l->peak)
+		l->peak = evbuffer_get_length(l->out);
 	sensor_link_push_end(l);
 	if (l->fd != -1 && before == 0 && !evtimer_pending(l->batch, NULL)) {
 		struct timeval	tv = { 0, SENSOR_LINK_BATCH_USEC };
