@@ -271,7 +271,7 @@ def sundew_start(args, datadir, logpath, hard):
     """sundew run -f on loopback, without the per-source cap (every
     connection comes from 127.0.0.x) and with a long idle time-out.
 
-    limits.max_connections keeps its default (50,000): where one process
+    limits.max_connections keeps its default (60,000): where one process
     may open fewer files, the daemon starts enough sensors to hold them.
     limits.nofile asks for what this machine allows a process (the hard
     RLIMIT_NOFILE), no more (the daemon may not be able to raise it) and no

@@ -48,7 +48,7 @@ static const struct config_key config_keys[] = {
 	KSTR("listen.address", CONFIG_T_ADDRS, listen_addr, NULL),
 	KNUM("listen.backlog", CONFIG_T_INT, listen_backlog, 1, 65535, 4096),
 	KNUM("limits.max_connections", CONFIG_T_U32, max_connections,
-	    0, 10000000, 50000),
+	    0, 10000000, 60000),
 	KNUM("limits.per_source", CONFIG_T_U32, per_source, 0, 10000000, 64),
 	KNUM("limits.idle_timeout", CONFIG_T_DURATION, idle_timeout,
 	    1, UINT32_MAX, 120),

@@ -18,6 +18,8 @@
 #include "listen.h"
 #include "log.h"
 #include "proto.h"
+#include "sc.h"
+#include "sc_event.h"
 #include "sensor.h"
 
 /* Unconsumed input past which a session stops reading (backpressure). */
@@ -115,6 +117,38 @@ conn_store_file(const struct conn *c, int kind, const void *p, size_t n)
 	size_t	len = conn_fields(c, f, sizeof(f));
 
 	sensor_send_file(kind, f, len, p, n);
+}
+
+void
+conn_analyse(const struct conn *c, const void *p, size_t n)
+{
+	char	f[512];
+	size_t	len;
+
+	if (n == 0 || !sc_prefilter(p, n))
+		return;
+	len = conn_fields(c, f, sizeof(f));
+	if (sensor_analyse(f, len, p, n) == -1)
+		conn_limit_hit(c, "analyser_backlog");
+}
+
+void
+conn_shellcode(const char *ctx, size_t ctxlen, const struct sc_result *res)
+{
+	struct event_buf	 ev;
+	static char		 f[EVENT_MAX];
+	size_t			 n;
+
+	if (sc_result_check(res) == -1)
+		fatalx("analyser sent a malformed result");
+	if (!res->shellcode && res->nactions == 0)
+		return;
+	event_begin(&ev, res->nactions > 0 ? "sundew.shellcode.detected" :
+	    "sundew.shellcode.unknown");
+	event_fields(&ev, ctx, ctxlen);
+	n = sc_event_fields(res, f, sizeof(f));
+	event_fields(&ev, f, n);
+	sensor_send_event(&ev);
 }
 
 /*

@@ -14,6 +14,7 @@
 struct bufferevent;
 struct event_buf;
 struct listener;
+struct sc_result;
 struct service;
 
 struct conn {
@@ -54,6 +55,11 @@ void	conn_event(struct event_buf *, const struct conn *, const char *id);
 size_t	conn_fields(const struct conn *, char *buf, size_t len);
 /* Hands a payload or a sample to the store (store.h kinds). */
 void	conn_store_file(const struct conn *, int kind, const void *, size_t);
+/* Payloads that may hold shellcode go to the analyser. */
+void	conn_analyse(const struct conn *, const void *, size_t);
+/* The analyser's verdict on a payload of the session of ctx. */
+void	conn_shellcode(const char *ctx, size_t ctxlen,
+	    const struct sc_result *);
 /* A sundew.limit.hit event, rate-limited per sensor. */
 void	conn_limit_hit(const struct conn *, const char *limit);
 

@@ -34,7 +34,9 @@ event_timestamp(char dst[32], int64_t usec)
 	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, (int)(usec % 1000000));
-	snprintf(dst, 32, "%s", tmp);
+	/* Always 27 characters for years 0000 to 9999. */
+	memcpy(dst, tmp, 31);
+	dst[31] = '\0';
 }
 
 size_t

@@ -81,6 +81,7 @@ listen_one(const char *addr, uint16_t port, int transport, int backlog)
 	if (fd == -1)
 		return -1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1 ||
 	    (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &on, sizeof(on)) == -1) ||
 	    bind(fd, (struct sockaddr *)&ss, sslen) == -1 ||
@@ -94,13 +95,27 @@ listen_one(const char *addr, uint16_t port, int transport, int backlog)
 	return fd;
 }
 
+size_t
+listen_count(const struct config *conf)
+{
+	size_t	s, n = 0;
+
+	for (s = 0; s < conf->nservices; s++)
+		if (conf->services[s].enabled &&
+		    proto_find(conf->services[s].name) != NULL)
+			n += conf->services[s].nports * conf->nlisten_addr;
+	return n;
+}
+
 int
-listen_open_all(const struct config *conf, struct listener **out,
+listen_open_all(const struct config *conf, int nsets, struct listener **out,
     size_t *nout, char *err, size_t errlen)
 {
 	struct listener	*ls = NULL, *l;
 	size_t		 n = 0, cap = 0, s, p, a;
+	int		 set;
 
+	for (set = 0; set < nsets; set++)
 	for (s = 0; s < conf->nservices; s++) {
 		const struct config_service	*cs = &conf->services[s];
 		const struct service_def	*def = proto_find(cs->name);
@@ -120,6 +135,7 @@ listen_open_all(const struct config *conf, struct listener **out,
 			memset(l, 0, sizeof(*l));
 			l->transport = def->transport;
 			l->port = cs->ports[p];
+			l->set = set;
 			l->def = def;
 			snprintf(l->addr, sizeof(l->addr), "%s",
 			    conf->listen_addr[a]);

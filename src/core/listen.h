@@ -12,17 +12,22 @@ struct listener {
 	int			 fd;
 	int			 transport;	/* SERVICE_TCP | SERVICE_UDP */
 	uint16_t		 port;
+	int			 set;		/* the sensor that serves it */
 	const struct service_def *def;
 	char			 addr[64];	/* as configured */
 };
 
+/* How many sockets one set of listeners has. */
+size_t	listen_count(const struct config *);
 /*
- * Binds every enabled service on every listen address.  On failure closes
- * what it opened and writes one paragraph for the operator into err: what
- * failed and how to fix it.
+ * Binds every enabled service on every listen address, nsets times with
+ * SO_REUSEPORT: one set per sensor, so that the kernel spreads the
+ * connections over the sensors and wakes only the one it chose.  On
+ * failure closes what it opened and writes one paragraph for the operator
+ * into err: what failed and how to fix it.
  */
-int	listen_open_all(const struct config *, struct listener **out,
-	    size_t *nout, char *err, size_t errlen);
+int	listen_open_all(const struct config *, int nsets,
+	    struct listener **out, size_t *nout, char *err, size_t errlen);
 void	listen_close_all(struct listener *, size_t);
 
 #endif

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "parent.h"
 #include "replay.h"
+#include "sc.h"
 
 #define MAIN_MAX_OVERRIDES	64
 
@@ -30,6 +31,9 @@ static const char main_usage[] =
 "  replay PCAP [--to ADDR] [--server IP] [--port-offset N] ...\n"
 "        replay the client side of a capture against a sensor\n"
 "        (sundew replay --help for all its options)\n"
+"  analyze FILE...\n"
+"        look for shellcode in files and print what it wants done,\n"
+"        one JSON object per file (sundew analyze -h)\n"
 "\n"
 "Options:\n"
 "  -c FILE        configuration file (default: ./sundew.yaml if it\n"
@@ -165,6 +169,8 @@ main(int argc, char **argv)
 		return main_check_config(argc - 1, argv + 1);
 	if (strcmp(cmd, "replay") == 0)
 		return replay_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "analyze") == 0)
+		return sc_main(argc - 1, argv + 1);
 	fprintf(stderr, "sundew: unknown command \"%s\"\n\n", cmd);
 	fputs(main_usage, stderr);
 	return 2;

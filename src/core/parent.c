@@ -28,6 +28,7 @@
 #include "proc.h"
 #include "sandbox.h"
 #include "sensor.h"
+#include "sc_proc.h"
 #include "store_proc.h"
 
 #define PARENT_MAX_SENSORS	64
@@ -51,6 +52,7 @@ static struct {
 	struct connlimit		*limits;
 	int			 sigfd;
 	struct child		 store;
+	struct child		 analyser;
 	struct child		 sensors[PARENT_MAX_SENSORS];
 	int			 nsensors;
 } pr;
@@ -60,6 +62,8 @@ parent_child_name(const struct child *ch, char *buf, size_t len)
 {
 	if (ch->kind == PROC_STORE)
 		snprintf(buf, len, "store");
+	else if (ch->kind == PROC_ANALYSER)
+		snprintf(buf, len, "analyser");
 	else
 		snprintf(buf, len, "sensor %d", ch->index);
 	return buf;
@@ -75,11 +79,14 @@ parent_child_fds(const struct child *self)
 	close(pr.sigfd);
 	if (pr.store.ctl != -1 && &pr.store != self)
 		close(pr.store.ctl);
+	if (pr.analyser.ctl != -1 && &pr.analyser != self)
+		close(pr.analyser.ctl);
 	for (i = 0; i < pr.nsensors; i++)
 		if (pr.sensors[i].ctl != -1 && &pr.sensors[i] != self)
 			close(pr.sensors[i].ctl);
-	if (self->kind == PROC_STORE)
-		for (i = 0; i < (int)pr.nls; i++)
+	/* A sensor keeps its own set of listeners, no other child any. */
+	for (i = 0; i < (int)pr.nls; i++)
+		if (self->kind != PROC_SENSOR || pr.ls[i].set != self->index)
 			close(pr.ls[i].fd);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
@@ -105,6 +112,10 @@ parent_start(struct child *ch)
 			struct store_args a = { pr.conf, sv[1], &pr.sb };
 
 			store_main(&a);
+		} else if (ch->kind == PROC_ANALYSER) {
+			struct sc_proc_args a = { pr.conf, sv[1], &pr.sb };
+
+			sc_proc_main(&a);
 		} else {
 			struct sensor_args a = {
 				.conf = pr.conf, .index = ch->index,
@@ -125,19 +136,20 @@ parent_start(struct child *ch)
 	ch->restart_at = 0;
 }
 
-/* Gives a sensor and the store the two ends of a new data channel. */
+/* Gives a sensor and its peer the two ends of a new data channel. */
 static void
-parent_link(struct child *sensor)
+parent_link(struct child *sensor, struct child *peer)
 {
-	struct msg_link	ml = { .sensor = (uint32_t)sensor->index };
+	struct msg_link	ml = { .sensor = (uint32_t)sensor->index,
+			    .peer = (uint32_t)peer->kind };
 	int		sv[2];
 
-	if (pr.store.pid == 0 || sensor->pid == 0)
+	if (peer->pid == 0 || sensor->pid == 0)
 		return;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
 		fatal("socketpair");
-	if (ctl_send(pr.store.ctl, MSG_LINK, &ml, sizeof(ml), sv[0]) == -1)
-		log_warn("link to the store for sensor %d", sensor->index);
+	if (ctl_send(peer->ctl, MSG_LINK, &ml, sizeof(ml), sv[0]) == -1)
+		log_warn("link for sensor %d", sensor->index);
 	if (ctl_send(sensor->ctl, MSG_LINK, &ml, sizeof(ml), sv[1]) == -1)
 		log_warn("link to sensor %d", sensor->index);
 	close(sv[0]);
@@ -149,17 +161,19 @@ parent_start_sensor(struct child *s)
 {
 	connlimit_reset_sensor(pr.limits, s->index);
 	parent_start(s);
-	parent_link(s);
+	parent_link(s, &pr.store);
+	parent_link(s, &pr.analyser);
 }
 
+/* The store or the analyser: every running sensor gets a new link. */
 static void
-parent_start_store(void)
+parent_start_peer(struct child *peer)
 {
 	int	i;
 
-	parent_start(&pr.store);
+	parent_start(peer);
 	for (i = 0; i < pr.nsensors; i++)
-		parent_link(&pr.sensors[i]);
+		parent_link(&pr.sensors[i], peer);
 }
 
 static struct child *
@@ -169,6 +183,8 @@ parent_find(pid_t pid)
 
 	if (pr.store.pid == pid)
 		return &pr.store;
+	if (pr.analyser.pid == pid)
+		return &pr.analyser;
 	for (i = 0; i < pr.nsensors; i++)
 		if (pr.sensors[i].pid == pid)
 			return &pr.sensors[i];
@@ -219,7 +235,10 @@ parent_restarts(void)
 
 	if (pr.store.pid == 0 && pr.store.restart_at != 0 &&
 	    pr.store.restart_at <= now)
-		parent_start_store();
+		parent_start_peer(&pr.store);
+	if (pr.analyser.pid == 0 && pr.analyser.restart_at != 0 &&
+	    pr.analyser.restart_at <= now)
+		parent_start_peer(&pr.analyser);
 	for (i = 0; i < pr.nsensors; i++)
 		if (pr.sensors[i].pid == 0 && pr.sensors[i].restart_at != 0 &&
 		    pr.sensors[i].restart_at <= now)
@@ -260,16 +279,17 @@ parent_wait(struct child **chs, int n, int secs)
 static void
 parent_stop(void)
 {
-	struct child	*chs[PARENT_MAX_SENSORS];
+	struct child	*chs[PARENT_MAX_SENSORS + 1];
 	struct child	*st = &pr.store;
 	int		 i;
 
-	for (i = 0; i < pr.nsensors; i++) {
+	for (i = 0; i < pr.nsensors; i++)
 		chs[i] = &pr.sensors[i];
+	chs[i] = &pr.analyser;
+	for (i = 0; i <= pr.nsensors; i++)
 		if (chs[i]->pid != 0)
 			kill(chs[i]->pid, SIGTERM);
-	}
-	parent_wait(chs, pr.nsensors, PARENT_STOP_SECS);
+	parent_wait(chs, pr.nsensors + 1, PARENT_STOP_SECS);
 	if (st->pid != 0)
 		kill(st->pid, SIGTERM);
 	parent_wait(&st, 1, PARENT_STOP_SECS);
@@ -389,6 +409,8 @@ parent_run(const struct config *conf, int foreground, int verbose)
 	pr.conf = conf;
 	pr.store.kind = PROC_STORE;
 	pr.store.ctl = -1;
+	pr.analyser.kind = PROC_ANALYSER;
+	pr.analyser.ctl = -1;
 	log_init("parent", 1, verbose);
 	if (sandbox_prepare(conf->user, conf->data_dir, conf->seccomp, &pr.sb,
 	    err, sizeof(err)) == -1) {
@@ -399,11 +421,12 @@ parent_run(const struct config *conf, int foreground, int verbose)
 		log_warnx("not started as root: the sensors run as this user, "
 		    "without chroot; run as root for the full sandbox");
 	parent_nofile(conf->nofile);
-	if (listen_open_all(conf, &pr.ls, &pr.nls, err, sizeof(err)) == -1) {
+	pr.nsensors = parent_nsensors(conf, listen_count(conf));
+	if (listen_open_all(conf, pr.nsensors, &pr.ls, &pr.nls, err,
+	    sizeof(err)) == -1) {
 		fprintf(stderr, "sundew: %s\n", err);
 		return 1;
 	}
-	pr.nsensors = parent_nsensors(conf, pr.nls);
 	pr.limits = connlimit_create(pr.nsensors);
 	for (i = 0; i < pr.nsensors; i++) {
 		pr.sensors[i].kind = PROC_SENSOR;
@@ -426,10 +449,12 @@ parent_run(const struct config *conf, int foreground, int verbose)
 		fatal("signalfd");
 	signal(SIGPIPE, SIG_IGN);
 
-	parent_start_store();
+	parent_start_peer(&pr.store);
+	parent_start_peer(&pr.analyser);
 	for (i = 0; i < pr.nsensors; i++)
 		parent_start_sensor(&pr.sensors[i]);
 	log_info("sundew %s: %zu sockets, %d sensors, data in %s",
-	    SUNDEW_VERSION, pr.nls, pr.nsensors, conf->data_dir);
+	    SUNDEW_VERSION, pr.nls / (size_t)pr.nsensors, pr.nsensors,
+	    conf->data_dir);
 	return parent_loop();
 }

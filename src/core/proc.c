@@ -22,6 +22,10 @@ msg_max_len(uint32_t type)
 		return sizeof(struct msg_link);
 	case MSG_REOPEN:
 		return 0;
+	case MSG_ANALYSE:
+		return MSG_MAX_LEN;
+	case MSG_RESULT:
+		return sizeof(struct msg_result) + 4096;
 	default:
 		return 0;
 	}

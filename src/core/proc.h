@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "sc.h"
+
 struct evbuffer;
 
 enum msg_type {
@@ -21,6 +23,8 @@ enum msg_type {
 	MSG_FILE,		/* sensor -> store: struct msg_file + ctx + data */
 	MSG_LINK,		/* parent -> child: new data channel (fd) */
 	MSG_REOPEN,		/* parent -> store: reopen logs */
+	MSG_ANALYSE,		/* sensor -> analyser: struct msg_analyse + ctx + payload */
+	MSG_RESULT,		/* analyser -> sensor: struct msg_result + ctx */
 	MSG_MAX_TYPE
 };
 
@@ -39,12 +43,25 @@ struct msg_file {
 
 struct msg_link {
 	uint32_t	sensor;		/* which sensor the channel serves */
+	uint32_t	peer;		/* PROC_STORE or PROC_ANALYSER */
+};
+
+struct msg_analyse {
+	uint32_t	ctxlen;		/* the session's JSON fields that follow */
+	/* ctxlen bytes of context, then the payload */
+};
+
+/* Followed by ctxlen bytes of context; res is checked by the receiver. */
+struct msg_result {
+	uint32_t	ctxlen;
+	struct sc_result res;
 };
 
 enum proc_id {
 	PROC_PARENT = 0,
 	PROC_SENSOR,
-	PROC_STORE
+	PROC_STORE,
+	PROC_ANALYSER
 };
 
 /* Writes one framed message into a data channel's output buffer. */

@@ -177,9 +177,11 @@ sandbox_seccomp(enum sandbox_profile profile)
 	if (profile == SANDBOX_SENSOR)
 		sandbox_allow(ctx, sandbox_sensor_calls,
 		    sizeof(sandbox_sensor_calls) / sizeof(int));
-	else
+	else if (profile == SANDBOX_STORE)
 		sandbox_allow(ctx, sandbox_store_calls,
 		    sizeof(sandbox_store_calls) / sizeof(int));
+	else if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(alarm), 0) < 0)
+		fatalx("seccomp_rule_add alarm failed");
 	if (seccomp_load(ctx) < 0)
 		fatalx("seccomp_load failed");
 	seccomp_release(ctx);

@@ -13,7 +13,8 @@
 
 enum sandbox_profile {
 	SANDBOX_SENSOR,		/* sockets, no files */
-	SANDBOX_STORE		/* files in the data directory, no sockets */
+	SANDBOX_STORE,		/* files in the data directory, no sockets */
+	SANDBOX_ANALYSER	/* neither: its links and memory only */
 };
 
 struct sandbox {

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "conn.h"
 #include "event.h"
+#include "link.h"
 #include "listen.h"
 #include "log.h"
 #include "proc.h"
@@ -21,36 +22,8 @@
 #include "sandbox.h"
 #include "sensor.h"
 
-/*
- * Messages wait this long before they are written, so that the store is
- * woken once for many of them rather than once for each.
- */
-#define SENSOR_LINK_BATCH_USEC	2000
-/* Past this much unsent to the store, stop accepting; resume below LOW. */
-#define SENSOR_LINK_HIGH	(32u * 1024 * 1024)
-#define SENSOR_LINK_LOW		(8u * 1024 * 1024)
-
-/*
- * The queue of messages for the store.  The end offsets of the queued
- * messages are kept so that, when the store dies halfway through a
- * message, the rest of that message is dropped and the next store gets
- * whole messages only.
- */
-struct sensor_link {
-	int			 fd;		/* -1: waiting for a link */
-	struct evbuffer		*out;
-	struct event		*wev;
-	struct event		*batch;		/* delays the next write */
-	uint64_t		 queued;	/* bytes ever queued */
-	uint64_t		 sent;		/* bytes ever written */
-	uint64_t		 head_start;	/* where the head message starts */
-	uint64_t		*ends;		/* message ends, FIFO */
-	size_t			 head, count, cap;
-	size_t			 peak;		/* most bytes queued lately */
-};
-
-/* A queue that held this much gives its memory back once it is empty. */
-#define SENSOR_LINK_TRIM	(1024 * 1024)
+/* Past this much waiting for the analyser, payloads are not analysed. */
+#define SENSOR_ANALYSER_BACKLOG	(64u * 1024 * 1024)
 
 struct sensor {
 	const struct config	*conf;
@@ -65,7 +38,8 @@ struct sensor {
 	struct event		*ctl_ev;
 	struct event		*sigterm_ev;
 	struct event		*sigint_ev;
-	struct sensor_link	 link;
+	struct link		*store;
+	struct link		*analyser;
 	int			 paused;
 	int			 stopping;
 	struct sensor_stats	 stats;
@@ -103,156 +77,11 @@ sensor_stats(void)
 	return &sensor.stats;
 }
 
+/* The store cannot keep up: stop accepting until it has caught up. */
 static void
-sensor_link_push_end(struct sensor_link *l)
+sensor_store_pressure(int high, void *arg)
 {
-	if (l->count == l->cap) {
-		size_t		 ncap = l->cap ? l->cap * 2 : 1024, i;
-		uint64_t	*n = calloc(ncap, sizeof(*n));
-
-		if (n == NULL)
-			fatal("calloc");
-		for (i = 0; i < l->count; i++)
-			n[i] = l->ends[(l->head + i) % l->cap];
-		free(l->ends);
-		l->ends = n;
-		l->head = 0;
-		l->cap = ncap;
-	}
-	l->ends[(l->head + l->count) % l->cap] = l->queued;
-	l->count++;
-}
-
-static void
-sensor_link_pop_sent(struct sensor_link *l)
-{
-	while (l->count > 0 && l->ends[l->head] <= l->sent) {
-		l->head_start = l->ends[l->head];
-		l->head = (l->head + 1) % l->cap;
-		l->count--;
-	}
-}
-
-/* The store is gone: drop the part of a message it got half of. */
-static void
-sensor_link_lost(struct sensor_link *l)
-{
-	uint64_t	rest;
-
-	event_del(l->wev);
-	close(l->fd);
-	l->fd = -1;
-	if (l->count > 0 && l->sent > l->head_start) {
-		rest = l->ends[l->head] - l->sent;
-		evbuffer_drain(l->out, rest);
-		l->sent += rest;
-		sensor_link_pop_sent(l);
-		log_warnx("link to the store lost halfway through a message; "
-		    "it is dropped");
-	}
-	log_warnx("link to the store lost; %zu messages wait for a new one",
-	    l->count);
-}
-
-/*
- * After a burst the queue is empty again, but the heap keeps its peak
- * size: hand it back, so that a sensor's memory follows its load.
- */
-static void
-sensor_link_trim(struct sensor_link *l)
-{
-	if (l->peak < SENSOR_LINK_TRIM)
-		return;
-	l->peak = 0;
-	if (l->count == 0 && l->cap > 1024) {
-		free(l->ends);
-		l->ends = NULL;
-		l->head = l->cap = 0;
-	}
-	malloc_trim(0);
-}
-
-static void
-sensor_link_write(evutil_socket_t fd, short what, void *arg)
-{
-	struct sensor_link	*l = &sensor.link;
-	int			 n;
-
-	while (evbuffer_get_length(l->out) > 0) {
-		n = evbuffer_write(l->out, fd);
-		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
-			log_warn("write to the store");
-			sensor_link_lost(l);
-			return;
-		}
-		l->sent += (uint64_t)n;
-		sensor_link_pop_sent(l);
-	}
-	if (evbuffer_get_length(l->out) == 0) {
-		event_del(l->wev);
-		sensor_link_trim(l);
-	}
-	if (sensor.paused && evbuffer_get_length(l->out) < SENSOR_LINK_LOW)
-		sensor_pause_accept(0);
-}
-
-static void
-sensor_link_batch(evutil_socket_t fd, short what, void *arg)
-{
-	struct sensor_link	*l = &sensor.link;
-
-	if (l->fd != -1 && evbuffer_get_length(l->out) > 0)
-		event_add(l->wev, NULL);
-}
-
-/* Takes a new data channel from the parent; sends what waited. */
-static void
-sensor_link_set(int fd)
-{
-	struct sensor_link	*l = &sensor.link;
-
-	if (l->fd != -1) {
-		event_del(l->wev);
-		close(l->fd);
-	}
-	l->fd = fd;
-	evutil_make_socket_nonblocking(fd);
-	if (l->wev != NULL)
-		event_free(l->wev);
-	l->wev = event_new(sensor.base, fd, EV_WRITE | EV_PERSIST,
-	    sensor_link_write, NULL);
-	if (l->wev == NULL)
-		fatalx("event_new");
-	if (evbuffer_get_length(l->out) > 0)
-		event_add(l->wev, NULL);
-}
-
-/* Queues one framed message for the store. */
-static void
-sensor_queue(uint32_t type, const void *a, size_t alen, const void *b,
-    size_t blen)
-{
-	struct sensor_link	*l = &sensor.link;
-	size_t			 before = evbuffer_get_length(l->out);
-
-	if (msg_frame(l->out, type, a, alen, b, blen) == -1) {
-		log_warnx("message of type %u and %zu bytes not sent: too "
-		    "large or out of memory", type, alen + blen);
-		return;
-	}
-	l->queued += evbuffer_get_length(l->out) - before;
-	if (evbuffer_get_length(l->out) > l->peak)
-		l->peak = evbuffer_get_length(l->out);
-	sensor_link_push_end(l);
-	if (l->fd != -1 && before == 0 && !evtimer_pending(l->batch, NULL)) {
-		struct timeval	tv = { 0, SENSOR_LINK_BATCH_USEC };
-
-		evtimer_add(l->batch, &tv);
-	}
-	if (!sensor.paused && evbuffer_get_length(l->out) > SENSOR_LINK_HIGH)
-		sensor_pause_accept(1);
+	sensor_pause_accept(high);
 }
 
 void
@@ -260,7 +89,7 @@ sensor_send_event(struct event_buf *ev)
 {
 	size_t	len = event_end(ev);
 
-	sensor_queue(MSG_EVENT, ev->buf, len, NULL, 0);
+	link_queue(sensor.store, MSG_EVENT, ev->buf, len, NULL, 0);
 }
 
 void
@@ -277,7 +106,42 @@ sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *data,
 	m.mf.kind = (uint32_t)kind;
 	m.mf.ctxlen = (uint32_t)ctxlen;
 	memcpy(m.ctx, ctx, ctxlen);
-	sensor_queue(MSG_FILE, &m, sizeof(m.mf) + ctxlen, data, len);
+	link_queue(sensor.store, MSG_FILE, &m, sizeof(m.mf) + ctxlen, data,
+	    len);
+}
+
+/*
+ * Hands a payload to the analyser.  When it is far behind, the payload is
+ * not analysed (it is still kept as a hexdump) and the caller is told.
+ */
+int
+sensor_analyse(const char *ctx, size_t ctxlen, const void *data, size_t len)
+{
+	struct {
+		struct msg_analyse	ma;
+		char			ctx[1024];
+	} m;
+
+	if (ctxlen > sizeof(m.ctx) ||
+	    link_pending(sensor.analyser) > SENSOR_ANALYSER_BACKLOG)
+		return -1;
+	m.ma.ctxlen = (uint32_t)ctxlen;
+	memcpy(m.ctx, ctx, ctxlen);
+	return link_queue(sensor.analyser, MSG_ANALYSE, &m,
+	    sizeof(m.ma) + ctxlen, data, len);
+}
+
+/* A verdict of the analyser: checked, then an event. */
+static void
+sensor_analyser_msg(const struct msg_hdr *hdr, const uint8_t *p, void *arg)
+{
+	const struct msg_result	*mr = (const void *)p;
+
+	if (hdr->type != MSG_RESULT || hdr->len < sizeof(*mr) ||
+	    mr->ctxlen != hdr->len - sizeof(*mr))
+		fatalx("analyser sent a bad message (type %u, %u bytes)",
+		    hdr->type, hdr->len);
+	conn_shellcode((const char *)p + sizeof(*mr), mr->ctxlen, &mr->res);
 }
 
 void
@@ -305,7 +169,7 @@ sensor_pause_accept(int pause)
 	if (pause)
 		log_warnx("the store is behind (%zu bytes queued): not "
 		    "accepting until it catches up",
-		    evbuffer_get_length(sensor.link.out));
+		    link_pending(sensor.store));
 	else
 		log_info("the store caught up: accepting again");
 }
@@ -351,9 +215,7 @@ sensor_udp_cb(evutil_socket_t fd, short what, void *arg)
 static void
 sensor_stop(evutil_socket_t sig, short what, void *arg)
 {
-	struct sensor_link	*l = &sensor.link;
-	size_t			 i;
-	int			 flags;
+	size_t	i;
 
 	sensor.stopping = 1;
 	for (i = 0; i < sensor.nlisteners; i++) {
@@ -363,17 +225,7 @@ sensor_stop(evutil_socket_t sig, short what, void *arg)
 			event_del(sensor.udp[i]);
 	}
 	conn_close_all("shutdown");
-	if (l->fd != -1) {
-		flags = fcntl(l->fd, F_GETFL);
-		fcntl(l->fd, F_SETFL, flags & ~O_NONBLOCK);
-		while (evbuffer_get_length(l->out) > 0)
-			if (evbuffer_write(l->out, l->fd) <= 0 &&
-			    errno != EINTR)
-				break;
-	}
-	if (evbuffer_get_length(l->out) > 0)
-		log_warnx("%zu bytes of events could not reach the store",
-		    evbuffer_get_length(l->out));
+	link_drain(sensor.store);
 	log_debug("stopped: %llu connections, %llu datagrams",
 	    (unsigned long long)sensor.stats.accepted,
 	    (unsigned long long)sensor.stats.datagrams);
@@ -398,8 +250,12 @@ sensor_ctl_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		fatal("control channel");
 	}
-	if (type == MSG_LINK && pass != -1)
-		sensor_link_set(pass);
+	if (type == MSG_LINK && pass != -1 && got == sizeof(ml) &&
+	    ml.peer == PROC_STORE)
+		link_set_fd(sensor.store, pass);
+	else if (type == MSG_LINK && pass != -1 && got == sizeof(ml) &&
+	    ml.peer == PROC_ANALYSER)
+		link_set_fd(sensor.analyser, pass);
 	else
 		fatalx("unexpected control message %u", type);
 }
@@ -416,6 +272,8 @@ sensor_listen(void)
 	for (i = 0; i < sensor.nlisteners; i++) {
 		const struct listener	*l = &sensor.listeners[i];
 
+		if (l->set != sensor.index)
+			continue;
 		if (l->transport == SERVICE_TCP) {
 			sensor.tcp[i] = evconnlistener_new(sensor.base,
 			    sensor_accept_cb, (void *)l, LEV_OPT_CLOSE_ON_EXEC,
@@ -447,7 +305,6 @@ sensor_main(const struct sensor_args *a)
 	sensor.limits = a->limits;
 	sensor.listeners = a->listeners;
 	sensor.nlisteners = a->nlisteners;
-	sensor.link.fd = -1;
 
 	snprintf(name, sizeof(name), "sensor %d", a->index);
 	log_procname(name);
@@ -458,10 +315,10 @@ sensor_main(const struct sensor_args *a)
 	/* Everything that needs a file is opened before the chroot. */
 	if ((sensor.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	if ((sensor.link.out = evbuffer_new()) == NULL ||
-	    (sensor.link.batch = evtimer_new(sensor.base, sensor_link_batch,
-	    NULL)) == NULL)
-		fatalx("evbuffer_new");
+	sensor.store = link_new(sensor.base, "store", NULL,
+	    sensor_store_pressure, NULL);
+	sensor.analyser = link_new(sensor.base, "analyser",
+	    sensor_analyser_msg, NULL, NULL);
 	sandbox_enter(a->sandbox, a->sandbox->empty_dir, SANDBOX_SENSOR);
 
 	evutil_make_socket_nonblocking(sensor.ctl);

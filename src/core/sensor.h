@@ -50,6 +50,9 @@ struct sensor_stats	*sensor_stats(void);
 void			 sensor_send_event(struct event_buf *);
 void			 sensor_send_file(int kind, const char *ctx, size_t ctxlen,
 			    const void *data, size_t len);
+/* Hands a payload to the analyser; -1 if it is too far behind. */
+int			 sensor_analyse(const char *ctx, size_t ctxlen,
+			    const void *data, size_t len);
 /* Stops accepting while the store cannot keep up; resumes after. */
 void			 sensor_pause_accept(int pause);
 

@@ -100,16 +100,20 @@ generic_close(struct conn *c, void *arg)
 {
 	struct generic	*g = arg;
 
-	if (g != NULL && g->len > 0)
+	if (g != NULL && g->len > 0) {
 		conn_store_file(c, STORE_HEXDUMP, g->buf, g->len);
+		conn_analyse(c, g->buf, g->len);
+	}
 }
 
 static void
 generic_datagram(struct conn *c, const uint8_t *p, size_t n)
 {
 	generic_report(c, p, n);
-	if (n > 0)
+	if (n > 0) {
 		conn_store_file(c, STORE_HEXDUMP, p, n);
+		conn_analyse(c, p, n);
+	}
 }
 
 const struct service service_generic_tcp = {

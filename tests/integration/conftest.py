@@ -111,7 +111,8 @@ class Sundew:
         def ready():
             if self.proc.poll() is not None:
                 raise AssertionError("sundew exited: " + self.log_text())
-            if len(self.sensors()) < 1 or not self.store_pid():
+            if len(self.sensors()) < 1 or not self.store_pid() or \
+                    not self.analyser_pid():
                 return False
             try:
                 connect(port, timeout=1).close()
@@ -130,11 +131,17 @@ class Sundew:
     def sensors(self):
         return [p for p in children(self.pid) if comm(p) == "sundew-sensor"]
 
-    def store_pid(self):
+    def child(self, name):
         for p in children(self.pid):
-            if comm(p) == "sundew-store":
+            if comm(p) == name:
                 return p
         return None
+
+    def store_pid(self):
+        return self.child("sundew-store")
+
+    def analyser_pid(self):
+        return self.child("sundew-analyser")
 
     @property
     def json_path(self):

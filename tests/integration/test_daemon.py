@@ -118,7 +118,7 @@ def test_sensor_sandbox(sundew):
     # One per CPU, more if one process may not open enough files.
     assert len(sensors) >= os.cpu_count()
     assert re.search(r", %d sensors," % len(sensors), d.log_text())
-    for pid in sensors + [d.store_pid()]:
+    for pid in sensors + [d.store_pid(), d.analyser_pid()]:
         st = proc_status(pid)
         assert all(int(u) != 0 for u in st["Uid"].split()), st["Uid"]
         assert all(int(g) != 0 for g in st["Gid"].split()), st["Gid"]
@@ -126,7 +126,7 @@ def test_sensor_sandbox(sundew):
         assert int(st["CapBnd"], 16) == 0
         assert st["NoNewPrivs"] == "1"
         assert st["Seccomp"] == "2"
-    for pid in sensors:
+    for pid in sensors + [d.analyser_pid()]:
         root = os.readlink(f"/proc/{pid}/root")
         assert root == str(d.data / "empty")
         assert os.listdir(root) == []

@@ -124,7 +124,7 @@ test_defaults(void **state)
 	assert_string_equal(conf.listen_addr[0], "0.0.0.0");
 	assert_string_equal(conf.listen_addr[1], "::");
 	assert_int_equal(conf.listen_backlog, 4096);
-	assert_int_equal(conf.max_connections, 50000);
+	assert_int_equal(conf.max_connections, 60000);
 	assert_int_equal(conf.per_source, 64);
 	assert_int_equal(conf.idle_timeout, 120);
 	assert_int_equal(conf.session_timeout, 600);

@@ -49,7 +49,8 @@ test_frame_limits(void **state)
 	/* An event is at most 64 KiB; a link message has a fixed size. */
 	assert_int_equal(msg_frame(b, MSG_EVENT, big, sizeof(big), NULL, 0),
 	    -1);
-	assert_int_equal(msg_frame(b, MSG_LINK, big, 5, NULL, 0), -1);
+	assert_int_equal(msg_frame(b, MSG_LINK, big, sizeof(struct msg_link) + 1,
+	    NULL, 0), -1);
 	assert_int_equal(evbuffer_get_length(b), 0);
 	evbuffer_free(b);
 }

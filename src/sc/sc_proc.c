@@ -1,0 +1,138 @@
+/*
+ * The analyser process: takes payloads from the sensors (one link each,
+ * handed over by the parent), runs the shellcode analysis on them and
+ * answers with the result.  It has no network, no file system (chrooted
+ * into the empty directory, no file calls in its seccomp list), and a
+ * memory limit; each analysis runs under an alarm, so a hang costs that
+ * analysis and a restart by the parent, nothing else.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "link.h"
+#include "log.h"
+#include "proc.h"
+#include "sandbox.h"
+#include "sc.h"
+#include "sc_proc.h"
+
+#define SC_PROC_MAX_LINKS	64
+/* An analysis that has not ended after this long kills the process. */
+#define SC_PROC_ALARM_SECS	5
+/* Address space of the process: Unicorn's code cache fits in it. */
+#define SC_PROC_MAX_AS		(4ull * 1024 * 1024 * 1024)
+
+static struct {
+	struct event_base	*base;
+	struct link		*links[SC_PROC_MAX_LINKS];
+	struct sc_limits	 limits;
+	uint64_t		 analysed;
+} scp;
+
+static void
+sc_proc_msg(const struct msg_hdr *hdr, const uint8_t *p, void *arg)
+{
+	struct link		*l = arg;
+	const struct msg_analyse *ma = (const void *)p;
+	struct msg_result	*mr;
+	size_t			 datalen;
+
+	if (hdr->type != MSG_ANALYSE || hdr->len < sizeof(*ma) ||
+	    ma->ctxlen > hdr->len - sizeof(*ma) || ma->ctxlen > 4096)
+		fatalx("sensor sent a bad message (type %u, %u bytes)",
+		    hdr->type, hdr->len);
+	datalen = hdr->len - sizeof(*ma) - ma->ctxlen;
+	if ((mr = calloc(1, sizeof(*mr))) == NULL)
+		fatal("calloc");
+	mr->ctxlen = ma->ctxlen;
+	alarm(SC_PROC_ALARM_SECS);
+	sc_analyze(p + sizeof(*ma) + ma->ctxlen, datalen, &scp.limits,
+	    &mr->res);
+	alarm(0);
+	scp.analysed++;
+	link_queue(l, MSG_RESULT, mr, sizeof(*mr), p + sizeof(*ma),
+	    ma->ctxlen);
+	free(mr);
+}
+
+static void
+sc_proc_ctl(evutil_socket_t fd, short what, void *arg)
+{
+	struct msg_link	ml;
+	uint32_t	type;
+	size_t		got;
+	int		n, pass;
+
+	n = ctl_recv(fd, &type, &ml, sizeof(ml), &got, &pass);
+	if (n == -1 && errno == EAGAIN)
+		return;
+	if (n == -1)
+		fatal("control channel");
+	if (n == 0) {
+		log_debug("the parent is gone; stopping");
+		_exit(0);
+	}
+	if (type != MSG_LINK || pass == -1 || got != sizeof(ml) ||
+	    ml.sensor >= SC_PROC_MAX_LINKS)
+		fatalx("unexpected control message %u", type);
+	if (scp.links[ml.sensor] == NULL)
+		scp.links[ml.sensor] = link_new(scp.base, "sensor",
+		    sc_proc_msg, NULL, NULL);
+	/* The callback needs its link: set it once it exists. */
+	link_set_arg(scp.links[ml.sensor], scp.links[ml.sensor]);
+	link_set_fd(scp.links[ml.sensor], pass);
+}
+
+static void
+sc_proc_stop(evutil_socket_t sig, short what, void *arg)
+{
+	size_t	i;
+
+	for (i = 0; i < SC_PROC_MAX_LINKS; i++)
+		if (scp.links[i] != NULL)
+			link_drain(scp.links[i]);
+	log_debug("stopped after %llu analyses",
+	    (unsigned long long)scp.analysed);
+	_exit(0);
+}
+
+void
+sc_proc_main(const struct sc_proc_args *a)
+{
+	struct rlimit	 rl = { SC_PROC_MAX_AS, SC_PROC_MAX_AS };
+	struct event	*ev;
+
+	memset(&scp, 0, sizeof(scp));
+	log_procname("analyser");
+	prctl(PR_SET_NAME, "sundew-analyser");
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	sc_limits_default(&scp.limits);
+	if (setrlimit(RLIMIT_AS, &rl) == -1)
+		log_warn("setrlimit RLIMIT_AS");
+	if ((scp.base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	sandbox_enter(a->sandbox, a->sandbox->empty_dir, SANDBOX_ANALYSER);
+
+	evutil_make_socket_nonblocking(a->ctl);
+	ev = event_new(scp.base, a->ctl, EV_READ | EV_PERSIST, sc_proc_ctl,
+	    NULL);
+	if (ev == NULL || event_add(ev, NULL) == -1)
+		fatalx("analyser events");
+	ev = evsignal_new(scp.base, SIGTERM, sc_proc_stop, NULL);
+	if (ev == NULL || event_add(ev, NULL) == -1)
+		fatalx("analyser events");
+	ev = evsignal_new(scp.base, SIGINT, sc_proc_stop, NULL);
+	if (ev == NULL || event_add(ev, NULL) == -1)
+		fatalx("analyser events");
+	signal(SIGPIPE, SIG_IGN);
+	event_base_dispatch(scp.base);
+	fatalx("event loop ended");
+}

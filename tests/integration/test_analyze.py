@@ -1,0 +1,100 @@
+"""`sundew analyze` on the shellcode corpus, and the analyser in the daemon.
+
+The expected actions are those of shared/corpora/MANIFEST.md (libemu's
+sctest where it finds them, the label and the bytes where it does not).
+"""
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import CORPORA, SUNDEW
+
+SC = CORPORA / "shellcode"
+PCAPS = CORPORA / "pcaps"
+
+EXPECTED = {
+    "honeynet-fc2010-1_lsass_xor99_bindshell1957.bin": {"action": "bind_shell", "port": 1957},
+    "honeynet-fc2010-1_lsass_decoded_bindshell1957.bin": {"action": "bind_shell", "port": 1957},
+    "libemu_00_win32-bind-exitfunc-seh-lport-4444-size-317-encoder-none.bin": {"action": "bind_shell", "port": 4444},
+    "libemu_01_win32-bind-exitfunc-seh-lport-4444-size-344-encoder-pex.bin": {"action": "bind_shell", "port": 4444},
+    "libemu_02_win32-bind-exitfunc-seh-lport-4444-size-709-encoder-pexalpha.bin": {"action": "bind_shell", "port": 4444},
+    "libemu_06_win32-reverse-exitfunc-seh-lhost-216-75-15-231-lport-4321-si.bin": {"action": "connect_shell", "host": "216.75.15.231", "port": 4321},
+    "libemu_07_win32-downloadexec-url-http-nepenthes-mwcollect-org-bad-exe.bin": {"action": "download", "url": "http://nepenthes.mwcollect.org/bad.exe"},
+    "libemu_09_some-old-dcom-shellcode.bin": {"action": "bind_shell", "port": 4444},
+    "libemu_12_lindau-linkbot-connectback-version.bin": {"action": "receive_file", "mode": "connect", "host": "62.47.217.254", "port": 15385},
+    "libemu_14_halle-filetransferr-via-csend.bin": {"action": "receive_file", "mode": "connect", "host": "70.228.36.118", "port": 11805},
+    "libemu_16_win32-bind-pex-clet-s-win32-bind-pex-b-50-t-b-c-f-spectrum-s.bin": {"action": "bind_shell", "port": 4444},
+    "libemu_18_the-hackers-choice-realplayer-8-exploit.bin": {"action": "bind_shell", "port": 6318},
+    "libemu_24_linux-bindshell.bin": {"action": "bind_shell", "port": 20000},
+}
+
+pytestmark = pytest.mark.skipif(not SC.exists(), reason="shared/corpora not present")
+
+
+def analyze(*paths):
+    r = subprocess.run([str(SUNDEW), "analyze", *map(str, paths)],
+                       capture_output=True, text=True, timeout=120)
+    return r, [json.loads(l) for l in r.stdout.splitlines()]
+
+
+def has_action(result, want):
+    return any(all(a.get(k) == v for k, v in want.items())
+               for a in result["actions"])
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_corpus_file_gives_its_action(name):
+    r, out = analyze(SC / name)
+    assert r.returncode == 0, r.stderr
+    res = out[0]
+    assert res["file"].endswith(name) and len(res["sha256"]) == 64
+    assert res["shellcode"] is True
+    assert has_action(res, EXPECTED[name]), res
+
+
+def test_amberg_bind_file_transfer():
+    r, out = analyze(SC / "libemu_11_amberg.bin")
+    assert has_action(out[0], {"action": "receive_file", "mode": "bind", "port": 44028}), out
+
+
+def test_exec_command():
+    r, out = analyze(SC / "libemu_08_win32-exec-exitfunc-seh-cmd-cmd-c-ftp-exe-s-foo-scripted-seq.bin")
+    cmds = [a["command"] for a in out[0]["actions"] if a["action"] == "exec"]
+    assert any(c.startswith("cmd -c ftp.exe -s foo.scripted_sequence") for c in cmds), out
+
+
+def test_sql_slammer_is_named():
+    r, out = analyze(SC / "libemu_23_sqlslammer.bin")
+    assert out[0]["shellcode"] is True and out[0].get("family") == "sql-slammer"
+
+
+def test_robustness_and_ordinary_bytes_give_nothing(tmp_path):
+    rnd = tmp_path / "random.bin"
+    rnd.write_bytes(bytes((i * 7919 + 13) % 251 for i in range(65536)))
+    files = sorted((SC / "robustness").iterdir()) + [rnd]
+    r, out = analyze(*files)
+    assert r.returncode == 0, r.stderr
+    assert len(out) == len(files)
+    for res in out:
+        assert res["actions"] == [], res
+    assert out[-1]["shellcode"] is False
+
+
+def test_unreadable_file_is_an_error(tmp_path):
+    r, out = analyze(tmp_path / "missing.bin")
+    assert r.returncode == 1 and "missing.bin" in r.stderr
+
+
+def test_daemon_analyses_the_lsass_exploit(sundew):
+    d = sundew(["services.kuang2.ports=[17300,1957]"])
+    r = subprocess.run([str(SUNDEW), "replay",
+                        str(PCAPS / "attack" / "honeynet-fc2010-1_attack-trace.pcap"),
+                        "--to", "127.0.0.1", "--retry", "2"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    ev = d.wait_events("sundew.shellcode.detected", dst_port=445, timeout=20)[0]
+    assert {"action": "bind_shell", "port": 1957} in ev["actions"]
+    assert "xor" in ev["decoders"]
+    d.stop()
