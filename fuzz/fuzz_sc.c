@@ -40,9 +40,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sc_limits	 lim;
 	char			*cmd;
 
-	lim.max_steps = 100000;
-	lim.max_usec = 50000;
-	lim.max_candidates = 8;
+	lim.max_steps = 20000;
+	lim.max_usec = 20000;
+	lim.max_candidates = 4;
 	(void)sc_prefilter(data, size);
 	if (sc_analyze(data, size, &lim, &res) == 0)
 		fuzz_sc_check(&res);

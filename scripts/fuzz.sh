@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs every fuzz target briefly: SECONDS each, seeded from fuzz/corpus/NAME
-# (and, for the capture parser, from the pcaps in ../shared/corpora).
+# (and from ../shared/corpora: the pcaps for the capture parser, the
+# shellcode for the analyser).
 # A crash, a leak or a time-out fails `make test`.
 set -eu
 build=$1
@@ -19,8 +20,13 @@ for bin in "$build"/fuzz/fuzz_*; do
 		set -- "$@" "$root/../shared/corpora/pcaps/protocol" \
 		    "$root/../shared/corpora/pcaps/attack"
 	fi
+	if [ "$name" = sc ] && [ -d "$root/../shared/corpora/shellcode" ]; then
+		set -- "$@" "$root/../shared/corpora/shellcode" \
+		    "$root/../shared/corpora/shellcode/robustness"
+	fi
 	echo "fuzz: $name for ${seconds}s"
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	LSAN_OPTIONS=suppressions="$root/fuzz/lsan.supp" \
 	"$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
 	    -max_len=65536 -print_final_stats=1 "$@" \
 	    >"$work/$name.log" 2>&1 || {

@@ -252,11 +252,18 @@ sc_cmd_segment(struct sc_cmd_state *st, char *s)
 		again = 0;
 		while (*s == ' ' || *s == '\t' || *s == '"' || *s == '@')
 			s++;
-		if ((p = sc_cmd_skip(s, "cmd")) != NULL ||
-		    (p = sc_cmd_skip(s, "cmd.exe")) != NULL) {
+		p = NULL;
+		if (strncasecmp(s, "cmd/", 4) == 0 ||
+		    strncasecmp(s, "cmd.exe/", 8) == 0)
+			p = strchr(s, '/');	/* cmd/c: no blank before it */
+		else if ((p = sc_cmd_skip(s, "cmd")) == NULL)
+			p = sc_cmd_skip(s, "cmd.exe");
+		if (p != NULL) {
 			if (strncasecmp(p, "/c", 2) == 0 ||
 			    strncasecmp(p, "/k", 2) == 0)
 				p += 2;
+			while (*p == ' ' || *p == '\t' || *p == '"')
+				p++;
 			s = (char *)p;
 			again = 1;
 		} else if ((p = sc_cmd_skip(s, "start")) != NULL) {

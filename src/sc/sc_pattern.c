@@ -343,7 +343,7 @@ sc_pattern_candidates(const uint8_t *buf, size_t len, long *offsets,
     size_t max)
 {
 	struct sc_getpc	 g[SC_MAX_CANDIDATES];
-	size_t		 ng, i, n = 0, run = 0;
+	size_t		 ng, i, k, n = 0, run = 0;
 
 	if (buf == NULL || len == 0 || max == 0)
 		return 0;
@@ -352,6 +352,19 @@ sc_pattern_candidates(const uint8_t *buf, size_t len, long *offsets,
 		sc_cand_add(offsets, &n, max, (long)g[i].head);
 	for (i = 0; i < ng; i++)
 		sc_cand_add(offsets, &n, max, (long)g[i].pos);
+	/*
+	 * Before fnstenv, shikata_ga_nai mixes its FPU instruction with the
+	 * key's mov: a key byte may look like FPU code, so try every one.
+	 */
+	for (i = 0; i < ng; i++) {
+		if (buf[g[i].pos] != 0xd9)
+			continue;
+		for (k = g[i].pos > 16 ? g[i].pos - 16 : 0; k + 2 <= g[i].pos;
+		    k++)
+			if (buf[k] >= 0xd8 && buf[k] <= 0xdf && buf[k + 1] >= 0xc0)
+				sc_cand_add(offsets, &n, max,
+				    (long)sc_back_over_setup(buf, k));
+	}
 	for (i = 0; i < len && n < max; i++) {
 		/* The end of a NOP sled, PEB access, int 0x80 code. */
 		if (buf[i] == 0x90) {

