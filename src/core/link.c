@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -20,8 +21,11 @@
 /* Past HIGH unsent the owner is told to slow down; again below LOW. */
 #define LINK_HIGH	(32u * 1024 * 1024)
 #define LINK_LOW	(8u * 1024 * 1024)
-/* A queue that held this much gives its memory back once it is empty. */
-#define LINK_TRIM	(1024 * 1024)
+/*
+ * A queue that held this much gives its memory back once it is empty, at
+ * most once a second (malloc_trim walks the heap).
+ */
+#define LINK_TRIM	(256 * 1024)
 
 struct link {
 	const char		*peer;
@@ -113,8 +117,12 @@ link_pop_sent(struct link *l)
 static void
 link_trim(struct link *l)
 {
-	if (l->peak < LINK_TRIM)
+	static time_t	last;
+	time_t		now = time(NULL);
+
+	if (l->peak < LINK_TRIM || now == last)
 		return;
+	last = now;
 	l->peak = 0;
 	if (l->count == 0 && l->cap > 1024) {
 		free(l->ends);
