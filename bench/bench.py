@@ -47,6 +47,10 @@ HOLD_SOURCES = (128, 254)
 TARGET_RATIO = 0.70
 TARGET_BYTES_PER_CONN = 4096
 TARGET_CONCURRENT = 50000
+TARGET_PREFILTER_MBS = 200
+TARGET_ANALYSIS_MS = 10
+CORPORA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                       "shared", "corpora")
 
 
 class BenchError(Exception):
@@ -484,7 +488,24 @@ def verdict(ok):
     return "PASS" if ok else "MISS"
 
 
-def report(args, triv, sd, hard):
+def analyser_measure(args):
+    """bench_sc: the pre-filter over the pcaps (ordinary traffic) next to
+    memchr over the same bytes, and the median analysis of the corpus."""
+    pcaps = os.path.join(CORPORA, "pcaps")
+    traffic = sorted(os.path.join(pcaps, "protocol", f)
+                     for f in os.listdir(os.path.join(pcaps, "protocol")))
+    traffic.append(os.path.join(pcaps, "attack",
+                                "es_wannacry-ms17-010-doublepulsar.pcap"))
+    out = subprocess.run([os.path.join(args.build, "bench", "bench_sc"),
+                          os.path.join(CORPORA, "shellcode"), *traffic],
+                         capture_output=True, text=True, check=True).stdout
+    say("analyser: " + out.strip().replace("\n", "; "))
+    words = out.split()
+    return {"prefilter": float(words[1]), "memchr": float(words[4]),
+            "median_ms": float(words[words.index("median") + 1])}
+
+
+def report(args, triv, sd, hard, sc=None):
     rows = []
     ratio = sd["rate"]["median"] / triv["median"] if triv["median"] else 0
     rows.append(("connections/s, full logging",
@@ -511,6 +532,16 @@ def report(args, triv, sd, hard):
                  "n/a" if per is None else f"{per / 1024:.2f} KiB", "-", "-",
                  f"< {TARGET_BYTES_PER_CONN // 1024} KiB",
                  verdict(per is not None and per < TARGET_BYTES_PER_CONN)))
+
+    if sc is not None:
+        rows.append(("pre-filter MB/s, pcap traffic",
+                     f"{sc['prefilter']:.0f}", f"{sc['memchr']:.0f} (memchr)",
+                     "-", f">= {TARGET_PREFILTER_MBS}",
+                     verdict(sc["prefilter"] >= TARGET_PREFILTER_MBS)))
+        rows.append(("analysis median, corpus",
+                     f"{sc['median_ms']:.2f} ms", "-", "-",
+                     f"< {TARGET_ANALYSIS_MS} ms",
+                     verdict(sc["median_ms"] < TARGET_ANALYSIS_MS)))
 
     head = ("figure", "sundew", "trivial", "ratio", "target", "result")
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(6)]
@@ -582,7 +613,8 @@ def main(argv):
     try:
         triv = trivial_measure(args, workdir)
         sd = sundew_measure(args, hard, workdir)
-        report(args, triv, sd, hard)
+        sc = analyser_measure(args) if os.path.isdir(CORPORA) else None
+        report(args, triv, sd, hard, sc)
         ok = True
     except BenchError as e:
         print(f"bench: {e}", file=sys.stderr)

@@ -44,7 +44,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lim.max_usec = 20000;
 	lim.max_candidates = 4;
 	(void)sc_prefilter(data, size);
-	if (sc_analyze(data, size, &lim, &res) == 0)
+	if (sc_analyze(data, size, &lim, NULL, &res) == 0)
 		fuzz_sc_check(&res);
 	/* The same bytes as a command line. */
 	if ((cmd = malloc(size + 1)) != NULL) {

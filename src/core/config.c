@@ -54,7 +54,8 @@ static const struct config_key config_keys[] = {
 	    1, UINT32_MAX, 120),
 	KNUM("limits.session_timeout", CONFIG_T_DURATION, session_timeout,
 	    1, UINT32_MAX, 600),
-	KNUM("limits.max_input", CONFIG_T_SIZE, max_input, 1, GIB, 4 * MIB),
+	/* At most what one message to the store carries (proc.h). */
+	KNUM("limits.max_input", CONFIG_T_SIZE, max_input, 1, 64 * MIB, 4 * MIB),
 	KNUM("limits.nofile", CONFIG_T_U64, nofile, 64, 1073741816, 131072),
 	KNUM("output.json.enabled", CONFIG_T_BOOL, json_enabled, 0, 1, 1),
 	KSTR("output.json.path", CONFIG_T_PATH, json_path, "log/sundew.json"),

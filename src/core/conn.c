@@ -132,6 +132,20 @@ conn_analyse(const struct conn *c, const void *p, size_t n)
 		conn_limit_hit(c, "analyser_backlog");
 }
 
+/* Fields as conn_fields() renders them: "session":"..." and printable. */
+static int
+conn_fields_valid(const char *ctx, size_t len)
+{
+	size_t	i;
+
+	if (len < 11 || memcmp(ctx, "\"session\":\"", 11) != 0)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (ctx[i] < 0x20 || ctx[i] > 0x7e || ctx[i] == '\\')
+			return 0;
+	return 1;
+}
+
 void
 conn_shellcode(const char *ctx, size_t ctxlen, const struct sc_result *res)
 {
@@ -139,14 +153,23 @@ conn_shellcode(const char *ctx, size_t ctxlen, const struct sc_result *res)
 	static char		 f[EVENT_MAX];
 	size_t			 n;
 
-	if (sc_result_check(res) == -1)
-		fatalx("analyser sent a malformed result");
+	/*
+	 * The analyser runs attacker code in an emulator: the least trusted
+	 * process.  A result that fails the checks is dropped, not fatal, so
+	 * that it cannot stop the sensors; the context it echoes must still
+	 * be the printable fields the sensor wrote.
+	 */
+	if (sc_result_check(res) == -1 || !conn_fields_valid(ctx, ctxlen)) {
+		log_warnx("analyser sent a malformed result: dropped");
+		return;
+	}
 	if (!res->shellcode && res->nactions == 0)
 		return;
 	event_begin(&ev, res->nactions > 0 ? "sundew.shellcode.detected" :
 	    "sundew.shellcode.unknown");
 	event_fields(&ev, ctx, ctxlen);
-	n = sc_event_fields(res, f, sizeof(f));
+	if ((n = sc_event_fields(res, f, sizeof(f))) == 0)
+		ev.truncated = 1;
 	event_fields(&ev, f, n);
 	sensor_send_event(&ev);
 }

@@ -118,9 +118,12 @@ connlimit_acquire(struct connlimit *l, int sensor, uint32_t bucket,
 void
 connlimit_release(struct connlimit *l, int sensor, uint32_t bucket)
 {
+	/* Shared memory another sensor could write: clamp, never trust. */
 	if (connlimit_load(&l->rows[sensor].bucket[bucket]) == 0 ||
-	    connlimit_load(&l->rows[sensor].total) == 0)
-		fatalx("connection count of sensor %d below zero", sensor);
+	    connlimit_load(&l->rows[sensor].total) == 0) {
+		log_warnx("connection count of sensor %d below zero", sensor);
+		return;
+	}
 	connlimit_add(&l->rows[sensor].total, -1);
 	connlimit_add(&l->rows[sensor].bucket[bucket], -1);
 }

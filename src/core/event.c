@@ -182,8 +182,10 @@ event_fields(struct event_buf *ev, const char *json, size_t len)
 	if (len == 0)
 		return;
 	if (event_append(ev, ",", 1) == -1 ||
-	    event_append(ev, json, len) == -1)
+	    event_append(ev, json, len) == -1) {
 		ev->len = save;
+		ev->truncated = 1;
+	}
 }
 
 size_t

@@ -230,7 +230,7 @@ void
 link_set_fd(struct link *l, int fd)
 {
 	if (l->fd != -1)
-		link_close_fd(l);
+		link_lost(l);	/* drops what the old peer got half of */
 	l->fd = fd;
 	evutil_make_socket_nonblocking(fd);
 	l->wev = event_new(l->base, fd, EV_WRITE | EV_PERSIST, link_write, l);

@@ -223,6 +223,12 @@ parent_reap(void)
 			ch->quick_deaths = 0;
 		delay = ch->quick_deaths == 0 ? 0 :
 		    (ch->quick_deaths > 5 ? 30 : 1 << (ch->quick_deaths - 1));
+		/*
+		 * A payload can kill the analyser (an emulator crash, the
+		 * alarm): do not let a peer switch analysis off for long.
+		 */
+		if (ch->kind == PROC_ANALYSER && delay > 1)
+			delay = 1;
 		ch->restart_at = now + delay;
 	}
 }

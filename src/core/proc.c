@@ -164,3 +164,20 @@ ctl_recv(int sock, uint32_t *type, void *p, size_t len, size_t *got, int *fd)
 	*got = hdr.len;
 	return 1;
 }
+
+int
+ctl_read(int sock, uint32_t *type, void *p, size_t len, size_t *got, int *fd)
+{
+	int	n;
+
+	n = ctl_recv(sock, type, p, len, got, fd);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n == -1)
+		fatal("control channel");
+	if (n == 0) {
+		log_warnx("the parent is gone; stopping");
+		return -1;
+	}
+	return 1;
+}

@@ -82,5 +82,12 @@ int	ctl_send(int sock, uint32_t type, const void *p, size_t len, int fd);
  */
 int	ctl_recv(int sock, uint32_t *type, void *p, size_t len, size_t *got,
 	    int *fd);
+/*
+ * A child's read of its non-blocking control channel: 1 with a message, 0
+ * if none was waiting, -1 when the parent is gone (logged).  An error is
+ * fatal.
+ */
+int	ctl_read(int sock, uint32_t *type, void *p, size_t len, size_t *got,
+	    int *fd);
 
 #endif

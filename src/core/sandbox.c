@@ -117,6 +117,7 @@ static const int sandbox_store_calls[] = {
 	SCMP_SYS(unlinkat), SCMP_SYS(mkdir), SCMP_SYS(mkdirat),
 	SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(ftruncate),
 	SCMP_SYS(fallocate), SCMP_SYS(fchmod), SCMP_SYS(fchown),
+	SCMP_SYS(lchown), SCMP_SYS(fchownat),
 	SCMP_SYS(getdents64), SCMP_SYS(access), SCMP_SYS(faccessat),
 	SCMP_SYS(faccessat2), SCMP_SYS(getcwd), SCMP_SYS(readlink),
 	SCMP_SYS(readlinkat), SCMP_SYS(flock), SCMP_SYS(utimensat),

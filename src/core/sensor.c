@@ -138,9 +138,11 @@ sensor_analyser_msg(const struct msg_hdr *hdr, const uint8_t *p, void *arg)
 	const struct msg_result	*mr = (const void *)p;
 
 	if (hdr->type != MSG_RESULT || hdr->len < sizeof(*mr) ||
-	    mr->ctxlen != hdr->len - sizeof(*mr))
-		fatalx("analyser sent a bad message (type %u, %u bytes)",
-		    hdr->type, hdr->len);
+	    mr->ctxlen != hdr->len - sizeof(*mr)) {
+		log_warnx("analyser sent a bad message (type %u, %u bytes): "
+		    "dropped", hdr->type, hdr->len);
+		return;
+	}
 	conn_shellcode((const char *)p + sizeof(*mr), mr->ctxlen, &mr->res);
 }
 
@@ -240,16 +242,11 @@ sensor_ctl_cb(evutil_socket_t fd, short what, void *arg)
 	size_t		got;
 	int		n, pass;
 
-	n = ctl_recv(fd, &type, &ml, sizeof(ml), &got, &pass);
-	if (n == 0) {
-		log_warnx("the parent is gone; stopping");
+	n = ctl_read(fd, &type, &ml, sizeof(ml), &got, &pass);
+	if (n == 0)
+		return;
+	if (n == -1)
 		sensor_stop(SIGTERM, 0, NULL);
-	}
-	if (n == -1) {
-		if (errno == EAGAIN)
-			return;
-		fatal("control channel");
-	}
 	if (type == MSG_LINK && pass != -1 && got == sizeof(ml) &&
 	    ml.peer == PROC_STORE)
 		link_set_fd(sensor.store, pass);

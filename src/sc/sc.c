@@ -95,7 +95,7 @@ sc_merge(struct sc_result *res, const struct sc_result *pat)
 
 int
 sc_analyze(const uint8_t *buf, size_t len, const struct sc_limits *lim,
-    struct sc_result *res)
+    const char *attacker, struct sc_result *res)
 {
 	struct sc_limits	 def;
 	struct sc_result	*pat;
@@ -134,7 +134,8 @@ sc_analyze(const uint8_t *buf, size_t len, const struct sc_limits *lim,
 	n = res->nactions;
 	for (i = 0; i < n; i++)
 		if (res->actions[i].kind == SC_EXEC)
-			sc_cmd_downloads(res->actions[i].command, NULL, res);
+			sc_cmd_downloads(res->actions[i].command, attacker,
+			    res);
 	if (res->family[0] != '\0' || res->ndecoders > 0)
 		res->shellcode = 1;
 	return rc;

@@ -64,9 +64,13 @@ void	sc_limits_default(struct sc_limits *);
  */
 int	sc_prefilter(const uint8_t *buf, size_t len);
 
-/* The whole analysis.  Always fills *res; returns 0, or -1 on no memory. */
+/*
+ * The whole analysis.  attacker is the address that 0.0.0.0 and private
+ * addresses in shell commands stand for (NULL: keep them as they are).
+ * Always fills *res; returns 0, or -1 on no memory.
+ */
 int	sc_analyze(const uint8_t *buf, size_t len, const struct sc_limits *,
-	    struct sc_result *res);
+	    const char *attacker, struct sc_result *res);
 
 /* Adds an action unless the same one is there; 0, or -1 if full. */
 int	sc_result_add(struct sc_result *, const struct sc_action *);

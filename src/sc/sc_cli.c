@@ -145,7 +145,7 @@ sc_cli_file(const char *path, struct sc_result *res)
 	}
 	sc_limits_default(&lim);
 	if (sc_cli_sha256(buf, len, hex) == -1 ||
-	    sc_analyze(buf, len, &lim, res) == -1) {
+	    sc_analyze(buf, len, &lim, NULL, res) == -1) {
 		fprintf(stderr, "sundew analyze: %s: out of memory\n", path);
 		free(buf);
 		return -1;

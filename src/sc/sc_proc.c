@@ -37,12 +37,38 @@ static struct {
 	uint64_t		 analysed;
 } scp;
 
+/*
+ * The peer's address from the session's fields ("src_ip":"a.b.c.d"): the
+ * address that 0.0.0.0 in an attacker's shell commands stands for.  The
+ * sensor wrote ctx; it is still read with bounds and checked.
+ */
+static void
+sc_proc_attacker(const char *ctx, size_t len, char *out, size_t outlen)
+{
+	static const char	 key[] = "\"src_ip\":\"";
+	const char		*p, *end = ctx + len;
+	size_t			 n = 0;
+
+	out[0] = '\0';
+	p = memmem(ctx, len, key, sizeof(key) - 1);
+	if (p == NULL)
+		return;
+	for (p += sizeof(key) - 1; p < end && *p != '"' && n + 1 < outlen; p++)
+		if ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
+		    *p == '.' || *p == ':')
+			out[n++] = *p;
+		else
+			break;
+	out[p < end && *p == '"' ? n : 0] = '\0';
+}
+
 static void
 sc_proc_msg(const struct msg_hdr *hdr, const uint8_t *p, void *arg)
 {
 	struct link		*l = arg;
 	const struct msg_analyse *ma = (const void *)p;
 	struct msg_result	*mr;
+	char			 attacker[64];
 	size_t			 datalen;
 
 	if (hdr->type != MSG_ANALYSE || hdr->len < sizeof(*ma) ||
@@ -54,8 +80,10 @@ sc_proc_msg(const struct msg_hdr *hdr, const uint8_t *p, void *arg)
 		fatal("calloc");
 	mr->ctxlen = ma->ctxlen;
 	alarm(SC_PROC_ALARM_SECS);
+	sc_proc_attacker((const char *)p + sizeof(*ma), ma->ctxlen, attacker,
+	    sizeof(attacker));
 	sc_analyze(p + sizeof(*ma) + ma->ctxlen, datalen, &scp.limits,
-	    &mr->res);
+	    attacker[0] != '\0' ? attacker : NULL, &mr->res);
 	alarm(0);
 	scp.analysed++;
 	link_queue(l, MSG_RESULT, mr, sizeof(*mr), p + sizeof(*ma),
@@ -71,15 +99,11 @@ sc_proc_ctl(evutil_socket_t fd, short what, void *arg)
 	size_t		got;
 	int		n, pass;
 
-	n = ctl_recv(fd, &type, &ml, sizeof(ml), &got, &pass);
-	if (n == -1 && errno == EAGAIN)
+	n = ctl_read(fd, &type, &ml, sizeof(ml), &got, &pass);
+	if (n == 0)
 		return;
 	if (n == -1)
-		fatal("control channel");
-	if (n == 0) {
-		log_debug("the parent is gone; stopping");
 		_exit(0);
-	}
 	if (type != MSG_LINK || pass == -1 || got != sizeof(ml) ||
 	    ml.sensor >= SC_PROC_MAX_LINKS)
 		fatalx("unexpected control message %u", type);

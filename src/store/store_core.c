@@ -118,7 +118,8 @@ store_own(struct store *st, const char *path)
 {
 	if (st->owner_uid < 0)
 		return;
-	if (chown(path, (uid_t)st->owner_uid, (gid_t)st->owner_gid) == -1 &&
+	/* Never through a link: the store may start as root. */
+	if (lchown(path, (uid_t)st->owner_uid, (gid_t)st->owner_gid) == -1 &&
 	    errno != ENOENT)
 		log_warn("store: chown %s", path);
 }

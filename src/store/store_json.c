@@ -106,7 +106,8 @@ store_json_open_fd(struct store *st)
 	int		fd;
 
 	/* Read too, for store_json_repair. */
-	fd = open(st->json_path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC,
+	fd = open(st->json_path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW,
 	    0640);
 	if (fd == -1) {
 		/* Tried again at each flush: say it once a minute. */

@@ -179,8 +179,10 @@ store_sqlite_open(struct store *st)
 	char	mode[16], path[STORE_PATH_MAX + 8];
 	int	rc, version = 0;
 
+	/* No links: the store opens its files as root, before the chroot. */
 	rc = sqlite3_open_v2(st->sqlite_path, &st->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+	    NULL);
 	if (rc != SQLITE_OK) {
 		log_warnx("store: sqlite3_open %s: %s", st->sqlite_path,
 		    st->db != NULL ? sqlite3_errmsg(st->db) :

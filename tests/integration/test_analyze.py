@@ -97,4 +97,9 @@ def test_daemon_analyses_the_lsass_exploit(sundew):
     ev = d.wait_events("sundew.shellcode.detected", dst_port=445, timeout=20)[0]
     assert {"action": "bind_shell", "port": 1957} in ev["actions"]
     assert "xor" in ev["decoders"]
+    # The commands then typed into the bind shell fetch the worm by FTP
+    # from "0.0.0.0", which stands for the attacker: here, the replayer.
+    shell = d.wait_events("sundew.shellcode.detected", dst_port=1957)[0]
+    urls = [a.get("url") for a in shell["actions"] if a["action"] == "download"]
+    assert "ftp://1:1@127.0.0.1:8884/ssms.exe" in urls, shell
     d.stop()

@@ -54,7 +54,7 @@ analyze(const uint8_t *buf, size_t len)
 	struct sc_limits	lim;
 
 	sc_limits_default(&lim);
-	assert_int_equal(sc_analyze(buf, len, &lim, &test_res), 0);
+	assert_int_equal(sc_analyze(buf, len, &lim, NULL, &test_res), 0);
 }
 
 /* The index of the action of that kind (and url or port), or -1. */
