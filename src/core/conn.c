@@ -100,12 +100,42 @@ conn_fields(const struct conn *c, char *buf, size_t len)
 	return (size_t)n;
 }
 
-void
-conn_event(struct event_buf *ev, const struct conn *c, const char *id)
+/*
+ * The session's fields: rendered once when a TCP session starts (every
+ * session has four or five events), on the spot for a datagram.
+ */
+static const char *
+conn_ctx(const struct conn *c, char *tmp, size_t tmplen, size_t *len)
+{
+	if (c->fields != NULL) {
+		*len = c->nfields;
+		return c->fields;
+	}
+	*len = conn_fields(c, tmp, tmplen);
+	return tmp;
+}
+
+/* Renders the fields once for the session's life (NULL: on each use). */
+static void
+conn_fields_keep(struct conn *c)
 {
 	char	f[512];
 	size_t	n = conn_fields(c, f, sizeof(f));
 
+	if (n > 0 && (c->fields = malloc(n)) != NULL) {
+		memcpy(c->fields, f, n);
+		c->nfields = (uint16_t)n;
+	}
+}
+
+void
+conn_event(struct event_buf *ev, const struct conn *c, const char *id)
+{
+	char		 tmp[512];
+	const char	*f;
+	size_t		 n;
+
+	f = conn_ctx(c, tmp, sizeof(tmp), &n);
 	event_begin(ev, id);
 	event_fields(ev, f, n);
 }
@@ -113,21 +143,24 @@ conn_event(struct event_buf *ev, const struct conn *c, const char *id)
 void
 conn_store_file(const struct conn *c, int kind, const void *p, size_t n)
 {
-	char	f[512];
-	size_t	len = conn_fields(c, f, sizeof(f));
+	char		 tmp[512];
+	const char	*f;
+	size_t		 len;
 
+	f = conn_ctx(c, tmp, sizeof(tmp), &len);
 	sensor_send_file(kind, f, len, p, n);
 }
 
 void
 conn_analyse(const struct conn *c, const void *p, size_t n)
 {
-	char	f[512];
-	size_t	len;
+	char		 tmp[512];
+	const char	*f;
+	size_t		 len;
 
 	if (n == 0 || !sc_prefilter(p, n))
 		return;
-	len = conn_fields(c, f, sizeof(f));
+	f = conn_ctx(c, tmp, sizeof(tmp), &len);
 	if (sensor_analyse(f, len, p, n) == -1)
 		conn_limit_hit(c, "analyser_backlog");
 }
@@ -233,6 +266,7 @@ conn_free(struct conn *c)
 	TAILQ_REMOVE(&conn_list, c, entry);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
+	free(c->fields);
 	connlimit_release(sensor_limits(), sensor_index(), c->bucket);
 	sensor_stats()->closed++;
 	free(c);
@@ -410,11 +444,13 @@ conn_accept(const struct listener *l, int fd, struct sockaddr *sa,
 	dlen = sizeof(c->dst);
 	if (getsockname(fd, (struct sockaddr *)&c->dst, &dlen) == -1)
 		c->dst.ss_family = AF_UNSPEC;
+	conn_fields_keep(c);
 	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		log_warnx("bufferevent_socket_new failed");
 		connlimit_release(sensor_limits(), sensor_index(), bucket);
 		close(fd);
+		free(c->fields);
 		free(c);
 		return;
 	}

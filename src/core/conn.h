@@ -31,6 +31,8 @@ struct conn {
 	uint64_t		 bytes_out;
 	size_t			 pending;	/* unconsumed input */
 	uint32_t		 bucket;	/* connlimit.h */
+	char			*fields;	/* conn_fields(), rendered once */
+	uint16_t		 nfields;
 	int			 closing;
 	int			 in_callback;	/* a service call is running */
 	const char		*reason;	/* why it closes */
