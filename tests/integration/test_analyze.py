@@ -103,3 +103,75 @@ def test_daemon_analyses_the_lsass_exploit(sundew):
     urls = [a.get("url") for a in shell["actions"] if a["action"] == "download"]
     assert "ftp://1:1@127.0.0.1:8884/ssms.exe" in urls, shell
     d.stop()
+
+
+# Metasploit's FPU and call/pop encoders, written here from their published
+# shapes: the payload is the corpus' plain win32 bind shell (port 4444).
+# After encoding nothing of it is in clear: only following the decoder stub
+# (for the additive ones, emulating it with the right GetPC address) finds
+# the port.
+PLAIN = SC / "libemu_00_win32-bind-exitfunc-seh-lport-4444-size-317-encoder-none.bin"
+
+
+def dwords(data):
+    data += b"\x90" * (-len(data) % 4)
+    return [int.from_bytes(data[i:i + 4], "little") for i in range(0, len(data), 4)]
+
+
+def pack(words):
+    return b"".join(w.to_bytes(4, "little") for w in words)
+
+
+def fnstenv_mov(payload, key=0x5a3c9e17):
+    """push N; pop ecx; fldz; fnstenv [esp-12]; pop ebx;
+    xor dword [ebx+19], key; sub ebx, -4; loop."""
+    words = dwords(payload)
+    stub = (bytes([0x6a, len(words), 0x59, 0xd9, 0xee, 0xd9, 0x74, 0x24, 0xf4,
+                   0x5b, 0x81, 0x73, 0x13]) + key.to_bytes(4, "little") +
+            bytes([0x83, 0xeb, 0xfc, 0xe2, 0xf4]))
+    return stub + pack([w ^ key for w in words])
+
+
+def shikata_like(payload, key=0x1f2e3d4c):
+    """fldz; fnstenv [esp-12]; mov ebx, key; pop eax; xor ecx, ecx;
+    mov cl, N; xor [eax+27], ebx; add ebx, [eax+27]; add eax, 4; loop:
+    the additive feedback of shikata_ga_nai."""
+    words = dwords(payload)
+    stub = (bytes([0xd9, 0xee, 0xd9, 0x74, 0x24, 0xf4, 0xbb]) +
+            key.to_bytes(4, "little") +
+            bytes([0x58, 0x31, 0xc9, 0xb1, len(words), 0x31, 0x58, 0x1b,
+                   0x03, 0x58, 0x1b, 0x83, 0xc0, 0x04, 0xe2, 0xf5]))
+    out, k = [], key
+    for w in words:
+        out.append(w ^ k)
+        k = (k + w) & 0xffffffff
+    return stub + pack(out)
+
+
+def jmp_call_additive(payload, key=0x7b1d2a93):
+    """cld; mov ebx, key; jmp to call; pop esi; push esi; xor [esi], ebx;
+    lodsd; add ebx, eax; test eax, eax; jnz; ret; call back; payload
+    ending with a dword that decodes to zero."""
+    words = dwords(payload) + [0]
+    assert 0 not in words[:-1]
+    stub = (bytes([0xfc, 0xbb]) + key.to_bytes(4, "little") +
+            bytes([0xeb, 0x0c, 0x5e, 0x56, 0x31, 0x1e, 0xad, 0x01, 0xc3,
+                   0x85, 0xc0, 0x75, 0xf7, 0xc3, 0xe8, 0xef, 0xff, 0xff,
+                   0xff]))
+    out, k = [], key
+    for w in words:
+        out.append(w ^ k)
+        k = (k + w) & 0xffffffff
+    return stub + pack(out)
+
+
+@pytest.mark.parametrize("encode", [fnstenv_mov, shikata_like, jmp_call_additive])
+def test_encoded_bind_shell_is_decoded_by_emulation(tmp_path, encode):
+    plain = PLAIN.read_bytes()
+    encoded = b"\x90" * 16 + encode(plain)
+    assert b"\x11\x5c" not in encoded       # port 4444 is not in clear
+    path = tmp_path / f"{encode.__name__}.bin"
+    path.write_bytes(encoded)
+    r, out = analyze(path)
+    assert r.returncode == 0, r.stderr
+    assert has_action(out[0], {"action": "bind_shell", "port": 4444}), out[0]
