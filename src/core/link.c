@@ -38,6 +38,7 @@ struct link {
 	struct event		*batch;		/* delays the next write */
 	link_msg_cb		 on_msg;
 	link_pressure_cb	 on_pressure;
+	void			(*on_close)(void *);
 	void			*arg;
 	int			 high;		/* told the owner to slow down */
 	uint64_t		 queued;	/* bytes ever queued */
@@ -146,9 +147,9 @@ link_close_fd(struct link *l)
 	evbuffer_drain(l->in, evbuffer_get_length(l->in));
 }
 
-/* The peer is gone: drop the part of a message it got half of. */
+/* The channel is gone: drop the part of a message the peer got half of. */
 static void
-link_lost(struct link *l)
+link_drop(struct link *l)
 {
 	uint64_t	rest;
 
@@ -161,8 +162,20 @@ link_lost(struct link *l)
 		log_warnx("link to the %s lost halfway through a message; it "
 		    "is dropped", l->peer);
 	}
-	log_warnx("link to the %s lost; %zu messages wait for a new one",
-	    l->peer, l->count);
+	if (l->count > 0)
+		log_warnx("link to the %s lost; %zu messages wait for a new "
+		    "one", l->peer, l->count);
+	else
+		log_debug("link to the %s closed", l->peer);
+}
+
+/* The peer closed or failed: drop, then tell the owner. */
+static void
+link_lost(struct link *l)
+{
+	link_drop(l);
+	if (l->on_close != NULL)
+		l->on_close(l->arg);
 }
 
 static void
@@ -227,10 +240,16 @@ link_set_arg(struct link *l, void *arg)
 }
 
 void
+link_set_close_cb(struct link *l, void (*cb)(void *))
+{
+	l->on_close = cb;
+}
+
+void
 link_set_fd(struct link *l, int fd)
 {
 	if (l->fd != -1)
-		link_lost(l);	/* drops what the old peer got half of */
+		link_drop(l);	/* what the old peer got half of */
 	l->fd = fd;
 	evutil_make_socket_nonblocking(fd);
 	l->wev = event_new(l->base, fd, EV_WRITE | EV_PERSIST, link_write, l);

@@ -25,6 +25,8 @@ struct link	*link_new(struct event_base *, const char *peer,
 		    link_msg_cb, link_pressure_cb, void *arg);
 /* The argument of the callbacks, when it can only be set later. */
 void		 link_set_arg(struct link *, void *arg);
+/* Called when the peer closes the channel or it fails. */
+void		 link_set_close_cb(struct link *, void (*)(void *arg));
 /* Takes a new channel from the parent (closing the old); sends what waited. */
 void		 link_set_fd(struct link *, int fd);
 /* Queues a message; 0, or -1 (logged) if it is too large. */

@@ -12,29 +12,24 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "config.h"
 #include "event.h"
+#include "link.h"
 #include "log.h"
 #include "proc.h"
 #include "sandbox.h"
 #include "store.h"
 #include "store_proc.h"
 
-struct store_link {
-	struct bufferevent	*bev;
-	uint32_t		 sensor;
-	struct store_link	*next;
-};
+#define STORE_PROC_MAX_LINKS	64	/* one per sensor */
 
 static struct {
 	const struct config	*conf;
 	struct event_base	*base;
 	struct store		*st;
-	struct store_link	*links;
+	struct link		*links[STORE_PROC_MAX_LINKS];
 	int			 stopping;
 	struct event		*tick;
 	struct event		*flush;		/* pending batch */
@@ -54,26 +49,25 @@ store_proc_exit(void)
 	_exit(0);
 }
 
+/* Stopping once every sensor has closed its link. */
 static void
-store_proc_unlink(struct store_link *l)
+store_proc_link_closed(void *arg)
 {
-	struct store_link	**pp;
+	size_t	i;
 
-	for (pp = &sp.links; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == l) {
-			*pp = l->next;
-			break;
-		}
-	bufferevent_free(l->bev);
-	free(l);
-	if (sp.stopping && sp.links == NULL)
-		store_proc_exit();
+	if (!sp.stopping)
+		return;
+	for (i = 0; i < STORE_PROC_MAX_LINKS; i++)
+		if (sp.links[i] != NULL && link_connected(sp.links[i]))
+			return;
+	store_proc_exit();
 }
 
 static void
-store_proc_message(const struct msg_hdr *hdr, const uint8_t *p)
+store_proc_message(const struct msg_hdr *hdr, const uint8_t *p, void *arg)
 {
 	const struct msg_file	*mf;
+	struct timeval		 tv = { 0, STORE_PROC_BATCH_USEC };
 
 	switch (hdr->type) {
 	case MSG_EVENT:
@@ -93,20 +87,6 @@ store_proc_message(const struct msg_hdr *hdr, const uint8_t *p)
 	default:
 		fatalx("sensor sent a message of type %u", hdr->type);
 	}
-}
-
-static void
-store_proc_read(struct bufferevent *bev, void *arg)
-{
-	struct evbuffer	*in = bufferevent_get_input(bev);
-	struct msg_hdr	 hdr;
-	struct timeval	 tv = { 0, STORE_PROC_BATCH_USEC };
-	void		*p;
-
-	while (msg_unframe(in, &hdr, &p) == 1) {
-		store_proc_message(&hdr, p);
-		free(p);
-	}
 	if (!evtimer_pending(sp.flush, NULL))
 		evtimer_add(sp.flush, &tv);
 }
@@ -117,36 +97,18 @@ store_proc_flush(evutil_socket_t fd, short what, void *arg)
 	store_flush(sp.st);
 }
 
-static void
-store_proc_link_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct store_link	*l = arg;
-
-	store_proc_read(bev, arg);
-	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
-		log_warnx("sensor %u closed its link halfway through a "
-		    "message", l->sensor);
-	log_debug("link of sensor %u closed", l->sensor);
-	store_proc_unlink(l);
-}
-
+/* A new channel from the parent for one sensor's messages. */
 static void
 store_proc_add_link(int fd, uint32_t sensor)
 {
-	struct store_link	*l;
-
-	if ((l = calloc(1, sizeof(*l))) == NULL)
-		fatal("calloc");
-	evutil_make_socket_nonblocking(fd);
-	l->bev = bufferevent_socket_new(sp.base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (l->bev == NULL)
-		fatalx("bufferevent_socket_new");
-	l->sensor = sensor;
-	bufferevent_setcb(l->bev, store_proc_read, NULL,
-	    store_proc_link_event, l);
-	bufferevent_enable(l->bev, EV_READ);
-	l->next = sp.links;
-	sp.links = l;
+	if (sensor >= STORE_PROC_MAX_LINKS)
+		fatalx("link for sensor %u", sensor);
+	if (sp.links[sensor] == NULL) {
+		sp.links[sensor] = link_new(sp.base, "sensor",
+		    store_proc_message, NULL, NULL);
+		link_set_close_cb(sp.links[sensor], store_proc_link_closed);
+	}
+	link_set_fd(sp.links[sensor], fd);
 }
 
 static void
@@ -194,8 +156,7 @@ store_proc_stop(evutil_socket_t sig, short what, void *arg)
 	struct timeval	tv = { 10, 0 };
 
 	sp.stopping = 1;
-	if (sp.links == NULL)
-		store_proc_exit();
+	store_proc_link_closed(NULL);
 	event_base_once(sp.base, -1, EV_TIMEOUT, store_proc_give_up, NULL,
 	    &tv);
 }
