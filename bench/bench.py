@@ -8,7 +8,8 @@ Measured in one run on loopback, with the load generator bench_load:
    logging, as a ratio to (1);
 3. the resident memory of sundew's sensor processes per idle connection,
    with 10,000 idle connections held;
-4. how many of 50,000 concurrent connections sundew holds.
+4. how many of 50,000 concurrent connections sundew holds;
+5. the store's CPU time per connection, in-process (bench_store).
 
 Then sundew is stopped and its JSON log must hold one
 sundew.connection.close event per connection completed in (2).
@@ -505,6 +506,18 @@ def analyser_measure(args):
             "median_ms": float(words[words.index("median") + 1])}
 
 
+def store_measure(args, workdir):
+    """bench_store: the store's CPU time per connection of the rate runs
+    (4 events and a hexdump), with no output, the JSON log, and both."""
+    d = os.path.join(workdir, "store")
+    os.mkdir(d)
+    out = subprocess.run([os.path.join(args.build, "bench", "bench_store"),
+                          d], capture_output=True, text=True,
+                         check=True).stdout
+    say(out.strip())
+    return out.strip()
+
+
 def report(args, triv, sd, hard, sc=None):
     rows = []
     ratio = sd["rate"]["median"] / triv["median"] if triv["median"] else 0
@@ -613,6 +626,7 @@ def main(argv):
     try:
         triv = trivial_measure(args, workdir)
         sd = sundew_measure(args, hard, workdir)
+        store_measure(args, workdir)
         sc = analyser_measure(args) if os.path.isdir(CORPORA) else None
         report(args, triv, sd, hard, sc)
         ok = True

@@ -34,28 +34,31 @@
 static TAILQ_HEAD(, conn)	conn_list = TAILQ_HEAD_INITIALIZER(conn_list);
 static const struct timeval	*conn_idle_tv;
 
-/* Session ids: 48 random bits as 12 hex digits, from a refilled pool. */
+/*
+ * Session ids: 16 hex digits, the second it began (32 bits), the sensor's
+ * index (8 bits) and a counter (24 bits) that starts at random.  Ids
+ * grow with time, so that SQLite's session index (and any database's)
+ * appends instead of writing pages all over the tree; the counter and the
+ * index keep two sessions of one second apart, the random start keeps a
+ * restarted sensor's apart from its predecessor's.
+ */
 static void
-conn_new_id(char out[13])
+conn_new_id(char out[CONN_ID_LEN + 1])
 {
-	static uint8_t	pool[600];
-	static size_t	left;
-	static const char hex[] = "0123456789abcdef";
-	const uint8_t	*p;
-	int		 i;
+	static uint32_t	counter;
+	static int	seeded;
+	uint64_t	id;
 
-	if (left < 6) {
-		if (getrandom(pool, sizeof(pool), 0) != (ssize_t)sizeof(pool))
+	if (!seeded) {
+		if (getrandom(&counter, sizeof(counter), 0) !=
+		    (ssize_t)sizeof(counter))
 			fatal("getrandom");
-		left = sizeof(pool);
+		seeded = 1;
 	}
-	p = pool + sizeof(pool) - left;
-	left -= 6;
-	for (i = 0; i < 6; i++) {
-		out[2 * i] = hex[p[i] >> 4];
-		out[2 * i + 1] = hex[p[i] & 15];
-	}
-	out[12] = '\0';
+	id = (uint64_t)(uint32_t)(event_now_usec() / 1000000) << 32 |
+	    (uint64_t)(sensor_index() & 0xff) << 24 |
+	    (counter++ & 0xffffff);
+	snprintf(out, CONN_ID_LEN + 1, "%016llx", (unsigned long long)id);
 }
 
 static void
@@ -255,7 +258,7 @@ conn_refuse(const struct listener *l, int fd, const struct sockaddr *sa,
 		tmp.dst.ss_family = AF_UNSPEC;
 	tmp.lst = l;
 	tmp.udp_fd = -1;
-	memcpy(tmp.session, "000000000000", 13);
+	memset(tmp.session, '0', CONN_ID_LEN);
 	conn_limit_hit(&tmp, limit);
 	close(fd);
 }

@@ -11,6 +11,9 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+/* A session id: 16 hex digits (conn.c says how they are made). */
+#define CONN_ID_LEN	16
+
 struct bufferevent;
 struct event_buf;
 struct listener;
@@ -36,7 +39,7 @@ struct conn {
 	int			 closing;
 	int			 in_callback;	/* a service call is running */
 	const char		*reason;	/* why it closes */
-	char			 session[13];
+	char			 session[CONN_ID_LEN + 1];
 };
 
 /* Accepts (or refuses, past a cap) a connection on a TCP listener. */

@@ -23,20 +23,39 @@ event_now_usec(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/*
+ * Every event has a timestamp: the date and time of the current second
+ * are rendered once, the microseconds by hand (snprintf and gmtime_r for
+ * each event cost more than the rest of building it).
+ */
 void
 event_timestamp(char dst[32], int64_t usec)
 {
+	static time_t	cached = -1;
+	static char	prefix[32];	/* "2026-11-25T18:06:34." */
 	time_t		secs = (time_t)(usec / 1000000);
 	struct tm	tm;
 	char		tmp[96];
+	int		frac = (int)(usec % 1000000), i;
 
-	gmtime_r(&secs, &tm);
-	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (int)(usec % 1000000));
-	/* Always 27 characters for years 0000 to 9999. */
-	memcpy(dst, tmp, 31);
-	dst[31] = '\0';
+	if (usec < 0) {
+		secs = 0;
+		frac = 0;
+	}
+	if (secs != cached) {
+		gmtime_r(&secs, &tm);
+		snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec);
+		/* Always 20 characters for years 0000 to 9999. */
+		memcpy(prefix, tmp, 20);
+		cached = secs;
+	}
+	memcpy(dst, prefix, 20);
+	for (i = 25; i >= 20; i--, frac /= 10)
+		dst[i] = (char)('0' + frac % 10);
+	dst[26] = 'Z';
+	dst[27] = '\0';
 }
 
 size_t

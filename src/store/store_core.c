@@ -432,6 +432,8 @@ store_victims_prune(struct store *st, struct store_victims *vs, int logs,
 				    path);
 			continue;
 		}
+		if (!logs)
+			store_file_forget();
 		*count -= vs->v[i].size < *count ? vs->v[i].size : *count;
 		*files += 1;
 		*bytes += vs->v[i].size;

@@ -39,6 +39,32 @@ struct store_digests {
 	char	hex[STORE_NDIGEST][EVP_MAX_MD_SIZE * 2 + 1];
 };
 
+/*
+ * The digests' implementations and contexts, fetched once: an implicit
+ * fetch in every EVP_DigestInit_ex cost as much as hashing a small file.
+ */
+static EVP_MD		*store_md[STORE_NDIGEST];
+static EVP_MD_CTX	*store_md_ctx[STORE_NDIGEST];
+
+static int
+store_file_digest_init(void)
+{
+	static const char *const names[STORE_NDIGEST] = {
+		"SHA256", "MD5", "SHA1", "SHA512"
+	};
+	int	i;
+
+	for (i = 0; i < STORE_NDIGEST; i++) {
+		if (store_md[i] == NULL &&
+		    (store_md[i] = EVP_MD_fetch(NULL, names[i], NULL)) == NULL)
+			return -1;
+		if (store_md_ctx[i] == NULL &&
+		    (store_md_ctx[i] = EVP_MD_CTX_new()) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
 /* Removes the temporary files a killed store left in dir. */
 static void
 store_file_sweep(const char *dir)
@@ -70,6 +96,10 @@ store_file_open(struct store *st)
 
 	store_file_sweep(STORE_BIN_DIR);
 	store_file_sweep(STORE_HEX_DIR);
+	store_file_forget();
+	if (store_file_digest_init() == -1)
+		log_warnx("store: no digest implementations; files will not "
+		    "be stored");
 	/* No file type is worse than no sample: this is not fatal. */
 	if ((st->magic = magic_open(MAGIC_ERROR)) == NULL) {
 		log_warn("store: magic_open");
@@ -89,9 +119,17 @@ store_file_open(struct store *st)
 void
 store_file_close(struct store *st)
 {
+	int	i;
+
 	if (st->magic != NULL)
 		magic_close(st->magic);
 	st->magic = NULL;
+	for (i = 0; i < STORE_NDIGEST; i++) {
+		EVP_MD_CTX_free(store_md_ctx[i]);
+		EVP_MD_free(store_md[i]);
+		store_md_ctx[i] = NULL;
+		store_md[i] = NULL;
+	}
 }
 
 /* sha256, md5, sha1 and sha512 of data, in one pass, as hex. */
@@ -99,45 +137,38 @@ static int
 store_file_digest(const uint8_t *data, size_t len, struct store_digests *d)
 {
 	static const char	 hex[] = "0123456789abcdef";
-	const EVP_MD		*md[STORE_NDIGEST];
-	EVP_MD_CTX		*ctx[STORE_NDIGEST] = { NULL };
+	EVP_MD_CTX		**ctx = store_md_ctx;
 	unsigned char		 out[EVP_MAX_MD_SIZE];
 	unsigned int		 outlen, j;
 	size_t			 off, n;
-	int			 i, rc = -1;
+	int			 i;
 
-	md[STORE_SHA256] = EVP_sha256();
-	md[STORE_MD5] = EVP_md5();
-	md[STORE_SHA1] = EVP_sha1();
-	md[STORE_SHA512] = EVP_sha512();
+	if (store_file_digest_init() == -1)
+		goto fail;
 	for (i = 0; i < STORE_NDIGEST; i++)
-		if ((ctx[i] = EVP_MD_CTX_new()) == NULL ||
-		    EVP_DigestInit_ex(ctx[i], md[i], NULL) != 1)
-			goto done;
+		if (EVP_DigestInit_ex(ctx[i], store_md[i], NULL) != 1)
+			goto fail;
 	/* Chunk by chunk, so each chunk is hashed four times from cache. */
 	for (off = 0; off < len; off += n) {
 		n = len - off < STORE_DIGEST_CHUNK ? len - off :
 		    STORE_DIGEST_CHUNK;
 		for (i = 0; i < STORE_NDIGEST; i++)
 			if (EVP_DigestUpdate(ctx[i], data + off, n) != 1)
-				goto done;
+				goto fail;
 	}
 	for (i = 0; i < STORE_NDIGEST; i++) {
 		if (EVP_DigestFinal_ex(ctx[i], out, &outlen) != 1)
-			goto done;
+			goto fail;
 		for (j = 0; j < outlen; j++) {
 			d->hex[i][2 * j] = hex[out[j] >> 4];
 			d->hex[i][2 * j + 1] = hex[out[j] & 15];
 		}
 		d->hex[i][2 * outlen] = '\0';
 	}
-	rc = 0;
-done:
-	for (i = 0; i < STORE_NDIGEST; i++)
-		EVP_MD_CTX_free(ctx[i]);
-	if (rc == -1)
-		log_warnx("store: EVP digest failed");
-	return rc;
+	return 0;
+fail:
+	log_warnx("store: EVP digest failed");
+	return -1;
 }
 
 /*
@@ -162,37 +193,84 @@ store_file_type(struct store *st, const uint8_t *data, size_t len,
 
 /*
  * libmagic costs far more than the rest of storing a file, and worms send
- * the same payload over and over: remember the type of recent files, by
- * sha256, in a small direct-mapped table.
+ * the same payload over and over: remember recent files, by sha256, in a
+ * small direct-mapped table: their type, and that they were on disk (for
+ * STORE_PRESENT_SECS, so that a file removed by hand is written again).
  */
 #define STORE_TYPE_CACHE	512
+#define STORE_PRESENT_SECS	10
 
 struct store_type_entry {
 	char	sha256[65];
 	char	type[STORE_MAGIC_MAX];
+	time_t	present[2];	/* by kind - 1: when seen on disk, or 0 */
 };
 
 static struct store_type_entry	store_type_cache[STORE_TYPE_CACHE];
 
-/* sha256 is 64 hex digits; its first ones pick the slot. */
-static void
-store_file_type_cached(struct store *st, const char *sha256,
-    const uint8_t *data, size_t len, char *dst, size_t dstlen)
+/* The slot of a sha256 (64 hex digits): its first digits pick it. */
+static struct store_type_entry *
+store_file_cached(const char *sha256)
 {
-	struct store_type_entry	*e;
-	unsigned		 slot = 0;
-	int			 i;
+	unsigned	slot = 0;
+	int		i;
 
 	for (i = 0; i < 4; i++)
 		slot = slot * 16 + (unsigned)(isdigit((unsigned char)sha256[i]) ?
 		    sha256[i] - '0' : (sha256[i] | 0x20) - 'a' + 10);
-	e = &store_type_cache[slot % STORE_TYPE_CACHE];
+	return &store_type_cache[slot % STORE_TYPE_CACHE];
+}
+
+static void
+store_file_type_cached(struct store *st, const char *sha256,
+    const uint8_t *data, size_t len, char *dst, size_t dstlen)
+{
+	struct store_type_entry	*e = store_file_cached(sha256);
+
 	if (memcmp(e->sha256, sha256, 64) != 0) {
 		store_file_type(st, data, len, e->type, sizeof(e->type));
 		memcpy(e->sha256, sha256, 64);
 		e->sha256[64] = '\0';
+		e->present[0] = e->present[1] = 0;
 	}
 	snprintf(dst, dstlen, "%s", e->type);
+}
+
+/* Whether the file is on disk: lately seen there, or lstat says so. */
+static int
+store_file_present(const char *sha256, enum store_kind kind,
+    const char *path)
+{
+	struct store_type_entry	*e = store_file_cached(sha256);
+	struct stat		 sb;
+	time_t			 now = store_mono();
+	int			 k = kind == STORE_BINARY ? 0 : 1;
+
+	if (memcmp(e->sha256, sha256, 64) == 0 && e->present[k] != 0 &&
+	    now - e->present[k] < STORE_PRESENT_SECS)
+		return 1;
+	return lstat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* Notes that the file is on disk now (its type is cached already). */
+static void
+store_file_seen(const char *sha256, enum store_kind kind)
+{
+	struct store_type_entry	*e = store_file_cached(sha256);
+
+	if (memcmp(e->sha256, sha256, 64) == 0)
+		e->present[kind == STORE_BINARY ? 0 : 1] = store_mono();
+}
+
+/* The disk ceiling deleted files: nothing is known to be on disk. */
+void
+store_file_forget(void)
+{
+	size_t	i;
+
+	for (i = 0; i < STORE_TYPE_CACHE; i++)
+		store_type_cache[i].present[0] = store_type_cache[i].present[1] =
+		    0;
 }
 
 /* Writes data to path atomically; 0, or -1 after logging why. */
@@ -274,7 +352,6 @@ store_file(struct store *st, enum store_kind kind, const char *ctx,
 {
 	struct store_digests	 d;
 	struct event_buf	 ev;
-	struct stat		 sb;
 	char			 path[160], type[STORE_MAGIC_MAX], ts[32];
 	const char		*dir, *kname;
 	int			 dup;
@@ -297,7 +374,7 @@ store_file(struct store *st, enum store_kind kind, const char *ctx,
 		return -1;
 	snprintf(path, sizeof(path), "%s/%s%s", dir, d.hex[STORE_SHA256],
 	    kind == STORE_BINARY ? "" : ".bin");
-	dup = lstat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+	dup = store_file_present(d.hex[STORE_SHA256], kind, path);
 	if (!dup) {
 		if (store_disk_reserve(st, len) == -1) {
 			store_file_refused(st, ctx, ctxlen,
@@ -310,6 +387,7 @@ store_file(struct store *st, enum store_kind kind, const char *ctx,
 	}
 	store_file_type_cached(st, d.hex[STORE_SHA256], data, len, type,
 	    sizeof(type));
+	store_file_seen(d.hex[STORE_SHA256], kind);
 	event_timestamp(ts, event_now_usec());
 	if (st->sqlite_enabled)
 		store_sqlite_file(st, d.hex[STORE_SHA256], d.hex[STORE_MD5],

@@ -73,6 +73,7 @@ struct store {
 	/* SQLite (store_sqlite.c). */
 	struct sqlite3	*db;
 	struct sqlite3_stmt *sql_event;
+	struct sqlite3_stmt *sql_session;
 	struct sqlite3_stmt *sql_file;
 	int		 sql_in_tx;
 	uint64_t	 sql_lost;
@@ -135,5 +136,7 @@ void	store_sqlite_close(struct store *);
 /* store_file.c */
 int	store_file_open(struct store *);
 void	store_file_close(struct store *);
+/* The disk ceiling deleted hexdumps: forget which files are on disk. */
+void	store_file_forget(void);
 
 #endif

@@ -61,7 +61,7 @@ def test_every_port_gives_open_and_close_events(sundew):
         assert key in ev, key
     assert ev["service"] == "smb" and ev["transport"] == "tcp"
     assert ev["src_ip"] == "127.0.0.1" and ev["dst_ip"] == "127.0.0.1"
-    assert re.fullmatch(r"[0-9a-f]{12}", ev["session"])
+    assert re.fullmatch(r"[0-9a-f]{16}", ev["session"])
     d.stop()
     # The same events, queryable in SQLite.
     rows = d.sql("SELECT DISTINCT dst_port FROM events WHERE eventid = ?",

@@ -278,10 +278,140 @@ test_events_reach_log_and_db(void **state)
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 	assert_non_null(strstr((const char *)sqlite3_column_text(s, 3),
-	    "INDEX events_src_ip"));
+	    "INDEX sessions_src_ip"));
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	store_close(st);
+}
+
+/* One text answer of a query on the database, or "" (for NULL). */
+static void
+test_sql_text(sqlite3 *db, const char *sql, char *out, size_t outlen)
+{
+	sqlite3_stmt	*s;
+	const char	*t;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	t = (const char *)sqlite3_column_text(s, 0);
+	snprintf(out, outlen, "%s", t != NULL ? t : "");
+	sqlite3_finalize(s);
+}
+
+/*
+ * A session's fields go once into sessions; its events keep their own in
+ * event_log, and the view events gives each event whole again.  An event
+ * whose fields differ from its session's, or that has no session, keeps
+ * them in its own data.
+ */
+static void
+test_sqlite_sessions(void **state)
+{
+	static const char	 other[] = "\"session\":\"9f2c41d07a1b\","
+	    "\"src_ip\":\"127.0.0.9\",\"src_port\":40000,"
+	    "\"dst_ip\":\"127.0.0.1\",\"dst_port\":445,"
+	    "\"transport\":\"tcp\",\"service\":\"smb\"";
+	struct config		 c;
+	struct store		*st;
+	struct event_buf	 ev;
+	sqlite3			*db;
+	char			 t[512];
+	size_t			 len;
+
+	test_conf(&c);
+	st = store_open(&c);
+	assert_non_null(st);
+	test_event(st, "sundew.connection.open", 0);
+	test_event(st, "sundew.request", 1);
+	event_begin(&ev, "sundew.shellcode.detected");
+	event_fields(&ev, other, strlen(other));
+	len = event_end(&ev);
+	store_event(st, ev.buf, len);
+	event_begin(&ev, "sundew.limit.hit");
+	event_str(&ev, "limit", "disk");
+	len = event_end(&ev);
+	store_event(st, ev.buf, len);
+	store_close(st);
+
+	assert_int_equal(sqlite3_open_v2(DB_PATH, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	test_sql_text(db, "SELECT count(*) || ' ' || src_ip FROM sessions", t,
+	    sizeof(t));
+	assert_string_equal(t, "1 127.0.0.2");
+	test_sql_text(db, "SELECT data FROM event_log WHERE id = 2", t,
+	    sizeof(t));
+	assert_string_equal(t, "{\"url\":\"http://127.0.0.2/a.exe\","
+	    "\"seq\":1}");
+	test_sql_text(db, "SELECT json_extract(data, '$.src_ip') || ' ' ||"
+	    " json_extract(data, '$.seq') || ' ' || json_extract(data, "
+	    "'$.eventid') || ' ' || json_extract(data, '$.dst_port') FROM "
+	    "events WHERE id = 2", t, sizeof(t));
+	assert_string_equal(t, "127.0.0.2 1 sundew.request 445");
+	/* The event that disagrees keeps its own address. */
+	test_sql_text(db, "SELECT json_extract(data, '$.src_ip') FROM events"
+	    " WHERE eventid = 'sundew.shellcode.detected'", t, sizeof(t));
+	assert_string_equal(t, "127.0.0.9");
+	/* No session: everything stays in data; sensor too. */
+	test_sql_text(db, "SELECT json_extract(data, '$.limit') || ' ' ||"
+	    " json_extract(data, '$.sensor') || ' ' || json_extract(data, "
+	    "'$.eventid') FROM events WHERE session IS NULL", t, sizeof(t));
+	assert_string_equal(t, "disk t1 sundew.limit.hit");
+	sqlite3_close(db);
+}
+
+/* A version 1 database (every field in every row) is taken to version 2. */
+static void
+test_sqlite_migrates_v1(void **state)
+{
+	static const char	 v1[] =
+	    "PRAGMA journal_mode = WAL;"
+	    "CREATE TABLE events (id INTEGER PRIMARY KEY, timestamp TEXT,"
+	    " eventid TEXT, sensor TEXT, session TEXT, src_ip TEXT,"
+	    " src_port INTEGER, dst_ip TEXT, dst_port INTEGER, transport TEXT,"
+	    " service TEXT, data TEXT NOT NULL);"
+	    "CREATE INDEX events_timestamp ON events (timestamp);"
+	    "CREATE INDEX events_eventid ON events (eventid);"
+	    "CREATE INDEX events_src_ip ON events (src_ip);"
+	    "CREATE INDEX events_session ON events (session);"
+	    "CREATE TABLE files (sha256 TEXT PRIMARY KEY, md5 TEXT NOT NULL,"
+	    " sha1 TEXT NOT NULL, sha512 TEXT NOT NULL, size INTEGER NOT NULL,"
+	    " filetype TEXT, kind TEXT NOT NULL, first_seen TEXT NOT NULL,"
+	    " count INTEGER NOT NULL DEFAULT 1);"
+	    "INSERT INTO events VALUES (7, '2026-11-25T18:06:34.123456Z',"
+	    " 'sundew.connection.open', 's1', 'aaaa', '192.0.2.1', 1, "
+	    " '192.0.2.2', 445, 'tcp', 'smb', '{\"timestamp\":"
+	    "\"2026-11-25T18:06:34.123456Z\",\"eventid\":"
+	    "\"sundew.connection.open\",\"sensor\":\"s1\",\"session\":"
+	    "\"aaaa\",\"src_ip\":\"192.0.2.1\",\"src_port\":1,\"dst_ip\":"
+	    "\"192.0.2.2\",\"dst_port\":445,\"transport\":\"tcp\","
+	    "\"service\":\"smb\",\"x\":1}');"
+	    "PRAGMA user_version = 1;";
+	struct config	 c;
+	struct store	*st;
+	sqlite3		*db;
+	char		 t[512];
+
+	assert_int_equal(sqlite3_open(DB_PATH, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	test_conf(&c);
+	st = store_open(&c);
+	assert_non_null(st);
+	test_event(st, "sundew.connection.close", 1);
+	store_close(st);
+	assert_int_equal(sqlite3_open_v2(DB_PATH, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	test_sql_text(db, "PRAGMA user_version", t, sizeof(t));
+	assert_string_equal(t, "2");
+	test_sql_text(db, "SELECT group_concat(id || ' ' || src_ip || ' ' ||"
+	    " json_extract(data, '$.dst_port'), ', ') FROM events", t,
+	    sizeof(t));
+	assert_string_equal(t, "7 192.0.2.1 445, 8 127.0.0.2 445");
+	test_sql_text(db, "SELECT data FROM event_log WHERE id = 7", t,
+	    sizeof(t));
+	assert_string_equal(t, "{\"x\":1}");
+	sqlite3_close(db);
 }
 
 static void
@@ -877,6 +1007,10 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_events_reach_log_and_db,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sqlite_sessions, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_sqlite_migrates_v1, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_string_one_line,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_by_size,
