@@ -106,10 +106,34 @@ sc_lc_eq(const uint8_t *p, const char *s, size_t n)
 }
 
 /*
+ * The alphanumeric decoder stubs (sc_alpha.c) around an 'X': "VTX630"
+ * (Pex), "VTX30" (alpha_upper), "jAXP" (alpha_mixed), "jXAQ"
+ * (unicode_mixed) and "QATAX" (unicode_upper), the last two also as the
+ * UTF-16 text an exploit may carry them in.
+ */
+static int
+sc_prefilter_alpha(const uint8_t *b, size_t i, size_t len)
+{
+	size_t	left = len - i;
+
+	if (i >= 2 && memcmp(b + i - 2, "jA", 2) == 0)
+		return left >= 2 && b[i + 1] == 'P';
+	if (i >= 2 && memcmp(b + i - 2, "VT", 2) == 0)
+		return (left >= 4 && memcmp(b + i + 1, "630", 3) == 0) ||
+		    (left >= 3 && memcmp(b + i + 1, "30", 2) == 0);
+	if (i >= 1 && b[i - 1] == 'j')
+		return left >= 3 && memcmp(b + i + 1, "AQ", 2) == 0;
+	if (i >= 2 && b[i - 2] == 'j' && b[i - 1] == 0)
+		return left >= 5 && memcmp(b + i + 1, "\0A\0Q", 4) == 0;
+	return (i >= 4 && memcmp(b + i - 4, "QATA", 4) == 0) ||
+	    (i >= 8 && memcmp(b + i - 8, "Q\0A\0T\0A\0", 8) == 0);
+}
+
+/*
  * Shell commands and alphanumeric decoder heads, keyed on a punctuation
  * byte so that ordinary text costs one table look-up per byte:
- * "cmd /", "cmd.exe", "tftp -i", "tftp.exe", "echo open", "VTX630",
- * "VTX30", "jAXP".
+ * "cmd /", "cmd.exe", "tftp -i", "tftp.exe", "echo open", and the stubs
+ * of sc_prefilter_alpha().
  */
 static int
 sc_prefilter_text(const uint8_t *b, size_t i, size_t len)
@@ -131,14 +155,7 @@ sc_prefilter_text(const uint8_t *b, size_t i, size_t len)
 		return i >= 4 && left >= 5 && sc_lc_eq(b + i - 4, "echo", 4) &&
 		    sc_lc_eq(b + i + 1, "open", 4);
 	case 'X':
-		if (i < 2)
-			return 0;
-		if (memcmp(b + i - 2, "jA", 2) == 0)
-			return left >= 2 && b[i + 1] == 'P';
-		if (memcmp(b + i - 2, "VT", 2) != 0)
-			return 0;
-		return (left >= 4 && memcmp(b + i + 1, "630", 3) == 0) ||
-		    (left >= 3 && memcmp(b + i + 1, "30", 2) == 0);
+		return sc_prefilter_alpha(b, i, len);
 	}
 	return 0;
 }
@@ -976,27 +993,31 @@ sc_sig_slammer(const uint8_t *b, size_t len, struct sc_result *res)
 		res->offset = (long)(first - b);
 }
 
-/* Alphanumeric decoders (Pex alpha, alpha2, alpha_mixed) by their heads. */
+/*
+ * Alphanumeric decoders (sc_alpha.c): named wherever their stub is, and
+ * decoded (then scanned again) while the depth allows.
+ */
 static void
-sc_sig_alpha(const uint8_t *b, size_t len, struct sc_result *res)
+sc_pattern_alpha(const uint8_t *b, size_t len, struct sc_result *res,
+    int depth)
 {
-	static const char *const heads[] = {
-		"VTX630VX4A0B6HH0B30BCVX2BDBH4A2AD0ADTBDQB0ADAVX4Z8BDJO",
-		"VTX630VX4A0B6HH0B30BCVX2BDBH4A2A",
-		"QZVTX30VX4AP0A3HH0A00ABAABTAAQ2AB2BB0BBXP8ACJJI",
-		"jAXP0A0AkAAQ2AB2BB0BBABXP8ABuJI",
-	};
-	const uint8_t	*q;
-	size_t		 k;
+	struct sc_alpha	 al;
+	uint8_t		*dec;
+	size_t		 from = 0, n = 0, declen;
 
-	for (k = 0; k < sizeof(heads) / sizeof(heads[0]); k++) {
-		if ((q = memmem(b, len, heads[k], strlen(heads[k]))) == NULL)
-			continue;
+	while (n++ < 4 && sc_alpha_next(b, len, &from, &al)) {
 		sc_result_decoder(res, "alpha");
 		res->shellcode = 1;
-		if (res->offset < 0)
-			res->offset = (long)(q - b);
-		return;
+		if (res->offset < 0 && depth == 0)
+			res->offset = (long)al.head;
+		if (depth >= SC_PAT_DEPTH || al.npairs == 0)
+			continue;
+		/* npairs is at most half the input. */
+		if ((dec = malloc(al.npairs)) == NULL)
+			return;
+		declen = sc_alpha_decode(b, len, &al, dec, al.npairs);
+		sc_pattern_scan_depth(dec, declen, res, depth + 1);
+		free(dec);
 	}
 }
 
@@ -1015,7 +1036,7 @@ sc_pattern_scan_depth(const uint8_t *b, size_t len, struct sc_result *res,
 
 	if (depth == 0)
 		sc_sig_slammer(b, len, res);
-	sc_sig_alpha(b, len, res);
+	sc_pattern_alpha(b, len, res, depth);
 	sc_sig_sockaddr(b, len, res);
 	sc_sig_commands(b, len, res);
 	/* A URL in ordinary text means nothing; in code or decoded, a lot. */
