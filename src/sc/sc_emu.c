@@ -291,6 +291,7 @@ sc_emu_now_usec(void)
  */
 static struct sc_emu	 sc_emu_cache;
 static size_t		 sc_emu_codesize;	/* mapped at SC_EMU_CODE_BASE */
+static uint8_t		*sc_emu_code;		/* its host memory */
 static uint8_t		 sc_emu_zero[0x1000];
 
 /* Port I/O ends the candidate (Unicorn aborts on it without a hook). */
@@ -315,6 +316,38 @@ sc_emu_hook_out(uc_engine *uc, uint32_t port, int size, uint32_t value,
 	uc_emu_stop(uc);
 }
 
+/*
+ * Unicorn 2.0.1 does not record fnop (d9 d0) as the last FPU
+ * instruction, as the CPU does: after fnop; fnstenv [esp-0xc] (one of
+ * the FPU forms shikata_ga_nai draws for its GetPC) the stored address
+ * was that of an older FPU instruction, or 0, and the decoder then
+ * XORed the wrong bytes.  Records it here, before fnop runs.
+ */
+static void
+sc_emu_hook_fnop(uc_engine *uc, uint64_t addr, uint32_t size, void *arg)
+{
+	const uint8_t	*p;
+	uint8_t		 b[2];
+	uint32_t	 fip = (uint32_t)addr;
+
+	(void)arg;
+	if (size != 2)
+		return;
+	/*
+	 * This runs before every instruction: the payload's bytes are read
+	 * in place, uc_mem_read is kept for code run elsewhere (heap, stack).
+	 */
+	if (addr >= SC_EMU_CODE_BASE && addr - SC_EMU_CODE_BASE + 2 <=
+	    sc_emu_codesize)
+		p = sc_emu_code + (addr - SC_EMU_CODE_BASE);
+	else if (uc_mem_read(uc, addr, b, sizeof(b)) == UC_ERR_OK)
+		p = b;
+	else
+		return;
+	if (p[0] == 0xd9 && p[1] == 0xd0)
+		uc_reg_write(uc, UC_X86_REG_FIP, &fip);
+}
+
 /* Checks the wall-time deadline every 256 blocks. */
 static void
 sc_emu_hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *arg)
@@ -330,10 +363,13 @@ sc_emu_hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *arg)
 static void
 sc_emu_close(void)
 {
+	/* Its CPU snapshot goes first, while the engine still exists. */
+	sc_win32_free(&sc_emu_cache);
 	if (sc_emu_cache.uc != NULL)
 		uc_close(sc_emu_cache.uc);
-	sc_win32_free(&sc_emu_cache);
 	memset(&sc_emu_cache, 0, sizeof(sc_emu_cache));
+	free(sc_emu_code);	/* Unicorn does not own it */
+	sc_emu_code = NULL;
 	sc_emu_codesize = 0;
 }
 
@@ -360,17 +396,32 @@ sc_emu_engine(size_t codesize)
 		    uc_hook_add(e->uc, &h, UC_HOOK_INSN, (void *)sc_emu_hook_out,
 		    e, 1, 0, UC_X86_INS_OUT) != UC_ERR_OK ||
 		    uc_hook_add(e->uc, &h, UC_HOOK_BLOCK,
-		    (void *)sc_emu_hook_block, e, 1, 0) != UC_ERR_OK) {
+		    (void *)sc_emu_hook_block, e, 1, 0) != UC_ERR_OK ||
+		    uc_hook_add(e->uc, &h, UC_HOOK_CODE,
+		    (void *)sc_emu_hook_fnop, e, 1, 0) != UC_ERR_OK) {
 			sc_emu_close();
 			return NULL;
 		}
 		e->heap_next = SC_EMU_HEAP_BASE + SC_EMU_HEAP_SIZE;
 	}
 	if (codesize > sc_emu_codesize) {
-		if ((sc_emu_codesize > 0 && uc_mem_unmap(e->uc,
-		    SC_EMU_CODE_BASE, sc_emu_codesize) != UC_ERR_OK) ||
-		    uc_mem_map(e->uc, SC_EMU_CODE_BASE, codesize,
-		    UC_PROT_ALL) != UC_ERR_OK) {
+		if (sc_emu_codesize > 0 && uc_mem_unmap(e->uc,
+		    SC_EMU_CODE_BASE, sc_emu_codesize) != UC_ERR_OK) {
+			sc_emu_close();
+			return NULL;
+		}
+		free(sc_emu_code);
+		sc_emu_code = NULL;
+		sc_emu_codesize = 0;
+		/* Host memory, so that sc_emu_hook_fnop reads it in place. */
+		if (posix_memalign((void **)&sc_emu_code, 0x1000,
+		    codesize) != 0) {
+			sc_emu_code = NULL;
+			sc_emu_close();
+			return NULL;
+		}
+		if (uc_mem_map_ptr(e->uc, SC_EMU_CODE_BASE, codesize,
+		    UC_PROT_ALL, sc_emu_code) != UC_ERR_OK) {
 			sc_emu_close();
 			return NULL;
 		}

@@ -355,6 +355,52 @@ sc_cand_add(long *offs, size_t *n, size_t max, long off)
 	offs[(*n)++] = off;
 }
 
+static int
+sc_is_movi(uint8_t c)		/* mov r32, imm32 */
+{
+	return c >= 0xb8 && c <= 0xbf;
+}
+
+static int
+sc_is_fpu_reg(const uint8_t *p)	/* an FPU instruction on registers */
+{
+	return p[0] >= 0xd8 && p[0] <= 0xdf && p[1] >= 0xc0;
+}
+
+/*
+ * The heads of fnstenv [esp-0xc] GetPC stubs as shikata_ga_nai lays them
+ * out, at most max.  Its blocks come in a random order: the mov of its
+ * key may fall between fnstenv and the pop of the FPU instruction's
+ * address, where sc_getpc_fpu (which wants the pop right after fnstenv)
+ * does not look, and sc_back_over_setup may walk into whatever bytes
+ * precede the stub.  Behind other bytes (no NOP sled, not at offset 0)
+ * such a stub had no candidate at its head.  The head is the FPU
+ * instruction right before fnstenv or before the key's mov, or that mov
+ * before the FPU instruction.
+ */
+static void
+sc_fpu_heads(const uint8_t *b, size_t len, long *offs, size_t *n,
+    size_t max)
+{
+	size_t	f;
+
+	for (f = 2; f + 10 <= len && *n + 2 <= max; f++) {
+		if (b[f] != 0xd9 || b[f + 1] != 0x74 || b[f + 2] != 0x24 ||
+		    b[f + 3] != 0xf4)
+			continue;
+		if (!sc_is_pop(b[f + 4]) && (!sc_is_movi(b[f + 4]) ||
+		    !sc_is_pop(b[f + 9])))
+			continue;
+		if (sc_is_fpu_reg(b + f - 2)) {
+			if (f >= 7 && sc_is_movi(b[f - 7]))
+				sc_cand_add(offs, n, max, (long)(f - 7));
+			sc_cand_add(offs, n, max, (long)(f - 2));
+		} else if (f >= 7 && sc_is_movi(b[f - 5]) &&
+		    sc_is_fpu_reg(b + f - 7))
+			sc_cand_add(offs, n, max, (long)(f - 7));
+	}
+}
+
 size_t
 sc_pattern_candidates(const uint8_t *buf, size_t len, long *offsets,
     size_t max)
@@ -364,6 +410,8 @@ sc_pattern_candidates(const uint8_t *buf, size_t len, long *offsets,
 
 	if (buf == NULL || len == 0 || max == 0)
 		return 0;
+	/* Half at most: bytes full of fnstenv must not crowd out the rest. */
+	sc_fpu_heads(buf, len, offsets, &n, max / 2);
 	ng = sc_getpc_find(buf, len, g, SC_MAX_CANDIDATES);
 	for (i = 0; i < ng; i++)		/* decoder heads first */
 		sc_cand_add(offsets, &n, max, (long)g[i].head);
@@ -378,7 +426,7 @@ sc_pattern_candidates(const uint8_t *buf, size_t len, long *offsets,
 			continue;
 		for (k = g[i].pos > 16 ? g[i].pos - 16 : 0; k + 2 <= g[i].pos;
 		    k++)
-			if (buf[k] >= 0xd8 && buf[k] <= 0xdf && buf[k + 1] >= 0xc0)
+			if (sc_is_fpu_reg(buf + k))
 				sc_cand_add(offsets, &n, max,
 				    (long)sc_back_over_setup(buf, k));
 	}

@@ -188,6 +188,7 @@ struct w32_state {
 	uint8_t		 proc[W32_PROC_SIZE];
 	uint8_t		 stubs[W32_STUB_SIZE];
 	uint8_t		 gdt[0x100];
+	uc_context	*cpu;		/* the CPU as set up, for each reset */
 };
 
 static void
@@ -865,6 +866,12 @@ sc_win32_setup(struct sc_emu *e)
 	if (uc_hook_add(e->uc, &h, UC_HOOK_CODE, (void *)w32_hook_stub, e,
 	    W32_STUB_BASE, W32_SEH_RETURN) != UC_ERR_OK)
 		return -1;
+	if (uc_context_alloc(e->uc, &st->cpu) != UC_ERR_OK) {
+		st->cpu = NULL;
+		return -1;
+	}
+	if (uc_context_save(e->uc, st->cpu) != UC_ERR_OK)
+		return -1;
 	return 0;
 }
 
@@ -884,7 +891,19 @@ sc_win32_reset(struct sc_emu *e)
 	if (uc_mem_write(e->uc, W32_PROC_BASE, st->proc,
 	    W32_PROC_SIZE) != UC_ERR_OK ||
 	    uc_mem_write(e->uc, SC_EMU_STACK_TOP - 0x1c, k32,
-	    sizeof(k32)) != UC_ERR_OK)
+	    sizeof(k32)) != UC_ERR_OK ||
+	    uc_mem_write(e->uc, W32_GDT_BASE, st->gdt,
+	    sizeof(st->gdt)) != UC_ERR_OK)
+		return -1;
+	/*
+	 * The whole CPU as sc_win32_setup left it: a candidate that ran
+	 * into junk may have loaded SS, ES or FS (pop ss: SS becomes a
+	 * 16-bit null segment and every later push faults), changed the
+	 * GDTR or left the FPU's last instruction pointer behind.  Without
+	 * this, one such payload would blind the engine for every later
+	 * analysis of the process.
+	 */
+	if (uc_context_restore(e->uc, st->cpu) != UC_ERR_OK)
 		return -1;
 	return 0;
 }
@@ -892,6 +911,10 @@ sc_win32_reset(struct sc_emu *e)
 void
 sc_win32_free(struct sc_emu *e)
 {
+	struct w32_state	*st = e->win32;
+
+	if (st != NULL && st->cpu != NULL)
+		uc_context_free(st->cpu);
 	free(e->win32);
 	e->win32 = NULL;
 }
