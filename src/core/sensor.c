@@ -272,9 +272,13 @@ sensor_listen(void)
 		if (l->set != sensor.index)
 			continue;
 		if (l->transport == SERVICE_TCP) {
+			/*
+			 * Backlog 0: the parent listens with listen.backlog;
+			 * -1 would have libevent listen again with 128.
+			 */
 			sensor.tcp[i] = evconnlistener_new(sensor.base,
 			    sensor_accept_cb, (void *)l, LEV_OPT_CLOSE_ON_EXEC,
-			    -1, l->fd);
+			    0, l->fd);
 			if (sensor.tcp[i] == NULL)
 				fatalx("evconnlistener_new on port %u",
 				    l->port);
