@@ -46,6 +46,7 @@ static const char *const store_sqlite_cols[STORE_SQLITE_NCOLS] = {
 	"timestamp", "eventid", "session", "sensor", "src_ip", "src_port",
 	"dst_ip", "dst_port", "transport", "service"
 };
+static size_t store_sqlite_collen[STORE_SQLITE_NCOLS];	/* at open */
 
 /* What version 2 adds to an empty database or to a version 1 one. */
 static const char store_sqlite_schema_v2[] =
@@ -177,8 +178,29 @@ static struct store_session_entry store_sessions[STORE_SESSION_CACHE];
 
 static const char store_sqlite_ins_file[] =
     "INSERT INTO files (sha256, md5, sha1, sha512, size, filetype, kind,"
-    " first_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-    " ON CONFLICT (sha256) DO UPDATE SET count = count + 1";
+    " first_seen, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    " ON CONFLICT (sha256) DO UPDATE SET count = count + excluded.count";
+
+/*
+ * The files seen in this batch: a worm sends the same payload over and
+ * over, so each file's row is written once a commit (its count raised
+ * by the sightings), not once a sighting.
+ */
+#define STORE_FILES_PENDING	32
+
+struct store_file_pending {
+	char		sha256[65];
+	char		md5[33];
+	char		sha1[41];
+	char		sha512[129];
+	char		filetype[256];
+	char		kind[16];
+	char		first_seen[32];
+	uint64_t	size;
+	uint32_t	count;
+};
+static struct store_file_pending	store_files[STORE_FILES_PENDING];
+static size_t				store_nfiles;
 
 static int
 store_sqlite_exec(struct store *st, const char *sql, const char *what)
@@ -286,8 +308,12 @@ store_sqlite_open(struct store *st)
 {
 	char	mode[16], path[STORE_PATH_MAX + 8];
 	int	rc, version = 0;
+	size_t	c;
 
 	memset(store_sessions, 0, sizeof(store_sessions));
+	store_nfiles = 0;
+	for (c = 0; c < STORE_SQLITE_NCOLS; c++)
+		store_sqlite_collen[c] = strlen(store_sqlite_cols[c]);
 	/* No links: the store opens its files as root, before the chroot. */
 	rc = sqlite3_open_v2(st->sqlite_path, &st->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
@@ -460,7 +486,7 @@ store_sqlite_scan(const char *p, size_t len,
 		if ((ve = store_sqlite_value(p, i, len)) == 0 || ve == i)
 			return -1;
 		for (col = -1, c = 0; c < STORE_SQLITE_NCOLS; c++)
-			if (strlen(store_sqlite_cols[c]) == klen &&
+			if (store_sqlite_collen[c] == klen &&
 			    memcmp(store_sqlite_cols[c], p + k, klen) == 0) {
 				col = (int)c;
 				if (vals[c].p == NULL) {
@@ -734,32 +760,69 @@ store_sqlite_event(struct store *st, const char *json, size_t len)
 		store_sqlite_lost(st, "insert event", rc);
 }
 
+/* Writes the files rows of the batch. */
+static void
+store_sqlite_files_flush(struct store *st)
+{
+	sqlite3_stmt			*s = st->sql_file;
+	const struct store_file_pending	*f;
+	size_t				 i;
+	int				 rc;
+
+	for (i = 0; i < store_nfiles; i++) {
+		f = &store_files[i];
+		if ((rc = sqlite3_bind_text(s, 1, f->sha256, -1,
+		    SQLITE_STATIC)) ||
+		    (rc = sqlite3_bind_text(s, 2, f->md5, -1, SQLITE_STATIC)) ||
+		    (rc = sqlite3_bind_text(s, 3, f->sha1, -1, SQLITE_STATIC)) ||
+		    (rc = sqlite3_bind_text(s, 4, f->sha512, -1,
+		    SQLITE_STATIC)) ||
+		    (rc = sqlite3_bind_int64(s, 5, (sqlite3_int64)f->size)) ||
+		    (rc = sqlite3_bind_text(s, 6, f->filetype, -1,
+		    SQLITE_STATIC)) ||
+		    (rc = sqlite3_bind_text(s, 7, f->kind, -1, SQLITE_STATIC)) ||
+		    (rc = sqlite3_bind_text(s, 8, f->first_seen, -1,
+		    SQLITE_STATIC)) ||
+		    (rc = sqlite3_bind_int64(s, 9, f->count)))
+			goto done;
+		rc = sqlite3_step(s);
+done:
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+		if (rc != SQLITE_DONE)
+			store_sqlite_lost(st, "insert file", rc);
+	}
+	store_nfiles = 0;
+}
+
 void
 store_sqlite_file(struct store *st, const char *sha256, const char *md5,
     const char *sha1, const char *sha512, uint64_t size,
     const char *filetype, const char *kind, const char *first_seen)
 {
-	sqlite3_stmt	*s = st->sql_file;
-	int		 rc;
+	struct store_file_pending	*f;
+	size_t				 i;
 
 	if (st->db == NULL)
 		return;
 	store_sqlite_begin(st);
-	if ((rc = sqlite3_bind_text(s, 1, sha256, -1, SQLITE_STATIC)) ||
-	    (rc = sqlite3_bind_text(s, 2, md5, -1, SQLITE_STATIC)) ||
-	    (rc = sqlite3_bind_text(s, 3, sha1, -1, SQLITE_STATIC)) ||
-	    (rc = sqlite3_bind_text(s, 4, sha512, -1, SQLITE_STATIC)) ||
-	    (rc = sqlite3_bind_int64(s, 5, (sqlite3_int64)size)) ||
-	    (rc = sqlite3_bind_text(s, 6, filetype, -1, SQLITE_STATIC)) ||
-	    (rc = sqlite3_bind_text(s, 7, kind, -1, SQLITE_STATIC)) ||
-	    (rc = sqlite3_bind_text(s, 8, first_seen, -1, SQLITE_STATIC)))
-		goto done;
-	rc = sqlite3_step(s);
-done:
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	if (rc != SQLITE_DONE)
-		store_sqlite_lost(st, "insert file", rc);
+	for (i = 0; i < store_nfiles; i++)
+		if (strcmp(store_files[i].sha256, sha256) == 0) {
+			store_files[i].count++;
+			return;
+		}
+	if (store_nfiles == STORE_FILES_PENDING)
+		store_sqlite_files_flush(st);
+	f = &store_files[store_nfiles++];
+	snprintf(f->sha256, sizeof(f->sha256), "%s", sha256);
+	snprintf(f->md5, sizeof(f->md5), "%s", md5);
+	snprintf(f->sha1, sizeof(f->sha1), "%s", sha1);
+	snprintf(f->sha512, sizeof(f->sha512), "%s", sha512);
+	snprintf(f->filetype, sizeof(f->filetype), "%s", filetype);
+	snprintf(f->kind, sizeof(f->kind), "%s", kind);
+	snprintf(f->first_seen, sizeof(f->first_seen), "%s", first_seen);
+	f->size = size;
+	f->count = 1;
 }
 
 /*
@@ -773,6 +836,7 @@ store_sqlite_commit(struct store *st)
 
 	if (st->db == NULL || !st->sql_in_tx)
 		return;
+	store_sqlite_files_flush(st);
 	rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 	if (rc == SQLITE_OK || sqlite3_get_autocommit(st->db)) {
 		st->sql_in_tx = 0;
