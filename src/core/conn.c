@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -264,9 +265,36 @@ conn_refuse(const struct listener *l, int fd, const struct sockaddr *sa,
 }
 
 static void
+conn_trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (TAILQ_EMPTY(&conn_list))
+		malloc_trim(0);
+}
+
+/*
+ * The last session is gone: a second later, if none came, the heap is
+ * handed back, so that the sensor's memory follows its load after a
+ * burst (malloc keeps its peak otherwise).
+ */
+static void
+conn_idle(void)
+{
+	static struct event	*trim;
+	struct timeval		 tv = { 1, 0 };
+
+	if (trim == NULL &&
+	    (trim = evtimer_new(sensor_base(), conn_trim_cb, NULL)) == NULL)
+		return;
+	if (!evtimer_pending(trim, NULL))
+		evtimer_add(trim, &tv);
+}
+
+static void
 conn_free(struct conn *c)
 {
 	TAILQ_REMOVE(&conn_list, c, entry);
+	if (TAILQ_EMPTY(&conn_list))
+		conn_idle();
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	free(c->fields);

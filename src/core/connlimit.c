@@ -95,6 +95,13 @@ connlimit_total(const struct connlimit *l)
 	return sum;
 }
 
+uint32_t
+connlimit_sensor(const struct connlimit *l, int sensor)
+{
+	return sensor >= 0 && sensor < l->nsensors ?
+	    connlimit_load(&l->rows[sensor].total) : 0;
+}
+
 enum connlimit_verdict
 connlimit_acquire(struct connlimit *l, int sensor, uint32_t bucket,
     uint32_t max_global, uint32_t per_source)

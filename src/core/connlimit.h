@@ -37,5 +37,7 @@ enum connlimit_verdict connlimit_acquire(struct connlimit *, int sensor,
 void		 connlimit_release(struct connlimit *, int sensor, uint32_t bucket);
 /* Open connections of all sensors together. */
 uint32_t	 connlimit_total(const struct connlimit *);
+/* Open connections of one sensor. */
+uint32_t	 connlimit_sensor(const struct connlimit *, int sensor);
 
 #endif

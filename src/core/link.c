@@ -109,6 +109,12 @@ link_pop_sent(struct link *l)
 		l->head = (l->head + 1) % l->cap;
 		l->count--;
 	}
+	/* Empty: let go of the room a burst made for its boundaries. */
+	if (l->count == 0 && l->cap > 1024) {
+		free(l->ends);
+		l->ends = NULL;
+		l->head = l->cap = 0;
+	}
 }
 
 /*
@@ -125,11 +131,6 @@ link_trim(struct link *l)
 		return;
 	last = now;
 	l->peak = 0;
-	if (l->count == 0 && l->cap > 1024) {
-		free(l->ends);
-		l->ends = NULL;
-		l->head = l->cap = 0;
-	}
 	malloc_trim(0);
 }
 

@@ -1,6 +1,8 @@
 #include <arpa/inet.h>
+#include <linux/filter.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,4 +165,74 @@ listen_close_all(struct listener *ls, size_t n)
 	for (i = 0; i < n; i++)
 		close(ls[i].fd);
 	free(ls);
+}
+
+/*
+ * A classic BPF program for a reuseport group: a socket at random among
+ * sets[0..n).  A group's sockets are numbered in the order they started
+ * to listen, which listen_open_all makes the order of the sets.
+ */
+static size_t
+listen_steer_prog(struct sock_filter *f, const int *sets, int n)
+{
+	size_t	k = 0;
+	int	i;
+
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+	    SKF_AD_OFF + SKF_AD_RANDOM);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_MOD | BPF_K,
+	    (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+		    (uint32_t)i, 0, 1);
+		f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+		    (uint32_t)sets[i]);
+	}
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+	    (uint32_t)sets[0]);
+	return k;
+}
+
+int
+listen_steer(const struct listener *ls, size_t nls, const int *sets, int n)
+{
+	struct sock_filter	f[2 + 2 * LISTEN_MAX_SETS + 1];
+	struct sock_fprog	prog;
+	size_t			i;
+
+	if (n < 1 || n > LISTEN_MAX_SETS)
+		return -1;
+	prog.len = (unsigned short)listen_steer_prog(f, sets, n);
+	prog.filter = f;
+	/* The program belongs to the group: set it through one member. */
+	for (i = 0; i < nls; i++) {
+		if (ls[i].set != 0 || ls[i].transport != SERVICE_TCP)
+			continue;
+		if (setsockopt(ls[i].fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF,
+		    &prog, sizeof(prog)) == -1) {
+			log_warn("SO_ATTACH_REUSEPORT_CBPF on port %u",
+			    ls[i].port);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+listen_backlogged(const struct listener *ls, size_t nls, int set)
+{
+	struct tcp_info	ti;
+	socklen_t	len;
+	size_t		i;
+
+	for (i = 0; i < nls; i++) {
+		if (ls[i].set != set || ls[i].transport != SERVICE_TCP)
+			continue;
+		len = sizeof(ti);
+		/* A listener's tcpi_unacked is its accept queue. */
+		if (getsockopt(ls[i].fd, IPPROTO_TCP, TCP_INFO, &ti,
+		    &len) == 0 && ti.tcpi_unacked * 4 > ti.tcpi_sacked)
+			return 1;
+	}
+	return 0;
 }

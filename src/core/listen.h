@@ -30,4 +30,14 @@ int	listen_open_all(const struct config *, int nsets,
 	    struct listener **out, size_t *nout, char *err, size_t errlen);
 void	listen_close_all(struct listener *, size_t);
 
+#define LISTEN_MAX_SETS	64
+/*
+ * Sends new TCP connections to the sets sets[0..n) only, at random among
+ * them (a BPF program on each port's SO_REUSEPORT group); the others keep
+ * what they hold.  0, or -1 after logging why.
+ */
+int	listen_steer(const struct listener *, size_t, const int *sets, int n);
+/* Whether an accept queue of the set is more than a quarter full. */
+int	listen_backlogged(const struct listener *, size_t, int set);
+
 #endif

@@ -212,16 +212,20 @@ def test_connections_leave_no_descriptors_or_memory(sundew):
 
     fd_start = fds()
     # A first round takes the allocator and the queues to their working
-    # size; a second one must not grow them further: no leak per session.
+    # size; three more must not grow them further: no leak per session.
+    # The heap of a sensor moves by about a megabyte from round to round
+    # (fragments that malloc_trim cannot give back); 100 bytes kept per
+    # session would be 6 MB over the 60,000 sessions.
     n = 20000
     loop(n, 1)
     wait_for(lambda: fds() == fd_start, 10, "descriptors back to %d" % fd_start)
     rss0 = rss()
-    loop(n, 1 + n)
-    wait_for(lambda: fds() == fd_start, 10, "descriptors back to %d" % fd_start)
-    # Close to where it started: the allocator's noise across the sensors
-    # is about a megabyte; 100 bytes kept per session would be 2 MB.
-    assert rss() - rss0 < 2048, (rss0, rss())
+    for r in range(3):
+        loop(n, 1 + (r + 1) * n)
+        wait_for(lambda: fds() == fd_start, 10,
+                 "descriptors back to %d" % fd_start)
+    wait_for(lambda: rss() - rss0 < 4096, 5,
+             "sensor memory back within 4 MB of %d KiB" % rss0)
     d.stop()
 
 

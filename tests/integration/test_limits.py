@@ -1,5 +1,7 @@
 """Session caps and time-outs: each cap gives a limit.hit event, never a crash."""
 import hashlib
+import os
+import re
 import socket
 import time
 
@@ -89,4 +91,43 @@ def test_input_cap_keeps_what_fits(sundew):
     ev = d.wait_events("sundew.file.stored")[0]
     assert ev["size"] == 1000
     assert ev["sha256"] == hashlib.sha256(payload[:1000]).hexdigest()
+    d.stop()
+
+
+def test_extra_sensors_take_connections_as_the_first_fill(sundew):
+    """When the open-file limit makes more sensors than CPUs, new
+    connections go to as many sensors as CPUs, and on to the others as
+    those fill (80% of what one may hold)."""
+    ncpu = os.cpu_count() or 1
+    nofile = 400
+    d = sundew(["limits.per_source=0", f"limits.nofile={nofile}",
+                f"limits.max_connections={(ncpu + 2) * 250}"])
+    pids = d.sensors()
+    assert len(pids) > ncpu, d.log_text()
+    base = {p: len(os.listdir(f"/proc/{p}/fd")) for p in pids}
+    # What one sensor may hold: the limit less its listeners and 64.
+    sockets = int(re.search(r"(\d+) sockets", d.log_text()).group(1))
+    per = nofile - sockets - 64
+
+    def held():
+        return [len(os.listdir(f"/proc/{p}/fd")) - base[p] for p in pids]
+
+    first = [connect(GENERIC_PORT, src=f"127.0.1.{1 + i % 250}")
+             for i in range(100)]
+    wait_for(lambda: sum(held()) == 100, 10, "100 connections held")
+    busy = [h for h in held() if h > 0]
+    assert len(busy) <= ncpu, held()
+    # Past 80% of a sensor's share, the next sensors take the rest.
+    more = []
+    for i in range(ncpu * per * 9 // 10):
+        more.append(connect(GENERIC_PORT, src=f"127.0.2.{1 + i % 250}"))
+        if i % 20 == 0:
+            time.sleep(0.02)
+    total = 100 + len(more)
+    wait_for(lambda: sum(held()) == total, 10, f"{total} held")
+    assert len([h for h in held() if h > 0]) > ncpu, held()
+    assert max(held()) <= per, (held(), per)
+    assert "new connections go to sensors" in d.log_text()
+    for s in first + more:
+        s.close()
     d.stop()
