@@ -5,7 +5,7 @@ Measured in one run on loopback, with the load generator bench_load:
 
 1. the connection rate of bench_trivial (accept, write a banner, close);
 2. the connection rate of sundew on a generic TCP port, with full event
-   logging, as a ratio to (1);
+   logging, as a ratio to (1); the runs of (1) and (2) alternate;
 3. the resident memory of sundew's sensor processes per idle connection,
    with 10,000 idle connections held;
 4. how many of 50,000 concurrent connections sundew holds;
@@ -123,13 +123,8 @@ def rate_once(args, port, seconds):
             "rate": int(m.group(3)), "errors": int(m.group(4))}
 
 
-def rate_measure(args, port, label):
-    """A warm-up run, then args.runs runs; the median rate and totals."""
-    say(f"{label}: warm-up, then {args.runs} runs of {args.seconds} s, "
-        f"{args.concurrency} connections in flight")
-    runs = [rate_once(args, port, 1)]
-    for _ in range(args.runs):
-        runs.append(rate_once(args, port, args.seconds))
+def rate_summary(label, runs):
+    """The median rate and the totals of runs (the first is a warm-up)."""
     rates = [r["rate"] for r in runs[1:]]
     say(f"  {label}: {' '.join(str(r) for r in rates)} conn/s, median "
         f"{statistics.median(rates):.0f}, errors "
@@ -139,21 +134,35 @@ def rate_measure(args, port, label):
             "errors": sum(r["errors"] for r in runs)}
 
 
-def trivial_measure(args, workdir):
+def rate_measure(args, tport, sport):
+    """A warm-up run of each, then args.runs runs of the trivial server
+    and of sundew in turn, so that both see the same machine (other load,
+    a neighbour on the host) and its drift falls on both alike."""
+    say(f"rate: warm-up, then {args.runs} runs of {args.seconds} s of the "
+        f"trivial server and of sundew in turn, {args.concurrency} "
+        "connections in flight")
+    triv = [rate_once(args, tport, 1)]
+    sd = [rate_once(args, sport, 1)]
+    for _ in range(args.runs):
+        triv.append(rate_once(args, tport, args.seconds))
+        sd.append(rate_once(args, sport, args.seconds))
+    return rate_summary("trivial server", triv), rate_summary("sundew", sd)
+
+
+def trivial_start(args, workdir):
+    """bench_trivial on a free port: (process, port)."""
     trivial = os.path.join(args.build, "bench", "bench_trivial")
     with open(os.path.join(workdir, "trivial.out"), "w",
               encoding="utf-8") as err:
         proc = subprocess.Popen([trivial, "0", "127.0.0.1"],
                                 stdout=subprocess.PIPE, stderr=err,
                                 text=True)
-    try:
-        line = read_line(proc, 10, "bench_trivial")
-        m = re.fullmatch(r"listening 127\.0\.0\.1 (\d+)", line)
-        if m is None:
-            raise BenchError(f"bench_trivial: unexpected '{line}'")
-        return rate_measure(args, int(m.group(1)), "trivial server")
-    finally:
+    line = read_line(proc, 10, "bench_trivial")
+    m = re.fullmatch(r"listening 127\.0\.0\.1 (\d+)", line)
+    if m is None:
         stop(proc)
+        raise BenchError(f"bench_trivial: unexpected '{line}'")
+    return proc, int(m.group(1))
 
 
 # ------------------------------------------------------------- processes
@@ -422,7 +431,7 @@ def log_count(datadir, port):
     return ours, total, files
 
 
-def sundew_measure(args, hard, workdir):
+def sundew_measure(args, hard, workdir, tport):
     datadir = os.path.join(workdir, "data")
     logpath = os.path.join(workdir, "sundew.out")
     proc = sundew_start(args, datadir, logpath, hard)
@@ -435,7 +444,7 @@ def sundew_measure(args, hard, workdir):
                              f"children of {proc.pid}")
         say(f"  sensors: pids {' '.join(map(str, sensors))} ({how})")
         res["sensors_how"] = how
-        res["rate"] = rate_measure(args, args.port, "sundew")
+        res["trivial"], res["rate"] = rate_measure(args, tport, args.port)
         say(f"sundew: holding {args.idle} idle connections")
         res["idle"] = hold_measure(args, proc, sensors, args.port,
                                    args.idle, hard)
@@ -562,7 +571,8 @@ def report(args, triv, sd, hard, sc=None):
     for r in [head] + rows:
         say("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     say("")
-    say(f"rate: median of {args.runs} runs of {args.seconds} s, "
+    say(f"rate: median of {args.runs} runs of {args.seconds} s each, the "
+        "trivial server's and sundew's in turn, "
         f"{args.concurrency} in flight, each connection: connect, send 100 "
         "bytes, shut down, read to the end, close; errors: trivial "
         f"{triv['errors']}, sundew {sd['rate']['errors']}")
@@ -588,8 +598,8 @@ def parse_args(argv):
     ap.add_argument("--build", required=True, help="the build directory")
     ap.add_argument("--port", type=int, default=3127,
                     help="a port of sundew's generic TCP service")
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--seconds", type=int, default=4)
     ap.add_argument("--concurrency", type=int, default=128)
     ap.add_argument("--idle", type=int, default=10000)
     ap.add_argument("--max", type=int, default=50000)
@@ -624,8 +634,12 @@ def main(argv):
     os.chmod(workdir, 0o755)
     ok = False
     try:
-        triv = trivial_measure(args, workdir)
-        sd = sundew_measure(args, hard, workdir)
+        tproc, tport = trivial_start(args, workdir)
+        try:
+            sd = sundew_measure(args, hard, workdir, tport)
+        finally:
+            stop(tproc)
+        triv = sd["trivial"]
         store_measure(args, workdir)
         sc = analyser_measure(args) if os.path.isdir(CORPORA) else None
         report(args, triv, sd, hard, sc)

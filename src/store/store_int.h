@@ -74,6 +74,8 @@ struct store {
 	struct sqlite3	*db;
 	struct sqlite3_stmt *sql_event;
 	struct sqlite3_stmt *sql_session;
+	struct sqlite3_stmt *sql_meta;
+	int64_t		 sql_next_id;	/* of the next event */
 	struct sqlite3_stmt *sql_file;
 	int		 sql_in_tx;
 	uint64_t	 sql_lost;

@@ -59,8 +59,13 @@ static const char store_sqlite_schema_v2[] =
     " dst_ip TEXT,"
     " dst_port INTEGER,"
     " transport TEXT,"
-    " service TEXT) WITHOUT ROWID;"
+    " service TEXT,"
+    " open_id INTEGER) WITHOUT ROWID;"
     "CREATE INDEX sessions_src_ip ON sessions (src_ip);"
+    "CREATE INDEX sessions_timestamp ON sessions (timestamp);"
+    "CREATE TABLE store_meta (key TEXT PRIMARY KEY, value INTEGER)"
+    " WITHOUT ROWID;"
+    "INSERT INTO store_meta VALUES ('next_id', 1);"
     "CREATE TABLE event_log ("
     " id INTEGER PRIMARY KEY,"
     " timestamp TEXT,"
@@ -83,7 +88,15 @@ static const char store_sqlite_schema_v2[] =
     "   'src_ip', s.src_ip, 'src_port', s.src_port, 'dst_ip', s.dst_ip,"
     "   'dst_port', s.dst_port, 'transport', s.transport,"
     "   'service', s.service), e.data) END AS data"
-    " FROM event_log AS e LEFT JOIN sessions AS s ON s.session = e.session;";
+    " FROM event_log AS e LEFT JOIN sessions AS s ON s.session = e.session"
+    " UNION ALL SELECT open_id, timestamp, 'sundew.connection.open',"
+    " sensor, session, src_ip, src_port, dst_ip, dst_port, transport,"
+    " service, json_object('timestamp', timestamp,"
+    "  'eventid', 'sundew.connection.open', 'sensor', sensor,"
+    "  'session', session, 'src_ip', src_ip, 'src_port', src_port,"
+    "  'dst_ip', dst_ip, 'dst_port', dst_port, 'transport', transport,"
+    "  'service', service)"
+    " FROM sessions WHERE open_id IS NOT NULL;";
 
 /* Version 1 kept every field in every events row. */
 static const char store_sqlite_schema_v1[] =
@@ -122,7 +135,7 @@ static const char store_sqlite_v1_to_v2[] =
     "DROP INDEX events_src_ip; DROP INDEX events_session;";
 static const char store_sqlite_v1_rows[] =
     "INSERT OR IGNORE INTO sessions SELECT session, min(timestamp), sensor,"
-    " src_ip, src_port, dst_ip, dst_port, transport, service"
+    " src_ip, src_port, dst_ip, dst_port, transport, service, NULL"
     " FROM events_v1 WHERE session IS NOT NULL GROUP BY session;"
     "INSERT INTO event_log (id, timestamp, eventid, session, data)"
     " SELECT e.id, e.timestamp, e.eventid, e.session,"
@@ -139,12 +152,17 @@ static const char store_sqlite_v1_rows[] =
     "DROP TABLE events_v1;";
 
 static const char store_sqlite_ins_event[] =
-    "INSERT INTO event_log (data, timestamp, eventid, session)"
-    " VALUES (?1, ?2, ?3, ?4)";
+    "INSERT INTO event_log (data, timestamp, eventid, session, id)"
+    " VALUES (?1, ?2, ?3, ?4, ?5)";
 static const char store_sqlite_ins_session[] =
     "INSERT OR IGNORE INTO sessions (session, timestamp, sensor, src_ip,"
-    " src_port, dst_ip, dst_port, transport, service)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    " src_port, dst_ip, dst_port, transport, service, open_id)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+static const char store_sqlite_next_id[] =
+    "SELECT max((SELECT value FROM store_meta WHERE key = 'next_id'),"
+    " (SELECT coalesce(max(id), 0) + 1 FROM event_log))";
+static const char store_sqlite_set_next_id[] =
+    "UPDATE store_meta SET value = ?1 WHERE key = 'next_id'";
 
 /* A value in the event: its JSON text, quotes included for a string. */
 struct store_span {
@@ -239,6 +257,30 @@ store_sqlite_pragma(struct store *st, const char *sql, char *text,
 			snprintf(text, textlen, "%s", s != NULL ? s : "");
 		}
 	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		log_warnx("store: sqlite %s: %s: %s", st->sqlite_path, sql,
+		    sqlite3_errstr(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* The integer answer of a query (0 for none or NULL); -1 on error. */
+static int
+store_sqlite_int64(struct store *st, const char *sql, int64_t *out)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	*out = 0;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+		log_warnx("store: sqlite %s: %s: %s", st->sqlite_path, sql,
+		    sqlite3_errmsg(st->db));
+		return -1;
+	}
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		*out = sqlite3_column_int64(stmt, 0);
 	sqlite3_finalize(stmt);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		log_warnx("store: sqlite %s: %s: %s", st->sqlite_path, sql,
@@ -360,6 +402,10 @@ store_sqlite_open(struct store *st)
 	    &st->sql_event) == -1 ||
 	    store_sqlite_prepare(st, store_sqlite_ins_session,
 	    &st->sql_session) == -1 ||
+	    store_sqlite_prepare(st, store_sqlite_set_next_id,
+	    &st->sql_meta) == -1 ||
+	    store_sqlite_int64(st, store_sqlite_next_id,
+	    &st->sql_next_id) == -1 ||
 	    store_sqlite_prepare(st, store_sqlite_ins_file,
 	    &st->sql_file) == -1)
 		return -1;
@@ -647,10 +693,14 @@ store_sqlite_fields_hash(const struct store_span vals[STORE_SQLITE_NCOLS])
 	return h;
 }
 
-/* Inserts the session's row; 1 if it was new, 0 if not, -1 on error. */
+/*
+ * Inserts the session's row; 1 if it was new, 0 if not, -1 on error.
+ * open_id, if not 0, is the id of the sundew.connection.open event the
+ * row stands for.
+ */
 static int
 store_sqlite_session(struct store *st,
-    const struct store_span vals[STORE_SQLITE_NCOLS])
+    const struct store_span vals[STORE_SQLITE_NCOLS], int64_t open_id)
 {
 	sqlite3_stmt	*s = st->sql_session;
 	int		 rc, c;
@@ -660,6 +710,8 @@ store_sqlite_session(struct store *st,
 		rc = store_sqlite_bind(s, 2, &vals[COL_TIMESTAMP]);
 	for (c = COL_SENSOR; c < STORE_SQLITE_NCOLS && rc == SQLITE_OK; c++)
 		rc = store_sqlite_bind(s, c, &vals[c]);
+	if (rc == SQLITE_OK && open_id != 0)
+		rc = sqlite3_bind_int64(s, 10, open_id);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(s);
 	sqlite3_reset(s);
@@ -674,16 +726,20 @@ store_sqlite_session(struct store *st,
 /*
  * Whether the event's session row holds its fields, so that its data
  * may leave them out: the row is written by the session's first event.
+ * *folded is set when that event was the session's connection.open and
+ * the row stands for it (open_id, not 0, says it may).
  */
 static int
 store_sqlite_known(struct store *st,
-    const struct store_span vals[STORE_SQLITE_NCOLS])
+    const struct store_span vals[STORE_SQLITE_NCOLS], int64_t open_id,
+    int *folded)
 {
 	const struct store_span		*id = &vals[COL_SESSION];
 	struct store_session_entry	*e;
 	uint64_t			 h, slot;
 	size_t				 i;
 
+	*folded = 0;
 	if (id->p == NULL || id->p[0] != '"' || id->len > STORE_SESSION_IDMAX)
 		return 0;
 	for (slot = 0xcbf29ce484222325ULL, i = 0; i < id->len; i++)
@@ -692,12 +748,38 @@ store_sqlite_known(struct store *st,
 	h = store_sqlite_fields_hash(vals);
 	if (e->idlen == id->len && memcmp(e->id, id->p, id->len) == 0)
 		return e->hash == h;
-	if (store_sqlite_session(st, vals) != 1)
+	if (store_sqlite_session(st, vals, open_id) != 1)
 		return 0;
 	memcpy(e->id, id->p, id->len);
 	e->idlen = id->len;
 	e->hash = h;
+	*folded = open_id != 0;
 	return 1;
+}
+
+/*
+ * Whether the event is a plain sundew.connection.open (the common fields
+ * and nothing else): the first event of a TCP session, which its
+ * sessions row can stand for.  A quarter of the rows of a connection
+ * that sends something; half of a scanner's.
+ */
+static int
+store_sqlite_is_open(const struct store_span vals[STORE_SQLITE_NCOLS],
+    const struct store_member *mem, size_t nmem)
+{
+	static const char	open[] = "\"sundew.connection.open\"";
+	unsigned		seen = 0;
+	size_t			i;
+
+	if (vals[COL_EVENTID].len != sizeof(open) - 1 ||
+	    memcmp(vals[COL_EVENTID].p, open, sizeof(open) - 1) != 0)
+		return 0;
+	for (i = 0; i < nmem; i++)
+		if (mem[i].col < 0 || (seen & 1u << mem[i].col))
+			return 0;
+		else
+			seen |= 1u << mem[i].col;
+	return seen == (1u << STORE_SQLITE_NCOLS) - 1;
 }
 
 /*
@@ -731,7 +813,8 @@ store_sqlite_event(struct store *st, const char *json, size_t len)
 	size_t			nmem, dlen = len;
 	const char		*data = json;
 	char			*buf = NULL;
-	int			rc;
+	int64_t			id = st->sql_next_id++;
+	int			rc, known, folded = 0;
 
 	if (st->db == NULL || len > INT32_MAX / 2)
 		return;
@@ -739,9 +822,14 @@ store_sqlite_event(struct store *st, const char *json, size_t len)
 	/* A malformed or crowded event goes in whole, with what was found. */
 	if (store_sqlite_scan(json, len, vals, mem, &nmem) == 0 &&
 	    nmem <= STORE_SQLITE_MEMBERS && (buf = malloc(len + 3)) != NULL) {
-		dlen = store_sqlite_data(json, mem, nmem,
-		    store_sqlite_known(st, vals), buf);
+		known = store_sqlite_known(st, vals,
+		    store_sqlite_is_open(vals, mem, nmem) ? id : 0, &folded);
+		dlen = store_sqlite_data(json, mem, nmem, known, buf);
 		data = buf;
+	}
+	if (folded) {		/* its session row is the event */
+		free(buf);
+		return;
 	}
 	rc = sqlite3_bind_text(st->sql_event, 1, data, (int)dlen,
 	    SQLITE_STATIC);
@@ -751,6 +839,8 @@ store_sqlite_event(struct store *st, const char *json, size_t len)
 		rc = store_sqlite_bind(st->sql_event, 3, &vals[COL_EVENTID]);
 	if (rc == SQLITE_OK)
 		rc = store_sqlite_bind(st->sql_event, 4, &vals[COL_SESSION]);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st->sql_event, 5, id);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st->sql_event);
 	sqlite3_reset(st->sql_event);
@@ -837,6 +927,13 @@ store_sqlite_commit(struct store *st)
 	if (st->db == NULL || !st->sql_in_tx)
 		return;
 	store_sqlite_files_flush(st);
+	/* The ids given out, kept with the rows that have them. */
+	if ((rc = sqlite3_bind_int64(st->sql_meta, 1, st->sql_next_id)) ==
+	    SQLITE_OK)
+		rc = sqlite3_step(st->sql_meta);
+	sqlite3_reset(st->sql_meta);
+	if (rc != SQLITE_DONE)
+		store_sqlite_lost(st, "next id", rc);
 	rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 	if (rc == SQLITE_OK || sqlite3_get_autocommit(st->db)) {
 		st->sql_in_tx = 0;
@@ -873,8 +970,9 @@ store_sqlite_close(struct store *st)
 		    sqlite3_errmsg(st->db));
 	sqlite3_finalize(st->sql_event);
 	sqlite3_finalize(st->sql_session);
+	sqlite3_finalize(st->sql_meta);
 	sqlite3_finalize(st->sql_file);
-	st->sql_event = st->sql_session = st->sql_file = NULL;
+	st->sql_event = st->sql_session = st->sql_meta = st->sql_file = NULL;
 	if (sqlite3_close(st->db) != SQLITE_OK)
 		log_warnx("store: sqlite3_close %s: %s", st->sqlite_path,
 		    sqlite3_errmsg(st->db));
