@@ -37,9 +37,10 @@ listen_explain(char *err, size_t errlen, const char *addr, uint16_t port,
 	else if (e == EADDRINUSE)
 		snprintf(err, errlen,
 		    "cannot bind %s port %u/%s: %s.\n"
-		    "Another program listens there (see `ss -lnp 'sport = "
-		    ":%u'`): stop it, or move or disable this service in the "
-		    "configuration.", addr, port, proto, strerror(e), port);
+		    "Another program listens there, perhaps another sundew "
+		    "(see `ss -lnp 'sport = :%u'`):\nstop it, or move or "
+		    "disable this service in the configuration.", addr, port,
+		    proto, strerror(e), port);
 	else if (e == EADDRNOTAVAIL)
 		snprintf(err, errlen,
 		    "cannot bind %s port %u/%s: %s.\n"
@@ -51,9 +52,16 @@ listen_explain(char *err, size_t errlen, const char *addr, uint16_t port,
 		    addr, port, proto, strerror(e));
 }
 
-/* Binds one socket; returns the fd or -1 with errno set. */
+/*
+ * Binds one socket; returns the fd or -1 with errno set.  A probe binds
+ * alone (no SO_REUSEPORT; for UDP no SO_REUSEADDR either) and does not
+ * listen: it fails if another socket holds the port, which a member of an
+ * SO_REUSEPORT group would not (another sundew, started by mistake, would
+ * silently share the ports and take half the connections).
+ */
 static int
-listen_one(const char *addr, uint16_t port, int transport, int backlog)
+listen_one(const char *addr, uint16_t port, int transport, int backlog,
+    int probe)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
@@ -82,12 +90,14 @@ listen_one(const char *addr, uint16_t port, int transport, int backlog)
 	fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1 ||
+	if ((!(probe && type == SOCK_DGRAM) && setsockopt(fd, SOL_SOCKET,
+	    SO_REUSEADDR, &on, sizeof(on)) == -1) ||
+	    (!probe && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on,
+	    sizeof(on)) == -1) ||
 	    (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &on, sizeof(on)) == -1) ||
 	    bind(fd, (struct sockaddr *)&ss, sslen) == -1 ||
-	    (type == SOCK_STREAM && listen(fd, backlog) == -1)) {
+	    (!probe && type == SOCK_STREAM && listen(fd, backlog) == -1)) {
 		int	saved = errno;
 
 		close(fd);
@@ -95,6 +105,18 @@ listen_one(const char *addr, uint16_t port, int transport, int backlog)
 		return -1;
 	}
 	return fd;
+}
+
+/* Whether nobody holds the port (a probe binds it); errno says why not. */
+static int
+listen_free(const char *addr, uint16_t port, int transport)
+{
+	int	fd = listen_one(addr, port, transport, 0, 1);
+
+	if (fd == -1)
+		return 0;
+	close(fd);
+	return 1;
 }
 
 size_t
@@ -141,8 +163,9 @@ listen_open_all(const struct config *conf, int nsets, struct listener **out,
 			l->def = def;
 			snprintf(l->addr, sizeof(l->addr), "%s",
 			    conf->listen_addr[a]);
-			l->fd = listen_one(l->addr, l->port, l->transport,
-			    conf->listen_backlog);
+			l->fd = set == 0 && !listen_free(l->addr, l->port,
+			    l->transport) ? -1 : listen_one(l->addr, l->port,
+			    l->transport, conf->listen_backlog, 0);
 			if (l->fd == -1) {
 				listen_explain(err, errlen, l->addr, l->port,
 				    l->transport, errno);

@@ -5,12 +5,14 @@
  * that dies and forwards signals.  It never reads a network byte.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -62,6 +64,7 @@ static struct {
 	int			 nsteer;
 	int			 full[PARENT_MAX_SENSORS];
 	time_t			 burst_until;	/* all take them till then */
+	int			 lockfd;	/* data_dir/.lock, held */
 } pr;
 
 static const char *
@@ -391,6 +394,41 @@ parent_steer(void)
 	    pr.nsensors);
 }
 
+/*
+ * One sundew a data directory: two stores writing the same log and
+ * database would interleave and corrupt them.  The lock (on data_dir/
+ * .lock, which holds the parent's pid) lasts as long as the parent.
+ */
+static int
+parent_lock(const char *dir, char *err, size_t errlen)
+{
+	char	path[PATH_MAX + 8], pid[32];
+	ssize_t	n;
+	int	fd;
+
+	snprintf(path, sizeof(path), "%s/.lock", dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0644)) == -1) {
+		snprintf(err, errlen, "%.512s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		snprintf(err, errlen, "another sundew (pid %s) uses the data "
+		    "directory %.512s: stop it, or give this one another "
+		    "data_dir",
+		    pid[0] != '\0' ? pid : "?", dir);
+		close(fd);
+		return -1;
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, pid, (size_t)n, 0) != n)
+		log_warn("%s", path);
+	return fd;
+}
+
 static void
 parent_nofile(uint64_t want)
 {
@@ -485,6 +523,11 @@ parent_run(const struct config *conf, int foreground, int verbose)
 	log_init("parent", 1, verbose);
 	if (sandbox_prepare(conf->user, conf->data_dir, conf->seccomp, &pr.sb,
 	    err, sizeof(err)) == -1) {
+		fprintf(stderr, "sundew: %s\n", err);
+		return 1;
+	}
+	if ((pr.lockfd = parent_lock(pr.sb.data_dir, err,
+	    sizeof(err))) == -1) {
 		fprintf(stderr, "sundew: %s\n", err);
 		return 1;
 	}

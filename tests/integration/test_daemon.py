@@ -257,3 +257,34 @@ def test_ipv6_listeners(sundew):
     ss = subprocess.run(["ss", "-Htln"], capture_output=True, text=True).stdout
     assert "[::1]:445" in ss and "127.0.0.1:445" in ss
     d.stop()
+
+
+def test_second_instance_refuses_to_start(sundew):
+    """A second sundew, started by mistake, must neither share the ports
+    (SO_REUSEPORT would let it take half the connections) nor the data
+    directory; the first goes on."""
+    d = sundew()
+
+    def second(data):
+        return subprocess.run(
+            [str(SUNDEW), "run", "-f", "-o", "listen.address=127.0.0.1",
+             "-o", f"data_dir={data}"], capture_output=True, text=True,
+            timeout=30)
+
+    r = second(d.data)
+    assert r.returncode != 0
+    assert f"another sundew (pid {d.proc.pid}) uses the data directory" \
+        in r.stderr, r.stderr
+    other = pathlib.Path(tempfile.mkdtemp(prefix="sundew-second-"))
+    try:
+        r = second(other / "var")
+        assert r.returncode != 0
+        assert "Address already in use" in r.stderr, r.stderr
+        assert "perhaps another sundew" in r.stderr
+    finally:
+        shutil.rmtree(other, ignore_errors=True)
+    s = connect(GENERIC_PORT)
+    s.sendall(b"still here")
+    s.close()
+    d.wait_events("sundew.request", data="still here")
+    d.stop()
