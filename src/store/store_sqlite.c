@@ -234,10 +234,10 @@ store_sqlite_exec(struct store *st, const char *sql, const char *what)
 	return 0;
 }
 
-/* One integer or text answer of a PRAGMA; -1 on error. */
+/* One integer or text answer of a PRAGMA or query; -1 on error. */
 static int
 store_sqlite_pragma(struct store *st, const char *sql, char *text,
-    size_t textlen, int *num)
+    size_t textlen, int64_t *num)
 {
 	sqlite3_stmt	*stmt;
 	const char	*s;
@@ -251,7 +251,7 @@ store_sqlite_pragma(struct store *st, const char *sql, char *text,
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
 		if (num != NULL)
-			*num = sqlite3_column_int(stmt, 0);
+			*num = sqlite3_column_int64(stmt, 0);
 		if (text != NULL) {
 			s = (const char *)sqlite3_column_text(stmt, 0);
 			snprintf(text, textlen, "%s", s != NULL ? s : "");
@@ -266,43 +266,19 @@ store_sqlite_pragma(struct store *st, const char *sql, char *text,
 	return 0;
 }
 
-/* The integer answer of a query (0 for none or NULL); -1 on error. */
-static int
-store_sqlite_int64(struct store *st, const char *sql, int64_t *out)
-{
-	sqlite3_stmt	*stmt;
-	int		 rc;
-
-	*out = 0;
-	if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
-		log_warnx("store: sqlite %s: %s: %s", st->sqlite_path, sql,
-		    sqlite3_errmsg(st->db));
-		return -1;
-	}
-	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-		*out = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		log_warnx("store: sqlite %s: %s: %s", st->sqlite_path, sql,
-		    sqlite3_errstr(rc));
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * Takes the database from version `from` to STORE_SQLITE_VERSION in one
  * transaction.  Version 0 is an empty database.
  */
 static int
-store_sqlite_migrate(struct store *st, int from)
+store_sqlite_migrate(struct store *st, int64_t from)
 {
 	char	sql[64];
 
 	if (from > STORE_SQLITE_VERSION) {
-		log_warnx("store: %s has schema version %d, newer than this "
+		log_warnx("store: %s has schema version %lld, newer than this "
 		    "sundew's %d: use a newer sundew or move the file away",
-		    st->sqlite_path, from, STORE_SQLITE_VERSION);
+		    st->sqlite_path, (long long)from, STORE_SQLITE_VERSION);
 		return -1;
 	}
 	if (from == STORE_SQLITE_VERSION)
@@ -324,8 +300,8 @@ store_sqlite_migrate(struct store *st, int from)
 	    store_sqlite_exec(st, "COMMIT", "commit") == -1)
 		goto fail;
 	if (from != 0)
-		log_info("store: %s: schema version %d -> %d",
-		    st->sqlite_path, from, STORE_SQLITE_VERSION);
+		log_info("store: %s: schema version %lld -> %d",
+		    st->sqlite_path, (long long)from, STORE_SQLITE_VERSION);
 	return 0;
 fail:
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -349,7 +325,8 @@ int
 store_sqlite_open(struct store *st)
 {
 	char	mode[16], path[STORE_PATH_MAX + 8];
-	int	rc, version = 0;
+	int64_t	version = 0;
+	int	rc;
 	size_t	c;
 
 	memset(store_sessions, 0, sizeof(store_sessions));
@@ -404,7 +381,7 @@ store_sqlite_open(struct store *st)
 	    &st->sql_session) == -1 ||
 	    store_sqlite_prepare(st, store_sqlite_set_next_id,
 	    &st->sql_meta) == -1 ||
-	    store_sqlite_int64(st, store_sqlite_next_id,
+	    store_sqlite_pragma(st, store_sqlite_next_id, NULL, 0,
 	    &st->sql_next_id) == -1 ||
 	    store_sqlite_prepare(st, store_sqlite_ins_file,
 	    &st->sql_file) == -1)

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "corpus.h"
+
 #include "sc_int.h"
 
 #define TEST_MAX	(2 * 1024 * 1024)
@@ -40,24 +42,6 @@ enum { ENC_MIXED, ENC_UPPER, ENC_UMIXED, ENC_UUPPER, ENC_PEX };
 static uint8_t		test_in[TEST_MAX], test_enc[TEST_MAX];
 static uint8_t		test_dec[TEST_MAX];
 static struct sc_result	test_res;
-
-static size_t
-load(const char *name, uint8_t *buf)
-{
-	const char	*dir = getenv("CORPORA");
-	char		 path[1024];
-	FILE		*f;
-	size_t		 n;
-
-	assert_non_null(dir);
-	snprintf(path, sizeof(path), "%s/shellcode/%s", dir, name);
-	if ((f = fopen(path, "rb")) == NULL)
-		fail_msg("cannot open %s", path);
-	n = fread(buf, 1, TEST_MAX, f);
-	fclose(f);
-	assert_true(n > 0);
-	return n;
-}
 
 static void
 scan(const uint8_t *buf, size_t len)
@@ -200,8 +184,8 @@ test_alpha_libemu02(void **state)
 	size_t	n, m, k;
 
 	(void)state;
-	m = load(LIBEMU_00, test_in);
-	n = load(LIBEMU_02, test_enc);
+	m = corpus_shellcode(LIBEMU_00, test_in, TEST_MAX);
+	n = corpus_shellcode(LIBEMU_02, test_enc, TEST_MAX);
 	k = decode_first(test_enc, n, "pexalpha");
 	assert_int_equal(k, m);
 	assert_memory_equal(test_dec, test_in, m);
@@ -233,7 +217,7 @@ roundtrip(int enc, const char *family, const char *const *prefixes,
 			assert_memory_equal(test_dec, test_in, 256);
 		}
 	}
-	m = load(LIBEMU_00, test_in);
+	m = corpus_shellcode(LIBEMU_00, test_in, TEST_MAX);
 	n = encode(enc, prefixes[0], test_in, m, 4444, wide, test_enc);
 	assert_int_equal(decode_first(test_enc, n, family), m);
 	assert_memory_equal(test_dec, test_in, m);

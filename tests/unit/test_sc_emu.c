@@ -14,28 +14,11 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "corpus.h"
+
 #include "sc_int.h"
 
 #define TEST_MAX	(64 * 1024)
-
-static size_t
-load(const char *name, uint8_t *buf, size_t size)
-{
-	const char	*dir = getenv("CORPORA");
-	char		 path[1024];
-	FILE		*f;
-	size_t		 n;
-
-	assert_non_null(dir);
-	snprintf(path, sizeof(path), "%s/shellcode/%s", dir, name);
-	f = fopen(path, "rb");
-	if (f == NULL)
-		fail_msg("cannot open %s", path);
-	n = fread(buf, 1, size, f);
-	fclose(f);
-	assert_true(n > 0);
-	return n;
-}
 
 static void
 limits(struct sc_limits *l, size_t candidates)
@@ -59,7 +42,7 @@ run(const char *name, long off, struct sc_result *res)
 	static uint8_t		 buf[TEST_MAX];
 	static long		 offs[TEST_MAX];
 	struct sc_limits	 l;
-	size_t			 len = load(name, buf, sizeof(buf)), n = 1, i;
+	size_t			 len = corpus_shellcode(name, buf, sizeof(buf)), n = 1, i;
 
 	result_init(res);
 	if (off >= 0)
@@ -267,7 +250,7 @@ test_fnstenv_getpc(void **state)
 	size_t			 n, i;
 
 	(void)state;
-	n = load("libemu_24_linux-bindshell.bin", body, sizeof(body));
+	n = corpus_shellcode("libemu_24_linux-bindshell.bin", body, sizeof(body));
 	assert_true(n < 256);
 	memcpy(buf, head, sizeof(head));
 	buf[13] = (uint8_t)n;

@@ -13,6 +13,10 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "corpus.h"
+
+#define HONEYNET_XOR	"honeynet-fc2010-1_lsass_xor99_bindshell1957.bin"
+
 #include "sc_int.h"
 
 #define TEST_MAX	(2 * 1024 * 1024)
@@ -22,31 +26,6 @@ size_t	sc_pattern_xor_decode(const uint8_t *, size_t, uint8_t *, size_t);
 
 static uint8_t		test_buf[TEST_MAX], test_buf2[TEST_MAX];
 static struct sc_result	test_res;
-
-static size_t
-load_path(const char *path, uint8_t *buf)
-{
-	FILE	*f;
-	size_t	 n;
-
-	if ((f = fopen(path, "rb")) == NULL)
-		fail_msg("cannot open %s", path);
-	n = fread(buf, 1, TEST_MAX, f);
-	fclose(f);
-	assert_true(n > 0);
-	return n;
-}
-
-static size_t
-load(const char *name, uint8_t *buf)
-{
-	const char	*dir = getenv("CORPORA");
-	char		 path[1024];
-
-	assert_non_null(dir);
-	snprintf(path, sizeof(path), "%s/shellcode/%s", dir, name);
-	return load_path(path, buf);
-}
 
 static void
 analyze(const uint8_t *buf, size_t len)
@@ -209,9 +188,9 @@ test_xor_honeynet(void **state)
 	size_t	n, m;
 
 	(void)state;
-	n = load("honeynet-fc2010-1_lsass_xor99_bindshell1957.bin", test_buf);
-	m = load("honeynet-fc2010-1_lsass_decoded_bindshell1957.bin",
-	    test_buf2);
+	n = corpus_shellcode(HONEYNET_XOR, test_buf, TEST_MAX);
+	m = corpus_shellcode("honeynet-fc2010-1_lsass_decoded_bindshell1957.bin",
+	    test_buf2, TEST_MAX);
 	assert_int_equal(m, 381);
 	{
 		static uint8_t	out[TEST_MAX];
@@ -229,7 +208,7 @@ test_analyze_honeynet(void **state)
 	int	xor = 0;
 
 	(void)state;
-	n = load("honeynet-fc2010-1_lsass_xor99_bindshell1957.bin", test_buf);
+	n = corpus_shellcode(HONEYNET_XOR, test_buf, TEST_MAX);
 	analyze(test_buf, n);
 	assert_true(test_res.shellcode);
 	assert_true(test_res.offset >= 0);
@@ -274,7 +253,7 @@ test_scan_corpus(void **state)
 
 	(void)state;
 	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-		n = load(cases[k].file, test_buf);
+		n = corpus_shellcode(cases[k].file, test_buf, TEST_MAX);
 		memset(&test_res, 0, sizeof(test_res));
 		test_res.offset = -1;
 		sc_pattern_scan(test_buf, n, &test_res);
@@ -285,8 +264,8 @@ test_scan_corpus(void **state)
 	}
 	assert_string_equal(test_res.decoders[0], "clet");
 	/* The connect-back names its host. */
-	n = load("libemu_06_win32-reverse-exitfunc-seh-lhost-216-75-15-231-"
-	    "lport-4321-si.bin", test_buf);
+	n = corpus_shellcode("libemu_06_win32-reverse-exitfunc-seh-lhost-216-75-15-231-"
+	    "lport-4321-si.bin", test_buf, TEST_MAX);
 	memset(&test_res, 0, sizeof(test_res));
 	sc_pattern_scan(test_buf, n, &test_res);
 	i = find_action(&test_res, SC_CONNECT_SHELL, NULL, 4321);
@@ -300,7 +279,7 @@ test_slammer(void **state)
 	size_t	n;
 
 	(void)state;
-	n = load("libemu_23_sqlslammer.bin", test_buf);
+	n = corpus_shellcode("libemu_23_sqlslammer.bin", test_buf, TEST_MAX);
 	analyze(test_buf, n);
 	assert_true(test_res.shellcode);
 	assert_string_equal(test_res.family, "sql-slammer");
@@ -331,7 +310,7 @@ test_robustness(void **state)
 			continue;
 		snprintf(path, sizeof(path), "%s/shellcode/robustness/%s", dir,
 		    de->d_name);
-		n = load_path(path, test_buf);
+		n = corpus_read(path, test_buf, TEST_MAX);
 		analyze(test_buf, n);
 		if (test_res.nactions != 0)
 			fail_msg("%s: unexpected action", de->d_name);
@@ -359,7 +338,7 @@ test_prefilter_corpus(void **state)
 			continue;
 		snprintf(path, sizeof(path), "%s/shellcode/%s", dir,
 		    de->d_name);
-		n = load_path(path, test_buf);
+		n = corpus_read(path, test_buf, TEST_MAX);
 		if (!sc_prefilter(test_buf, n))
 			fail_msg("%s: rejected by the pre-filter", de->d_name);
 		files++;
@@ -457,7 +436,7 @@ test_prefilter_pcaps(void **state)
 	for (k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
 		snprintf(path, sizeof(path), "%s/pcaps/protocol/%s", dir,
 		    files[k]);
-		n = load_path(path, test_buf);
+		n = corpus_read(path, test_buf, TEST_MAX);
 		assert_true(n > 24);
 		/* Little- (d4 c3 b2 a1) or big-endian (a1 b2 c3 d4). */
 		be = test_buf[0] == 0xa1;
