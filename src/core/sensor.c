@@ -307,6 +307,14 @@ sensor_main(const struct sensor_args *a)
 	sensor.listeners = a->listeners;
 	sensor.nlisteners = a->nlisteners;
 
+	/*
+	 * Fixed thresholds: glibc would raise the mmap threshold after the
+	 * first large buffer is freed (a queue to a stalled store), then
+	 * take the next ones from the heap, whose top a small allocation
+	 * can pin: the sensor's memory stepped up by megabytes and stayed.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 128 * 1024);
 	snprintf(name, sizeof(name), "sensor %d", a->index);
 	log_procname(name);
 	prctl(PR_SET_NAME, "sundew-sensor");
