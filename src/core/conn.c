@@ -244,7 +244,7 @@ conn_limit_hit(const struct conn *c, const char *limit)
 	sensor_send_event(&ev);
 }
 
-/* A connection refused at a cap: it gets no session, only the event. */
+/* A connection refused at a cap: no session to serve, only the event. */
 static void
 conn_refuse(const struct listener *l, int fd, const struct sockaddr *sa,
     int socklen, const char *limit)
@@ -259,7 +259,8 @@ conn_refuse(const struct listener *l, int fd, const struct sockaddr *sa,
 		tmp.dst.ss_family = AF_UNSPEC;
 	tmp.lst = l;
 	tmp.udp_fd = -1;
-	memset(tmp.session, '0', CONN_ID_LEN);
+	/* An id of its own: refusals from many sources share no session. */
+	conn_new_id(tmp.session);
 	conn_limit_hit(&tmp, limit);
 	close(fd);
 }

@@ -87,6 +87,7 @@ parent_child_fds(const struct child *self)
 	int		i;
 
 	close(pr.sigfd);
+	close(pr.lockfd);	/* the lock is the parent's alone */
 	if (pr.store.ctl != -1 && &pr.store != self)
 		close(pr.store.ctl);
 	if (pr.analyser.ctl != -1 && &pr.analyser != self)
@@ -346,6 +347,15 @@ parent_nsensors(const struct config *conf, size_t nlisteners)
 	return n > PARENT_MAX_SENSORS ? PARENT_MAX_SENSORS : n;
 }
 
+static time_t
+parent_mono(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
 /*
  * When the open-file limit made more sensors than CPUs, new connections go
  * to as many sensors as there are CPUs, and move on to the next ones as
@@ -354,7 +364,7 @@ parent_nsensors(const struct config *conf, size_t nlisteners)
  * stops taking new connections at 80% of what it may hold and takes them
  * again below 60%; one that is not running takes none.  When all are
  * past 80%, all take them, up to the cap.  So do all for a second after
- * an accept queue of one of the chosen was half full: a burst (a scanner,
+ * an accept queue of one of the chosen was a quarter full: a burst (a scanner,
  * a worm) is better taken by every sensor than dropped by full queues.
  */
 static void
@@ -369,9 +379,9 @@ parent_steer(void)
 		return;
 	for (i = 0; i < pr.nsteer; i++)
 		if (listen_backlogged(pr.ls, pr.nls, pr.steer[i]))
-			pr.burst_until = time(NULL) + 1;
+			pr.burst_until = parent_mono() + 1;
 	for (i = 0; i < pr.nsensors && (n < pr.nactive ||
-	    time(NULL) <= pr.burst_until); i++) {
+	    parent_mono() <= pr.burst_until); i++) {
 		used = connlimit_sensor(pr.limits, i);
 		pr.full[i] = used >= (pr.full[i] ? lo : hi);
 		if (pr.sensors[i].pid != 0 && !pr.full[i])
@@ -399,17 +409,38 @@ parent_steer(void)
  * database would interleave and corrupt them.  The lock (on data_dir/
  * .lock, which holds the parent's pid) lasts as long as the parent.
  */
+/* Writes our pid into the lock file (again after daemonizing). */
+static void
+parent_lock_pid(int fd)
+{
+	char	pid[32];
+	int	n;
+
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, pid, (size_t)n, 0) != n)
+		log_warn("writing the pid into data_dir/.lock");
+}
+
 static int
 parent_lock(const char *dir, char *err, size_t errlen)
 {
-	char	path[PATH_MAX + 8], pid[32];
-	ssize_t	n;
-	int	fd;
+	struct stat	sb;
+	char		path[PATH_MAX + 8], pid[32];
+	ssize_t		n;
+	int		fd;
 
 	snprintf(path, sizeof(path), "%s/.lock", dir);
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 	    0644)) == -1) {
 		snprintf(err, errlen, "%.512s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* Root opens it in the sundew user's directory: no hard link. */
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    sb.st_nlink != 1 || sb.st_uid != geteuid()) {
+		snprintf(err, errlen, "%.512s: not a regular file of ours with "
+		    "one link; remove it", path);
+		close(fd);
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
@@ -423,9 +454,7 @@ parent_lock(const char *dir, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
-	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) == -1 || pwrite(fd, pid, (size_t)n, 0) != n)
-		log_warn("%s", path);
+	parent_lock_pid(fd);
 	return fd;
 }
 
@@ -550,6 +579,7 @@ parent_run(const struct config *conf, int foreground, int verbose)
 	if (!foreground) {
 		parent_daemonize();
 		log_init("parent", 0, verbose);
+		parent_lock_pid(pr.lockfd);	/* the lock came with us */
 	}
 
 	sigemptyset(&set);

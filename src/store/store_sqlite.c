@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "event.h"
 #include "log.h"
 #include "store_int.h"
 
@@ -82,12 +83,15 @@ static const char store_sqlite_schema_v2[] =
     " s.service AS service,"
     " CASE WHEN s.session IS NULL"
     "  THEN json_patch(json_object('timestamp', e.timestamp,"
-    "   'eventid', e.eventid), e.data)"
+    "   'eventid', e.eventid, 'session', e.session),"
+    "   CASE WHEN json_valid(e.data) THEN e.data"
+    "   ELSE json_object('malformed', e.data) END)"
     "  ELSE json_patch(json_object('timestamp', e.timestamp,"
     "   'eventid', e.eventid, 'sensor', s.sensor, 'session', e.session,"
     "   'src_ip', s.src_ip, 'src_port', s.src_port, 'dst_ip', s.dst_ip,"
     "   'dst_port', s.dst_port, 'transport', s.transport,"
-    "   'service', s.service), e.data) END AS data"
+    "   'service', s.service), CASE WHEN json_valid(e.data) THEN e.data"
+    "   ELSE json_object('malformed', e.data) END) END AS data"
     " FROM event_log AS e LEFT JOIN sessions AS s ON s.session = e.session"
     " UNION ALL SELECT open_id, timestamp, 'sundew.connection.open',"
     " sensor, session, src_ip, src_port, dst_ip, dst_port, transport,"
@@ -130,9 +134,7 @@ static const char store_sqlite_schema_v1[] =
 
 /* Version 1 to 2: the rows move, their data loses what went to columns. */
 static const char store_sqlite_v1_to_v2[] =
-    "ALTER TABLE events RENAME TO events_v1;"
-    "DROP INDEX events_timestamp; DROP INDEX events_eventid;"
-    "DROP INDEX events_src_ip; DROP INDEX events_session;";
+    "ALTER TABLE events RENAME TO events_v1;";
 static const char store_sqlite_v1_rows[] =
     "INSERT OR IGNORE INTO sessions SELECT session, min(timestamp), sensor,"
     " src_ip, src_port, dst_ip, dst_port, transport, service, NULL"
@@ -143,10 +145,13 @@ static const char store_sqlite_v1_rows[] =
     "  AND s.src_port IS e.src_port AND s.dst_ip IS e.dst_ip"
     "  AND s.dst_port IS e.dst_port AND s.transport IS e.transport"
     "  AND s.service IS e.service"
+    "  AND json_valid(e.data)"
     " THEN json_remove(e.data, '$.timestamp', '$.eventid', '$.session',"
     "  '$.sensor', '$.src_ip', '$.src_port', '$.dst_ip', '$.dst_port',"
     "  '$.transport', '$.service')"
-    " ELSE json_remove(e.data, '$.timestamp', '$.eventid', '$.session') END"
+    " WHEN json_valid(e.data)"
+    " THEN json_remove(e.data, '$.timestamp', '$.eventid', '$.session')"
+    " ELSE json_object('malformed', e.data) END"
     " FROM events_v1 AS e LEFT JOIN sessions AS s ON s.session = e.session"
     " ORDER BY e.id;"
     "DROP TABLE events_v1;";
@@ -158,11 +163,17 @@ static const char store_sqlite_ins_session[] =
     "INSERT OR IGNORE INTO sessions (session, timestamp, sensor, src_ip,"
     " src_port, dst_ip, dst_port, transport, service, open_id)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+/*
+ * The counter kept with the rows; if an operator removed it, found again
+ * from the rows (a scan of sessions, once).
+ */
 static const char store_sqlite_next_id[] =
-    "SELECT max((SELECT value FROM store_meta WHERE key = 'next_id'),"
-    " (SELECT coalesce(max(id), 0) + 1 FROM event_log))";
+    "SELECT max((SELECT coalesce(max(id), 0) + 1 FROM event_log),"
+    " coalesce((SELECT value FROM store_meta WHERE key = 'next_id'),"
+    " (SELECT coalesce(max(open_id), 0) + 1 FROM sessions)))";
 static const char store_sqlite_set_next_id[] =
-    "UPDATE store_meta SET value = ?1 WHERE key = 'next_id'";
+    "INSERT INTO store_meta VALUES ('next_id', ?1)"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
 /* A value in the event: its JSON text, quotes included for a string. */
 struct store_span {
@@ -357,18 +368,19 @@ store_sqlite_open(struct store *st)
 		return -1;
 	}
 	/*
-	 * A checkpoint every 10000 pages (40 MB of WAL) rather than 1000:
-	 * index pages hit again and again are copied to the database once,
-	 * which takes the insert rate with random session and address keys
-	 * from about 33000 to 46000 a second here.  The WAL is cut back to
-	 * 64 MB after a checkpoint that found it larger.
+	 * A checkpoint every 1000 pages (4 MB of WAL, SQLite's default):
+	 * with session keys that grow with time, 10000 pages wrote no less,
+	 * and each checkpoint stalled the store ten times longer (the
+	 * sensors' queues, and their heaps, grew by megabytes meanwhile).
+	 * The WAL is cut back to 64 MB after a checkpoint that found it
+	 * larger.
 	 */
 	/* A 32 MiB page cache keeps the index pages: no re-reads. */
 	if (store_sqlite_exec(st, "PRAGMA synchronous = NORMAL",
 	    "synchronous") == -1 ||
 	    store_sqlite_exec(st, "PRAGMA cache_size = -32768",
 	    "cache_size") == -1 ||
-	    store_sqlite_exec(st, "PRAGMA wal_autocheckpoint = 10000",
+	    store_sqlite_exec(st, "PRAGMA wal_autocheckpoint = 1000",
 	    "wal_autocheckpoint") == -1 ||
 	    store_sqlite_exec(st, "PRAGMA journal_size_limit = 67108864",
 	    "journal_size_limit") == -1 ||
@@ -397,6 +409,15 @@ store_sqlite_open(struct store *st)
 static void
 store_sqlite_lost(struct store *st, const char *what, int rc)
 {
+	/*
+	 * On some errors (full disk, I/O, memory) SQLite rolls the whole
+	 * transaction back by itself: the batch's sessions rows went with
+	 * it, so the cache that says they exist must go too.
+	 */
+	if (st->sql_in_tx && sqlite3_get_autocommit(st->db)) {
+		st->sql_in_tx = 0;
+		memset(store_sessions, 0, sizeof(store_sessions));
+	}
 	st->sql_lost++;
 	if (store_warn_due(&st->sql_warned, store_mono()))
 		log_warnx("store: sqlite %s: %s: %s (%llu lost so far)",
@@ -782,6 +803,29 @@ store_sqlite_data(const char *json, const struct store_member *mem,
 	return o;
 }
 
+/*
+ * An event that is not a JSON object the scanner can read goes in as
+ * {"malformed":"..."}, escaped: the view's JSON functions would fail on
+ * it (and with them every query that reads data).
+ */
+static char *
+store_sqlite_malformed(const char *json, size_t len, size_t *dlen)
+{
+	static const char	head[] = "{\"malformed\":\"";
+	char			*buf;
+	size_t			 n, cap = len * 6 + sizeof(head) + 3;
+
+	if ((buf = malloc(cap)) == NULL)
+		return NULL;
+	memcpy(buf, head, sizeof(head) - 1);
+	n = sizeof(head) - 1;
+	n += event_escape(buf + n, cap - n - 2, json, len, NULL);
+	buf[n++] = '"';
+	buf[n++] = '}';
+	*dlen = n;
+	return buf;
+}
+
 void
 store_sqlite_event(struct store *st, const char *json, size_t len)
 {
@@ -796,9 +840,15 @@ store_sqlite_event(struct store *st, const char *json, size_t len)
 	if (st->db == NULL || len > INT32_MAX / 2)
 		return;
 	store_sqlite_begin(st);
-	/* A malformed or crowded event goes in whole, with what was found. */
-	if (store_sqlite_scan(json, len, vals, mem, &nmem) == 0 &&
-	    nmem <= STORE_SQLITE_MEMBERS && (buf = malloc(len + 3)) != NULL) {
+	/*
+	 * A crowded event goes in whole, a malformed one escaped, each with
+	 * the columns found.
+	 */
+	if (store_sqlite_scan(json, len, vals, mem, &nmem) == -1) {
+		if ((buf = store_sqlite_malformed(json, len, &dlen)) != NULL)
+			data = buf;
+	} else if (nmem <= STORE_SQLITE_MEMBERS &&
+	    (buf = malloc(len + 3)) != NULL) {
 		known = store_sqlite_known(st, vals,
 		    store_sqlite_is_open(vals, mem, nmem) ? id : 0, &folded);
 		dlen = store_sqlite_data(json, mem, nmem, known, buf);

@@ -151,7 +151,9 @@ class Sundew:
         out = []
         paths = sorted(self.json_path.parent.glob("sundew.json*"))
         for path in paths:
-            for line in path.read_text().splitlines():
+            text = path.read_text()
+            # A line the store is writing right now is not read yet.
+            for line in text[:text.rfind("\n") + 1].splitlines():
                 ev = json.loads(line)
                 if "eventid" not in ev:      # output.json.format: ecs
                     ev = dict(ev, eventid=ev["event"]["action"])

@@ -5,11 +5,12 @@ sctest where it finds them, the label and the bytes where it does not).
 """
 import json
 import os
+import signal
 import subprocess
 
 import pytest
 
-from conftest import CORPORA, SUNDEW
+from conftest import CORPORA, GENERIC_PORT, SUNDEW, connect, wait_for
 
 SC = CORPORA / "shellcode"
 PCAPS = CORPORA / "pcaps"
@@ -104,3 +105,22 @@ def test_daemon_analyses_the_lsass_exploit(sundew):
     assert "ftp://1:1@127.0.0.1:8884/ssms.exe" in urls, shell
     d.stop()
 
+
+
+def test_analyser_killed_is_restarted_and_analyses_again(sundew):
+    """A crash of the analyser costs what it was doing, nothing more: the
+    parent starts a new one and the next payload is analysed."""
+    d = sundew()
+    shellcode = (SC / "honeynet-fc2010-1_lsass_xor99_bindshell1957.bin").read_bytes()
+    old = d.analyser_pid()
+    os.kill(old, signal.SIGKILL)
+    wait_for(lambda: d.analyser_pid() not in (None, old), 15,
+             "a new analyser")
+    assert "analyser" in d.log_text()
+    s = connect(GENERIC_PORT)
+    s.sendall(shellcode)
+    s.close()
+    ev = d.wait_events("sundew.shellcode.detected", dst_port=GENERIC_PORT,
+                       timeout=20)[0]
+    assert {"action": "bind_shell", "port": 1957} in ev["actions"]
+    d.stop()
