@@ -169,20 +169,6 @@ conn_analyse(const struct conn *c, const void *p, size_t n)
 		conn_limit_hit(c, "analyser_backlog");
 }
 
-/* Fields as conn_fields() renders them: "session":"..." and printable. */
-static int
-conn_fields_valid(const char *ctx, size_t len)
-{
-	size_t	i;
-
-	if (len < 11 || memcmp(ctx, "\"session\":\"", 11) != 0)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (ctx[i] < 0x20 || ctx[i] > 0x7e || ctx[i] == '\\')
-			return 0;
-	return 1;
-}
-
 void
 conn_shellcode(const char *ctx, size_t ctxlen, const struct sc_result *res)
 {
@@ -193,10 +179,10 @@ conn_shellcode(const char *ctx, size_t ctxlen, const struct sc_result *res)
 	/*
 	 * The analyser runs attacker code in an emulator: the least trusted
 	 * process.  A result that fails the checks is dropped, not fatal, so
-	 * that it cannot stop the sensors; the context it echoes must still
-	 * be the printable fields the sensor wrote.
+	 * that it cannot stop the sensors.  ctx is the sensor's own copy of
+	 * the session's fields (sensor.c), never the analyser's word.
 	 */
-	if (sc_result_check(res) == -1 || !conn_fields_valid(ctx, ctxlen)) {
+	if (sc_result_check(res) == -1) {
 		log_warnx("analyser sent a malformed result: dropped");
 		return;
 	}

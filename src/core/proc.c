@@ -25,7 +25,7 @@ msg_max_len(uint32_t type)
 	case MSG_ANALYSE:
 		return MSG_MAX_LEN;
 	case MSG_RESULT:
-		return sizeof(struct msg_result) + 4096;
+		return sizeof(struct msg_result);
 	default:
 		return 0;
 	}

@@ -24,7 +24,7 @@ enum msg_type {
 	MSG_LINK,		/* parent -> child: new data channel (fd) */
 	MSG_REOPEN,		/* parent -> store: reopen logs */
 	MSG_ANALYSE,		/* sensor -> analyser: struct msg_analyse + ctx + payload */
-	MSG_RESULT,		/* analyser -> sensor: struct msg_result + ctx */
+	MSG_RESULT,		/* analyser -> sensor: struct msg_result */
 	MSG_MAX_TYPE
 };
 
@@ -47,13 +47,18 @@ struct msg_link {
 };
 
 struct msg_analyse {
+	uint64_t	seq;		/* the sensor's number for it */
 	uint32_t	ctxlen;		/* the session's JSON fields that follow */
 	/* ctxlen bytes of context, then the payload */
 };
 
-/* Followed by ctxlen bytes of context; res is checked by the receiver. */
+/*
+ * The verdict on analysis seq; res is checked by the receiver.  The
+ * session's fields are the sensor's own copy: the analyser, which runs
+ * attacker code, never says whose payload it was.
+ */
 struct msg_result {
-	uint32_t	ctxlen;
+	uint64_t	seq;
 	struct sc_result res;
 };
 

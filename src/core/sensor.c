@@ -22,6 +22,15 @@
 #include "sandbox.h"
 #include "sensor.h"
 
+/* At most this many payloads await a verdict; more are not analysed. */
+#define SENSOR_PENDING_MAX	16384
+
+struct sensor_pending {
+	uint64_t	 seq;
+	char		*ctx;		/* the session's fields, our copy */
+	size_t		 ctxlen;
+};
+
 /* Past this much waiting for the analyser, payloads are not analysed. */
 #define SENSOR_ANALYSER_BACKLOG	(64u * 1024 * 1024)
 
@@ -40,6 +49,10 @@ struct sensor {
 	struct event		*sigint_ev;
 	struct link		*store;
 	struct link		*analyser;
+	/* Analyses awaiting a verdict, oldest first (a ring). */
+	struct sensor_pending	 pending[SENSOR_PENDING_MAX];
+	size_t			 pending_head, npending;
+	uint64_t		 next_seq;
 	int			 paused;
 	int			 stopping;
 	struct sensor_stats	 stats;
@@ -121,29 +134,65 @@ sensor_analyse(const char *ctx, size_t ctxlen, const void *data, size_t len)
 		struct msg_analyse	ma;
 		char			ctx[1024];
 	} m;
+	struct sensor_pending	*pa;
 
-	if (ctxlen > sizeof(m.ctx) ||
+	if (ctxlen > sizeof(m.ctx) || sensor.npending == SENSOR_PENDING_MAX ||
 	    link_pending(sensor.analyser) > SENSOR_ANALYSER_BACKLOG)
 		return -1;
+	pa = &sensor.pending[(sensor.pending_head + sensor.npending) %
+	    SENSOR_PENDING_MAX];
+	if ((pa->ctx = malloc(ctxlen)) == NULL)
+		return -1;
+	memcpy(pa->ctx, ctx, ctxlen);
+	pa->ctxlen = ctxlen;
+	pa->seq = m.ma.seq = sensor.next_seq++;
 	m.ma.ctxlen = (uint32_t)ctxlen;
 	memcpy(m.ctx, ctx, ctxlen);
-	return link_queue(sensor.analyser, MSG_ANALYSE, &m,
-	    sizeof(m.ma) + ctxlen, data, len);
+	if (link_queue(sensor.analyser, MSG_ANALYSE, &m,
+	    sizeof(m.ma) + ctxlen, data, len) == -1) {
+		free(pa->ctx);
+		return -1;
+	}
+	sensor.npending++;
+	return 0;
 }
 
-/* A verdict of the analyser: checked, then an event. */
+/* Drops the oldest analysis awaiting a verdict. */
+static void
+sensor_pending_pop(void)
+{
+	free(sensor.pending[sensor.pending_head].ctx);
+	sensor.pending_head = (sensor.pending_head + 1) % SENSOR_PENDING_MAX;
+	sensor.npending--;
+}
+
+/*
+ * A verdict of the analyser: checked, then an event with the session's
+ * fields as this sensor kept them.  Verdicts come in the order the
+ * payloads went; the ones skipped were lost with an analyser that died.
+ */
 static void
 sensor_analyser_msg(const struct msg_hdr *hdr, const uint8_t *p, void *arg)
 {
 	const struct msg_result	*mr = (const void *)p;
+	struct sensor_pending	*pa;
 
-	if (hdr->type != MSG_RESULT || hdr->len < sizeof(*mr) ||
-	    mr->ctxlen != hdr->len - sizeof(*mr)) {
+	if (hdr->type != MSG_RESULT || hdr->len != sizeof(*mr)) {
 		log_warnx("analyser sent a bad message (type %u, %u bytes): "
 		    "dropped", hdr->type, hdr->len);
 		return;
 	}
-	conn_shellcode((const char *)p + sizeof(*mr), mr->ctxlen, &mr->res);
+	while (sensor.npending > 0 &&
+	    sensor.pending[sensor.pending_head].seq < mr->seq)
+		sensor_pending_pop();
+	pa = &sensor.pending[sensor.pending_head];
+	if (sensor.npending == 0 || pa->seq != mr->seq) {
+		log_warnx("analyser sent a verdict on analysis %llu, which "
+		    "awaits none: dropped", (unsigned long long)mr->seq);
+		return;
+	}
+	conn_shellcode(pa->ctx, pa->ctxlen, &mr->res);
+	sensor_pending_pop();
 }
 
 void

@@ -78,7 +78,7 @@ sc_proc_msg(const struct msg_hdr *hdr, const uint8_t *p, void *arg)
 	datalen = hdr->len - sizeof(*ma) - ma->ctxlen;
 	if ((mr = calloc(1, sizeof(*mr))) == NULL)
 		fatal("calloc");
-	mr->ctxlen = ma->ctxlen;
+	mr->seq = ma->seq;
 	alarm(SC_PROC_ALARM_SECS);
 	sc_proc_attacker((const char *)p + sizeof(*ma), ma->ctxlen, attacker,
 	    sizeof(attacker));
@@ -86,8 +86,7 @@ sc_proc_msg(const struct msg_hdr *hdr, const uint8_t *p, void *arg)
 	    attacker[0] != '\0' ? attacker : NULL, &mr->res);
 	alarm(0);
 	scp.analysed++;
-	link_queue(l, MSG_RESULT, mr, sizeof(*mr), p + sizeof(*ma),
-	    ma->ctxlen);
+	link_queue(l, MSG_RESULT, mr, sizeof(*mr), NULL, 0);
 	free(mr);
 }
 
