@@ -35,6 +35,7 @@
 
 #define PARENT_MAX_SENSORS	64
 #define PARENT_STOP_SECS	15	/* a child gets this long to stop */
+#define PARENT_STEER_MARGIN	1000	/* connections; see parent_steer */
 
 struct child {
 	enum proc_id	kind;
@@ -361,8 +362,9 @@ parent_mono(void)
  * to as many sensors as there are CPUs, and move on to the next ones as
  * those fill: more busy processes than CPUs cost context switches (on two
  * CPUs, four sensors took a tenth off the connection rate).  A sensor
- * stops taking new connections at 80% of what it may hold and takes them
- * again below 60%; one that is not running takes none.  When all are
+ * stops taking new connections at 80% of what it may hold (less, when
+ * that leaves fewer than PARENT_STEER_MARGIN) and takes them again
+ * below three quarters of that; one that is not running takes none.  When all are
  * past 80%, all take them, up to the cap.  So do all for a second after
  * an accept queue of one of the chosen was a quarter full: a burst (a scanner,
  * a worm) is better taken by every sensor than dropped by full queues.
@@ -371,9 +373,19 @@ static void
 parent_steer(void)
 {
 	int		 sets[PARENT_MAX_SENSORS], n = 0, i;
-	uint64_t	 used, hi = pr.per_sensor * 4 / 5,
-			 lo = pr.per_sensor * 3 / 5;
+	uint64_t	 used, hi, lo;
 	char		 list[PARENT_MAX_SENSORS * 4], *p = list;
+
+	/*
+	 * The margin is what may come between two looks (1,000 connections
+	 * in 50 ms at 20,000 a second) or a fifth, whichever is more: with a
+	 * small open-file limit, every sensor counts as full and all take
+	 * connections.
+	 */
+	hi = pr.per_sensor / 5 > PARENT_STEER_MARGIN ? pr.per_sensor / 5 :
+	    PARENT_STEER_MARGIN;
+	hi = pr.per_sensor > hi ? pr.per_sensor - hi : 0;
+	lo = hi * 3 / 4;
 
 	if (pr.nactive >= pr.nsensors || pr.per_sensor == 0)
 		return;
