@@ -31,6 +31,7 @@ struct sc_getpc {
 	size_t	pop;	/* the pop that receives the address */
 	size_t	base;	/* the address popped */
 	size_t	head;	/* where the decoder stub starts */
+	size_t	setup;	/* where the walk back to head began */
 };
 
 static int32_t
@@ -190,37 +191,55 @@ sc_is_pop(uint8_t c)
 }
 
 /*
- * Walks back from p over the set-up a decoder does before its GetPC
- * (clear ecx, load a count or a key, cld, an FPU instruction) and returns
- * where that set-up starts.
+ * The lengths of the set-up instructions a decoder may have right before
+ * p (clear ecx, load a count or a key, cld, an FPU instruction), most
+ * likely first, into len[] (room for 8); how many.  Bytes may read as
+ * more than one: the last two of a mov's key may look like a xor.
  */
+static size_t
+sc_setup_lengths(const uint8_t *b, size_t p, size_t len[8])
+{
+	size_t	n = 0;
+
+	if (p >= 2 && (b[p - 2] == 0x31 || b[p - 2] == 0x33 ||
+	    b[p - 2] == 0x29 || b[p - 2] == 0x2b) && b[p - 1] >= 0xc0)
+		len[n++] = 2;
+	if (p >= 6 && b[p - 6] == 0x81 && b[p - 5] == 0xe9)
+		len[n++] = 6;
+	if (p >= 5 && b[p - 5] >= 0xb8 && b[p - 5] <= 0xbf)
+		len[n++] = 5;
+	if (p >= 4 && b[p - 4] == 0x66 && b[p - 3] == 0xb9)
+		len[n++] = 4;
+	if (p >= 3 && b[p - 3] == 0x83 && b[p - 2] == 0xe9)
+		len[n++] = 3;
+	if (p >= 3 && b[p - 3] == 0x6a && sc_is_pop(b[p - 1]))
+		len[n++] = 3;
+	if (p >= 2 && (b[p - 2] == 0xb1 ||
+	    (b[p - 2] >= 0xd8 && b[p - 2] <= 0xdf && b[p - 1] >= 0xc0)))
+		len[n++] = 2;
+	if (p >= 1 && b[p - 1] == 0xfc)
+		len[n++] = 1;
+	return n;
+}
+
+/* The most likely set-up instruction right before p: its length, or 0. */
+static size_t
+sc_setup_before(const uint8_t *b, size_t p)
+{
+	size_t	len[8];
+
+	return sc_setup_lengths(b, p, len) > 0 ? len[0] : 0;
+}
+
+/* Walks back from p over up to 8 set-up instructions; where they start. */
 static size_t
 sc_back_over_setup(const uint8_t *b, size_t p)
 {
+	size_t	n;
 	int	k;
 
-	for (k = 0; k < 8; k++) {
-		if (p >= 2 && (b[p - 2] == 0x31 || b[p - 2] == 0x33 ||
-		    b[p - 2] == 0x29 || b[p - 2] == 0x2b) && b[p - 1] >= 0xc0)
-			p -= 2;
-		else if (p >= 6 && b[p - 6] == 0x81 && b[p - 5] == 0xe9)
-			p -= 6;
-		else if (p >= 5 && b[p - 5] >= 0xb8 && b[p - 5] <= 0xbf)
-			p -= 5;
-		else if (p >= 4 && b[p - 4] == 0x66 && b[p - 3] == 0xb9)
-			p -= 4;
-		else if (p >= 3 && b[p - 3] == 0x83 && b[p - 2] == 0xe9)
-			p -= 3;
-		else if (p >= 3 && b[p - 3] == 0x6a && sc_is_pop(b[p - 1]))
-			p -= 3;
-		else if (p >= 2 && (b[p - 2] == 0xb1 ||
-		    (b[p - 2] >= 0xd8 && b[p - 2] <= 0xdf && b[p - 1] >= 0xc0)))
-			p -= 2;
-		else if (p >= 1 && b[p - 1] == 0xfc)
-			p -= 1;
-		else
-			break;
-	}
+	for (k = 0; k < 8 && (n = sc_setup_before(b, p)) > 0; k++)
+		p -= n;
 	return p;
 }
 
@@ -268,6 +287,7 @@ sc_getpc_call(const uint8_t *b, size_t len, size_t c, struct sc_getpc *g)
 		if (c + 6 > len || !sc_is_pop(b[c + 5]))
 			return 0;
 		g->pop = c + 5;
+		g->setup = c;
 		g->head = sc_back_over_setup(b, c);
 		return 1;
 	}
@@ -276,6 +296,7 @@ sc_getpc_call(const uint8_t *b, size_t len, size_t c, struct sc_getpc *g)
 		    !sc_is_pop(b[c + 6]))
 			return 0;
 		g->pop = c + 6;
+		g->setup = c;
 		g->head = sc_back_over_setup(b, c);
 		return 1;
 	}
@@ -298,8 +319,8 @@ sc_getpc_call(const uint8_t *b, size_t len, size_t c, struct sc_getpc *g)
 	if ((size_t)t < c)
 		j = sc_jmp_to(b, len, (size_t)t > 64 ? (size_t)t - 64 : 0,
 		    (size_t)t, c);
-	g->head = j >= 0 ? sc_back_over_setup(b, (size_t)j) :
-	    ((size_t)t < c ? (size_t)t : c);
+	g->setup = j >= 0 ? (size_t)j : ((size_t)t < c ? (size_t)t : c);
+	g->head = sc_back_over_setup(b, g->setup);
 	return 1;
 }
 
@@ -316,6 +337,7 @@ sc_getpc_fpu(const uint8_t *b, size_t len, size_t f, struct sc_getpc *g)
 			g->pos = f;
 			g->pop = f + 4;
 			g->base = p;
+			g->setup = p;
 			g->head = sc_back_over_setup(b, p);
 			return 1;
 		}
@@ -353,6 +375,38 @@ sc_cand_add(long *offs, size_t *n, size_t max, long off)
 		if (offs[i] == off)
 			return;
 	offs[(*n)++] = off;
+}
+
+/*
+ * The other places the set-up before a GetPC site may start: the walk
+ * back took the likeliest reading of each instruction and went on as far
+ * as it could, but bytes may read two ways (a mov's key ending like a
+ * xor) and junk before the stub may look like set-up (a mov r32, imm32).
+ * Every reading, three instructions deep, at most 8 offsets.
+ */
+static void
+sc_setup_heads(const uint8_t *b, const struct sc_getpc *g, long *offs,
+    size_t *n, size_t max)
+{
+	size_t	at[8], next[8], len[8], nat = 1, nnext, added = 0, k, j, d, m;
+
+	at[0] = g->setup;
+	for (d = 0; d < 3 && nat > 0 && added < 8; d++) {
+		nnext = 0;
+		for (k = 0; k < nat; k++) {
+			m = sc_setup_lengths(b, at[k], len);
+			for (j = 0; j < m && nnext < 8 && added < 8; j++) {
+				next[nnext++] = at[k] - len[j];
+				if (at[k] - len[j] != g->head) {
+					sc_cand_add(offs, n, max,
+					    (long)(at[k] - len[j]));
+					added++;
+				}
+			}
+		}
+		memcpy(at, next, nnext * sizeof(at[0]));
+		nat = nnext;
+	}
 }
 
 static int
@@ -417,6 +471,8 @@ sc_pattern_candidates(const uint8_t *buf, size_t len, long *offsets,
 		sc_cand_add(offsets, &n, max, (long)g[i].head);
 	for (i = 0; i < ng; i++)
 		sc_cand_add(offsets, &n, max, (long)g[i].pos);
+	for (i = 0; i < ng; i++)
+		sc_setup_heads(buf, &g[i], offsets, &n, max);
 	/*
 	 * Before fnstenv, shikata_ga_nai mixes its FPU instruction with the
 	 * key's mov: a key byte may look like FPU code, so try every one.

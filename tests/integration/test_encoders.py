@@ -29,7 +29,9 @@ SEEDS = range(24)
 # Cycled over the seeds, as msfvenom -b would be given them.
 BADCHARS = (b"", b"\x00", b"\x00\x0a\x0d", b"\x00\x0a\x0d\x20")
 TWICE_SEEDS = range(6)       # msfvenom -e x86/shikata_ga_nai -i 2
-BEHIND_SEEDS = range(12)     # a stub behind bytes that are not code
+# A stub behind bytes that are not code; 198 put jmp_call_additive's key
+# where it read as a xor, after junk that read as a mov r32, imm32.
+BEHIND_SEEDS = list(range(12)) + [21, 56, 68, 198]
 
 
 def runs_into_junk():
@@ -71,8 +73,9 @@ def instances():
             rng = random.Random(seed)
             junk = bytes(rng.randrange(256)
                          for _ in range(rng.randrange(8, 48)))
-            out[f"shikata_behind-{kind}-{seed}.bin"] = (
-                junk + shikata_ga_nai(data, seed), kind, "behind")
+            for name, encode in ENCODERS.items():
+                out[f"{name}_behind-{kind}-{seed}.bin"] = (
+                    junk + encode(data, seed), kind, "behind")
     return out
 
 
@@ -139,9 +142,12 @@ def test_shikata_applied_twice_decodes(analysed):
     assert failures(analysed, "twice") == []
 
 
-def test_shikata_stub_behind_other_bytes_is_found(analysed):
-    # Not at offset 0 and after no NOP sled: the emulator must start
-    # at the stub's head, whatever order its blocks came in.
+def test_stub_behind_other_bytes_is_found(analysed):
+    # Not at offset 0 and after no NOP sled: the emulator must start at
+    # the stub's head, whatever order shikata's blocks came in, and
+    # whatever the bytes before the stub look like.
+    assert count(analysed, "behind") == \
+        len(PAYLOADS) * len(BEHIND_SEEDS) * len(ENCODERS)
     assert failures(analysed, "behind") == []
 
 
