@@ -1,6 +1,6 @@
 #include <arpa/inet.h>
-#include <malloc.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -151,7 +151,6 @@ event_begin(struct event_buf *ev, const char *eventid)
 	slen = strlen(event_sensor);
 	if (idlen > 64)
 		idlen = 64;
-	ev->len = 0;
 	memcpy(ev->buf, a, sizeof(a) - 1);
 	ev->len = sizeof(a) - 1;
 	memcpy(ev->buf + ev->len, ts, 27);

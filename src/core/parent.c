@@ -363,11 +363,12 @@ parent_mono(void)
  * those fill: more busy processes than CPUs cost context switches (on two
  * CPUs, four sensors took a tenth off the connection rate).  A sensor
  * stops taking new connections at 80% of what it may hold (less, when
- * that leaves fewer than PARENT_STEER_MARGIN) and takes them again
- * below three quarters of that; one that is not running takes none.  When all are
- * past 80%, all take them, up to the cap.  So do all for a second after
- * an accept queue of one of the chosen was a quarter full: a burst (a scanner,
- * a worm) is better taken by every sensor than dropped by full queues.
+ * that leaves fewer than PARENT_STEER_MARGIN) and takes them again below
+ * three quarters of that; one that is not running takes none.  When all
+ * are past that, all take them, up to the cap.  So do all for a second
+ * after an accept queue of one of the chosen was a quarter full: a burst
+ * (a scanner, a worm) is better taken by every sensor than dropped by
+ * full queues.
  */
 static void
 parent_steer(void)
@@ -376,6 +377,8 @@ parent_steer(void)
 	uint64_t	 used, hi, lo;
 	char		 list[PARENT_MAX_SENSORS * 4], *p = list;
 
+	if (pr.nactive >= pr.nsensors || pr.per_sensor == 0)
+		return;
 	/*
 	 * The margin is what may come between two looks (1,000 connections
 	 * in 50 ms at 20,000 a second) or a fifth, whichever is more: with a
@@ -386,9 +389,6 @@ parent_steer(void)
 	    PARENT_STEER_MARGIN;
 	hi = pr.per_sensor > hi ? pr.per_sensor - hi : 0;
 	lo = hi * 3 / 4;
-
-	if (pr.nactive >= pr.nsensors || pr.per_sensor == 0)
-		return;
 	for (i = 0; i < pr.nsteer; i++)
 		if (listen_backlogged(pr.ls, pr.nls, pr.steer[i]))
 			pr.burst_until = parent_mono() + 1;
@@ -416,11 +416,6 @@ parent_steer(void)
 	    pr.nsensors);
 }
 
-/*
- * One sundew a data directory: two stores writing the same log and
- * database would interleave and corrupt them.  The lock (on data_dir/
- * .lock, which holds the parent's pid) lasts as long as the parent.
- */
 /* Writes our pid into the lock file (again after daemonizing). */
 static void
 parent_lock_pid(int fd)
@@ -433,6 +428,11 @@ parent_lock_pid(int fd)
 		log_warn("writing the pid into data_dir/.lock");
 }
 
+/*
+ * One sundew a data directory: two stores writing the same log and
+ * database would interleave and corrupt them.  The lock (on data_dir/
+ * .lock, which holds the parent's pid) lasts as long as the parent.
+ */
 static int
 parent_lock(const char *dir, char *err, size_t errlen)
 {

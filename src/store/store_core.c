@@ -432,12 +432,13 @@ store_victims_prune(struct store *st, struct store_victims *vs, int logs,
 				    path);
 			continue;
 		}
-		if (!logs)
-			store_file_forget();
 		*count -= vs->v[i].size < *count ? vs->v[i].size : *count;
 		*files += 1;
 		*bytes += vs->v[i].size;
 	}
+	/* Hexdumps went: what the store knew to be on disk may not be. */
+	if (!logs && i > 0)
+		store_file_forget();
 }
 
 /*

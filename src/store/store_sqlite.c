@@ -834,11 +834,12 @@ store_sqlite_event(struct store *st, const char *json, size_t len)
 	size_t			nmem, dlen = len;
 	const char		*data = json;
 	char			*buf = NULL;
-	int64_t			id = st->sql_next_id++;
+	int64_t			id;
 	int			rc, known, folded = 0;
 
 	if (st->db == NULL || len > INT32_MAX / 2)
 		return;
+	id = st->sql_next_id++;
 	store_sqlite_begin(st);
 	/*
 	 * A crowded event goes in whole, a malformed one escaped, each with
