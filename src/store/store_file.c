@@ -5,8 +5,9 @@
  * leaves a temporary file (removed at the next store_open), never a
  * half-written sample under a real name.
  *
- * The digests (sha256, md5, sha1, sha512) come from one pass over the
- * data; the file type from libmagic, whose database is loaded at
+ * sha256 names the file; md5, sha1 and sha512 come from a second pass
+ * unless the file was seen lately (a worm sends the same one over and
+ * over); the file type from libmagic, whose database is loaded at
  * store_open, before the chroot.
  */
 #include <sys/stat.h>
@@ -132,9 +133,13 @@ store_file_close(struct store *st)
 	}
 }
 
-/* sha256, md5, sha1 and sha512 of data, in one pass, as hex. */
+/*
+ * The digests of data named by mask (1 << STORE_SHA256...), in one pass,
+ * as hex.
+ */
 static int
-store_file_digest(const uint8_t *data, size_t len, struct store_digests *d)
+store_file_digest(const uint8_t *data, size_t len, unsigned mask,
+    struct store_digests *d)
 {
 	static const char	 hex[] = "0123456789abcdef";
 	EVP_MD_CTX		**ctx = store_md_ctx;
@@ -146,17 +151,21 @@ store_file_digest(const uint8_t *data, size_t len, struct store_digests *d)
 	if (store_file_digest_init() == -1)
 		goto fail;
 	for (i = 0; i < STORE_NDIGEST; i++)
-		if (EVP_DigestInit_ex(ctx[i], store_md[i], NULL) != 1)
+		if ((mask & 1u << i) &&
+		    EVP_DigestInit_ex(ctx[i], store_md[i], NULL) != 1)
 			goto fail;
-	/* Chunk by chunk, so each chunk is hashed four times from cache. */
+	/* Chunk by chunk, so each digest reads the chunk from cache. */
 	for (off = 0; off < len; off += n) {
 		n = len - off < STORE_DIGEST_CHUNK ? len - off :
 		    STORE_DIGEST_CHUNK;
 		for (i = 0; i < STORE_NDIGEST; i++)
-			if (EVP_DigestUpdate(ctx[i], data + off, n) != 1)
+			if ((mask & 1u << i) &&
+			    EVP_DigestUpdate(ctx[i], data + off, n) != 1)
 				goto fail;
 	}
 	for (i = 0; i < STORE_NDIGEST; i++) {
+		if (!(mask & 1u << i))
+			continue;
 		if (EVP_DigestFinal_ex(ctx[i], out, &outlen) != 1)
 			goto fail;
 		for (j = 0; j < outlen; j++) {
@@ -194,15 +203,17 @@ store_file_type(struct store *st, const uint8_t *data, size_t len,
 /*
  * libmagic costs far more than the rest of storing a file, and worms send
  * the same payload over and over: remember recent files, by sha256, in a
- * small direct-mapped table: their type, and that they were on disk (for
- * STORE_PRESENT_SECS, so that a file removed by hand is written again).
+ * small direct-mapped table: their type and other digests, and that they
+ * were on disk (for STORE_PRESENT_SECS, so that a file removed by hand is
+ * written again).
  */
 #define STORE_TYPE_CACHE	512
 #define STORE_PRESENT_SECS	10
 
 struct store_type_entry {
-	char	sha256[65];
-	char	type[STORE_MAGIC_MAX];
+	char			sha256[65];
+	struct store_digests	digests;
+	char			type[STORE_MAGIC_MAX];
 	time_t	present[2];	/* by kind - 1: when seen on disk, or 0 */
 };
 
@@ -221,19 +232,29 @@ store_file_cached(const char *sha256)
 	return &store_type_cache[slot % STORE_TYPE_CACHE];
 }
 
-static void
-store_file_type_cached(struct store *st, const char *sha256,
-    const uint8_t *data, size_t len, char *dst, size_t dstlen)
+/*
+ * The digests and the type of data, whose sha256 is in d already: from
+ * the cache, or computed and cached.  -1 if a digest failed.
+ */
+static int
+store_file_describe(struct store *st, const uint8_t *data, size_t len,
+    struct store_digests *d, char *type, size_t typelen)
 {
-	struct store_type_entry	*e = store_file_cached(sha256);
+	struct store_type_entry	*e = store_file_cached(d->hex[STORE_SHA256]);
 
-	if (memcmp(e->sha256, sha256, 64) != 0) {
+	if (memcmp(e->sha256, d->hex[STORE_SHA256], 64) != 0) {
+		memset(e->sha256, 0, sizeof(e->sha256));
+		if (store_file_digest(data, len, 1u << STORE_MD5 |
+		    1u << STORE_SHA1 | 1u << STORE_SHA512, d) == -1)
+			return -1;
 		store_file_type(st, data, len, e->type, sizeof(e->type));
-		memcpy(e->sha256, sha256, 64);
-		e->sha256[64] = '\0';
+		e->digests = *d;
+		memcpy(e->sha256, d->hex[STORE_SHA256], 64);
 		e->present[0] = e->present[1] = 0;
 	}
-	snprintf(dst, dstlen, "%s", e->type);
+	*d = e->digests;
+	snprintf(type, typelen, "%s", e->type);
+	return 0;
 }
 
 /* Whether the file is on disk: lately seen there, or lstat says so. */
@@ -370,7 +391,8 @@ store_file(struct store *st, enum store_kind kind, const char *ctx,
 		ctxlen = 0;
 	if (data == NULL)
 		data = (const uint8_t *)"";
-	if (store_file_digest(data, len, &d) == -1)
+	if (store_file_digest(data, len, 1u << STORE_SHA256, &d) == -1 ||
+	    store_file_describe(st, data, len, &d, type, sizeof(type)) == -1)
 		return -1;
 	snprintf(path, sizeof(path), "%s/%s%s", dir, d.hex[STORE_SHA256],
 	    kind == STORE_BINARY ? "" : ".bin");
@@ -385,8 +407,6 @@ store_file(struct store *st, enum store_kind kind, const char *ctx,
 			return -1;
 		st->disk_files += len;
 	}
-	store_file_type_cached(st, d.hex[STORE_SHA256], data, len, type,
-	    sizeof(type));
 	store_file_seen(d.hex[STORE_SHA256], kind);
 	event_timestamp(ts, event_now_usec());
 	if (st->sqlite_enabled)
