@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "config.h"
@@ -23,8 +22,14 @@
 #include "sc_event.h"
 #include "sensor.h"
 
-/* Unconsumed input past which a session stops reading (backpressure). */
+/*
+ * Input a service may leave unconsumed, waiting for the rest of a message;
+ * past it the session ends as a protocol error.
+ */
 #define CONN_READ_HIGH		(256 * 1024)
+/* One read takes at most this much; one wakeup reads at most 4 times. */
+#define CONN_READ_BUF		65536
+#define CONN_READ_ROUNDS	4
 /* How long a closing session may take to send what is left. */
 #define CONN_LINGER_SECS	5
 /* At most this many sundew.limit.hit events a second per sensor. */
@@ -230,19 +235,29 @@ conn_limit_hit(const struct conn *c, const char *limit)
 	sensor_send_event(&ev);
 }
 
+/* The local address of a connection accepted on l. */
+static void
+conn_local(const struct listener *l, int fd, struct sockaddr_storage *ss)
+{
+	socklen_t	len = sizeof(*ss);
+
+	if (l->local_fixed)
+		*ss = l->local;
+	else if (getsockname(fd, (struct sockaddr *)ss, &len) == -1)
+		ss->ss_family = AF_UNSPEC;
+}
+
 /* A connection refused at a cap: no session to serve, only the event. */
 static void
 conn_refuse(const struct listener *l, int fd, const struct sockaddr *sa,
     int socklen, const char *limit)
 {
 	struct conn	tmp;
-	socklen_t	dlen = sizeof(tmp.dst);
 
 	memset(&tmp, 0, sizeof(tmp));
 	memcpy(&tmp.src, sa, (size_t)socklen <= sizeof(tmp.src) ?
 	    (size_t)socklen : sizeof(tmp.src));
-	if (getsockname(fd, (struct sockaddr *)&tmp.dst, &dlen) == -1)
-		tmp.dst.ss_family = AF_UNSPEC;
+	conn_local(l, fd, &tmp.dst);
 	tmp.lst = l;
 	tmp.udp_fd = -1;
 	/* An id of its own: refusals from many sources share no session. */
@@ -282,38 +297,40 @@ conn_free(struct conn *c)
 	TAILQ_REMOVE(&conn_list, c, entry);
 	if (TAILQ_EMPTY(&conn_list))
 		conn_idle();
-	if (c->bev != NULL)
-		bufferevent_free(c->bev);
+	if (c->rev != NULL)
+		event_free(c->rev);
+	if (c->wev != NULL)
+		event_free(c->wev);
+	if (c->out != NULL)
+		evbuffer_free(c->out);
+	if (c->fd != -1)
+		close(c->fd);
+	free(c->in);
 	free(c->fields);
 	connlimit_release(sensor_limits(), sensor_index(), c->bucket);
 	sensor_stats()->closed++;
 	free(c);
 }
 
-static void
-conn_drained(struct bufferevent *bev, void *arg)
+/* What the service wrote and the socket did not take yet. */
+static size_t
+conn_unsent(const struct conn *c)
 {
-	conn_free(arg);
+	return c->out != NULL ? evbuffer_get_length(c->out) : 0;
 }
 
-static void
-conn_linger_event(struct bufferevent *bev, short what, void *arg)
-{
-	conn_free(arg);
-}
-
-/* Frees now, or once what the service wrote last has gone out. */
+/*
+ * Frees now, or once what the service wrote last has gone out (at most
+ * CONN_LINGER_SECS later).
+ */
 static void
 conn_release(struct conn *c)
 {
 	struct timeval	tv = { CONN_LINGER_SECS, 0 };
 
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 &&
-	    strcmp(c->reason, "shutdown") != 0) {
-		bufferevent_disable(c->bev, EV_READ);
-		bufferevent_setcb(c->bev, NULL, conn_drained,
-		    conn_linger_event, c);
-		bufferevent_set_timeouts(c->bev, NULL, &tv);
+	if (conn_unsent(c) > 0 && strcmp(c->reason, "shutdown") != 0) {
+		event_del(c->rev);
+		event_add(c->wev, &tv);
 		return;
 	}
 	conn_free(c);
@@ -328,7 +345,7 @@ conn_close(struct conn *c, const char *reason)
 {
 	struct event_buf	ev;
 
-	if (c->closing || c->bev == NULL)	/* a datagram has no session */
+	if (c->closing || c->rev == NULL)	/* a datagram has no session */
 		return;
 	c->closing = 1;
 	c->reason = reason;
@@ -347,18 +364,64 @@ conn_close(struct conn *c, const char *reason)
 		conn_release(c);
 }
 
+/* Writes what is queued; 0, or -1 if the connection failed. */
+static int
+conn_flush(struct conn *c)
+{
+	while (conn_unsent(c) > 0)
+		if (evbuffer_write(c->out, c->fd) == -1)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	return 0;
+}
+
+static void
+conn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->closing) {		/* lingering: free when done or late */
+		if ((what & EV_TIMEOUT) || conn_flush(c) == -1 ||
+		    conn_unsent(c) == 0)
+			conn_free(c);
+		return;
+	}
+	if (conn_flush(c) == -1)
+		conn_close(c, "error");
+	else if (conn_unsent(c) == 0)
+		event_del(c->wev);
+}
+
+/*
+ * Sends at once what the socket takes, and queues the rest behind what
+ * is queued already.
+ */
 int
 conn_write(struct conn *c, const void *p, size_t n)
 {
-	if (c->bev == NULL) {
-		ssize_t	r = sendto(c->udp_fd, p, n, MSG_DONTWAIT,
+	ssize_t	r = 0;
+
+	if (c->rev == NULL) {
+		r = sendto(c->udp_fd, p, n, MSG_DONTWAIT,
 		    (struct sockaddr *)&c->src, sizeof(c->src));
 		if (r > 0)
 			c->bytes_out += (uint64_t)r;
 		return r == -1 ? -1 : 0;
 	}
-	if (c->closing || bufferevent_write(c->bev, p, n) == -1)
+	if (c->closing)
 		return -1;
+	/* A broken connection shows at the next read, which closes it. */
+	if (conn_unsent(c) == 0 && (r = send(c->fd, p, n,
+	    MSG_DONTWAIT | MSG_NOSIGNAL)) == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			return -1;
+		r = 0;
+	}
+	if ((size_t)r < n) {
+		if ((c->out == NULL && (c->out = evbuffer_new()) == NULL) ||
+		    evbuffer_add(c->out, (const uint8_t *)p + r,
+		    n - (size_t)r) == -1 || event_add(c->wev, NULL) == -1)
+			return -1;
+	}
 	c->bytes_out += n;
 	return 0;
 }
@@ -371,58 +434,125 @@ conn_max_input(const struct conn *c)
 	return (size_t)sensor_conf()->max_input;
 }
 
-static void
-conn_read_cb(struct bufferevent *bev, void *arg)
+/*
+ * Hands the service what arrived, behind what it left unconsumed last
+ * time, and keeps what it leaves now.  -1 if the session ended.
+ */
+static int
+conn_deliver(struct conn *c, const uint8_t *p, size_t n)
 {
-	struct conn	*c = arg;
-	struct evbuffer	*in = bufferevent_get_input(bev);
-	size_t		 len = evbuffer_get_length(in);
+	const uint8_t	*data = p;
+	size_t		 len = n, ncap;
 	ssize_t		 used;
-	uint8_t		*p;
+	uint8_t		*nin;
 
-	/* Bytes left over from the last call were counted then. */
-	c->bytes_in += len - c->pending;
-	c->pending = len;
+	c->bytes_in += n;
 	if ((uint64_t)(event_now_usec() - c->start_us) >
 	    (uint64_t)sensor_conf()->session_timeout * 1000000) {
 		conn_limit_hit(c, "session_timeout");
 		conn_close(c, "session_timeout");
-		return;
+		return -1;
 	}
-	p = evbuffer_pullup(in, -1);
+	if (c->inlen > 0) {
+		if (c->inlen + n > c->incap) {
+			for (ncap = c->incap; ncap < c->inlen + n; ncap *= 2)
+				;
+			if ((nin = realloc(c->in, ncap)) == NULL) {
+				conn_close(c, "out_of_memory");
+				return -1;
+			}
+			c->in = nin;
+			c->incap = ncap;
+		}
+		memcpy(c->in + c->inlen, p, n);
+		data = c->in;
+		len = c->inlen + n;
+	}
 	c->in_callback = 1;
-	used = c->svc->on_data(c, c->state, p, len);
+	used = c->svc->on_data(c, c->state, data, len);
 	c->in_callback = 0;
 	if (c->closing) {
 		conn_release(c);
-		return;
+		return -1;
 	}
-	if (used < 0 || (size_t)used > len) {
+	if (used < 0 || (size_t)used > len || len - (size_t)used >
+	    CONN_READ_HIGH) {
 		sensor_stats()->protocol_errors++;
 		log_debug("session %s: %s: protocol error, closing", c->session,
 		    c->lst->def->name);
 		conn_close(c, "protocol_error");
-		return;
+		return -1;
 	}
-	evbuffer_drain(in, (size_t)used);
-	c->pending = len - (size_t)used;
-	if (!c->closing && c->bytes_in > conn_max_input(c)) {
+	if (c->bytes_in > conn_max_input(c)) {
 		conn_limit_hit(c, "max_input");
 		conn_close(c, "max_input");
+		return -1;
 	}
+	/* Keep the rest, at the start of c->in. */
+	len -= (size_t)used;
+	if (len > 0 && len > c->incap) {
+		for (ncap = 4096; ncap < len; ncap *= 2)
+			;
+		if ((nin = realloc(c->in, ncap)) == NULL) {
+			conn_close(c, "out_of_memory");
+			return -1;
+		}
+		c->in = nin;
+		c->incap = ncap;
+	}
+	if (len > 0)
+		memmove(c->in, data + used, len);
+	c->inlen = len;
+	if (len == 0 && c->incap > 0) {
+		free(c->in);
+		c->in = NULL;
+		c->incap = 0;
+	}
+	return 0;
+}
+
+/*
+ * Reads what is there, until the socket has no more (or a few rounds, so
+ * that one fast sender cannot hold the sensor), then waits for more with
+ * the idle timeout started again.  Called at accept too: an attacker
+ * speaks first as a rule, so this often finds the request, and the end,
+ * without a trip through epoll.
+ */
+static void
+conn_read(struct conn *c)
+{
+	static uint8_t	buf[CONN_READ_BUF];
+	ssize_t		n;
+	int		round;
+
+	for (round = 0; round < CONN_READ_ROUNDS; round++) {
+		n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0) {
+			if (conn_deliver(c, buf, (size_t)n) == -1)
+				return;
+			continue;
+		}
+		if (n == 0) {
+			conn_close(c, "peer_closed");
+			return;
+		}
+		if (errno == EAGAIN || errno == EINTR)
+			break;
+		conn_close(c, "error");
+		return;
+	}
+	event_add(c->rev, conn_idle_tv);
 }
 
 static void
-conn_event_cb(struct bufferevent *bev, short what, void *arg)
+conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn	*c = arg;
 
-	if (what & BEV_EVENT_EOF)
-		conn_close(c, "peer_closed");
-	else if (what & BEV_EVENT_TIMEOUT)
+	if (what & EV_TIMEOUT)
 		conn_close(c, "idle_timeout");
 	else
-		conn_close(c, "error");
+		conn_read(c);
 }
 
 void
@@ -433,7 +563,6 @@ conn_accept(const struct listener *l, int fd, struct sockaddr *sa,
 	struct event_base	*base = sensor_base();
 	struct conn		*c;
 	struct event_buf	 ev;
-	socklen_t		 dlen;
 	uint32_t		 bucket;
 	enum connlimit_verdict	 v;
 
@@ -445,12 +574,20 @@ conn_accept(const struct listener *l, int fd, struct sockaddr *sa,
 		    "max_connections" : "per_source");
 		return;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		log_warn("calloc");
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->rev = event_new(base, fd, EV_READ | EV_PERSIST, conn_read_cb,
+	    c)) == NULL ||
+	    (c->wev = event_new(base, fd, EV_WRITE | EV_PERSIST,
+	    conn_write_cb, c)) == NULL) {
+		log_warnx("conn_accept: out of memory");
+		if (c != NULL && c->rev != NULL)
+			event_free(c->rev);
+		free(c);
 		connlimit_release(sensor_limits(), sensor_index(), bucket);
 		close(fd);
 		return;
 	}
+	c->fd = fd;
 	c->lst = l;
 	c->svc = proto_emulator(l->def);
 	c->bucket = bucket;
@@ -459,19 +596,8 @@ conn_accept(const struct listener *l, int fd, struct sockaddr *sa,
 	conn_new_id(c->session);
 	memcpy(&c->src, sa, (size_t)socklen <= sizeof(c->src) ?
 	    (size_t)socklen : sizeof(c->src));
-	dlen = sizeof(c->dst);
-	if (getsockname(fd, (struct sockaddr *)&c->dst, &dlen) == -1)
-		c->dst.ss_family = AF_UNSPEC;
+	conn_local(l, fd, &c->dst);
 	conn_fields_keep(c);
-	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		log_warnx("bufferevent_socket_new failed");
-		connlimit_release(sensor_limits(), sensor_index(), bucket);
-		close(fd);
-		free(c->fields);
-		free(c);
-		return;
-	}
 	TAILQ_INSERT_TAIL(&conn_list, c, entry);
 	sensor_stats()->accepted++;
 
@@ -481,10 +607,6 @@ conn_accept(const struct listener *l, int fd, struct sockaddr *sa,
 		/* One shared timer queue: O(1) per session, not a heap. */
 		conn_idle_tv = event_base_init_common_timeout(base, &tv);
 	}
-	bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_READ_HIGH);
-	bufferevent_set_timeouts(c->bev, conn_idle_tv, NULL);
-
 	conn_event(&ev, c, "sundew.connection.open");
 	sensor_send_event(&ev);
 	if (c->svc->session_new != NULL &&
@@ -500,7 +622,7 @@ conn_accept(const struct listener *l, int fd, struct sockaddr *sa,
 	if (c->closing)
 		conn_release(c);
 	else
-		bufferevent_enable(c->bev, EV_READ);
+		conn_read(c);
 }
 
 /*
@@ -514,7 +636,7 @@ conn_datagrams(const struct listener *l)
 	static unsigned		 used;
 	static uint8_t		 buf[65536];
 	struct conn		 c;
-	socklen_t		 slen, dlen;
+	socklen_t		 slen;
 	ssize_t			 n;
 	int			 i;
 	int64_t			 now;
@@ -540,9 +662,7 @@ conn_datagrams(const struct listener *l)
 		c.start_us = now;
 		c.bytes_in = (uint64_t)n;
 		conn_new_id(c.session);
-		dlen = sizeof(c.dst);
-		if (getsockname(l->fd, (struct sockaddr *)&c.dst, &dlen) == -1)
-			c.dst.ss_family = AF_UNSPEC;
+		c.dst = l->local;	/* what getsockname() would say */
 		if (++used > CONN_UDP_RATE) {
 			conn_limit_hit(&c, "udp_rate");
 			continue;

@@ -14,7 +14,8 @@
 /* A session id: 16 hex digits (conn.c says how they are made). */
 #define CONN_ID_LEN	16
 
-struct bufferevent;
+struct event;
+struct evbuffer;
 struct event_buf;
 struct listener;
 struct sc_result;
@@ -25,14 +26,18 @@ struct conn {
 	const struct listener	*lst;
 	const struct service	*svc;
 	void			*state;		/* the service's */
-	struct bufferevent	*bev;		/* NULL for a datagram */
+	int			 fd;		/* TCP: the connection */
+	struct event		*rev;		/* reads; NULL for a datagram */
+	struct event		*wev;		/* writes what is queued */
+	struct evbuffer		*out;		/* queued, once a write waited */
+	uint8_t			*in;		/* left unconsumed, incap bytes */
+	size_t			 inlen, incap;
 	int			 udp_fd;	/* datagram: reply socket */
 	struct sockaddr_storage	 src;
 	struct sockaddr_storage	 dst;
 	int64_t			 start_us;
 	uint64_t		 bytes_in;
 	uint64_t		 bytes_out;
-	size_t			 pending;	/* unconsumed input */
 	uint32_t		 bucket;	/* connlimit.h */
 	char			*fields;	/* conn_fields(), rendered once */
 	uint16_t		 nfields;

@@ -119,6 +119,22 @@ listen_free(const char *addr, uint16_t port, int transport)
 	return 1;
 }
 
+/* Notes the address l is bound to, and whether it is a wildcard. */
+static void
+listen_local(struct listener *l)
+{
+	socklen_t			 len = sizeof(l->local);
+	const struct sockaddr_in	*sin = (const void *)&l->local;
+	const struct sockaddr_in6	*sin6 = (const void *)&l->local;
+
+	if (getsockname(l->fd, (struct sockaddr *)&l->local, &len) == -1)
+		return;
+	if (l->local.ss_family == AF_INET)
+		l->local_fixed = sin->sin_addr.s_addr != htonl(INADDR_ANY);
+	else if (l->local.ss_family == AF_INET6)
+		l->local_fixed = !IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+}
+
 size_t
 listen_count(const struct config *conf)
 {
@@ -172,6 +188,7 @@ listen_open_all(const struct config *conf, int nsets, struct listener **out,
 				listen_close_all(ls, n);
 				return -1;
 			}
+			listen_local(l);
 			n++;
 		}
 	}

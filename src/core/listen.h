@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 struct config;
 struct service_def;
@@ -15,6 +16,12 @@ struct listener {
 	int			 set;		/* the sensor that serves it */
 	const struct service_def *def;
 	char			 addr[64];	/* as configured */
+	/*
+	 * The address bound.  Unless it is a wildcard, every connection's
+	 * local address: no getsockname() a connection.
+	 */
+	struct sockaddr_storage	 local;
+	int			 local_fixed;
 };
 
 /* How many sockets one set of listeners has. */
