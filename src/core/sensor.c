@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/listener.h>
 
 #include "config.h"
 #include "conn.h"
@@ -31,6 +31,9 @@ struct sensor_pending {
 	size_t		 ctxlen;
 };
 
+/* Connections taken from one listener per wakeup (sensor_accept_cb). */
+#define SENSOR_ACCEPT_BATCH	64
+
 /* Past this much waiting for the analyser, payloads are not analysed. */
 #define SENSOR_ANALYSER_BACKLOG	(64u * 1024 * 1024)
 
@@ -42,7 +45,7 @@ struct sensor {
 	struct connlimit		*limits;
 	const struct listener	*listeners;
 	size_t			 nlisteners;
-	struct evconnlistener	**tcp;
+	struct event		**tcp;
 	struct event		**udp;
 	struct event		*ctl_ev;
 	struct event		*sigterm_ev;
@@ -206,9 +209,9 @@ sensor_pause_accept(int pause)
 	for (i = 0; i < sensor.nlisteners; i++) {
 		if (sensor.tcp[i] != NULL) {
 			if (pause)
-				evconnlistener_disable(sensor.tcp[i]);
+				event_del(sensor.tcp[i]);
 			else
-				evconnlistener_enable(sensor.tcp[i]);
+				event_add(sensor.tcp[i], NULL);
 		}
 		if (sensor.udp[i] != NULL) {
 			if (pause)
@@ -226,33 +229,46 @@ sensor_pause_accept(int pause)
 }
 
 static void
-sensor_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
-    struct sockaddr *sa, int socklen, void *arg)
-{
-	conn_accept(arg, fd, sa, socklen);
-}
-
-static void
 sensor_accept_resume(evutil_socket_t fd, short what, void *arg)
 {
 	if (!sensor.paused && !sensor.stopping)
-		evconnlistener_enable(arg);
+		event_add(arg, NULL);
 }
 
-/* EMFILE and friends: wait a moment rather than spin. */
+/*
+ * A listener is readable: takes what its accept queue holds, at most
+ * SENSOR_ACCEPT_BATCH at a time, so that a flood of connections cannot
+ * keep the loop from its timers and from sending events to the store.
+ */
 static void
-sensor_accept_error(struct evconnlistener *el, void *arg)
+sensor_accept_cb(evutil_socket_t fd, short what, void *arg)
 {
 	const struct listener	*l = arg;
+	struct sockaddr_storage	 ss;
+	struct timeval		 tv = { 0, 200000 };
+	socklen_t		 sslen;
+	int			 i, s;
 
-	log_warn("accept on port %u", l->port);
-	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-	    errno == ENOMEM) {
-		struct timeval	tv = { 0, 200000 };
-
-		evconnlistener_disable(el);
+	for (i = 0; i < SENSOR_ACCEPT_BATCH && !sensor.paused; i++) {
+		sslen = sizeof(ss);
+		s = accept4(fd, (struct sockaddr *)&ss, &sslen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (s != -1) {
+			conn_accept(l, s, (struct sockaddr *)&ss, (int)sslen);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED ||
+		    errno == EPROTO || errno == EPERM)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		log_warn("accept on port %u", l->port);
+		/* EMFILE and friends: wait a moment rather than spin. */
+		event_del(sensor.tcp[l - sensor.listeners]);
 		event_base_once(sensor.base, -1, EV_TIMEOUT,
-		    sensor_accept_resume, el, &tv);
+		    sensor_accept_resume, sensor.tcp[l - sensor.listeners],
+		    &tv);
+		return;
 	}
 }
 
@@ -271,7 +287,7 @@ sensor_stop(evutil_socket_t sig, short what, void *arg)
 	sensor.stopping = 1;
 	for (i = 0; i < sensor.nlisteners; i++) {
 		if (sensor.tcp[i] != NULL)
-			evconnlistener_disable(sensor.tcp[i]);
+			event_del(sensor.tcp[i]);
 		if (sensor.udp[i] != NULL)
 			event_del(sensor.udp[i]);
 	}
@@ -321,18 +337,11 @@ sensor_listen(void)
 		if (l->set != sensor.index)
 			continue;
 		if (l->transport == SERVICE_TCP) {
-			/*
-			 * Backlog 0: the parent listens with listen.backlog;
-			 * -1 would have libevent listen again with 128.
-			 */
-			sensor.tcp[i] = evconnlistener_new(sensor.base,
-			    sensor_accept_cb, (void *)l, LEV_OPT_CLOSE_ON_EXEC,
-			    0, l->fd);
-			if (sensor.tcp[i] == NULL)
-				fatalx("evconnlistener_new on port %u",
-				    l->port);
-			evconnlistener_set_error_cb(sensor.tcp[i],
-			    sensor_accept_error);
+			sensor.tcp[i] = event_new(sensor.base, l->fd,
+			    EV_READ | EV_PERSIST, sensor_accept_cb, (void *)l);
+			if (sensor.tcp[i] == NULL ||
+			    event_add(sensor.tcp[i], NULL) == -1)
+				fatalx("event on tcp port %u", l->port);
 		} else {
 			sensor.udp[i] = event_new(sensor.base, l->fd,
 			    EV_READ | EV_PERSIST, sensor_udp_cb, (void *)l);
