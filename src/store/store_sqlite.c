@@ -341,6 +341,13 @@ store_sqlite_open(struct store *st)
 	int	rc;
 	size_t	c;
 
+	/*
+	 * The store is one thread: no mutexes, and no count of SQLite's
+	 * memory (which takes a lock on every allocation).  Refused, and
+	 * harmless, once SQLite has been initialised in this process.
+	 */
+	(void)sqlite3_config(SQLITE_CONFIG_SINGLETHREAD);
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	memset(store_sessions, 0, sizeof(store_sessions));
 	store_nfiles = 0;
 	for (c = 0; c < STORE_SQLITE_NCOLS; c++)
