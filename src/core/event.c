@@ -58,43 +58,56 @@ event_timestamp(char dst[32], int64_t usec)
 	dst[27] = '\0';
 }
 
+/* A byte that JSON takes as it is inside a string. */
+static inline int
+event_plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
 size_t
 event_escape(char *dst, size_t dstlen, const void *p, size_t n,
     size_t *consumed)
 {
 	static const char	 hex[] = "0123456789abcdef";
 	const unsigned char	*s = p;
-	size_t			 i, o = 0, need;
+	size_t			 i = 0, o = 0, run, need;
 	char			 esc[7];
 
 	if (dstlen == 0)
 		return 0;
-	for (i = 0; i < n; i++) {
-		unsigned char	c = s[i];
-
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-			esc[0] = (char)c;
-			need = 1;
-		} else {
-			esc[0] = '\\';
-			need = 2;
-			switch (c) {
-			case '"':  esc[1] = '"'; break;
-			case '\\': esc[1] = '\\'; break;
-			case '\n': esc[1] = 'n'; break;
-			case '\r': esc[1] = 'r'; break;
-			case '\t': esc[1] = 't'; break;
-			default:
-				memcpy(esc + 1, "u00", 3);
-				esc[4] = hex[c >> 4];
-				esc[5] = hex[c & 15];
-				need = 6;
-			}
+	while (i < n) {
+		/* A run of plain bytes goes in one copy, as far as it fits. */
+		for (run = i; run < n && event_plain(s[run]); run++)
+			;
+		if (run > i) {
+			if (run - i > dstlen - 1 - o)
+				run = i + (dstlen - 1 - o);
+			memcpy(dst + o, s + i, run - i);
+			o += run - i;
+			i = run;
+			if (i == n || event_plain(s[i]))
+				break;	/* the end, or out of room */
+		}
+		esc[0] = '\\';
+		need = 2;
+		switch (s[i]) {
+		case '"':  esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[s[i] >> 4];
+			esc[5] = hex[s[i] & 15];
+			need = 6;
 		}
 		if (o + need >= dstlen)
 			break;
 		memcpy(dst + o, esc, need);
 		o += need;
+		i++;
 	}
 	dst[o] = '\0';
 	if (consumed != NULL)
