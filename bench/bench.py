@@ -230,6 +230,21 @@ def rss_kib(pids):
     return total
 
 
+def rss_settled(pids, timeout=15):
+    """The sensors' RSS once it stops moving: after a burst, the heap is
+    handed back a second or so after the last session (conn.c) and once
+    the queue to the store has drained (link.c)."""
+    last = rss_kib(pids)
+    stable = 0
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and stable < 3:
+        time.sleep(0.5)
+        now = rss_kib(pids)
+        stable = stable + 1 if now == last else 0
+        last = now
+    return last
+
+
 def socket_fds(pids):
     """How many sockets pids have open: their connections and a few more."""
     total = 0
@@ -366,7 +381,7 @@ def hold_end(procs):
 def hold_measure(args, proc, sensors, port, count, hard):
     """Holds count idle connections; what sundew holds and its memory."""
     base_fds = socket_fds(sensors)
-    base_rss = rss_kib(sensors)
+    base_rss = rss_settled(sensors)
     per_proc = max(1, min(count, hard - 64))
     t0 = time.monotonic()
     procs = hold_spawn(args, port, count, per_proc)
