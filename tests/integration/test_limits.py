@@ -137,3 +137,26 @@ def test_extra_sensors_take_connections_as_the_first_fill(sundew):
         s.close()
     d.stop()
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_out_of_file_descriptors(sundew):
+    """A sensor that runs out of file descriptors says so, keeps the
+    sessions it has, and accepts again once some have ended."""
+    d = sundew(["sensors=1", "limits.nofile=300", "limits.per_source=0",
+                "limits.max_connections=100000"])
+    conns = [connect(GENERIC_PORT, src=f"127.0.3.{1 + i % 250}")
+             for i in range(600)]
+    wait_for(lambda: "Too many open files" in d.log_text(), 10,
+             "the sensor's warning")
+    assert len(d.sensors()) == 1, d.log_text()
+    for s in conns:
+        s.close()
+    # Every connection the sensor took, and those that waited in the
+    # accept queue meanwhile, is a session with its close event.
+    wait_for(lambda: len(d.events("sundew.connection.close")) >= 601, 20,
+             "601 close events")
+    after = connect(GENERIC_PORT, src="127.0.4.1")
+    after.sendall(b"after the shortage")
+    after.close()
+    d.wait_events("sundew.request", data="after the shortage")
+    d.stop()
