@@ -205,16 +205,15 @@ conn_shellcode(const char *ctx, size_t ctxlen, const struct sc_result *res)
 /*
  * One event per cap and a token bucket over them all, so that a flood of
  * refused connections cannot become a flood of events; the next event
- * says how many were left out.
+ * says how many were left out.  0 if this one is left out.
  */
-void
-conn_limit_hit(const struct conn *c, const char *limit)
+static int
+conn_limit_take(uint64_t *left_out)
 {
-	static int64_t		 window;
-	static unsigned		 used;
-	static uint64_t		 suppressed;
-	struct event_buf	 ev;
-	int64_t			 now = event_now_usec() / 1000000;
+	static int64_t	window;
+	static unsigned	used;
+	static uint64_t	suppressed;
+	int64_t		now = event_now_usec() / 1000000;
 
 	sensor_stats()->limit_hits++;
 	if (now != window) {
@@ -223,16 +222,54 @@ conn_limit_hit(const struct conn *c, const char *limit)
 	}
 	if (used >= CONN_LIMIT_RATE) {
 		suppressed++;
-		return;
+		return 0;
 	}
 	used++;
+	*left_out = suppressed;
+	suppressed = 0;
+	return 1;
+}
+
+static void
+conn_limit_send(struct event_buf *ev, const char *limit, uint64_t left_out)
+{
+	event_str(ev, "limit", limit);
+	if (left_out > 0)
+		event_int(ev, "suppressed", (int64_t)left_out);
+	sensor_send_event(ev);
+}
+
+void
+conn_limit_hit(const struct conn *c, const char *limit)
+{
+	struct event_buf	ev;
+	uint64_t		left_out;
+
+	if (!conn_limit_take(&left_out))
+		return;
 	conn_event(&ev, c, "sundew.limit.hit");
-	event_str(&ev, "limit", limit);
-	if (suppressed > 0) {
-		event_int(&ev, "suppressed", (int64_t)suppressed);
-		suppressed = 0;
-	}
-	sensor_send_event(&ev);
+	conn_limit_send(&ev, limit, left_out);
+}
+
+/* A cap that the listener l hit before any session began: no source. */
+void
+conn_listener_limit(const struct listener *l, const char *limit)
+{
+	struct event_buf	ev;
+	char			dst[INET6_ADDRSTRLEN];
+	uint16_t		dport;
+	uint64_t		left_out;
+
+	if (!conn_limit_take(&left_out))
+		return;
+	conn_addr(&l->local, dst, sizeof(dst), &dport);
+	event_begin(&ev, "sundew.limit.hit");
+	event_str(&ev, "dst_ip", dst);
+	event_int(&ev, "dst_port", dport);
+	event_str(&ev, "transport", l->transport == SERVICE_UDP ?
+	    "udp" : "tcp");
+	event_str(&ev, "service", l->def->name);
+	conn_limit_send(&ev, limit, left_out);
 }
 
 /* The local address of a connection accepted on l. */

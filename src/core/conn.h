@@ -72,5 +72,7 @@ void	conn_shellcode(const char *ctx, size_t ctxlen,
 	    const struct sc_result *);
 /* A sundew.limit.hit event, rate-limited per sensor. */
 void	conn_limit_hit(const struct conn *, const char *limit);
+/* The same for a cap hit on a listener before any session (no source). */
+void	conn_listener_limit(const struct listener *, const char *limit);
 
 #endif

@@ -263,6 +263,8 @@ sensor_accept_cb(evutil_socket_t fd, short what, void *arg)
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return;
 		log_warn("accept on port %u", l->port);
+		if (errno == EMFILE || errno == ENFILE)
+			conn_listener_limit(l, "nofile");
 		/* EMFILE and friends: wait a moment rather than spin. */
 		event_del(sensor.tcp[l - sensor.listeners]);
 		event_base_once(sensor.base, -1, EV_TIMEOUT,

@@ -140,8 +140,9 @@ def test_extra_sensors_take_connections_as_the_first_fill(sundew):
 
 
 def test_out_of_file_descriptors(sundew):
-    """A sensor that runs out of file descriptors says so, keeps the
-    sessions it has, and accepts again once some have ended."""
+    """A sensor that runs out of file descriptors says so (a log line and
+    a limit.hit event), keeps the sessions it has, and accepts again once
+    some have ended."""
     d = sundew(["sensors=1", "limits.nofile=300", "limits.per_source=0",
                 "limits.max_connections=100000"])
     conns = [connect(GENERIC_PORT, src=f"127.0.3.{1 + i % 250}")
@@ -149,6 +150,9 @@ def test_out_of_file_descriptors(sundew):
     wait_for(lambda: "Too many open files" in d.log_text(), 10,
              "the sensor's warning")
     assert len(d.sensors()) == 1, d.log_text()
+    hit = d.wait_events("sundew.limit.hit", limit="nofile")[0]
+    assert hit["dst_port"] == GENERIC_PORT and hit["transport"] == "tcp"
+    assert "session" not in hit and "src_ip" not in hit
     for s in conns:
         s.close()
     # Every connection the sensor took, and those that waited in the
