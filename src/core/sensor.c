@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -247,8 +248,9 @@ sensor_accept_cb(evutil_socket_t fd, short what, void *arg)
 	const struct listener	*l = arg;
 	struct sockaddr_storage	 ss;
 	struct timeval		 tv = { 0, 200000 };
+	static time_t		 warned;
 	socklen_t		 sslen;
-	int			 i, s;
+	int			 i, s, err;
 
 	for (i = 0; i < SENSOR_ACCEPT_BATCH && !sensor.paused; i++) {
 		sslen = sizeof(ss);
@@ -263,8 +265,13 @@ sensor_accept_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return;
-		log_warn("accept on port %u", l->port);
-		if (errno == EMFILE || errno == ENFILE)
+		err = errno;
+		if (time(NULL) != warned) {	/* a line a second at most */
+			warned = time(NULL);
+			log_warnx("accept on port %u: %s", l->port,
+			    strerror(err));
+		}
+		if (err == EMFILE || err == ENFILE)
 			conn_listener_limit(l, "nofile");
 		/* EMFILE and friends: wait a moment rather than spin. */
 		event_del(sensor.tcp[l - sensor.listeners]);
