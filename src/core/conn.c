@@ -358,7 +358,7 @@ conn_unsent(const struct conn *c)
 
 /*
  * Frees now, or once what the service wrote last has gone out (at most
- * CONN_LINGER_SECS later).
+ * CONN_LINGER_SECS later, however slowly the peer reads).
  */
 static void
 conn_release(struct conn *c)
@@ -366,6 +366,8 @@ conn_release(struct conn *c)
 	struct timeval	tv = { CONN_LINGER_SECS, 0 };
 
 	if (conn_unsent(c) > 0 && strcmp(c->reason, "shutdown") != 0) {
+		c->linger_end_us = event_now_usec() +
+		    (int64_t)CONN_LINGER_SECS * 1000000;
 		event_del(c->rev);
 		event_add(c->wev, &tv);
 		return;
@@ -415,11 +417,20 @@ static void
 conn_write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn	*c = arg;
+	struct timeval	 tv;
+	int64_t		 left;
 
 	if (c->closing) {		/* lingering: free when done or late */
-		if ((what & EV_TIMEOUT) || conn_flush(c) == -1 ||
-		    conn_unsent(c) == 0)
+		left = c->linger_end_us - event_now_usec();
+		if ((what & EV_TIMEOUT) || left <= 0 || conn_flush(c) == -1 ||
+		    conn_unsent(c) == 0) {
 			conn_free(c);
+			return;
+		}
+		/* Progress does not move the end. */
+		tv.tv_sec = (time_t)(left / 1000000);
+		tv.tv_usec = (suseconds_t)(left % 1000000);
+		event_add(c->wev, &tv);
 		return;
 	}
 	if (conn_flush(c) == -1)
@@ -472,6 +483,33 @@ conn_max_input(const struct conn *c)
 }
 
 /*
+ * Room for need bytes of input in c->in, in powers of two from 4 KiB up
+ * to the most it ever holds (CONN_READ_HIGH left over and one read).  -1
+ * if there is none: the session is closed.
+ */
+static int
+conn_in_reserve(struct conn *c, size_t need)
+{
+	size_t	 ncap;
+	uint8_t	*nin;
+
+	if (need <= c->incap)
+		return 0;
+	for (ncap = c->incap > 0 ? c->incap : 4096; ncap < need; ncap *= 2)
+		;
+	if (ncap > CONN_READ_HIGH + CONN_READ_BUF)
+		ncap = need > CONN_READ_HIGH + CONN_READ_BUF ? need :
+		    CONN_READ_HIGH + CONN_READ_BUF;
+	if ((nin = realloc(c->in, ncap)) == NULL) {
+		conn_close(c, "out_of_memory");
+		return -1;
+	}
+	c->in = nin;
+	c->incap = ncap;
+	return 0;
+}
+
+/*
  * Hands the service what arrived, behind what it left unconsumed last
  * time, and keeps what it leaves now.  -1 if the session ended.
  */
@@ -479,9 +517,8 @@ static int
 conn_deliver(struct conn *c, const uint8_t *p, size_t n)
 {
 	const uint8_t	*data = p;
-	size_t		 len = n, ncap;
+	size_t		 len = n;
 	ssize_t		 used;
-	uint8_t		*nin;
 
 	c->bytes_in += n;
 	if ((uint64_t)(event_now_usec() - c->start_us) >
@@ -491,16 +528,8 @@ conn_deliver(struct conn *c, const uint8_t *p, size_t n)
 		return -1;
 	}
 	if (c->inlen > 0) {
-		if (c->inlen + n > c->incap) {
-			for (ncap = c->incap; ncap < c->inlen + n; ncap *= 2)
-				;
-			if ((nin = realloc(c->in, ncap)) == NULL) {
-				conn_close(c, "out_of_memory");
-				return -1;
-			}
-			c->in = nin;
-			c->incap = ncap;
-		}
+		if (conn_in_reserve(c, c->inlen + n) == -1)
+			return -1;
 		memcpy(c->in + c->inlen, p, n);
 		data = c->in;
 		len = c->inlen + n;
@@ -525,18 +554,13 @@ conn_deliver(struct conn *c, const uint8_t *p, size_t n)
 		conn_close(c, "max_input");
 		return -1;
 	}
-	/* Keep the rest, at the start of c->in. */
+	/*
+	 * Keep the rest, at the start of c->in.  When data is c->in already,
+	 * the rest fits where it is: no realloc moves it.
+	 */
 	len -= (size_t)used;
-	if (len > 0 && len > c->incap) {
-		for (ncap = 4096; ncap < len; ncap *= 2)
-			;
-		if ((nin = realloc(c->in, ncap)) == NULL) {
-			conn_close(c, "out_of_memory");
-			return -1;
-		}
-		c->in = nin;
-		c->incap = ncap;
-	}
+	if (len > 0 && conn_in_reserve(c, len) == -1)
+		return -1;
 	if (len > 0)
 		memmove(c->in, data + used, len);
 	c->inlen = len;

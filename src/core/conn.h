@@ -36,6 +36,7 @@ struct conn {
 	struct sockaddr_storage	 src;
 	struct sockaddr_storage	 dst;
 	int64_t			 start_us;
+	int64_t			 linger_end_us;	/* closing: freed by then */
 	uint64_t		 bytes_in;
 	uint64_t		 bytes_out;
 	uint32_t		 bucket;	/* connlimit.h */

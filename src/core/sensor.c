@@ -249,6 +249,7 @@ sensor_accept_cb(evutil_socket_t fd, short what, void *arg)
 	struct sockaddr_storage	 ss;
 	struct timeval		 tv = { 0, 200000 };
 	static time_t		 warned;
+	struct event		*ev;
 	socklen_t		 sslen;
 	int			 i, s, err;
 
@@ -273,11 +274,15 @@ sensor_accept_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (err == EMFILE || err == ENFILE)
 			conn_listener_limit(l, "nofile");
-		/* EMFILE and friends: wait a moment rather than spin. */
-		event_del(sensor.tcp[l - sensor.listeners]);
-		event_base_once(sensor.base, -1, EV_TIMEOUT,
-		    sensor_accept_resume, sensor.tcp[l - sensor.listeners],
-		    &tv);
+		/*
+		 * EMFILE and friends: wait a moment rather than spin (and
+		 * spin rather than stop listening, if even that fails).
+		 */
+		ev = sensor.tcp[l - sensor.listeners];
+		event_del(ev);
+		if (event_base_once(sensor.base, -1, EV_TIMEOUT,
+		    sensor_accept_resume, ev, &tv) == -1)
+			event_add(ev, NULL);
 		return;
 	}
 }
