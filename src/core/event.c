@@ -157,26 +157,19 @@ event_begin(struct event_buf *ev, const char *eventid)
 	static const char	a[] = "{\"timestamp\":\"", b[] = "\",\"eventid\":\"",
 				c[] = "\",\"sensor\":\"";
 	char			ts[32];
-	size_t			idlen = strlen(eventid), slen;
+	size_t			idlen = strlen(eventid);
 
 	ev->truncated = 0;
+	ev->len = 0;
 	event_timestamp(ts, event_now_usec());
-	slen = strlen(event_sensor);
-	if (idlen > 64)
-		idlen = 64;
-	memcpy(ev->buf, a, sizeof(a) - 1);
-	ev->len = sizeof(a) - 1;
-	memcpy(ev->buf + ev->len, ts, 27);
-	ev->len += 27;
-	memcpy(ev->buf + ev->len, b, sizeof(b) - 1);
-	ev->len += sizeof(b) - 1;
-	memcpy(ev->buf + ev->len, eventid, idlen);
-	ev->len += idlen;
-	memcpy(ev->buf + ev->len, c, sizeof(c) - 1);
-	ev->len += sizeof(c) - 1;
-	memcpy(ev->buf + ev->len, event_sensor, slen);
-	ev->len += slen;
-	ev->buf[ev->len++] = '"';
+	/* At most a few hundred bytes: it always fits. */
+	event_append(ev, a, sizeof(a) - 1);
+	event_append(ev, ts, 27);
+	event_append(ev, b, sizeof(b) - 1);
+	event_append(ev, eventid, idlen > 64 ? 64 : idlen);
+	event_append(ev, c, sizeof(c) - 1);
+	event_append(ev, event_sensor, strlen(event_sensor));
+	event_append(ev, "\"", 1);
 }
 
 void

@@ -249,6 +249,7 @@ sensor_accept_cb(evutil_socket_t fd, short what, void *arg)
 	struct sockaddr_storage	 ss;
 	struct timeval		 tv = { 0, 200000 };
 	static time_t		 warned;
+	time_t			 now;
 	struct event		*ev;
 	socklen_t		 sslen;
 	int			 i, s, err;
@@ -267,8 +268,8 @@ sensor_accept_cb(evutil_socket_t fd, short what, void *arg)
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return;
 		err = errno;
-		if (time(NULL) != warned) {	/* a line a second at most */
-			warned = time(NULL);
+		if ((now = time(NULL)) != warned) {	/* a line a second */
+			warned = now;
 			log_warnx("accept on port %u: %s", l->port,
 			    strerror(err));
 		}
