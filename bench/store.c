@@ -53,7 +53,7 @@ bench_send(struct store *st, struct event_buf *ev)
 	size_t	len = event_end(ev);
 
 	if (st != NULL)
-		store_event(st, ev->buf, len);
+		store_event(st, ev->buf, len, 0);
 }
 
 static void
@@ -81,7 +81,7 @@ bench_connection(struct store *st, unsigned i, const uint8_t *payload,
 	event_int(&ev, "bytes_out", 0);
 	bench_send(st, &ev);
 	if (st != NULL)
-		store_file(st, STORE_HEXDUMP, ctx, clen, payload, plen);
+		store_file(st, STORE_HEXDUMP, ctx, clen, payload, plen, 0);
 }
 
 /* CPU microseconds per connection with the given outputs (none: -1). */

@@ -6,12 +6,27 @@
 #include "event.h"
 
 static char	event_sensor[128] = "sundew";
+static uint64_t	(*event_ids)(void *);
+static void	*event_ids_arg;
 
 void
 event_set_sensor(const char *name)
 {
 	event_escape(event_sensor, sizeof(event_sensor), name, strlen(name),
 	    NULL);
+}
+
+void
+event_set_ids(uint64_t (*next)(void *), void *arg)
+{
+	event_ids = next;
+	event_ids_arg = arg;
+}
+
+uint64_t
+event_next_id(void)
+{
+	return event_ids != NULL ? event_ids(event_ids_arg) : 0;
 }
 
 int64_t
@@ -154,19 +169,32 @@ event_key(struct event_buf *ev, const char *key)
 void
 event_begin(struct event_buf *ev, const char *eventid)
 {
+	event_begin_id(ev, eventid, event_next_id());
+}
+
+void
+event_begin_id(struct event_buf *ev, const char *eventid, uint64_t id)
+{
 	static const char	a[] = "{\"timestamp\":\"", b[] = "\",\"eventid\":\"",
-				c[] = "\",\"sensor\":\"";
-	char			ts[32];
+				c[] = "\",\"sensor\":\"", hex[] = "0123456789abcdef";
+	char			ts[32], idtext[] = "\",\"id\":\"0123456789abcdef";
 	size_t			idlen = strlen(eventid);
+	int			i;
 
 	ev->truncated = 0;
 	ev->len = 0;
+	ev->id = id;
 	event_timestamp(ts, event_now_usec());
 	/* At most a few hundred bytes: it always fits. */
 	event_append(ev, a, sizeof(a) - 1);
 	event_append(ev, ts, 27);
 	event_append(ev, b, sizeof(b) - 1);
 	event_append(ev, eventid, idlen > 64 ? 64 : idlen);
+	if (id != 0) {
+		for (i = 15; i >= 0; i--, id >>= 4)
+			idtext[8 + i] = hex[id & 15];
+		event_append(ev, idtext, sizeof(idtext) - 1);
+	}
 	event_append(ev, c, sizeof(c) - 1);
 	event_append(ev, event_sensor, strlen(event_sensor));
 	event_append(ev, "\"", 1);

@@ -15,16 +15,30 @@
 #define EVENT_RESERVE	24		/* room kept for ,"truncated":true} */
 
 struct event_buf {
-	size_t	len;
-	int	truncated;
-	char	buf[EVENT_MAX];
+	size_t		len;
+	int		truncated;
+	uint64_t	id;		/* "id", 0 if it has none */
+	char		buf[EVENT_MAX];
 };
 
 /* The sensor name put in every event; set once at start. */
 void	event_set_sensor(const char *name);
+/*
+ * Where event ids come from (ring_next_id of the process's ring); without
+ * it events have no "id".  An id is unique to the sensor name: with it, a
+ * sink that sees an event twice (after a crash) keeps it once.
+ */
+void	event_set_ids(uint64_t (*next)(void *), void *arg);
+/* The next id, or 0 without a source. */
+uint64_t event_next_id(void);
 
-/* Starts {"timestamp":...,"eventid":...,"sensor":... at the current time. */
+/*
+ * Starts {"timestamp":...,"eventid":...,"id":...,"sensor":... at the
+ * current time, with the next id; event_begin_id with a given one (0:
+ * none).
+ */
 void	event_begin(struct event_buf *, const char *eventid);
+void	event_begin_id(struct event_buf *, const char *eventid, uint64_t id);
 void	event_str(struct event_buf *, const char *key, const char *val);
 /* Attacker bytes: escaped, at most max of them (more: "KEY_truncated"). */
 void	event_bytes(struct event_buf *, const char *key, const void *p,

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "parent.h"
 #include "proc.h"
+#include "ring.h"
 #include "sandbox.h"
 #include "sensor.h"
 #include "sc_proc.h"
@@ -66,6 +67,9 @@ static struct {
 	int			 full[PARENT_MAX_SENSORS];
 	time_t			 burst_until;	/* all take them till then */
 	int			 lockfd;	/* data_dir/.lock, held */
+	/* Each sensor's events to the store; the store's own ids. */
+	struct ring		*rings[PARENT_MAX_SENSORS];
+	struct ring		*store_ring;
 } pr;
 
 static const char *
@@ -104,6 +108,23 @@ parent_child_fds(const struct child *self)
 	sigprocmask(SIG_SETMASK, &all, NULL);
 }
 
+/*
+ * In a new child: the store maps every ring, a sensor only its own, the
+ * analyser none (one sensor must not write into another's ring).
+ */
+static void
+parent_child_rings(const struct child *self)
+{
+	int	i;
+
+	for (i = 0; i < pr.nsensors; i++)
+		if (self->kind == PROC_ANALYSER ||
+		    (self->kind == PROC_SENSOR && i != self->index))
+			ring_unmap(pr.rings[i]);
+	if (self->kind != PROC_STORE)
+		ring_unmap(pr.store_ring);
+}
+
 static void
 parent_start(struct child *ch)
 {
@@ -120,8 +141,10 @@ parent_start(struct child *ch)
 			close(ch->ctl);
 		ch->ctl = -1;
 		parent_child_fds(ch);
+		parent_child_rings(ch);
 		if (ch->kind == PROC_STORE) {
-			struct store_args a = { pr.conf, sv[1], &pr.sb };
+			struct store_args a = { pr.conf, sv[1], &pr.sb,
+			    pr.rings, pr.nsensors, pr.store_ring };
 
 			store_main(&a);
 		} else if (ch->kind == PROC_ANALYSER) {
@@ -134,6 +157,7 @@ parent_start(struct child *ch)
 				.ctl = sv[1], .limits = pr.limits,
 				.listeners = pr.ls, .nlisteners = pr.nls,
 				.sandbox = &pr.sb,
+				.ring = pr.rings[ch->index],
 			};
 
 			sensor_main(&a);
@@ -173,18 +197,20 @@ parent_start_sensor(struct child *s)
 {
 	connlimit_reset_sensor(pr.limits, s->index);
 	parent_start(s);
-	parent_link(s, &pr.store);
 	parent_link(s, &pr.analyser);
 }
 
-/* The store or the analyser: every running sensor gets a new link. */
+/*
+ * The store (which reads the rings) or the analyser: every running
+ * sensor gets a new link to the analyser.
+ */
 static void
 parent_start_peer(struct child *peer)
 {
 	int	i;
 
 	parent_start(peer);
-	for (i = 0; i < pr.nsensors; i++)
+	for (i = 0; i < pr.nsensors && peer->kind == PROC_ANALYSER; i++)
 		parent_link(&pr.sensors[i], peer);
 }
 
@@ -416,6 +442,21 @@ parent_steer(void)
 	    pr.nsensors);
 }
 
+/*
+ * A sensor's ring holds what the store has not committed: 64 MiB, or room
+ * for four sessions' whole input if that is more.  Only the pages in use
+ * take memory; the store gives back the pages it has committed.
+ */
+static size_t
+parent_ring_size(const struct config *conf)
+{
+	uint64_t	size = 64u * 1024 * 1024;
+
+	if (conf->max_input > (size - 65536 * 4) / 4)
+		size = conf->max_input * 4 + 65536 * 4;
+	return (size_t)size;
+}
+
 /* Writes our pid into the lock file (again after daemonizing). */
 static void
 parent_lock_pid(int fd)
@@ -583,7 +624,12 @@ parent_run(const struct config *conf, int foreground, int verbose)
 		return 1;
 	}
 	pr.limits = connlimit_create(pr.nsensors);
+	if ((pr.store_ring = ring_create(RING_STORE, 0)) == NULL)
+		return 1;
 	for (i = 0; i < pr.nsensors; i++) {
+		if ((pr.rings[i] = ring_create((unsigned)i,
+		    parent_ring_size(conf))) == NULL)
+			return 1;
 		pr.sensors[i].kind = PROC_SENSOR;
 		pr.sensors[i].index = i;
 		pr.sensors[i].ctl = -1;

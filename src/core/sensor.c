@@ -21,6 +21,7 @@
 #include "log.h"
 #include "proc.h"
 #include "proto.h"
+#include "ring.h"
 #include "sandbox.h"
 #include "sensor.h"
 
@@ -52,7 +53,8 @@ struct sensor {
 	struct event		*ctl_ev;
 	struct event		*sigterm_ev;
 	struct event		*sigint_ev;
-	struct link		*store;
+	struct ring		*ring;		/* to the store */
+	struct event		*ring_ev;	/* while it is full or behind */
 	struct link		*analyser;
 	/* Analyses awaiting a verdict, oldest first (a ring). */
 	struct sensor_pending	 pending[SENSOR_PENDING_MAX];
@@ -95,11 +97,44 @@ sensor_stats(void)
 	return &sensor.stats;
 }
 
-/* The store cannot keep up: stop accepting until it has caught up. */
-static void
-sensor_store_pressure(int high, void *arg)
+/*
+ * The store is behind when a quarter of the ring waits for it: the
+ * sensor stops accepting (its sessions go on) until less than a
+ * sixteenth does, rather than lose events.
+ */
+#define SENSOR_RING_CHECK_USEC	50000
+
+static uint64_t
+sensor_next_id(void *arg)
 {
-	sensor_pause_accept(high);
+	return ring_next_id(sensor.ring);
+}
+
+/* While paused or holding what the ring had no room for: look again. */
+static void
+sensor_ring_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval	tv = { 0, SENSOR_RING_CHECK_USEC };
+	size_t		waiting = ring_flush(sensor.ring);
+
+	if (sensor.paused && ring_used(sensor.ring) <
+	    ring_size(sensor.ring) / 16)
+		sensor_pause_accept(0);
+	if (sensor.paused || waiting > 0)
+		evtimer_add(sensor.ring_ev, &tv);
+}
+
+static void
+sensor_ring_check(void)
+{
+	struct timeval	tv = { 0, SENSOR_RING_CHECK_USEC };
+
+	if (!sensor.paused &&
+	    ring_used(sensor.ring) > ring_size(sensor.ring) / 4)
+		sensor_pause_accept(1);
+	if ((sensor.paused || ring_flush(sensor.ring) > 0) &&
+	    !evtimer_pending(sensor.ring_ev, NULL))
+		evtimer_add(sensor.ring_ev, &tv);
 }
 
 void
@@ -107,7 +142,8 @@ sensor_send_event(struct event_buf *ev)
 {
 	size_t	len = event_end(ev);
 
-	link_queue(sensor.store, MSG_EVENT, ev->buf, len, NULL, 0);
+	ring_put(sensor.ring, RING_EVENT, ev->id, ev->buf, len, NULL, 0);
+	sensor_ring_check();
 }
 
 void
@@ -124,8 +160,10 @@ sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *data,
 	m.mf.kind = (uint32_t)kind;
 	m.mf.ctxlen = (uint32_t)ctxlen;
 	memcpy(m.ctx, ctx, ctxlen);
-	link_queue(sensor.store, MSG_FILE, &m, sizeof(m.mf) + ctxlen, data,
-	    len);
+	/* The id of the sundew.file.stored event that the store will make. */
+	ring_put(sensor.ring, RING_FILE, ring_next_id(sensor.ring), &m,
+	    sizeof(m.mf) + ctxlen, data, len);
+	sensor_ring_check();
 }
 
 /*
@@ -225,7 +263,7 @@ sensor_pause_accept(int pause)
 	if (pause)
 		log_warnx("the store is behind (%zu bytes queued): not "
 		    "accepting until it catches up",
-		    link_pending(sensor.store));
+		    ring_used(sensor.ring));
 	else
 		log_info("the store caught up: accepting again");
 }
@@ -308,7 +346,9 @@ sensor_stop(evutil_socket_t sig, short what, void *arg)
 			event_del(sensor.udp[i]);
 	}
 	conn_close_all("shutdown");
-	link_drain(sensor.store);
+	if (ring_flush(sensor.ring) > 0)
+		log_warnx("stopping with %zu bytes of events the store had no "
+		    "room for: they are lost", ring_flush(sensor.ring));
 	log_debug("stopped: %llu connections, %llu datagrams",
 	    (unsigned long long)sensor.stats.accepted,
 	    (unsigned long long)sensor.stats.datagrams);
@@ -329,9 +369,6 @@ sensor_ctl_cb(evutil_socket_t fd, short what, void *arg)
 	if (n == -1)
 		sensor_stop(SIGTERM, 0, NULL);
 	if (type == MSG_LINK && pass != -1 && got == sizeof(ml) &&
-	    ml.peer == PROC_STORE)
-		link_set_fd(sensor.store, pass);
-	else if (type == MSG_LINK && pass != -1 && got == sizeof(ml) &&
 	    ml.peer == PROC_ANALYSER)
 		link_set_fd(sensor.analyser, pass);
 	else
@@ -412,12 +449,14 @@ sensor_main(const struct sensor_args *a)
 	prctl(PR_SET_NAME, "sundew-sensor");
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	event_set_sensor(a->conf->sensor_name);
+	sensor.ring = a->ring;
+	event_set_ids(sensor_next_id, NULL);
 
 	/* Everything that needs a file is opened before the chroot. */
-	if ((sensor.base = event_base_new()) == NULL)
+	if ((sensor.base = event_base_new()) == NULL ||
+	    (sensor.ring_ev = evtimer_new(sensor.base, sensor_ring_cb,
+	    NULL)) == NULL)
 		fatalx("event_base_new");
-	sensor.store = link_new(sensor.base, "store", NULL,
-	    sensor_store_pressure, NULL);
 	sensor.analyser = link_new(sensor.base, "analyser",
 	    sensor_analyser_msg, NULL, NULL);
 	sensor_sched_batch();
@@ -437,6 +476,7 @@ sensor_main(const struct sensor_args *a)
 		fatalx("sensor events");
 	signal(SIGPIPE, SIG_IGN);
 	sensor_listen();
+	sensor_ring_check();	/* a ring that a dead sensor left full */
 	log_debug("listening on %zu sockets", sensor.nlisteners);
 	event_base_dispatch(sensor.base);
 	fatalx("event loop ended");

@@ -17,6 +17,7 @@ struct conn;
 struct event_buf;
 struct connlimit;
 struct listener;
+struct ring;
 struct sandbox;
 
 /* Counters of what this sensor has seen since it started. */
@@ -36,6 +37,7 @@ struct sensor_args {
 	const struct listener	*listeners;
 	size_t			 nlisteners;
 	const struct sandbox	*sandbox;
+	struct ring		*ring;		/* events to the store */
 };
 
 void	sensor_main(const struct sensor_args *) __attribute__((noreturn));

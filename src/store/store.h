@@ -24,8 +24,12 @@ enum store_kind {
  */
 struct store	*store_open(const struct config *conf);
 
-/* One flat JSON event, without the newline.  Buffered until store_flush. */
-void		 store_event(struct store *st, const char *json, size_t len);
+/*
+ * One flat JSON event, without the newline, and its id (0: the store
+ * gives it one).  Buffered until store_flush; SQLite keeps an id once.
+ */
+void		 store_event(struct store *st, const char *json, size_t len,
+		    uint64_t id);
 
 /*
  * Writes a file atomically (temporary name, then rename), named by its
@@ -35,14 +39,21 @@ void		 store_event(struct store *st, const char *json, size_t len);
  * size, filetype (libmagic), kind ("binary"|"hexdump") and duplicate.
  * Past the disk ceiling, oldest hexdumps go first; a file that still does
  * not fit is not written and a sundew.limit.hit event says so.
+ * The event has the id given (0: the store gives it one).
  * Returns 0 when the file is stored (or was already), -1 otherwise.
  */
 int		 store_file(struct store *st, enum store_kind kind,
 		    const char *ctx, size_t ctxlen,
-		    const uint8_t *data, size_t len);
+		    const uint8_t *data, size_t len, uint64_t id);
 
-/* Writes out buffered JSON lines and commits the SQLite transaction. */
-void		 store_flush(struct store *st);
+/*
+ * Writes out the buffered JSON lines and the buffered events into SQLite
+ * (one transaction).  Returns 0 when both hold every event given so far;
+ * -1 when the disk refused some (they stay buffered and are tried again,
+ * at most once a second; a sundew.limit.hit event with limit "disk" says
+ * so once, and goes out with them).
+ */
+int		 store_flush(struct store *st);
 /* SIGHUP: reopen the JSON log (for an external logrotate). */
 void		 store_reopen(struct store *st);
 /* About once a second: rotation by age, the disk ceiling. */

@@ -110,7 +110,30 @@ store_emit(struct store *st, struct event_buf *ev)
 	size_t	len;
 
 	len = event_end(ev);
-	store_event(st, ev->buf, len);
+	store_event(st, ev->buf, len, ev->id);
+}
+
+void
+store_disk_refused(struct store *st, const char *what, int err,
+    const char *msg)
+{
+	struct event_buf	ev;
+
+	if (msg == NULL)
+		msg = strerror(err);
+	if (store_warn_due(&st->disk_warned, store_mono()))
+		log_warnx("store: the disk refused %s: %s; the events wait in "
+		    "memory and in the sensors' rings, tried again every "
+		    "second", what, msg);
+	if (st->disk_refused)
+		return;
+	st->disk_refused = 1;
+	event_begin(&ev, "sundew.limit.hit");
+	event_str(&ev, "limit", "disk");
+	event_str(&ev, "action", "waiting");
+	event_str(&ev, "output", what);
+	event_str(&ev, "error", msg);
+	store_emit(st, &ev);
 }
 
 void
@@ -231,6 +254,7 @@ store_conf(struct store *st, const struct config *conf)
 	st->max_disk = conf->max_disk;
 	st->json_fd = -1;
 	st->json_out.max = STORE_JSON_MAX;
+	st->sql_out.max = STORE_SQL_MAX;
 
 	if (conf->json_path != NULL || st->json_enabled) {
 		if (store_path_set(st->json_path, "output.json.path",
@@ -503,6 +527,7 @@ store_free(struct store *st)
 	store_json_close(st);
 	store_sqlite_close(st);
 	store_file_close(st);
+	store_buf_free(&st->sql_out);
 	free(st);
 }
 
@@ -539,10 +564,10 @@ store_open(const struct config *conf)
 }
 
 void
-store_event(struct store *st, const char *json, size_t len)
+store_event(struct store *st, const char *json, size_t len, uint64_t id)
 {
-	char	fixed[EVENT_MAX];
-	size_t	i;
+	char			 fixed[EVENT_MAX];
+	size_t			 i;
 
 	if (len == 0)
 		return;
@@ -566,16 +591,64 @@ store_event(struct store *st, const char *json, size_t len)
 	if (st->json_enabled)
 		store_json_event(st, json, len);
 	if (st->sqlite_enabled)
-		store_sqlite_event(st, json, len);
+		store_sql_queue(st, STORE_SQL_EVENT,
+		    id != 0 ? id : event_next_id(), json, len);
 }
 
-void
+int
+store_sql_queue(struct store *st, uint32_t kind, uint64_t id, const void *p,
+    size_t len)
+{
+	struct store_sql_rec	rec;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.id = id;
+	rec.len = (uint32_t)len;
+	rec.kind = kind;
+	if (len > INT32_MAX / 2 ||
+	    store_buf_reserve(&st->sql_out, sizeof(rec) + len + 7) == -1) {
+		st->sql_lost++;
+		if (store_warn_due(&st->sql_warned, store_mono()))
+			log_warnx("store: sqlite %s: %llu events lost so far, "
+			    "%zu bytes wait for the disk", st->sqlite_path,
+			    (unsigned long long)st->sql_lost, st->sql_out.len);
+		return -1;
+	}
+	store_buf_add(&st->sql_out, &rec, sizeof(rec));
+	store_buf_add(&st->sql_out, p, len);
+	/* Records stay aligned. */
+	st->sql_out.len = (st->sql_out.len + 7) & ~(size_t)7;
+	return 0;
+}
+
+int
 store_flush(struct store *st)
 {
-	if (st->json_enabled)
-		store_json_flush(st);
-	if (st->sqlite_enabled)
-		store_sqlite_commit(st);
+	time_t	now;
+	int	rc = 0;
+
+	if (st->json_enabled && store_json_flush(st) == -1)
+		rc = -1;
+	if (st->sqlite_enabled && (st->sql_out.len > 0 ||
+	    store_sqlite_pending())) {
+		/* The disk refused the last batch this second: wait. */
+		now = store_mono();
+		if (st->sql_failed != 0 && st->sql_failed == now)
+			return -1;
+		if (store_sqlite_write(st, &st->sql_out) == -1) {
+			st->sql_failed = now;
+			return -1;
+		}
+		st->sql_failed = 0;
+		st->sql_out.len = 0;
+		if (st->max_disk != 0)
+			st->disk_db = store_disk_db(st);
+	}
+	if (rc == 0 && st->disk_refused) {
+		st->disk_refused = 0;
+		log_info("store: the disk takes the events again");
+	}
+	return rc;
 }
 
 void
@@ -609,7 +682,7 @@ store_tick(struct store *st)
 			    (unsigned long long)store_disk_used(st),
 			    (unsigned long long)st->max_disk);
 	}
-	if (st->json_out.len != 0 || st->sql_in_tx)
+	if (st->json_out.len != 0 || st->sql_out.len != 0)
 		store_flush(st);
 }
 
@@ -618,6 +691,7 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
-	store_flush(st);
+	if (store_flush(st) == -1)
+		log_warnx("store: closing with events the disk refused");
 	store_free(st);
 }

@@ -369,7 +369,7 @@ store_file_refused(struct store *st, const char *ctx, size_t ctxlen,
 
 int
 store_file(struct store *st, enum store_kind kind, const char *ctx,
-    size_t ctxlen, const uint8_t *data, size_t len)
+    size_t ctxlen, const uint8_t *data, size_t len, uint64_t id)
 {
 	struct store_digests	 d;
 	struct event_buf	 ev;
@@ -403,8 +403,12 @@ store_file(struct store *st, enum store_kind kind, const char *ctx,
 			    d.hex[STORE_SHA256], kname, len);
 			return -1;
 		}
-		if (store_file_write(dir, path, data, len) == -1)
+		if (store_file_write(dir, path, data, len) == -1) {
+			store_disk_refused(st, kname, errno, NULL);
+			store_file_refused(st, ctx, ctxlen,
+			    d.hex[STORE_SHA256], kname, len);
 			return -1;
+		}
 		st->disk_files += len;
 	}
 	store_file_seen(d.hex[STORE_SHA256], kind);
@@ -414,7 +418,8 @@ store_file(struct store *st, enum store_kind kind, const char *ctx,
 		    d.hex[STORE_SHA1], d.hex[STORE_SHA512], len, type, kname,
 		    ts);
 
-	event_begin(&ev, "sundew.file.stored");
+	event_begin_id(&ev, "sundew.file.stored",
+	    id != 0 ? id : event_next_id());
 	event_fields(&ev, ctx, ctxlen);
 	event_str(&ev, "sha256", d.hex[STORE_SHA256]);
 	event_str(&ev, "md5", d.hex[STORE_MD5]);

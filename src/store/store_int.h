@@ -26,14 +26,28 @@ struct magic_set;
 
 /* Lines kept in memory between two flushes; past it, written at once. */
 #define STORE_JSON_SOON		(1024 * 1024)
-/* Lines kept while the disk refuses them; past it, new ones are lost. */
-#define STORE_JSON_MAX		(16 * 1024 * 1024)
+/*
+ * Lines kept while the disk refuses them; past it, new ones are lost.
+ * The store reads no more records meanwhile, so only its own events can
+ * come near it.
+ */
+#define STORE_JSON_MAX		(64 * 1024 * 1024)
+#define STORE_SQL_MAX		(64 * 1024 * 1024)
 /* How far back store_open looks for the end of a half-written line. */
 #define STORE_JSON_REPAIR	(64 * 1024)
 
 #define STORE_DISK_LIGHT	60	/* s between re-measures: log, db */
 #define STORE_DISK_FULL		600	/* s between full re-measures */
 #define STORE_WARN_EVERY	60	/* s between two identical warnings */
+
+/* An event waiting for SQLite in store.sql_out: this, then len bytes. */
+struct store_sql_rec {
+	uint64_t	id;
+	uint32_t	len;
+	uint32_t	kind;		/* STORE_SQL_EVENT or STORE_SQL_FILE */
+};
+#define STORE_SQL_EVENT	0	/* the event's JSON */
+#define STORE_SQL_FILE	1	/* a files row (store_sqlite.c) */
 
 /* A growable byte buffer with a hard maximum. */
 struct store_buf {
@@ -77,9 +91,14 @@ struct store {
 	struct sqlite3_stmt *sql_meta;
 	int64_t		 sql_next_id;	/* of the next event */
 	struct sqlite3_stmt *sql_file;
-	int		 sql_in_tx;
+	struct sqlite3_stmt *sql_open_id;
+	struct store_buf sql_out;		/* events for the next commit */
+	time_t		 sql_failed;		/* last failed commit */
 	uint64_t	 sql_lost;
 	time_t		 sql_warned;
+
+	/* The disk refused a write: said once, until it takes them again. */
+	int		 disk_refused;
 
 	/* Files (store_file.c). */
 	struct magic_set *magic;
@@ -96,6 +115,9 @@ struct store {
 };
 
 /* store_core.c */
+/* Queues a record for SQLite's next commit; -1 (counted) if no room. */
+int	store_sql_queue(struct store *, uint32_t kind, uint64_t id,
+	    const void *p, size_t len);
 /* Room for n more bytes; -1 if that would pass the maximum. */
 int	store_buf_reserve(struct store_buf *, size_t n);
 int	store_buf_add(struct store_buf *, const void *, size_t);
@@ -115,10 +137,18 @@ int	store_warn_due(time_t *last, time_t now);
 /* Seconds of CLOCK_MONOTONIC: intervals that survive clock changes. */
 time_t	store_mono(void);
 
+/*
+ * The disk refused a write of what (errno err, or 0 with a SQLite
+ * message): logged, and a sundew.limit.hit event the first time.
+ */
+void	store_disk_refused(struct store *, const char *what, int err,
+	    const char *msg);
+
 /* store_json.c */
 int	store_json_open(struct store *);
 void	store_json_event(struct store *, const char *, size_t);
-void	store_json_flush(struct store *);
+/* 0 when every line is written, -1 when some wait. */
+int	store_json_flush(struct store *);
 void	store_json_reopen(struct store *);
 void	store_json_tick(struct store *, time_t now);
 void	store_json_close(struct store *);
@@ -127,12 +157,18 @@ unsigned long store_json_rotated(const struct store *, const char *name);
 
 /* store_sqlite.c */
 int	store_sqlite_open(struct store *);
-void	store_sqlite_event(struct store *, const char *, size_t);
+/*
+ * Inserts the events of buf (records of struct store_sql_rec and the
+ * text) and the files seen since the last commit, in one transaction.
+ * 0 when committed; -1 when rolled back (the caller keeps buf).
+ */
+int	store_sqlite_write(struct store *, const struct store_buf *buf);
+/* Whether files rows wait for the next commit. */
+int	store_sqlite_pending(void);
 void	store_sqlite_file(struct store *, const char *sha256,
 	    const char *md5, const char *sha1, const char *sha512,
 	    uint64_t size, const char *filetype, const char *kind,
 	    const char *first_seen);
-void	store_sqlite_commit(struct store *);
 void	store_sqlite_close(struct store *);
 
 /* store_file.c */

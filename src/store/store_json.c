@@ -43,6 +43,7 @@ static const struct store_ecs_field {
 } store_ecs_map[] = {
 	{ "@timestamp",		"timestamp",	NULL },
 	{ "event.action",	"eventid",	NULL },
+	{ "event.id",		"id",		NULL },
 	{ "event.dataset",	NULL,		"\"sundew.events\"" },
 	{ "event.kind",		NULL,		"\"event\"" },
 	{ "observer.name",	"sensor",	NULL },
@@ -250,6 +251,7 @@ store_json_write(struct store *st, const char *p, size_t n)
 {
 	size_t	done = 0;
 	ssize_t	r;
+	int	err;
 
 	while (done < n) {
 		r = write(st->json_fd, p + done, n - done);
@@ -265,9 +267,8 @@ store_json_write(struct store *st, const char *p, size_t n)
 	st->disk_logs += n;
 	return 0;
 fail:
-	if (store_warn_due(&st->json_warned, store_mono()))
-		log_warn("store: write %s (%zu bytes kept for later)",
-		    st->json_path, st->json_out.len);
+	err = errno;
+	store_disk_refused(st, "the JSON log", err, NULL);
 	/* Cut back what went in, so that no half line stays. */
 	if (done > 0 && ftruncate(st->json_fd, (off_t)st->json_size) == -1)
 		log_warn("store: ftruncate %s", st->json_path);
@@ -291,7 +292,7 @@ store_json_fits(const struct store *st, const char *p, size_t len)
 	return nl != NULL ? (size_t)(nl - p) + 1 : 0;
 }
 
-void
+int
 store_json_flush(struct store *st)
 {
 	struct store_buf	*b = &st->json_out;
@@ -300,14 +301,14 @@ store_json_flush(struct store *st)
 	int			 norotate = 0;
 
 	if (b->len == 0)
-		return;
+		return 0;
 	/* The disk refused lines this second: do not hammer it. */
 	if (st->json_failed != 0 && st->json_failed == store_mono())
-		return;
+		return -1;
 	st->json_failed = 0;
 	if (st->json_fd == -1 && store_json_open_fd(st) == -1) {
 		st->json_failed = store_mono();
-		return;
+		return -1;
 	}
 	while (off < b->len) {
 		n = store_json_fits(st, b->p + off, b->len - off);
@@ -332,6 +333,7 @@ store_json_flush(struct store *st)
 	}
 	memmove(b->p, b->p + off, b->len - off);
 	b->len -= off;
+	return b->len == 0 ? 0 : -1;
 }
 
 static void

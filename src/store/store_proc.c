@@ -1,9 +1,11 @@
 /*
  * The store process: the only one that writes the data directory.  It
- * takes one data channel per sensor (handed over by the parent), reads
- * framed messages from them and passes events and files to the back ends
- * (store.h).  It runs chrooted into the data directory as the unprivileged
- * user; a malformed message from a sensor is a bug and fatal.
+ * reads each sensor's ring (ring.h) in batches, passes events and files
+ * to the back ends (store.h), and commits a ring's records only once the
+ * JSON log and SQLite both hold them: when the disk refuses them, the
+ * records stay in the rings (the sensors stop accepting as their rings
+ * fill) and go in when it takes them again.  It runs chrooted into the
+ * data directory as the unprivileged user.
  */
 #include <errno.h>
 #include <signal.h>
@@ -16,149 +18,144 @@
 
 #include "config.h"
 #include "event.h"
-#include "link.h"
 #include "log.h"
 #include "proc.h"
+#include "ring.h"
 #include "sandbox.h"
 #include "store.h"
 #include "store_proc.h"
 
-#define STORE_PROC_MAX_LINKS	64	/* one per sensor */
+/*
+ * Rings are read every STORE_PROC_BATCH_USEC (one write(2) and one COMMIT
+ * a batch), at once again while one has more than a batch's worth.
+ */
+#define STORE_PROC_BATCH_USEC	100000
+#define STORE_PROC_BATCH_BYTES	(4u * 1024 * 1024)
+#define STORE_PROC_STOP_SECS	10	/* to write the last records */
 
 static struct {
 	const struct config	*conf;
 	struct event_base	*base;
 	struct store		*st;
-	struct link		*links[STORE_PROC_MAX_LINKS];
-	int			 stopping;
-	struct event		*tick;
-	struct event		*flush;		/* pending batch */
+	struct ring		**rings;
+	int			 nrings;
+	struct ring		*own;
+	struct event		*batch;
 } sp;
 
+static uint64_t
+store_proc_next_id(void *arg)
+{
+	return ring_next_id(sp.own);
+}
+
+/* One record of a sensor's ring to the back ends. */
+static void
+store_proc_record(int sensor, const struct ring_rec *rec, const uint8_t *p)
+{
+	const struct msg_file	*mf;
+
+	if (rec->type == RING_EVENT) {
+		store_event(sp.st, (const char *)p, rec->len, rec->id);
+		return;
+	}
+	mf = (const void *)p;
+	if (rec->len < sizeof(*mf) || mf->ctxlen > rec->len - sizeof(*mf)) {
+		log_warnx("ring of sensor %d: a file record of %u bytes with "
+		    "a context of %u: skipped", sensor, rec->len,
+		    rec->len < sizeof(*mf) ? 0 : mf->ctxlen);
+		return;
+	}
+	store_file(sp.st, (enum store_kind)mf->kind,
+	    (const char *)p + sizeof(*mf), mf->ctxlen,
+	    p + sizeof(*mf) + mf->ctxlen, rec->len - sizeof(*mf) - mf->ctxlen,
+	    rec->id);
+}
+
 /*
- * Events are written in batches: one write(2) and one COMMIT per batch
- * costs far less than one per read, and a batch waits at most this long.
+ * Writes what waits, then reads at most a batch from each ring and writes
+ * that.  Records are committed only when everything read is written.
+ * Returns 1 if a ring has more waiting, 0 if not, -1 if the disk refused.
  */
-#define STORE_PROC_BATCH_USEC	100000
+static int
+store_proc_read(void)
+{
+	struct ring_rec	 rec;
+	const void	*p;
+	size_t		 bytes;
+	int		 i, more = 0;
+
+	if (store_flush(sp.st) == -1)
+		return -1;
+	for (i = 0; i < sp.nrings; i++) {
+		for (bytes = 0; bytes < STORE_PROC_BATCH_BYTES &&
+		    ring_read(sp.rings[i], &rec, &p) == 1;
+		    bytes += sizeof(rec) + rec.len)
+			store_proc_record(i, &rec, p);
+		more |= ring_pending(sp.rings[i]);
+	}
+	if (store_flush(sp.st) == -1)
+		return -1;
+	for (i = 0; i < sp.nrings; i++)
+		ring_commit(sp.rings[i]);
+	return more;
+}
 
 static void
-store_proc_exit(void)
+store_proc_batch(evutil_socket_t fd, short what, void *arg)
 {
+	struct timeval	tv = { 0, STORE_PROC_BATCH_USEC };
+
+	if (store_proc_read() == 1)
+		tv.tv_usec = 0;
+	evtimer_add(sp.batch, &tv);
+}
+
+/* SIGTERM (the sensors have stopped): the rest of the rings, then exit. */
+static void
+store_proc_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct timespec	ts = { 0, 100 * 1000 * 1000 };
+	int		i, n, tries;
+
+	for (tries = 0; tries < STORE_PROC_STOP_SECS * 10; tries++) {
+		if ((n = store_proc_read()) == 0)
+			break;
+		if (n == -1)
+			nanosleep(&ts, NULL);
+	}
+	for (i = 0, n = 0; i < sp.nrings; i++)
+		n += ring_pending(sp.rings[i]);
+	if (n > 0)
+		log_warnx("stopping with the events of %d sensors not "
+		    "written: the disk refused them", n);
 	store_close(sp.st);
 	log_debug("stopped");
 	_exit(0);
 }
 
-/* Stopping once every sensor has closed its link. */
-static void
-store_proc_link_closed(void *arg)
-{
-	size_t	i;
-
-	if (!sp.stopping)
-		return;
-	for (i = 0; i < STORE_PROC_MAX_LINKS; i++)
-		if (sp.links[i] != NULL && link_connected(sp.links[i]))
-			return;
-	store_proc_exit();
-}
-
-static void
-store_proc_message(const struct msg_hdr *hdr, const uint8_t *p, void *arg)
-{
-	const struct msg_file	*mf;
-	struct timeval		 tv = { 0, STORE_PROC_BATCH_USEC };
-
-	switch (hdr->type) {
-	case MSG_EVENT:
-		store_event(sp.st, (const char *)p, hdr->len);
-		break;
-	case MSG_FILE:
-		if (hdr->len < sizeof(*mf))
-			fatalx("file message of %u bytes", hdr->len);
-		mf = (const void *)p;
-		if (mf->ctxlen > hdr->len - sizeof(*mf))
-			fatalx("file message: context of %u bytes", mf->ctxlen);
-		store_file(sp.st, (enum store_kind)mf->kind,
-		    (const char *)p + sizeof(*mf), mf->ctxlen,
-		    p + sizeof(*mf) + mf->ctxlen,
-		    hdr->len - sizeof(*mf) - mf->ctxlen);
-		break;
-	default:
-		fatalx("sensor sent a message of type %u", hdr->type);
-	}
-	if (!evtimer_pending(sp.flush, NULL))
-		evtimer_add(sp.flush, &tv);
-}
-
-static void
-store_proc_flush(evutil_socket_t fd, short what, void *arg)
-{
-	store_flush(sp.st);
-}
-
-/* A new channel from the parent for one sensor's messages. */
-static void
-store_proc_add_link(int fd, uint32_t sensor)
-{
-	if (sensor >= STORE_PROC_MAX_LINKS)
-		fatalx("link for sensor %u", sensor);
-	if (sp.links[sensor] == NULL) {
-		sp.links[sensor] = link_new(sp.base, "sensor",
-		    store_proc_message, NULL, NULL);
-		link_set_close_cb(sp.links[sensor], store_proc_link_closed);
-	}
-	link_set_fd(sp.links[sensor], fd);
-}
-
 static void
 store_proc_ctl(evutil_socket_t fd, short what, void *arg)
 {
-	struct msg_link	ml;
 	uint32_t	type;
 	size_t		got;
+	char		buf[64];
 	int		n, pass;
 
-	n = ctl_recv(fd, &type, &ml, sizeof(ml), &got, &pass);
+	n = ctl_recv(fd, &type, buf, sizeof(buf), &got, &pass);
 	if (n == -1 && errno == EAGAIN)
 		return;
 	if (n == -1)
 		fatal("control channel");
 	if (n == 0) {
 		log_warnx("the parent is gone; stopping");
-		store_proc_exit();
+		store_proc_stop(SIGTERM, 0, NULL);
 	}
-	switch (type) {
-	case MSG_LINK:
-		if (pass == -1 || got != sizeof(ml))
-			fatalx("link message without a channel");
-		store_proc_add_link(pass, ml.sensor);
-		break;
-	case MSG_REOPEN:
-		store_reopen(sp.st);
-		break;
-	default:
+	if (pass != -1)
+		close(pass);
+	if (type != MSG_REOPEN)
 		fatalx("unexpected control message %u", type);
-	}
-}
-
-static void
-store_proc_give_up(evutil_socket_t fd, short what, void *arg)
-{
-	log_warnx("sensors did not close their links in time; stopping");
-	store_proc_exit();
-}
-
-/* SIGTERM: the sensors stop first; drain their links, then exit. */
-static void
-store_proc_stop(evutil_socket_t sig, short what, void *arg)
-{
-	struct timeval	tv = { 10, 0 };
-
-	sp.stopping = 1;
-	store_proc_link_closed(NULL);
-	event_base_once(sp.base, -1, EV_TIMEOUT, store_proc_give_up, NULL,
-	    &tv);
+	store_reopen(sp.st);
 }
 
 static void
@@ -185,15 +182,23 @@ store_proc_signal(int sig, event_callback_fn cb)
 void
 store_main(const struct store_args *a)
 {
-	struct timeval	 second = { 1, 0 };
-	struct event	*ctl_ev;
+	struct timeval	 second = { 1, 0 }, now = { 0, 0 };
+	struct event	*ctl_ev, *tick;
+	int		 i;
 
 	memset(&sp, 0, sizeof(sp));
 	sp.conf = a->conf;
+	sp.rings = a->rings;
+	sp.nrings = a->nrings;
+	sp.own = a->own;
 	log_procname("store");
 	prctl(PR_SET_NAME, "sundew-store");
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	event_set_sensor(a->conf->sensor_name);
+	event_set_ids(store_proc_next_id, NULL);
+	/* Whatever the last store read but did not commit, again. */
+	for (i = 0; i < sp.nrings; i++)
+		ring_rewind(sp.rings[i]);
 
 	/* Open everything from inside the data directory, then lock it in. */
 	if (chdir(a->sandbox->data_dir) == -1)
@@ -207,10 +212,11 @@ store_main(const struct store_args *a)
 	evutil_make_socket_nonblocking(a->ctl);
 	ctl_ev = event_new(sp.base, a->ctl, EV_READ | EV_PERSIST,
 	    store_proc_ctl, NULL);
-	sp.tick = event_new(sp.base, -1, EV_PERSIST, store_proc_tick, NULL);
-	sp.flush = evtimer_new(sp.base, store_proc_flush, NULL);
-	if (ctl_ev == NULL || sp.tick == NULL || sp.flush == NULL ||
-	    event_add(ctl_ev, NULL) == -1 || event_add(sp.tick, &second) == -1)
+	tick = event_new(sp.base, -1, EV_PERSIST, store_proc_tick, NULL);
+	sp.batch = evtimer_new(sp.base, store_proc_batch, NULL);
+	if (ctl_ev == NULL || tick == NULL || sp.batch == NULL ||
+	    event_add(ctl_ev, NULL) == -1 || event_add(tick, &second) == -1 ||
+	    evtimer_add(sp.batch, &now) == -1)
 		fatalx("store events");
 	store_proc_signal(SIGTERM, store_proc_stop);
 	store_proc_signal(SIGINT, store_proc_stop);

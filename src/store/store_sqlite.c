@@ -32,7 +32,7 @@
 #include "log.h"
 #include "store_int.h"
 
-#define STORE_SQLITE_VERSION	2
+#define STORE_SQLITE_VERSION	3
 #define STORE_SQLITE_BUSY_MS	2000	/* an operator's query may lock */
 
 /*
@@ -40,13 +40,14 @@
  * the rest in sessions.
  */
 enum {
-	COL_TIMESTAMP, COL_EVENTID, COL_SESSION, COL_SENSOR, COL_SRC_IP,
-	COL_SRC_PORT, COL_DST_IP, COL_DST_PORT, COL_TRANSPORT, COL_SERVICE,
-	STORE_SQLITE_NCOLS
+	COL_TIMESTAMP, COL_EVENTID, COL_SESSION, COL_ID, COL_SENSOR,
+	COL_SRC_IP, COL_SRC_PORT, COL_DST_IP, COL_DST_PORT, COL_TRANSPORT,
+	COL_SERVICE, STORE_SQLITE_NCOLS
 };
+/* The event's "id" is the row's id; the view writes it back. */
 static const char *const store_sqlite_cols[STORE_SQLITE_NCOLS] = {
-	"timestamp", "eventid", "session", "sensor", "src_ip", "src_port",
-	"dst_ip", "dst_port", "transport", "service"
+	"timestamp", "eventid", "session", "id", "sensor", "src_ip",
+	"src_port", "dst_ip", "dst_port", "transport", "service"
 };
 static size_t store_sqlite_collen[STORE_SQLITE_NCOLS];	/* at open */
 
@@ -98,6 +99,38 @@ static const char store_sqlite_schema_v2[] =
     " sensor, session, src_ip, src_port, dst_ip, dst_port, transport,"
     " service, json_object('timestamp', timestamp,"
     "  'eventid', 'sundew.connection.open', 'sensor', sensor,"
+    "  'session', session, 'src_ip', src_ip, 'src_port', src_port,"
+    "  'dst_ip', dst_ip, 'dst_port', dst_port, 'transport', transport,"
+    "  'service', service)"
+    " FROM sessions WHERE open_id IS NOT NULL;";
+
+/* Version 3: every event has its id in the view's data, as in the log. */
+static const char store_sqlite_view_v3[] =
+    "DROP VIEW events;"
+    "CREATE VIEW events AS SELECT e.id AS id, e.timestamp AS timestamp,"
+    " e.eventid AS eventid, s.sensor AS sensor, e.session AS session,"
+    " s.src_ip AS src_ip, s.src_port AS src_port, s.dst_ip AS dst_ip,"
+    " s.dst_port AS dst_port, s.transport AS transport,"
+    " s.service AS service,"
+    " CASE WHEN s.session IS NULL"
+    "  THEN json_patch(json_object('timestamp', e.timestamp,"
+    "   'eventid', e.eventid, 'id', printf('%016x', e.id),"
+    "   'session', e.session),"
+    "   CASE WHEN json_valid(e.data) THEN e.data"
+    "   ELSE json_object('malformed', e.data) END)"
+    "  ELSE json_patch(json_object('timestamp', e.timestamp,"
+    "   'eventid', e.eventid, 'id', printf('%016x', e.id),"
+    "   'sensor', s.sensor, 'session', e.session,"
+    "   'src_ip', s.src_ip, 'src_port', s.src_port, 'dst_ip', s.dst_ip,"
+    "   'dst_port', s.dst_port, 'transport', s.transport,"
+    "   'service', s.service), CASE WHEN json_valid(e.data) THEN e.data"
+    "   ELSE json_object('malformed', e.data) END) END AS data"
+    " FROM event_log AS e LEFT JOIN sessions AS s ON s.session = e.session"
+    " UNION ALL SELECT open_id, timestamp, 'sundew.connection.open',"
+    " sensor, session, src_ip, src_port, dst_ip, dst_port, transport,"
+    " service, json_object('timestamp', timestamp,"
+    "  'eventid', 'sundew.connection.open', 'id', printf('%016x', open_id),"
+    "  'sensor', sensor,"
     "  'session', session, 'src_ip', src_ip, 'src_port', src_port,"
     "  'dst_ip', dst_ip, 'dst_port', dst_port, 'transport', transport,"
     "  'service', service)"
@@ -157,8 +190,9 @@ static const char store_sqlite_v1_rows[] =
     " ORDER BY e.id;"
     "DROP TABLE events_v1;";
 
+/* An event seen again (a store restarted mid-batch) is kept once. */
 static const char store_sqlite_ins_event[] =
-    "INSERT INTO event_log (data, timestamp, eventid, session, id)"
+    "INSERT OR IGNORE INTO event_log (data, timestamp, eventid, session, id)"
     " VALUES (?1, ?2, ?3, ?4, ?5)";
 static const char store_sqlite_ins_session[] =
     "INSERT OR IGNORE INTO sessions (session, timestamp, sensor, src_ip,"
@@ -172,6 +206,8 @@ static const char store_sqlite_next_id[] =
     "SELECT max((SELECT coalesce(max(id), 0) + 1 FROM event_log),"
     " coalesce((SELECT value FROM store_meta WHERE key = 'next_id'),"
     " (SELECT coalesce(max(open_id), 0) + 1 FROM sessions)))";
+static const char store_sqlite_open_id[] =
+    "SELECT open_id FROM sessions WHERE session = ?1";
 static const char store_sqlite_set_next_id[] =
     "INSERT INTO store_meta VALUES ('next_id', ?1)"
     " ON CONFLICT (key) DO UPDATE SET value = excluded.value";
@@ -306,6 +342,9 @@ store_sqlite_migrate(struct store *st, int64_t from)
 	    "schema 2") == -1 || store_sqlite_exec(st, store_sqlite_v1_rows,
 	    "schema 2 rows") == -1))
 		goto fail;
+	if (from < 3 && store_sqlite_exec(st, store_sqlite_view_v3,
+	    "schema 3") == -1)
+		goto fail;
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
 	    STORE_SQLITE_VERSION);
 	if (store_sqlite_exec(st, sql, "set user_version") == -1 ||
@@ -404,7 +443,9 @@ store_sqlite_open(struct store *st)
 	    store_sqlite_pragma(st, store_sqlite_next_id, NULL, 0,
 	    &st->sql_next_id) == -1 ||
 	    store_sqlite_prepare(st, store_sqlite_ins_file,
-	    &st->sql_file) == -1)
+	    &st->sql_file) == -1 ||
+	    store_sqlite_prepare(st, store_sqlite_open_id,
+	    &st->sql_open_id) == -1)
 		return -1;
 	store_own(st, st->sqlite_path);
 	snprintf(path, sizeof(path), "%s-wal", st->sqlite_path);
@@ -414,39 +455,26 @@ store_sqlite_open(struct store *st)
 	return 0;
 }
 
+/*
+ * An insert or the commit failed: the batch is rolled back whole (SQLite
+ * may have done so already, on a full disk), and the cache of sessions
+ * rows it wrote goes with it.  The caller keeps the batch for later.
+ */
 static void
-store_sqlite_lost(struct store *st, const char *what, int rc)
+store_sqlite_failed(struct store *st, const char *what, int rc)
 {
-	/*
-	 * On some errors (full disk, I/O, memory) SQLite rolls the whole
-	 * transaction back by itself: the batch's sessions rows went with
-	 * it, so the cache that says they exist must go too.
-	 */
-	if (st->sql_in_tx && sqlite3_get_autocommit(st->db)) {
-		st->sql_in_tx = 0;
-		memset(store_sessions, 0, sizeof(store_sessions));
-	}
-	st->sql_lost++;
-	if (store_warn_due(&st->sql_warned, store_mono()))
-		log_warnx("store: sqlite %s: %s: %s (%llu lost so far)",
-		    st->sqlite_path, what, sqlite3_errstr(rc),
-		    (unsigned long long)st->sql_lost);
-}
+	int	err = rc == SQLITE_FULL || (rc & 0xff) == SQLITE_IOERR;
 
-/* Opens the batch's transaction; the inserts run inside it. */
-static void
-store_sqlite_begin(struct store *st)
-{
-	int	rc;
-
-	if (st->sql_in_tx)
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	memset(store_sessions, 0, sizeof(store_sessions));
+	if (err) {
+		store_disk_refused(st, "SQLite", 0, sqlite3_errstr(rc));
 		return;
-	rc = sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		st->sql_in_tx = 1;
-	else if (store_warn_due(&st->sql_warned, store_mono()))
-		log_warnx("store: sqlite %s: begin: %s", st->sqlite_path,
-		    sqlite3_errstr(rc));
+	}
+	if (store_warn_due(&st->sql_warned, store_mono()))
+		log_warnx("store: sqlite %s: %s: %s; tried again in a second",
+		    st->sqlite_path, what, sqlite3_errstr(rc));
 }
 
 static size_t
@@ -751,25 +779,40 @@ store_sqlite_session(struct store *st,
 	if (rc == SQLITE_OK)
 		rc = store_sqlite_bind(s, 2, &vals[COL_TIMESTAMP]);
 	for (c = COL_SENSOR; c < STORE_SQLITE_NCOLS && rc == SQLITE_OK; c++)
-		rc = store_sqlite_bind(s, c, &vals[c]);
+		rc = store_sqlite_bind(s, 3 + c - COL_SENSOR, &vals[c]);
 	if (rc == SQLITE_OK && open_id != 0)
 		rc = sqlite3_bind_int64(s, 10, open_id);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
-	if (rc != SQLITE_DONE) {
-		store_sqlite_lost(st, "insert session", rc);
-		return -1;
-	}
+	if (rc != SQLITE_DONE)
+		return -rc;
 	return sqlite3_changes(st->db) > 0;
+}
+
+/* Whether the sessions row of vals stands for the open event id. */
+static int
+store_sqlite_open_seen(struct store *st,
+    const struct store_span vals[STORE_SQLITE_NCOLS], int64_t id)
+{
+	sqlite3_stmt	*s = st->sql_open_id;
+	int		 rc, seen = 0;
+
+	rc = store_sqlite_bind(s, 1, &vals[COL_SESSION]);
+	if (rc == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		seen = sqlite3_column_int64(s, 0) == id;
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return seen;
 }
 
 /*
  * Whether the event's session row holds its fields, so that its data
  * may leave them out: the row is written by the session's first event.
  * *folded is set when that event was the session's connection.open and
- * the row stands for it (open_id, not 0, says it may).
+ * the row stands for it (open_id, not 0, says it may), also when the
+ * open is seen again after a restart.  A negative SQLite code on error.
  */
 static int
 store_sqlite_known(struct store *st,
@@ -780,6 +823,7 @@ store_sqlite_known(struct store *st,
 	struct store_session_entry	*e;
 	uint64_t			 h, slot;
 	size_t				 i;
+	int				 rc;
 
 	*folded = 0;
 	if (id->p == NULL || id->p[0] != '"' || id->len > STORE_SESSION_IDMAX)
@@ -790,8 +834,13 @@ store_sqlite_known(struct store *st,
 	h = store_sqlite_fields_hash(vals);
 	if (e->idlen == id->len && memcmp(e->id, id->p, id->len) == 0)
 		return e->hash == h;
-	if (store_sqlite_session(st, vals, open_id) != 1)
+	if ((rc = store_sqlite_session(st, vals, open_id)) < 0)
+		return rc;
+	if (rc == 0) {
+		*folded = open_id != 0 && store_sqlite_open_seen(st, vals,
+		    open_id);
 		return 0;
+	}
 	memcpy(e->id, id->p, id->len);
 	e->idlen = id->len;
 	e->hash = h;
@@ -821,7 +870,8 @@ store_sqlite_is_open(const struct store_span vals[STORE_SQLITE_NCOLS],
 			return 0;
 		else
 			seen |= 1u << mem[i].col;
-	return seen == (1u << STORE_SQLITE_NCOLS) - 1;
+	/* The id is the row's: an event may have none. */
+	return (seen | 1u << COL_ID) == (1u << STORE_SQLITE_NCOLS) - 1;
 }
 
 /*
@@ -870,8 +920,10 @@ store_sqlite_malformed(const char *json, size_t len, size_t *dlen)
 	return buf;
 }
 
-void
-store_sqlite_event(struct store *st, const char *json, size_t len)
+/* Inserts one event with its id; 0, or a negative SQLite code. */
+static int
+store_sqlite_event(struct store *st, const char *json, size_t len,
+    int64_t id)
 {
 	struct store_span	vals[STORE_SQLITE_NCOLS];
 	struct store_member	mem[STORE_SQLITE_MEMBERS];
@@ -879,13 +931,10 @@ store_sqlite_event(struct store *st, const char *json, size_t len)
 	const char		*data = json;
 	static char		 fixed[EVENT_MAX + 3];
 	char			*buf = NULL;
-	int64_t			id;
 	int			rc, known, folded = 0;
 
-	if (st->db == NULL || len > INT32_MAX / 2)
-		return;
-	id = st->sql_next_id++;
-	store_sqlite_begin(st);
+	if (id == 0)
+		id = st->sql_next_id++;
 	/*
 	 * A crowded event goes in whole, a malformed one escaped, each with
 	 * the columns found.
@@ -897,12 +946,16 @@ store_sqlite_event(struct store *st, const char *json, size_t len)
 	    (buf = malloc(len + 3)) != NULL)) {
 		known = store_sqlite_known(st, vals,
 		    store_sqlite_is_open(vals, mem, nmem) ? id : 0, &folded);
+		if (known < 0) {
+			free(buf);
+			return known;
+		}
 		data = buf != NULL ? buf : fixed;
 		dlen = store_sqlite_data(json, mem, nmem, known, (char *)data);
 	}
 	if (folded) {		/* its session row is the event */
 		free(buf);
-		return;
+		return 0;
 	}
 	rc = sqlite3_bind_text(st->sql_event, 1, data, (int)dlen,
 	    SQLITE_STATIC);
@@ -919,43 +972,38 @@ store_sqlite_event(struct store *st, const char *json, size_t len)
 	sqlite3_reset(st->sql_event);
 	sqlite3_clear_bindings(st->sql_event);
 	free(buf);
-	if (rc != SQLITE_DONE)
-		store_sqlite_lost(st, "insert event", rc);
+	return rc == SQLITE_DONE ? 0 : -rc;
 }
 
-/* Writes the files rows of the batch. */
-static void
-store_sqlite_files_flush(struct store *st)
+int
+store_sqlite_pending(void)
 {
-	sqlite3_stmt			*s = st->sql_file;
-	const struct store_file_pending	*f;
-	size_t				 i;
-	int				 rc;
+	return store_nfiles > 0;
+}
 
-	for (i = 0; i < store_nfiles; i++) {
-		f = &store_files[i];
-		if ((rc = sqlite3_bind_text(s, 1, f->sha256, -1,
-		    SQLITE_STATIC)) ||
-		    (rc = sqlite3_bind_text(s, 2, f->md5, -1, SQLITE_STATIC)) ||
-		    (rc = sqlite3_bind_text(s, 3, f->sha1, -1, SQLITE_STATIC)) ||
-		    (rc = sqlite3_bind_text(s, 4, f->sha512, -1,
-		    SQLITE_STATIC)) ||
-		    (rc = sqlite3_bind_int64(s, 5, (sqlite3_int64)f->size)) ||
-		    (rc = sqlite3_bind_text(s, 6, f->filetype, -1,
-		    SQLITE_STATIC)) ||
-		    (rc = sqlite3_bind_text(s, 7, f->kind, -1, SQLITE_STATIC)) ||
-		    (rc = sqlite3_bind_text(s, 8, f->first_seen, -1,
-		    SQLITE_STATIC)) ||
-		    (rc = sqlite3_bind_int64(s, 9, f->count)))
-			goto done;
-		rc = sqlite3_step(s);
+/* Writes one files row (or adds to its count); SQLITE_DONE if it went. */
+static int
+store_sqlite_file_row(struct store *st, const struct store_file_pending *f)
+{
+	sqlite3_stmt	*s = st->sql_file;
+	int		 rc;
+
+	if ((rc = sqlite3_bind_text(s, 1, f->sha256, -1, SQLITE_STATIC)) ||
+	    (rc = sqlite3_bind_text(s, 2, f->md5, -1, SQLITE_STATIC)) ||
+	    (rc = sqlite3_bind_text(s, 3, f->sha1, -1, SQLITE_STATIC)) ||
+	    (rc = sqlite3_bind_text(s, 4, f->sha512, -1, SQLITE_STATIC)) ||
+	    (rc = sqlite3_bind_int64(s, 5, (sqlite3_int64)f->size)) ||
+	    (rc = sqlite3_bind_text(s, 6, f->filetype, -1, SQLITE_STATIC)) ||
+	    (rc = sqlite3_bind_text(s, 7, f->kind, -1, SQLITE_STATIC)) ||
+	    (rc = sqlite3_bind_text(s, 8, f->first_seen, -1,
+	    SQLITE_STATIC)) ||
+	    (rc = sqlite3_bind_int64(s, 9, f->count)))
+		goto done;
+	rc = sqlite3_step(s);
 done:
-		sqlite3_reset(s);
-		sqlite3_clear_bindings(s);
-		if (rc != SQLITE_DONE)
-			store_sqlite_lost(st, "insert file", rc);
-	}
-	store_nfiles = 0;
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
 }
 
 void
@@ -963,20 +1011,19 @@ store_sqlite_file(struct store *st, const char *sha256, const char *md5,
     const char *sha1, const char *sha512, uint64_t size,
     const char *filetype, const char *kind, const char *first_seen)
 {
-	struct store_file_pending	*f;
+	struct store_file_pending	*f, one;
 	size_t				 i;
 
 	if (st->db == NULL)
 		return;
-	store_sqlite_begin(st);
 	for (i = 0; i < store_nfiles; i++)
 		if (strcmp(store_files[i].sha256, sha256) == 0) {
 			store_files[i].count++;
 			return;
 		}
-	if (store_nfiles == STORE_FILES_PENDING)
-		store_sqlite_files_flush(st);
-	f = &store_files[store_nfiles++];
+	/* More files in one batch than the list holds: queued one by one. */
+	f = store_nfiles < STORE_FILES_PENDING ? &store_files[store_nfiles++] :
+	    &one;
 	snprintf(f->sha256, sizeof(f->sha256), "%s", sha256);
 	snprintf(f->md5, sizeof(f->md5), "%s", md5);
 	snprintf(f->sha1, sizeof(f->sha1), "%s", sha1);
@@ -986,41 +1033,67 @@ store_sqlite_file(struct store *st, const char *sha256, const char *md5,
 	snprintf(f->first_seen, sizeof(f->first_seen), "%s", first_seen);
 	f->size = size;
 	f->count = 1;
+	if (f == &one)
+		store_sql_queue(st, STORE_SQL_FILE, 0, &one, sizeof(one));
 }
 
 /*
- * Commits the batch.  If an operator's transaction holds the lock past
- * the busy timeout, the batch stays open and is committed with the next.
+ * One transaction for the batch: its events, the files rows, the id
+ * counter.  If an operator's transaction holds the lock past the busy
+ * timeout, or the disk is full, it is rolled back and the caller keeps
+ * the batch for the next try.
  */
-void
-store_sqlite_commit(struct store *st)
+int
+store_sqlite_write(struct store *st, const struct store_buf *b)
 {
-	int	rc;
+	const struct store_sql_rec	*r;
+	const struct store_file_pending	*f;
+	const char			*what = "begin";
+	size_t				 off, i;
+	int				 rc;
 
-	if (st->db == NULL || !st->sql_in_tx)
-		return;
-	store_sqlite_files_flush(st);
-	/* The ids given out, kept with the rows that have them. */
-	if ((rc = sqlite3_bind_int64(st->sql_meta, 1, st->sql_next_id)) ==
-	    SQLITE_OK)
-		rc = sqlite3_step(st->sql_meta);
-	sqlite3_reset(st->sql_meta);
-	if (rc != SQLITE_DONE)
-		store_sqlite_lost(st, "next id", rc);
-	rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
-	if (rc == SQLITE_OK || sqlite3_get_autocommit(st->db)) {
-		st->sql_in_tx = 0;
-		if (rc != SQLITE_OK) {
-			/* The batch's sessions rows went with it. */
-			memset(store_sessions, 0, sizeof(store_sessions));
-			store_sqlite_lost(st, "commit (batch rolled back)",
-			    rc);
+	if (st->db == NULL)
+		return 0;
+	rc = sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL);
+	for (off = 0; rc == SQLITE_OK && off < b->len;
+	    off += (sizeof(*r) + r->len + 7) & ~(size_t)7) {
+		r = (const void *)(b->p + off);
+		if (r->kind == STORE_SQL_FILE && r->len == sizeof(*f)) {
+			what = "insert file";
+			f = (const void *)(b->p + off + sizeof(*r));
+			if ((rc = store_sqlite_file_row(st, f)) == SQLITE_DONE)
+				rc = SQLITE_OK;
+			continue;
 		}
-		return;
+		what = "insert event";
+		rc = -store_sqlite_event(st, b->p + off + sizeof(*r), r->len,
+		    (int64_t)r->id);
 	}
-	if (store_warn_due(&st->sql_warned, store_mono()))
-		log_warnx("store: sqlite %s: commit: %s; retried with the "
-		    "next batch", st->sqlite_path, sqlite3_errstr(rc));
+	for (i = 0; rc == SQLITE_OK && i < store_nfiles; i++) {
+		what = "insert file";
+		if ((rc = store_sqlite_file_row(st, &store_files[i])) ==
+		    SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	if (rc == SQLITE_OK) {
+		/* The ids given out, kept with the rows that have them. */
+		what = "next id";
+		if ((rc = sqlite3_bind_int64(st->sql_meta, 1,
+		    st->sql_next_id)) == SQLITE_OK &&
+		    (rc = sqlite3_step(st->sql_meta)) == SQLITE_DONE)
+			rc = SQLITE_OK;
+		sqlite3_reset(st->sql_meta);
+	}
+	if (rc == SQLITE_OK) {
+		what = "commit";
+		rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+	}
+	if (rc != SQLITE_OK) {
+		store_sqlite_failed(st, what, rc);
+		return -1;
+	}
+	store_nfiles = 0;
+	return 0;
 }
 
 void
@@ -1030,7 +1103,6 @@ store_sqlite_close(struct store *st)
 
 	if (st->db == NULL)
 		return;
-	store_sqlite_commit(st);
 	/*
 	 * sqlite3_close() would not checkpoint: inside the chroot, the
 	 * absolute path SQLite keeps for the database no longer exists, so
@@ -1045,7 +1117,9 @@ store_sqlite_close(struct store *st)
 	sqlite3_finalize(st->sql_session);
 	sqlite3_finalize(st->sql_meta);
 	sqlite3_finalize(st->sql_file);
+	sqlite3_finalize(st->sql_open_id);
 	st->sql_event = st->sql_session = st->sql_meta = st->sql_file = NULL;
+	st->sql_open_id = NULL;
 	if (sqlite3_close(st->db) != SQLITE_OK)
 		log_warnx("store: sqlite3_close %s: %s", st->sqlite_path,
 		    sqlite3_errmsg(st->db));

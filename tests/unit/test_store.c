@@ -96,7 +96,7 @@ test_event(struct store *st, const char *eventid, int seq)
 	event_fields(&ev, test_ctx, strlen(test_ctx));
 	event_int(&ev, "seq", seq);
 	len = event_end(&ev);
-	store_event(st, ev.buf, len);
+	store_event(st, ev.buf, len, 0);
 }
 
 /*
@@ -354,20 +354,20 @@ test_sqlite_sessions(void **state)
 	event_begin(&ev, "sundew.shellcode.detected");
 	event_fields(&ev, other, strlen(other));
 	len = event_end(&ev);
-	store_event(st, ev.buf, len);
+	store_event(st, ev.buf, len, 0);
 	event_begin(&ev, "sundew.limit.hit");
 	event_str(&ev, "limit", "disk");
 	len = event_end(&ev);
-	store_event(st, ev.buf, len);
+	store_event(st, ev.buf, len, 0);
 	/* A plain open, first of its session: its sessions row is the event. */
 	event_begin(&ev, "sundew.connection.open");
 	event_fields(&ev, plain, strlen(plain));
 	len = event_end(&ev);
-	store_event(st, ev.buf, len);
+	store_event(st, ev.buf, len, 0);
 	event_begin(&ev, "sundew.connection.close");
 	event_fields(&ev, plain, strlen(plain));
 	len = event_end(&ev);
-	store_event(st, ev.buf, len);
+	store_event(st, ev.buf, len, 0);
 	store_close(st);
 
 	assert_int_equal(sqlite3_open_v2(DB_PATH, &db, SQLITE_OPEN_READONLY,
@@ -409,7 +409,7 @@ test_sqlite_sessions(void **state)
 	sqlite3_close(db);
 }
 
-/* A version 1 database (every field in every row) is taken to version 2. */
+/* A version 1 database (every field in every row) is taken to version 3. */
 static void
 test_sqlite_migrates_v1(void **state)
 {
@@ -452,7 +452,7 @@ test_sqlite_migrates_v1(void **state)
 	assert_int_equal(sqlite3_open_v2(DB_PATH, &db, SQLITE_OPEN_READONLY,
 	    NULL), SQLITE_OK);
 	test_sql_text(db, "PRAGMA user_version", t, sizeof(t));
-	assert_string_equal(t, "2");
+	assert_string_equal(t, "3");
 	test_sql_text(db, "SELECT group_concat(id || ' ' || src_ip || ' ' ||"
 	    " json_extract(data, '$.dst_port'), ', ') FROM events", t,
 	    sizeof(t));
@@ -483,7 +483,7 @@ test_hostile_string_one_line(void **state)
 	event_begin(&ev, "sundew.request");
 	event_bytes(&ev, "payload", evil, sizeof(evil) - 1);
 	len = event_end(&ev);
-	store_event(st, ev.buf, len);
+	store_event(st, ev.buf, len, 0);
 	test_event(st, "sundew.connection.close", 1);
 	store_close(st);
 
@@ -690,7 +690,7 @@ test_file_binary_digests(void **state)
 	st = store_open(&c);
 	assert_non_null(st);
 	assert_int_equal(store_file(st, STORE_BINARY, test_ctx,
-	    strlen(test_ctx), (const uint8_t *)"abc", 3), 0);
+	    strlen(test_ctx), (const uint8_t *)"abc", 3, 0), 0);
 	store_flush(st);
 
 	snprintf(path, sizeof(path), "binaries/%s", sha256_abc);
@@ -753,7 +753,7 @@ test_file_elf_type(void **state)
 	st = store_open(&c);
 	assert_non_null(st);
 	assert_int_equal(store_file(st, STORE_BINARY, NULL, 0, data,
-	    (size_t)sb.st_size), 0);
+	    (size_t)sb.st_size, 0), 0);
 	store_close(st);
 	free(data);
 	ev = test_last("sundew.file.stored");
@@ -774,9 +774,9 @@ test_file_duplicate(void **state)
 	st = store_open(&c);
 	assert_non_null(st);
 	assert_int_equal(store_file(st, STORE_BINARY, test_ctx,
-	    strlen(test_ctx), (const uint8_t *)"abc", 3), 0);
+	    strlen(test_ctx), (const uint8_t *)"abc", 3, 0), 0);
 	assert_int_equal(store_file(st, STORE_BINARY, test_ctx,
-	    strlen(test_ctx), (const uint8_t *)"abc", 3), 0);
+	    strlen(test_ctx), (const uint8_t *)"abc", 3, 0), 0);
 	store_close(st);
 	ev = test_last("sundew.file.stored");
 	assert_true(json_is_true(json_object_get(ev, "duplicate")));
@@ -809,7 +809,7 @@ test_file_hexdump_and_tmp(void **state)
 	assert_non_null(st);
 	assert_false(test_exists("hexdumps/.tmp-AbC123"));
 	assert_int_equal(store_file(st, STORE_HEXDUMP, test_ctx,
-	    strlen(test_ctx), payload, sizeof(payload) - 1), 0);
+	    strlen(test_ctx), payload, sizeof(payload) - 1, 0), 0);
 	store_close(st);
 
 	ev = test_last("sundew.file.stored");
@@ -836,7 +836,7 @@ test_old_hexdump(struct store *st, int fill, size_t n, time_t when,
 	data = malloc(n);
 	assert_non_null(data);
 	memset(data, fill, n);
-	assert_int_equal(store_file(st, STORE_HEXDUMP, NULL, 0, data, n), 0);
+	assert_int_equal(store_file(st, STORE_HEXDUMP, NULL, 0, data, n, 0), 0);
 	free(data);
 	store_flush(st);
 	ev = test_last("sundew.file.stored");
@@ -873,7 +873,7 @@ test_ceiling_prunes_hexdumps(void **state)
 	memset(big, 'B', 90000);
 	/* 75000 in hexdumps + 30000 > 100000: the oldest must go. */
 	assert_int_equal(store_file(st, STORE_BINARY, test_ctx,
-	    strlen(test_ctx), big, 30000), 0);
+	    strlen(test_ctx), big, 30000, 0), 0);
 	store_flush(st);
 	assert_false(test_exists(hex[3]));
 	assert_false(test_exists(hex[0]));
@@ -891,7 +891,7 @@ test_ceiling_prunes_hexdumps(void **state)
 	 * is not written, and no hexdump is deleted for nothing.
 	 */
 	assert_int_equal(store_file(st, STORE_BINARY, test_ctx,
-	    strlen(test_ctx), big, 75000), -1);
+	    strlen(test_ctx), big, 75000, 0), -1);
 	store_flush(st);
 	assert_int_equal(test_count("binaries", NULL), 1);
 	assert_true(test_exists(hex[4]));
@@ -929,7 +929,7 @@ test_ceiling_prunes_rotated_logs(void **state)
 	big = calloc(1, 25000);
 	assert_non_null(big);
 	/* About 24000 of logs + 25000: rotated logs go, oldest first. */
-	assert_int_equal(store_file(st, STORE_BINARY, NULL, 0, big, 25000),
+	assert_int_equal(store_file(st, STORE_BINARY, NULL, 0, big, 25000, 0),
 	    0);
 	free(big);
 	assert_false(test_exists(LOG_PATH ".5"));
@@ -959,7 +959,7 @@ test_ecs_format(void **state)
 	event_fields(&ev, test_ctx, strlen(test_ctx));
 	event_str(&ev, "vuln", "MS04-011");
 	len = event_end(&ev);
-	store_event(st, ev.buf, len);
+	store_event(st, ev.buf, len, 0);
 	store_close(st);
 
 	n = test_lines(LOG_PATH, lines, 4);
@@ -1016,7 +1016,7 @@ test_ecs_file_hashes(void **state)
 	st = store_open(&c);
 	assert_non_null(st);
 	assert_int_equal(store_file(st, STORE_BINARY, test_ctx,
-	    strlen(test_ctx), (const uint8_t *)"abc", 3), 0);
+	    strlen(test_ctx), (const uint8_t *)"abc", 3, 0), 0);
 	store_close(st);
 	n = test_lines(LOG_PATH, lines, 8);
 	assert_int_equal(n, 1);
