@@ -6,6 +6,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -13,6 +14,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -1050,6 +1052,131 @@ test_open_fails_unwritable(void **state)
 	assert_false(test_exists("../escape.sqlite"));
 }
 
+/* Session events with given ids, as a sensor's ring hands them over. */
+static void
+test_event_id(struct store *st, const char *eventid, uint64_t id,
+    const char *ctx)
+{
+	struct event_buf	ev;
+	size_t			len;
+
+	event_begin_id(&ev, eventid, id);
+	event_fields(&ev, ctx, strlen(ctx));
+	len = event_end(&ev);
+	store_event(st, ev.buf, len, id);
+}
+
+static const char test_open_ctx[] = "\"session\":\"00000000000000bb\","
+    "\"src_ip\":\"127.0.0.7\",\"src_port\":4000,\"dst_ip\":\"127.0.0.1\","
+    "\"dst_port\":445,\"transport\":\"tcp\",\"service\":\"smb\"";
+
+/*
+ * A store killed after writing a batch but before committing its ring
+ * reads the batch again: SQLite keeps each event once (by its id), the
+ * folded open included; the JSON log may repeat the lines, ids and all.
+ */
+static void
+test_replayed_events_kept_once(void **state)
+{
+	static const uint64_t	 ids[] = { 0x40000040, 0x40000080, 0x400000c0 };
+	static const char *const names[] = { "sundew.connection.open",
+	    "sundew.request", "sundew.connection.close" };
+	struct config		 c;
+	struct store		*st;
+	json_t			*lines[16];
+	sqlite3			*db;
+	char			 t[512];
+	size_t			 n, i, round;
+
+	test_conf(&c);
+	for (round = 0; round < 2; round++) {
+		st = store_open(&c);
+		assert_non_null(st);
+		for (i = 0; i < 3; i++)
+			test_event_id(st, names[i], ids[i], test_open_ctx);
+		if (round == 1)
+			test_event_id(st, "sundew.request", 0x40000100,
+			    test_open_ctx);
+		assert_int_equal(store_flush(st), 0);
+		store_close(st);
+	}
+	n = test_lines(LOG_PATH, lines, 16);
+	assert_int_equal(n, 7);
+	assert_string_equal(test_str(lines[0], "id"), "0000000040000040");
+	assert_string_equal(test_str(lines[3], "id"), "0000000040000040");
+	test_lines_free(lines, n);
+	assert_int_equal(sqlite3_open_v2(DB_PATH, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	test_sql_text(db, "SELECT group_concat(eventid || ' ' ||"
+	    " json_extract(data, '$.id') || ' ' || src_ip, ', ') FROM"
+	    " (SELECT * FROM events ORDER BY id)", t, sizeof(t));
+	assert_string_equal(t, "sundew.connection.open 0000000040000040 "
+	    "127.0.0.7, sundew.request 0000000040000080 127.0.0.7, "
+	    "sundew.connection.close 00000000400000c0 127.0.0.7, "
+	    "sundew.request 0000000040000100 127.0.0.7");
+	/* The open is the sessions row, not a row of its own. */
+	test_sql_text(db, "SELECT count(*) FROM event_log", t, sizeof(t));
+	assert_string_equal(t, "3");
+	sqlite3_close(db);
+}
+
+/*
+ * The disk refuses writes (here RLIMIT_FSIZE: EFBIG, as ENOSPC would):
+ * the events wait, store_flush says so, a sundew.limit.hit says why; once
+ * the disk takes them again both logs have every event, the same ones.
+ */
+static void
+test_refused_disk_loses_nothing(void **state)
+{
+	struct config	 c;
+	struct store	*st;
+	struct rlimit	 rl, small = { 1, RLIM_INFINITY };
+	json_t		*lines[64];
+	sqlite3		*db;
+	char		 t[64];
+	size_t		 n, i;
+	struct stat	 sb;
+
+	signal(SIGXFSZ, SIG_IGN);
+	test_conf(&c);
+	st = store_open(&c);
+	assert_non_null(st);
+	test_event_id(st, "sundew.request", 0x80000000 + 64, test_open_ctx);
+	assert_int_equal(store_flush(st), 0);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &rl), 0);
+	small.rlim_max = rl.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	for (i = 2; i <= 11; i++)
+		test_event_id(st, "sundew.request", 0x80000000 + i * 64,
+		    test_open_ctx);
+	assert_int_equal(store_flush(st), -1);
+	assert_int_equal(store_flush(st), -1);	/* the same second: waits */
+	assert_int_equal(stat(LOG_PATH, &sb), 0);
+	assert_int_equal(test_lines(LOG_PATH, lines, 64), 1);
+	test_lines_free(lines, 1);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	sleep(1);
+	assert_int_equal(store_flush(st), 0);
+	store_close(st);
+
+	n = test_lines(LOG_PATH, lines, 64);
+	assert_int_equal(n, 12);
+	for (i = 1; i < 11; i++)
+		assert_int_equal(strtoull(test_str(lines[i], "id"), NULL, 16),
+		    0x80000000 + (i + 1) * 64);
+	assert_string_equal(test_str(lines[11], "eventid"),
+	    "sundew.limit.hit");
+	assert_string_equal(test_str(lines[11], "limit"), "disk");
+	assert_string_equal(test_str(lines[11], "action"), "waiting");
+	test_lines_free(lines, n);
+	assert_int_equal(sqlite3_open_v2(DB_PATH, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	test_sql_text(db, "SELECT count(*) || ' ' || count(DISTINCT id) FROM"
+	    " events", t, sizeof(t));
+	assert_string_equal(t, "12 12");
+	sqlite3_close(db);
+}
+
 int
 main(void)
 {
@@ -1058,6 +1185,10 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sqlite_sessions, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_replayed_events_kept_once,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_disk_loses_nothing,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sqlite_migrates_v1, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_string_one_line,
