@@ -15,6 +15,7 @@
 #include "conn.h"
 #include "event.h"
 #include "connlimit.h"
+#include "ledger.h"
 #include "listen.h"
 #include "log.h"
 #include "proto.h"
@@ -147,6 +148,54 @@ conn_event(struct event_buf *ev, const struct conn *c, const char *id)
 	f = conn_ctx(c, tmp, sizeof(tmp), &n);
 	event_begin(ev, id);
 	event_fields(ev, f, n);
+}
+
+/* What the ledger keeps of a session, for a successor to close it. */
+static void
+conn_ledger_take(struct conn *c)
+{
+	struct ledger_entry	e;
+
+	memset(&e, 0, sizeof(e));
+	e.listener = (uint32_t)(c->lst - sensor_listener(0));
+	e.start_us = c->start_us;
+	memcpy(&e.src, &c->src, sizeof(e.src));
+	memcpy(&e.dst, &c->dst, sizeof(e.dst));
+	memcpy(e.session, c->session, sizeof(c->session));
+	c->slot = ledger_take(sensor_ledger(), &e);
+}
+
+/* One session a dead sensor left: its close event. */
+static void
+conn_orphan(const struct ledger_entry *e, void *arg)
+{
+	struct conn		 c;
+	struct event_buf	 ev;
+	int64_t			 ms;
+
+	memset(&c, 0, sizeof(c));
+	if ((c.lst = sensor_listener(e->listener)) == NULL ||
+	    (e->src.sin6_family != AF_INET && e->src.sin6_family != AF_INET6) ||
+	    (e->dst.sin6_family != AF_INET && e->dst.sin6_family != AF_INET6))
+		return;
+	memcpy(&c.src, &e->src, sizeof(e->src));
+	memcpy(&c.dst, &e->dst, sizeof(e->dst));
+	memcpy(c.session, e->session, sizeof(c.session) - 1);
+	if (strspn(c.session, "0123456789abcdef") != CONN_ID_LEN)
+		return;
+	conn_event(&ev, &c, "sundew.connection.close");
+	event_str(&ev, "reason", "sensor_died");
+	ms = (event_now_usec() - e->start_us) / 1000;
+	event_int(&ev, "duration_ms", ms > 0 ? ms : 0);
+	event_int(&ev, "bytes_in", (int64_t)(e->bytes_in & INT64_MAX));
+	event_int(&ev, "bytes_out", (int64_t)(e->bytes_out & INT64_MAX));
+	sensor_send_event(&ev);
+}
+
+size_t
+conn_close_orphans(void)
+{
+	return ledger_orphans(sensor_ledger(), conn_orphan, NULL);
 }
 
 void
@@ -396,6 +445,8 @@ conn_close(struct conn *c, const char *reason)
 	event_int(&ev, "bytes_in", (int64_t)c->bytes_in);
 	event_int(&ev, "bytes_out", (int64_t)c->bytes_out);
 	sensor_send_event(&ev);
+	ledger_release(sensor_ledger(), c->slot);
+	c->slot = -1;
 	if (c->svc->session_free != NULL)
 		c->svc->session_free(c->state);
 	c->state = NULL;
@@ -602,6 +653,7 @@ conn_read(struct conn *c)
 		conn_close(c, "error");
 		return;
 	}
+	ledger_bytes(sensor_ledger(), c->slot, c->bytes_in, c->bytes_out);
 	event_add(c->rev, conn_idle_tv);
 }
 
@@ -659,6 +711,8 @@ conn_accept(const struct listener *l, int fd, struct sockaddr *sa,
 	    (size_t)socklen : sizeof(c->src));
 	conn_local(l, fd, &c->dst);
 	conn_fields_keep(c);
+	/* Before the open event: a successor must be able to close it. */
+	conn_ledger_take(c);
 	TAILQ_INSERT_TAIL(&conn_list, c, entry);
 	sensor_stats()->accepted++;
 
@@ -704,6 +758,7 @@ conn_datagrams(const struct listener *l)
 
 	for (i = 0; i < 64; i++) {
 		memset(&c, 0, sizeof(c));
+		c.slot = -1;
 		slen = sizeof(c.src);
 		n = recvfrom(l->fd, buf, sizeof(buf), MSG_DONTWAIT,
 		    (struct sockaddr *)&c.src, &slen);

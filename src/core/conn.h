@@ -40,6 +40,7 @@ struct conn {
 	uint64_t		 bytes_in;
 	uint64_t		 bytes_out;
 	uint32_t		 bucket;	/* connlimit.h */
+	int			 slot;		/* ledger.h, -1: none */
 	char			*fields;	/* conn_fields(), rendered once */
 	uint16_t		 nfields;
 	int			 closing;
@@ -55,6 +56,11 @@ void	conn_accept(const struct listener *, int fd, struct sockaddr *,
 void	conn_datagrams(const struct listener *);
 /* Closes every session (shutdown), each with its close event. */
 void	conn_close_all(const char *reason);
+/*
+ * A new sensor: the close events of the sessions its predecessor left
+ * open (ledger.h), with reason "sensor_died".  Returns how many.
+ */
+size_t	conn_close_orphans(void);
 
 /* For the services. */
 int	conn_write(struct conn *, const void *, size_t);

@@ -27,6 +27,7 @@
 #include "listen.h"
 #include "log.h"
 #include "parent.h"
+#include "ledger.h"
 #include "proc.h"
 #include "ring.h"
 #include "sandbox.h"
@@ -70,6 +71,8 @@ static struct {
 	/* Each sensor's events to the store; the store's own ids. */
 	struct ring		*rings[PARENT_MAX_SENSORS];
 	struct ring		*store_ring;
+	/* Each sensor's open sessions, for its successor to close. */
+	struct ledger		*ledgers[PARENT_MAX_SENSORS];
 } pr;
 
 static const char *
@@ -117,10 +120,13 @@ parent_child_rings(const struct child *self)
 {
 	int	i;
 
-	for (i = 0; i < pr.nsensors; i++)
+	for (i = 0; i < pr.nsensors; i++) {
 		if (self->kind == PROC_ANALYSER ||
 		    (self->kind == PROC_SENSOR && i != self->index))
 			ring_unmap(pr.rings[i]);
+		if (self->kind != PROC_SENSOR || i != self->index)
+			ledger_unmap(pr.ledgers[i]);
+	}
 	if (self->kind != PROC_STORE)
 		ring_unmap(pr.store_ring);
 }
@@ -158,6 +164,7 @@ parent_start(struct child *ch)
 				.listeners = pr.ls, .nlisteners = pr.nls,
 				.sandbox = &pr.sb,
 				.ring = pr.rings[ch->index],
+				.ledger = pr.ledgers[ch->index],
 			};
 
 			sensor_main(&a);
@@ -628,7 +635,9 @@ parent_run(const struct config *conf, int foreground, int verbose)
 		return 1;
 	for (i = 0; i < pr.nsensors; i++) {
 		if ((pr.rings[i] = ring_create((unsigned)i,
-		    parent_ring_size(conf))) == NULL)
+		    parent_ring_size(conf))) == NULL ||
+		    (pr.ledgers[i] = ledger_create(conf->max_connections > 0 ?
+		    conf->max_connections : 65536)) == NULL)
 			return 1;
 		pr.sensors[i].kind = PROC_SENSOR;
 		pr.sensors[i].index = i;

@@ -54,6 +54,7 @@ struct sensor {
 	struct event		*sigterm_ev;
 	struct event		*sigint_ev;
 	struct ring		*ring;		/* to the store */
+	struct ledger		*ledger;	/* open sessions */
 	struct event		*ring_ev;	/* while it is full or behind */
 	struct link		*analyser;
 	/* Analyses awaiting a verdict, oldest first (a ring). */
@@ -95,6 +96,18 @@ struct sensor_stats *
 sensor_stats(void)
 {
 	return &sensor.stats;
+}
+
+struct ledger *
+sensor_ledger(void)
+{
+	return sensor.ledger;
+}
+
+const struct listener *
+sensor_listener(size_t i)
+{
+	return i < sensor.nlisteners ? &sensor.listeners[i] : NULL;
 }
 
 /*
@@ -427,6 +440,7 @@ void
 sensor_main(const struct sensor_args *a)
 {
 	char	name[32];
+	size_t	n;
 
 	memset(&sensor, 0, sizeof(sensor));
 	sensor.conf = a->conf;
@@ -450,6 +464,7 @@ sensor_main(const struct sensor_args *a)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	event_set_sensor(a->conf->sensor_name);
 	sensor.ring = a->ring;
+	sensor.ledger = a->ledger;
 	event_set_ids(sensor_next_id, NULL);
 
 	/* Everything that needs a file is opened before the chroot. */
@@ -475,6 +490,10 @@ sensor_main(const struct sensor_args *a)
 	    event_add(sensor.sigint_ev, NULL) == -1)
 		fatalx("sensor events");
 	signal(SIGPIPE, SIG_IGN);
+	n = conn_close_orphans();
+	if (n > 0)
+		log_warnx("closed the %zu sessions that the last sensor left "
+		    "open", n);
 	sensor_listen();
 	sensor_ring_check();	/* a ring that a dead sensor left full */
 	log_debug("listening on %zu sockets", sensor.nlisteners);

@@ -17,6 +17,7 @@ struct conn;
 struct event_buf;
 struct connlimit;
 struct listener;
+struct ledger;
 struct ring;
 struct sandbox;
 
@@ -38,6 +39,7 @@ struct sensor_args {
 	size_t			 nlisteners;
 	const struct sandbox	*sandbox;
 	struct ring		*ring;		/* events to the store */
+	struct ledger		*ledger;	/* its open sessions */
 };
 
 void	sensor_main(const struct sensor_args *) __attribute__((noreturn));
@@ -48,6 +50,9 @@ struct event_base	*sensor_base(void);
 int			 sensor_index(void);
 struct connlimit		*sensor_limits(void);
 struct sensor_stats	*sensor_stats(void);
+struct ledger		*sensor_ledger(void);
+/* Listener i of the table every sensor shares; NULL past its end. */
+const struct listener	*sensor_listener(size_t i);
 /* Queues an event (built with event.h) or a file for the store. */
 void			 sensor_send_event(struct event_buf *);
 void			 sensor_send_file(int kind, const char *ctx, size_t ctxlen,

@@ -302,11 +302,12 @@ store_file_write(const char *dir, const char *path, const uint8_t *data,
 	char	tmp[64];
 	size_t	off = 0;
 	ssize_t	n;
-	int	fd;
+	int	fd, err;
 
 	snprintf(tmp, sizeof(tmp), "%s/%sXXXXXX", dir, STORE_TMP_PREFIX);
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
-		log_warn("store: mkostemp %s", tmp);
+		if (errno != ENOSPC && errno != EDQUOT)
+			log_warn("store: mkostemp %s", tmp);
 		return -1;
 	}
 	while (off < len) {
@@ -314,7 +315,10 @@ store_file_write(const char *dir, const char *path, const uint8_t *data,
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			log_warn("store: write %s", tmp);
+			/* A full disk is said once, by store_disk_refused. */
+			if (errno != ENOSPC && errno != EDQUOT &&
+			    errno != EFBIG)
+				log_warn("store: write %s", tmp);
 			goto fail;
 		}
 		off += (size_t)n;
@@ -339,9 +343,11 @@ store_file_write(const char *dir, const char *path, const uint8_t *data,
 	}
 	return 0;
 fail:
+	err = errno;
 	if (fd != -1)
 		close(fd);
 	unlink(tmp);
+	errno = err;
 	return -1;
 }
 

@@ -39,6 +39,9 @@ int sensor_index(void) { return 0; }
 struct connlimit *sensor_limits(void) { return limits; }
 struct sensor_stats *sensor_stats(void) { return &stats; }
 void sensor_pause_accept(int pause) { (void)pause; }
+/* No ledger: sessions are not recorded for a successor here. */
+struct ledger *sensor_ledger(void) { return NULL; }
+const struct listener *sensor_listener(size_t i);
 
 void
 sensor_send_event(struct event_buf *ev)
@@ -129,6 +132,12 @@ static const struct service	svc = {
 };
 static const struct service_def	def = { "test", SERVICE_TCP, { 1 }, &svc };
 static struct listener		lst;
+
+const struct listener *
+sensor_listener(size_t i)
+{
+	return i == 0 ? &lst : NULL;
+}
 static int			peer;
 
 /*

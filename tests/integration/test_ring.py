@@ -1,0 +1,253 @@
+"""The event path survives the death of any child and a full disk.
+
+Each sensor writes its events into a ring in shared memory that the parent
+keeps; the store commits a record only once the JSON log and SQLite hold
+it.  These tests kill sensors and the store under load, and fill the disk,
+and check every event against what the clients know they did.
+"""
+import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import GENERIC_PORT, wait_for
+
+LOAD_PROCS = 4
+LOAD_SECONDS = 12
+
+
+def _load_worker(idx, seconds, out, most=None):
+    """Connections from 127.0.1.<idx+1> until time is up.
+
+    A connection is complete when the server closed it after our FIN: the
+    sensor writes the close event into its ring before it closes the
+    socket, so a complete connection's events were published.
+    """
+    src = f"127.0.1.{idx + 1}"
+    done = []
+    end = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < end and (most is None or n < most):
+        s = socket.socket()
+        s.settimeout(5)
+        try:
+            s.bind((src, 0))
+            s.connect(("127.0.0.1", GENERIC_PORT))
+            port = s.getsockname()[1]
+            s.sendall(b"the same request a worm sends\n")
+            s.shutdown(socket.SHUT_WR)
+            while s.recv(4096):
+                pass
+            done.append(port)
+        except OSError:
+            pass          # refused or reset: a sensor died under it
+        finally:
+            s.close()
+        n += 1
+    out.put((src, done, n))
+
+
+def run_load(seconds=LOAD_SECONDS, procs=LOAD_PROCS, during=None, most=None):
+    """Runs the load; during(elapsed) is called every 0.2 s meanwhile.
+
+    Returns {(src_ip, src_port)} of the completed connections and the
+    number tried.
+    """
+    q = multiprocessing.Queue()
+    ps = [multiprocessing.Process(target=_load_worker, args=(i, seconds, q, most))
+          for i in range(procs)]
+    for p in ps:
+        p.start()
+    start = time.monotonic()
+    while any(p.is_alive() for p in ps) and \
+            time.monotonic() - start < seconds + 30:
+        if during is not None:
+            during(time.monotonic() - start)
+        if q.qsize() == procs:
+            break
+        time.sleep(0.2)
+    results = [q.get(timeout=60) for _ in ps]
+    for p in ps:
+        p.join(10)
+    done = {(src, port) for src, ports, _ in results for port in ports}
+    return done, sum(n for _, _, n in results)
+
+
+def sessions_by_addr(events):
+    """{(src_ip, src_port): [eventid, ...]} of the load's events."""
+    out = {}
+    for ev in events:
+        if ev.get("src_ip", "").startswith("127.0.1."):
+            out.setdefault((ev["src_ip"], ev["src_port"]), []).append(
+                ev["eventid"])
+    return out
+
+
+def sql_events(d):
+    rows = d.sql("SELECT id, eventid, src_ip, src_port, json_extract(data, "
+                 "'$.id') FROM events")
+    return rows
+
+
+def check_every_event(d, done):
+    """Every completed connection: open and close in JSON and SQLite, each
+    once in SQLite; JSON and SQLite hold the same event ids."""
+    def json_complete():
+        got = sessions_by_addr(d.events())
+        missing = [a for a in done
+                   if "sundew.connection.close" not in got.get(a, ())]
+        return got if not missing else None
+    json_by = wait_for(json_complete, 60, "close events of every completed "
+                       "connection in the JSON log")
+    for a in done:
+        assert json_by[a].count("sundew.connection.open") >= 1, a
+        assert json_by[a].count("sundew.connection.close") >= 1, a
+
+    def sql_complete():
+        rows = sql_events(d)
+        by = {}
+        for _, eventid, ip, port, _ in rows:
+            if ip and ip.startswith("127.0.1."):
+                by.setdefault((ip, port), []).append(eventid)
+        missing = [a for a in done
+                   if "sundew.connection.close" not in by.get(a, ())]
+        return (rows, by) if not missing else None
+    rows, sql_by = wait_for(sql_complete, 60, "close events of every "
+                            "completed connection in SQLite")
+    # The payload's file event: stored, or refused by a full disk.
+    for a in done:
+        got = sorted(sql_by[a])
+        assert got in (["sundew.connection.close", "sundew.connection.open",
+                        "sundew.file.stored", "sundew.request"],
+                       ["sundew.connection.close", "sundew.connection.open",
+                        "sundew.limit.hit", "sundew.request"]), (a, got)
+    ids = [r[0] for r in rows]
+    assert len(ids) == len(set(ids)), "an event twice in SQLite"
+    # Both logs hold the same events: every JSON id is in SQLite, once.
+    json_ids = {e["id"] for e in d.events() if "id" in e}
+    sql_ids = {r[4] for r in rows}
+    assert json_ids == sql_ids
+
+
+def test_sigkill_sensor_and_store_under_load(sundew):
+    d = sundew(["sensors=2", "limits.per_source=0"])
+    killed = {}
+
+    def during(t):
+        if t > 3 and "sensor" not in killed:
+            killed["sensor"] = d.sensors()[0]
+            os.kill(killed["sensor"], signal.SIGKILL)
+        if t > 7 and "store" not in killed:
+            killed["store"] = d.store_pid()
+            os.kill(killed["store"], signal.SIGKILL)
+    done, tried = run_load(during=during)
+    assert set(killed) == {"sensor", "store"}
+    assert len(done) > 2000, (len(done), tried)
+    wait_for(lambda: d.store_pid() not in (None, killed["store"]), 10,
+             "a new store")
+    check_every_event(d, done)
+    text = d.log_text()
+    assert "(pid %d) killed by signal 9" % killed["sensor"] in text
+    assert "(pid %d) killed by signal 9" % killed["store"] in text
+
+
+def test_store_stopped_then_killed_loses_nothing(sundew):
+    """The store stopped (SIGSTOP) while connections come, then killed
+    instead of resumed: its successor reads everything from the rings."""
+    d = sundew(["limits.per_source=0"])
+    store = d.store_pid()
+    os.kill(store, signal.SIGSTOP)
+    try:
+        done, _ = run_load(seconds=3, procs=2)
+    finally:
+        os.kill(store, signal.SIGKILL)
+        os.kill(store, signal.SIGCONT)
+    assert len(done) > 200
+    check_every_event(d, done)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A tmpfs of 64 MiB under tmp_path/var, unmounted afterwards."""
+    var = tmp_path / "var"
+    var.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs",
+                        str(var)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here: " + r.stderr.strip())
+    yield var
+    subprocess.run(["umount", "-l", str(var)], check=False)
+
+
+def fill(path):
+    """Writes path until the filesystem says ENOSPC; returns its size."""
+    n = 0
+    chunk = b"\0" * 65536
+    with open(path, "wb", buffering=0) as f:
+        try:
+            while True:
+                n += f.write(chunk)
+        except OSError as e:
+            assert e.errno == 28, e      # ENOSPC
+    return n
+
+
+def test_full_disk_then_space_again(sundew, small_disk):
+    d = sundew(["limits.per_source=0", "store.max_disk=0"])
+    store, sensors = d.store_pid(), sorted(d.sensors())
+    filler = small_disk / "filler"
+    fill(filler)
+    done, _ = run_load(seconds=10, procs=2, most=1000)
+    assert len(done) == 2000
+    # The daemon stays up and says why nothing is written.
+    wait_for(lambda: "the disk refused" in d.log_text(), 10,
+             "the disk condition in the daemon's log")
+    assert d.proc.poll() is None
+    assert d.store_pid() == store and sorted(d.sensors()) == sensors
+    filler.unlink()
+    check_every_event(d, done)
+    refused = d.events("sundew.limit.hit", limit="disk", action="waiting")
+    assert len(refused) >= 1
+    assert {e["id"] for e in refused} <= {r[4] for r in sql_events(d)}
+    assert d.store_pid() == store
+
+
+def test_sessions_of_a_killed_sensor_are_closed(sundew):
+    """A sensor killed with sessions open: its successor writes their close
+    events (reason sensor_died), so every open has its close."""
+    d = sundew(["sensors=1"])
+    socks = []
+    for i in range(20):
+        s = socket.create_connection(("127.0.0.1", GENERIC_PORT), timeout=5)
+        s.sendall(b"held open %02d\n" % i)
+        socks.append(s)
+    ports = {s.getsockname()[1] for s in socks}
+    opens = d.wait_events("sundew.request", 20, src_ip="127.0.0.1")
+    sessions = {e["session"] for e in opens if e["src_port"] in ports}
+    assert len(sessions) == 20
+    victim = d.sensors()[0]
+    os.kill(victim, signal.SIGKILL)
+    closes = d.wait_events("sundew.connection.close", 20,
+                           reason="sensor_died")
+    assert {e["session"] for e in closes} == sessions
+    assert {e["src_port"] for e in closes} == ports
+    for e in closes:
+        assert e["bytes_in"] == 13 and e["bytes_out"] == 0, e
+        assert e["service"] == "mydoom" and e["dst_port"] == GENERIC_PORT
+    assert "closed the 20 sessions that the last sensor left open" in \
+        d.log_text()
+    rows = wait_for(lambda: (lambda r: r if len(r) == 20 else None)(
+        d.sql("SELECT session FROM events WHERE eventid = "
+              "'sundew.connection.close' AND json_extract(data, '$.reason')"
+              " = 'sensor_died'")), 10, "the closes in SQLite")
+    assert {r[0] for r in rows} == sessions
+    for s in socks:
+        s.close()
+    # The new sensor does not write them again when it stops.
+    d.stop()
+    assert len(d.events("sundew.connection.close",
+                        reason="sensor_died")) == 20
