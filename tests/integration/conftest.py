@@ -3,6 +3,9 @@
 Every test starts its own daemon (as root, on the default ports bound to
 127.0.0.1) with a fresh data directory, talks to it with real clients and
 reads what it wrote: the JSON log and the SQLite database.
+
+Without ../shared/corpora (CORPORA) the tests that need it are skipped
+with the reason "corpus test skipped: ...", and counted at the end.
 """
 import json
 import os
@@ -25,6 +28,29 @@ TCP_PORTS = {21, 25, 220, 465, 42, 80, 110, 995, 135, 1025, 139, 143, 993,
              5000, 6129, 10000, 17300, 27347}
 UDP_PORTS = {69, 1434}
 GENERIC_PORT = 3127      # served by the generic service
+
+CORPUS_SKIP = "corpus test skipped"
+
+
+def needs_corpus(path):
+    """Skips a test (a mark) when the corpus path it reads is not there."""
+    return pytest.mark.skipif(not path.exists(),
+                              reason=f"{CORPUS_SKIP}: {CORPORA} not found")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Says how many corpus tests were skipped; writes the count to the
+    file SUNDEW_CORPUS_SKIPS names, for the summary of `make test`."""
+    n = 0
+    for rep in terminalreporter.stats.get("skipped", []):
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else ""
+        n += CORPUS_SKIP in reason
+    if n:
+        terminalreporter.write_line(
+            f"corpus tests skipped: {n} ({CORPORA} not found)")
+    out = os.environ.get("SUNDEW_CORPUS_SKIPS")
+    if out:
+        pathlib.Path(out).write_text(f"{n} {CORPORA if n else ''}\n")
 
 
 def pytest_collection_modifyitems(config, items):
