@@ -10,8 +10,8 @@ import subprocess
 import sys
 import tempfile
 
-from conftest import (GENERIC_PORT, SUNDEW, TCP_PORTS, UDP_PORTS, children, comm,
-                      connect, proc_status, wait_for)
+from conftest import (GENERIC_PORT, SUNDEW, TCP_PORTS, UDP_PORTS, connect,
+                      proc_status, wait_for)
 
 
 def listening_tcp_ports():

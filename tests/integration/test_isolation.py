@@ -4,7 +4,6 @@ Other sundews may run on the machine, on the same ports: the tests must
 neither collide with them nor reach them (`make integration` runs pytest
 under `unshare --net`; conftest.py refuses a daemon test outside).
 """
-import os
 import socket
 import subprocess
 

@@ -1,8 +1,6 @@
 """`sundew replay` plays real attack captures against a running sensor."""
 import subprocess
 
-import pytest
-
 from conftest import CORPORA, SUNDEW, needs_corpus
 
 XOR_DECODER = bytes.fromhex("eb105a4a33c966b97d0180340a99e2fa")
