@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import pathlib
+import select
 import signal
 import socket
 import sqlite3
@@ -165,6 +166,24 @@ def proc_status(pid):
         k, _, v = line.partition(":")
         fields[k] = v.strip()
     return fields
+
+
+def closed_by_peer(s, timeout):
+    """Whether sundew closes s within timeout seconds: an end of input, or
+    a reset when it closed with input unread.  Data from it is an error
+    (the generic service says nothing)."""
+    end = time.monotonic() + timeout
+    while True:
+        left = end - time.monotonic()
+        if left <= 0 or not select.select([s], [], [], left)[0]:
+            return False
+        try:
+            data = s.recv(65536)
+        except ConnectionResetError:
+            return True
+        if data == b"":
+            return True
+        raise AssertionError(f"sundew sent {data[:64]!r}")
 
 
 def connect(port, host="127.0.0.1", src=None, timeout=5.0):
