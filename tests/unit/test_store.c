@@ -1061,6 +1061,129 @@ test_ceiling_prunes_rotated_logs(void **state)
 	store_close(st);
 }
 
+/* The size of a file, or 0 if it is not there. */
+static uint64_t
+test_size(const char *path)
+{
+	struct stat	sb;
+
+	return lstat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+}
+
+/* What the ceiling counts (no SQLite here): files, hexdumps, logs. */
+static uint64_t
+test_du(void)
+{
+	static const char *const dirs[] = { "binaries", "hexdumps", "log" };
+	char		 path[PATH_MAX];
+	struct dirent	*de;
+	uint64_t	 n = 0;
+	DIR		*d;
+	size_t		 i;
+
+	for (i = 0; i < 3; i++) {
+		assert_non_null(d = opendir(dirs[i]));
+		while ((de = readdir(d)) != NULL) {
+			snprintf(path, sizeof(path), "%s/%s", dirs[i],
+			    de->d_name);
+			if (de->d_name[0] != '.')
+				n += test_size(path);
+		}
+		closedir(d);
+	}
+	return n;
+}
+
+/*
+ * Hexdumps go before rotated logs, whatever their ages: the logs are
+ * made older than every hexdump here, and stay until no hexdump is left;
+ * then the oldest logs go.  Samples and the live log always stay.
+ */
+static void
+test_ceiling_prunes_hexdumps_before_logs(void **state)
+{
+	struct config	 c;
+	struct store	*st;
+	struct timespec	 ts[2];
+	char		 hex[4][128], path[64];
+	uint64_t	 hexbytes, used, size2;
+	uint8_t		*big;
+	time_t		 now = time(NULL);
+	int		 i;
+
+	/* Five rotated logs of about 4000 bytes, then no more rotation. */
+	test_conf(&c);
+	c.sqlite_enabled = 0;
+	c.json_max_size = 4000;
+	c.json_keep = 5;
+	st = store_open(&c);
+	assert_non_null(st);
+	for (i = 0; i < 100; i++) {
+		test_event(st, "sundew.request", i);
+		store_flush(st);
+	}
+	store_close(st);
+	for (i = 1; i <= 5; i++) {
+		snprintf(path, sizeof(path), LOG_PATH ".%d", i);
+		assert_true(test_exists(path));
+		/* Ten days old, .5 the oldest. */
+		ts[0].tv_sec = ts[1].tv_sec = now - 864000 - 3600 * i;
+		ts[0].tv_nsec = ts[1].tv_nsec = 0;
+		assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+	}
+	c.json_max_size = 1 << 20;
+	c.max_disk = 100000;
+	st = store_open(&c);
+	assert_non_null(st);
+	/* Hexdumps of hours ago: hex[0] the oldest. */
+	for (i = 0; i < 4; i++)
+		test_old_hexdump(st, 'a' + i, 15000, now - 3600 * (4 - i),
+		    hex[i], sizeof(hex[i]));
+	store_flush(st);
+	big = calloc(1, 100000);
+	assert_non_null(big);
+
+	/* Over the ceiling, and two hexdumps (30000) are enough. */
+	used = test_du();
+	assert_true(used + 30000 > c.max_disk);
+	assert_true(used <= c.max_disk - c.max_disk / 10);
+	assert_int_equal(store_file(st, STORE_BINARY, NULL, 0, big, 30000), 0);
+	store_flush(st);
+	assert_false(test_exists(hex[0]));
+	assert_false(test_exists(hex[1]));
+	assert_true(test_exists(hex[2]));
+	assert_true(test_exists(hex[3]));
+	for (i = 1; i <= 5; i++) {
+		snprintf(path, sizeof(path), LOG_PATH ".%d", i);
+		if (!test_exists(path))
+			fail_msg("%s went before the hexdumps", path);
+	}
+
+	/*
+	 * Now more than the hexdumps: every hexdump goes, then the oldest
+	 * log (.5), half of whose size is needed; no more.
+	 */
+	hexbytes = test_size(hex[2]) + test_size(hex[3]);
+	used = test_du();
+	size2 = c.max_disk - c.max_disk / 10 - (used - hexbytes) +
+	    test_size(LOG_PATH ".5") / 2;
+	memset(big, 'x', 1);		/* another sample */
+	assert_int_equal(store_file(st, STORE_BINARY, NULL, 0, big, size2), 0);
+	store_flush(st);
+	assert_false(test_exists(hex[2]));
+	assert_false(test_exists(hex[3]));
+	assert_false(test_exists(LOG_PATH ".5"));
+	for (i = 1; i <= 4; i++) {
+		snprintf(path, sizeof(path), LOG_PATH ".%d", i);
+		if (!test_exists(path))
+			fail_msg("%s went, more than was needed", path);
+	}
+	assert_true(test_exists(LOG_PATH));
+	assert_int_equal(test_count("binaries", NULL), 2);
+	free(big);
+	store_close(st);
+}
+
 static void
 test_ecs_format(void **state)
 {
@@ -1205,6 +1328,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_ceiling_prunes_rotated_logs, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_ceiling_prunes_hexdumps_before_logs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ecs_format,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ecs_file_hashes,
