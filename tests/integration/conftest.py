@@ -261,7 +261,10 @@ class Sundew:
         out = []
         paths = sorted(self.json_path.parent.glob("sundew.json*"))
         for path in paths:
-            text = path.read_text()
+            try:
+                text = path.read_text()
+            except FileNotFoundError:    # pruned or rotated meanwhile
+                continue
             # A line the store is writing right now is not read yet.
             for line in text[:text.rfind("\n") + 1].splitlines():
                 ev = json.loads(line)
