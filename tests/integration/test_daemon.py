@@ -1,4 +1,5 @@
 """The core daemon: ports, events, hexdumps, processes, signals."""
+import collections
 import hashlib
 import os
 import pathlib
@@ -51,10 +52,15 @@ def test_every_port_gives_open_and_close_events(sundew):
     for port in sorted(TCP_PORTS):
         s = connect(port)
         s.close()
+    # One session a port, and the probe's on the generic port.
+    want = collections.Counter(TCP_PORTS | {GENERIC_PORT})
+    want[GENERIC_PORT] += 1
     for port in TCP_PORTS:
-        d.wait_events("sundew.connection.close", dst_port=port)
-    opens = {e["dst_port"] for e in d.events("sundew.connection.open")}
-    assert TCP_PORTS <= opens
+        d.wait_events("sundew.connection.close", count=want[port],
+                      dst_port=port)
+    for eventid in ("sundew.connection.open", "sundew.connection.close"):
+        got = collections.Counter(e["dst_port"] for e in d.events(eventid))
+        assert got == want, eventid
     ev = d.events("sundew.connection.open", dst_port=445)[0]
     for key in ("timestamp", "sensor", "session", "src_ip", "src_port",
                 "dst_ip", "transport", "service"):

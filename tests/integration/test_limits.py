@@ -221,3 +221,6 @@ def test_out_of_file_descriptors(sundew):
     after.close()
     d.wait_events("sundew.request", data="after the shortage")
     d.stop()
+    # Exactly: the probe, the 600 and the one after, each open and closed.
+    for eventid in ("sundew.connection.open", "sundew.connection.close"):
+        assert len(d.events(eventid)) == 602, eventid
