@@ -8,6 +8,9 @@ build=$1
 seconds=$2
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
+if [ ! -d "$root/../shared/corpora" ]; then
+	echo "fuzz: $root/../shared/corpora not found: seeds from fuzz/corpus only"
+fi
 trap 'rm -rf "$work"' EXIT
 for bin in "$build"/fuzz/fuzz_*; do
 	[ -f "$bin" ] && [ -x "$bin" ] || continue

@@ -8,7 +8,7 @@ PKGS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
 libevent-dev libssl-dev libsqlite3-dev libfyaml-dev libjansson-dev
 libseccomp-dev libcap-ng-dev libmagic-dev libmagic-mgc libpcap-dev libunicorn-dev
 libcmocka-dev
-python3 python3-pytest nmap sqlite3 procps iproute2 util-linux"
+python3 python3-pytest nmap sqlite3 procps iproute2 util-linux strace"
 
 missing=""
 for p in $PKGS; do

@@ -3,13 +3,25 @@
 Every test starts its own daemon (as root, on the default ports bound to
 127.0.0.1) with a fresh data directory, talks to it with real clients and
 reads what it wrote: the JSON log and the SQLite database.
+
+The tests run in a network namespace of their own whose only interface is
+loopback (`make integration` starts pytest under `unshare --net`): a
+sundew already running on the machine holds the same ports, and a test
+must reach nothing beyond the namespace.  A daemon test outside such a
+namespace fails at once, and says how to run it.
+
+Without ../shared/corpora (CORPORA) the tests that need it are skipped
+with the reason "corpus test skipped: ...", and counted at the end.
 """
+import fcntl
 import json
 import os
 import pathlib
+import select
 import signal
 import socket
 import sqlite3
+import struct
 import subprocess
 import time
 
@@ -25,6 +37,86 @@ TCP_PORTS = {21, 25, 220, 465, 42, 80, 110, 995, 135, 1025, 139, 143, 993,
              5000, 6129, 10000, 17300, 27347}
 UDP_PORTS = {69, 1434}
 GENERIC_PORT = 3127      # served by the generic service
+
+CORPUS_SKIP = "corpus test skipped"
+
+
+def needs_corpus(path):
+    """Skips a test (a mark) when the corpus path it reads is not there."""
+    return pytest.mark.skipif(not path.exists(),
+                              reason=f"{CORPUS_SKIP}: {CORPORA} not found")
+
+
+def netns_ino(pid="self"):
+    """The inode of a process's network namespace, or None if unreadable."""
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return None
+
+
+def outside_pid():
+    """The nearest ancestor in another network namespace (the shell that
+    ran `unshare --net`), or None: then the tests share their callers'."""
+    mine = netns_ino()
+    pid = os.getppid()
+    while pid > 1:
+        ino = netns_ino(pid)
+        if ino is not None and ino != mine:
+            return pid
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+    return None
+
+
+def netns_problem():
+    """Why the network here is not a namespace of its own with only an up
+    loopback, or None.  The interfaces come from this namespace (netlink),
+    not from /sys/class/net, which shows the namespace that mounted it."""
+    if outside_pid() is None:
+        return "the tests share the network namespace of the shell that ran them"
+    names = sorted(name for _, name in socket.if_nameindex())
+    if names != ["lo"]:
+        return f"the namespace has the interfaces {names}, not only lo"
+    if not lo_is_up():
+        return "lo is down (ip link set lo up)"
+    return None
+
+
+def lo_is_up():
+    """Whether lo is up (SIOCGIFFLAGS, IFF_UP) in this namespace."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        ifr = fcntl.ioctl(s, 0x8913, struct.pack("16sH14x", b"lo", 0))
+    return bool(struct.unpack("16sH14x", ifr)[1] & 0x1)
+
+
+_netns_checked = []
+
+
+def require_private_netns():
+    """Fails the test unless it runs in a namespace of its own (once a run)."""
+    if not _netns_checked:
+        _netns_checked.append(netns_problem())
+    if _netns_checked[0] is not None:
+        pytest.fail(f"{_netns_checked[0]}: run the integration tests with "
+                    "`make integration`, or under `unshare --net sh -c 'ip "
+                    "link set lo up && /usr/bin/python3 -m pytest ...'`",
+                    pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Says how many corpus tests were skipped; writes the count to the
+    file SUNDEW_CORPUS_SKIPS names, for the summary of `make test`."""
+    n = 0
+    for rep in terminalreporter.stats.get("skipped", []):
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else ""
+        n += CORPUS_SKIP in reason
+    if n:
+        terminalreporter.write_line(
+            f"corpus tests skipped: {n} ({CORPORA} not found)")
+    out = os.environ.get("SUNDEW_CORPUS_SKIPS")
+    if out:
+        pathlib.Path(out).write_text(f"{n} {CORPORA if n else ''}\n")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -74,6 +166,24 @@ def proc_status(pid):
         k, _, v = line.partition(":")
         fields[k] = v.strip()
     return fields
+
+
+def closed_by_peer(s, timeout):
+    """Whether sundew closes s within timeout seconds: an end of input, or
+    a reset when it closed with input unread.  Data from it is an error
+    (the generic service says nothing)."""
+    end = time.monotonic() + timeout
+    while True:
+        left = end - time.monotonic()
+        if left <= 0 or not select.select([s], [], [], left)[0]:
+            return False
+        try:
+            data = s.recv(65536)
+        except ConnectionResetError:
+            return True
+        if data == b"":
+            return True
+        raise AssertionError(f"sundew sent {data[:64]!r}")
 
 
 def connect(port, host="127.0.0.1", src=None, timeout=5.0):
@@ -151,7 +261,10 @@ class Sundew:
         out = []
         paths = sorted(self.json_path.parent.glob("sundew.json*"))
         for path in paths:
-            text = path.read_text()
+            try:
+                text = path.read_text()
+            except FileNotFoundError:    # pruned or rotated meanwhile
+                continue
             # A line the store is writing right now is not read yet.
             for line in text[:text.rfind("\n") + 1].splitlines():
                 ev = json.loads(line)
@@ -191,6 +304,7 @@ class Sundew:
 @pytest.fixture
 def sundew(tmp_path):
     """A factory: sundew(overrides=[...], config=...) starts a daemon."""
+    require_private_netns()
     started = []
 
     def start(overrides=(), config=None, ready=True):

@@ -1,9 +1,8 @@
 """The command line and the configuration, as an operator meets them."""
-import pathlib
-import socket
+import re
 import subprocess
 
-from conftest import ROOT, SUNDEW, connect
+from conftest import ROOT, SUNDEW
 
 
 def run(*args, **kw):
@@ -70,15 +69,20 @@ def test_overrides_show_in_the_effective_configuration():
 def test_bad_configuration_does_not_start_the_daemon(tmp_path):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("services:\n  smb:\n    ports: [445, 70000]\n")
-    r = run("run", "-f", "-c", str(cfg), "-o", "listen.address=127.0.0.1",
-            "-o", f"data_dir={tmp_path / 'var'}")
+    trace = tmp_path / "strace.out"
+    # Every socket call of every process it might start, traced: after
+    # it exits, a port it bound and let go would not show.
+    r = subprocess.run(
+        ["strace", "-f", "-q", "-e", "trace=socket,bind,listen,fork,vfork,clone,clone3",
+         "-o", str(trace), str(SUNDEW), "run", "-f", "-c", str(cfg),
+         "-o", "listen.address=127.0.0.1", "-o", f"data_dir={tmp_path / 'var'}"],
+        capture_output=True, text=True, timeout=30)
     assert r.returncode != 0
     assert f"{cfg}:3:" in r.stderr and "services.smb.ports" in r.stderr
-    # Nothing was bound, nothing was created.
-    try:
-        connect(445, timeout=1).close()
-        bound = True
-    except OSError:
-        bound = False
-    assert not bound
+    calls = trace.read_text()
+    # The trace worked (strace says how the process ended) ...
+    assert f"+++ exited with {r.returncode} +++" in calls, calls
+    # ... and shows no socket, no bind, no child: nothing was bound.
+    assert not re.search(r"^\S*\s*(socket|bind|listen|fork|vfork|clone3?)\(",
+                         calls, re.M), calls
     assert not (tmp_path / "var").exists()

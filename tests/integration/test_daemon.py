@@ -1,4 +1,5 @@
 """The core daemon: ports, events, hexdumps, processes, signals."""
+import collections
 import hashlib
 import os
 import pathlib
@@ -7,11 +8,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
-import time
 
-from conftest import (GENERIC_PORT, SUNDEW, TCP_PORTS, UDP_PORTS, children, comm,
-                      connect, proc_status, wait_for)
+from conftest import (GENERIC_PORT, SUNDEW, TCP_PORTS, UDP_PORTS, connect,
+                      proc_status, wait_for)
 
 
 def listening_tcp_ports():
@@ -51,10 +52,15 @@ def test_every_port_gives_open_and_close_events(sundew):
     for port in sorted(TCP_PORTS):
         s = connect(port)
         s.close()
+    # One session a port, and the probe's on the generic port.
+    want = collections.Counter(TCP_PORTS | {GENERIC_PORT})
+    want[GENERIC_PORT] += 1
     for port in TCP_PORTS:
-        d.wait_events("sundew.connection.close", dst_port=port)
-    opens = {e["dst_port"] for e in d.events("sundew.connection.open")}
-    assert TCP_PORTS <= opens
+        d.wait_events("sundew.connection.close", count=want[port],
+                      dst_port=port)
+    for eventid in ("sundew.connection.open", "sundew.connection.close"):
+        got = collections.Counter(e["dst_port"] for e in d.events(eventid))
+        assert got == want, eventid
     ev = d.events("sundew.connection.open", dst_port=445)[0]
     for key in ("timestamp", "sensor", "session", "src_ip", "src_port",
                 "dst_ip", "transport", "service"):
@@ -112,6 +118,25 @@ def test_udp_datagram_is_recorded(sundew):
     d.stop()
 
 
+# Tries to create a file in a chroot as a user: prints the error's name.
+CHROOT_WRITE = """
+import os, sys
+root, uid, gid, groups = sys.argv[1:]
+os.chroot(root)
+os.chdir("/")
+os.setgroups([int(g) for g in groups.split(",") if g])
+os.setgid(int(gid))
+os.setuid(int(uid))
+for attempt in (lambda: open("/probe", "w"), lambda: os.mkdir("/probe")):
+    try:
+        attempt()
+        print("created")
+    except OSError as e:
+        print(type(e).__name__)
+        break
+"""
+
+
 def test_sensor_sandbox(sundew):
     d = sundew()
     sensors = d.sensors()
@@ -132,22 +157,78 @@ def test_sensor_sandbox(sundew):
         root = os.readlink(f"/proc/{pid}/root")
         assert root == str(d.data / "empty")
         assert os.listdir(root) == []
-        assert not os.access(root, os.W_OK) or os.stat(root).st_uid == 0
+        # Root's and writable by no one else ...
+        sb = os.stat(root)
+        assert sb.st_uid == 0 and sb.st_mode & 0o022 == 0, oct(sb.st_mode)
+        # ... so that the process, as it is, cannot write into its chroot:
+        # tried in the same chroot with the same user and groups.
+        st = proc_status(pid)
+        uid, gid = int(st["Uid"].split()[0]), int(st["Gid"].split()[0])
+        groups = [int(g) for g in st["Groups"].split()]
+        r = subprocess.run([sys.executable, "-c", CHROOT_WRITE, root,
+                            str(uid), str(gid), ",".join(map(str, groups))],
+                           capture_output=True, text=True, timeout=10)
+        assert r.returncode == 0 and r.stdout == "PermissionError\n", \
+            (r.stdout, r.stderr)
     assert os.readlink(f"/proc/{d.store_pid()}/root") == str(d.data)
     # The parent keeps root to bind and restart; it reads no network byte.
     assert proc_status(d.pid)["Uid"].split()[0] == "0"
     d.stop()
 
 
+def sessions_of(d, ports):
+    """{client port: {eventid: [events]}} of the sessions from 127.0.0.1
+    to the generic port whose client ports are given."""
+    out = {p: {} for p in ports}
+    for e in d.events():
+        if e.get("src_ip") == "127.0.0.1" and e.get("dst_port") == GENERIC_PORT \
+                and e.get("src_port") in out:
+            out[e["src_port"]].setdefault(e["eventid"], []).append(e)
+    return out
+
+
+def complete(s, data):
+    """Sends data, ends the connection and waits for the sensor to close
+    its side: then the session is over.  Returns the client port."""
+    port = s.getsockname()[1]
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    assert s.recv(1) == b""
+    s.close()
+    return port
+
+
+def assert_sessions_logged(d, sent):
+    """Every connection the client completed ({client port: payload}) is
+    one session with exactly its open, request, file (the payload's
+    hexdump) and close events."""
+    def logged():
+        got = sessions_of(d, sent)
+        return got if all(len(v.get("sundew.connection.close", [])) == 1
+                          for v in got.values()) else None
+    got = wait_for(logged, 20, f"the close events of {len(sent)} sessions")
+    for port, data in sent.items():
+        ev = got[port]
+        assert sorted(ev) == ["sundew.connection.close",
+                              "sundew.connection.open", "sundew.file.stored",
+                              "sundew.request"], (port, sorted(ev))
+        assert [len(v) for v in ev.values()] == [1, 1, 1, 1], (port, ev)
+        sessions = {e["session"] for v in ev.values() for e in v}
+        assert len(sessions) == 1, (port, sessions)
+        assert ev["sundew.request"][0]["data"] == data.decode()
+        assert ev["sundew.connection.close"][0]["reason"] == "peer_closed"
+        assert ev["sundew.file.stored"][0]["sha256"] == \
+            hashlib.sha256(data).hexdigest()
+
+
 def test_sigkill_sensor_is_restarted_and_loses_no_event(sundew):
     d = sundew()
-    sessions = []
+    # What the client knows it did: 50 sessions, each ended by the sensor.
+    before = {}
     for i in range(50):
-        s = connect(GENERIC_PORT)
-        s.sendall(b"before the kill %d\n" % i)
-        s.close()
-    d.wait_events("sundew.connection.close", count=51)
-    before = {e["session"] for e in d.events()}
+        data = b"before the kill %d" % i
+        before[complete(connect(GENERIC_PORT), data)] = data
+    assert_sessions_logged(d, before)
     nsensors = len(d.sensors())
     victim = d.sensors()[0]
     os.kill(victim, signal.SIGKILL)
@@ -155,15 +236,19 @@ def test_sigkill_sensor_is_restarted_and_loses_no_event(sundew):
              len(d.sensors()) == nsensors, 10, "a new sensor")
     assert re.search(r"sensor \d+ \(pid %d\) killed by signal 9" % victim,
                      d.log_text())
-    # Every event written before the kill is still in the log.
-    assert before <= {e["session"] for e in d.events()}
     # And the new sensor serves.
+    after = {}
     for i in range(20):
-        s = connect(GENERIC_PORT)
-        s.sendall(b"after")
-        s.close()
-    d.wait_events("sundew.request", count=20, data="after")
+        data = b"after the kill %d" % i
+        after[complete(connect(GENERIC_PORT), data)] = data
     d.stop()
+    # Every session before the kill still has its events, each once, and
+    # every one after has its own; the probe is the only other session.
+    assert_sessions_logged(d, before)
+    assert_sessions_logged(d, after)
+    opens = d.events("sundew.connection.open")
+    assert len(opens) == 1 + len(before) + len(after)
+    assert len(d.events("sundew.connection.close")) == len(opens)
 
 
 def test_sigterm_flushes_every_event(sundew):
@@ -173,9 +258,20 @@ def test_sigterm_flushes_every_event(sundew):
         s.sendall(b"held open")
     d.wait_events("sundew.request", count=30, data="held open")
     assert d.stop() == 0
+    ports = {s.getsockname()[1] for s in held}
     closes = d.events("sundew.connection.close", reason="shutdown")
-    assert len(closes) == 30
-    assert len(d.events("sundew.file.stored")) >= 1
+    assert sorted(e["src_port"] for e in closes) == sorted(ports)
+    sessions = {e["session"] for e in closes}
+    assert len(sessions) == 30
+    # Each held session's payload, handed to the store at shutdown: 30
+    # file events, one file (the same 9 bytes), one of them new.
+    stored = d.events("sundew.file.stored")
+    assert sorted(e["session"] for e in stored) == sorted(sessions)
+    digest = hashlib.sha256(b"held open").hexdigest()
+    assert {e["sha256"] for e in stored} == {digest}
+    assert [e["duplicate"] for e in stored].count(False) == 1
+    assert os.listdir(d.data / "hexdumps") == [f"{digest}.bin"]
+    assert d.sql("SELECT count FROM files WHERE sha256 = ?", (digest,)) == [(30,)]
     for s in held:
         s.close()
 
@@ -185,13 +281,17 @@ def test_sighup_reopens_the_log(sundew):
     moved = d.json_path.with_name("moved.json")
     d.json_path.rename(moved)
     os.kill(d.pid, signal.SIGHUP)
-    time.sleep(0.5)
-    s = connect(GENERIC_PORT)
-    s.sendall(b"after hup")
-    s.close()
-    wait_for(lambda: d.json_path.exists() and
-             "after hup" in d.json_path.read_text(), 10, "the new log")
+    # The store creates the file again when it reopens it.
+    wait_for(d.json_path.exists, 10, "the log reopened")
+    port = complete(connect(GENERIC_PORT), b"after hup")
+    assert_sessions_logged(d, {port: b"after hup"})
     d.stop()
+    # The new session is in the new file only; the old file keeps the
+    # probe's session, written before the signal.
+    assert f'"src_port":{port},' in d.json_path.read_text()
+    old = moved.read_text()
+    assert "after hup" not in old and f'"src_port":{port},' not in old
+    assert '"sundew.connection.close"' in old
 
 
 def test_connections_leave_no_descriptors_or_memory(sundew):

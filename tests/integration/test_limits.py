@@ -3,12 +3,11 @@ import hashlib
 import os
 import re
 import resource
-import socket
 import time
 
 import pytest
 
-from conftest import GENERIC_PORT, connect, wait_for
+from conftest import GENERIC_PORT, closed_by_peer, connect, wait_for
 
 
 def test_per_source_cap(sundew):
@@ -50,50 +49,108 @@ def test_global_cap(sundew):
     d.stop()
 
 
+# The time-outs are checked to the second: the time sundew takes to see
+# one has passed, on a busy machine, is well under it.
+SLACK = 1.0
+
+
 def test_idle_timeout(sundew):
-    d = sundew(["limits.idle_timeout=1s"])
+    idle = 2
+    d = sundew([f"limits.idle_timeout={idle}s"])
     s = connect(GENERIC_PORT)
     t0 = time.monotonic()
-    s.settimeout(10)
-    assert s.recv(1) == b""
-    assert 0.5 < time.monotonic() - t0 < 5
-    ev = d.wait_events("sundew.connection.close", reason="idle_timeout")[0]
-    assert ev["dst_port"] == GENERIC_PORT
+    port = s.getsockname()[1]
+    assert closed_by_peer(s, idle + SLACK + 2), "not closed"
+    # The sensor's clock started after the client's (at accept).
+    assert idle - 0.05 <= time.monotonic() - t0 <= idle + SLACK
+    ev = d.wait_events("sundew.connection.close", src_port=port)[0]
+    assert ev["reason"] == "idle_timeout" and ev["dst_port"] == GENERIC_PORT
+    assert idle * 1000 <= ev["duration_ms"] <= (idle + SLACK) * 1000
+    d.stop()
+
+
+def test_input_restarts_the_idle_timeout(sundew):
+    """A byte a second, for longer than the idle timeout, keeps the session;
+    the timeout then runs from the last byte."""
+    idle = 2
+    d = sundew([f"limits.idle_timeout={idle}s", "limits.session_timeout=60s"])
+    s = connect(GENERIC_PORT)
+    port = s.getsockname()[1]
+    for i in range(5):
+        s.sendall(b"%d" % i)
+        last = time.monotonic()
+        assert not closed_by_peer(s, 1.0), f"closed after {i + 1} s of input"
+    assert closed_by_peer(s, idle + SLACK + 2), "not closed"
+    assert idle - 0.05 <= time.monotonic() - last <= idle + SLACK
+    ev = d.wait_events("sundew.connection.close", src_port=port)[0]
+    assert ev["reason"] == "idle_timeout" and ev["bytes_in"] == 5
     d.stop()
 
 
 def test_session_timeout(sundew):
-    d = sundew(["limits.session_timeout=2s", "limits.idle_timeout=10s"])
+    limit = 2
+    d = sundew([f"limits.session_timeout={limit}s", "limits.idle_timeout=10s"])
     s = connect(GENERIC_PORT)
-    end = time.monotonic() + 8
-    closed = False
-    while time.monotonic() < end:
-        try:
-            s.sendall(b"trickle ")
-        except OSError:
-            closed = True
-            break
-        time.sleep(0.3)
-    d.wait_events("sundew.limit.hit", limit="session_timeout")
-    d.wait_events("sundew.connection.close", reason="session_timeout")
+    t0 = time.monotonic()
+    port = s.getsockname()[1]
+    # Input every 0.2 s: the session is never idle, and sundew sees it
+    # has lived too long at the first input after the limit.
+    while not closed_by_peer(s, 0.2):
+        assert time.monotonic() - t0 < limit + SLACK + 2, "not closed"
+        s.sendall(b"trickle ")
+    assert limit - 0.05 <= time.monotonic() - t0 <= limit + SLACK
+    hits = d.wait_events("sundew.limit.hit", src_port=port)
+    assert [h["limit"] for h in hits] == ["session_timeout"]
+    ev = d.wait_events("sundew.connection.close", src_port=port)[0]
+    assert ev["reason"] == "session_timeout"
+    assert limit * 1000 <= ev["duration_ms"] <= (limit + SLACK) * 1000
     d.stop()
+
+
+def send_past_the_cap(s, payload):
+    """Sends payload, which is over the session's input cap: sundew may
+    close the connection before it has all gone out, nothing else."""
+    try:
+        s.sendall(payload)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    assert closed_by_peer(s, 10), "not closed at the input cap"
+
+
+def assert_capped(d, port, payload, cap):
+    """The session of port ended at the cap, with the first cap bytes of
+    payload kept as its hexdump."""
+    hits = d.wait_events("sundew.limit.hit", src_port=port)
+    assert [h["limit"] for h in hits] == ["max_input"]
+    close = d.wait_events("sundew.connection.close", src_port=port)[0]
+    assert close["reason"] == "max_input"
+    assert cap < close["bytes_in"] <= len(payload)
+    kept = payload[:cap]
+    digest = hashlib.sha256(kept).hexdigest()
+    ev = d.wait_events("sundew.file.stored", src_port=port)[0]
+    assert ev["size"] == cap and ev["sha256"] == digest
+    assert (d.data / "hexdumps" / f"{digest}.bin").read_bytes() == kept
 
 
 def test_input_cap_keeps_what_fits(sundew):
     d = sundew(["limits.max_input=1000"])
-    payload = b"A" * 5000
+    payload = bytes(range(256)) * 20
     s = connect(GENERIC_PORT)
-    try:
-        s.sendall(payload)
-        s.settimeout(5)
-        s.recv(1)
-    except OSError:
-        pass
-    s.close()
-    d.wait_events("sundew.limit.hit", limit="max_input")
-    ev = d.wait_events("sundew.file.stored")[0]
-    assert ev["size"] == 1000
-    assert ev["sha256"] == hashlib.sha256(payload[:1000]).hexdigest()
+    port = s.getsockname()[1]
+    send_past_the_cap(s, payload)
+    assert_capped(d, port, payload, 1000)
+    d.stop()
+
+
+def test_default_input_cap_is_4_mib(sundew):
+    """The built-in default (no configuration file, no override)."""
+    d = sundew()
+    cap = 4 * 1024 * 1024
+    payload = os.urandom(cap + 256 * 1024)
+    s = connect(GENERIC_PORT)
+    port = s.getsockname()[1]
+    send_past_the_cap(s, payload)
+    assert_capped(d, port, payload, cap)
     d.stop()
 
 
@@ -164,3 +221,6 @@ def test_out_of_file_descriptors(sundew):
     after.close()
     d.wait_events("sundew.request", data="after the shortage")
     d.stop()
+    # Exactly: the probe, the 600 and the one after, each open and closed.
+    for eventid in ("sundew.connection.open", "sundew.connection.close"):
+        assert len(d.events(eventid)) == 602, eventid

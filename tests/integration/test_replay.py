@@ -1,9 +1,7 @@
 """`sundew replay` plays real attack captures against a running sensor."""
 import subprocess
 
-import pytest
-
-from conftest import CORPORA, SUNDEW
+from conftest import CORPORA, SUNDEW, needs_corpus
 
 XOR_DECODER = bytes.fromhex("eb105a4a33c966b97d0180340a99e2fa")
 PCAPS = CORPORA / "pcaps"
@@ -18,7 +16,7 @@ def hexdumps(d):
     return {p.name: p.read_bytes() for p in (d.data / "hexdumps").glob("*.bin")}
 
 
-@pytest.mark.skipif(not PCAPS.exists(), reason="shared/corpora not present")
+@needs_corpus(PCAPS)
 def test_honeynet_lsass_attack(sundew):
     # 1957 is the bind shell the exploit asks for; until the shellcode
     # analyser opens it, a generic port stands in for it.
@@ -41,7 +39,7 @@ def test_honeynet_lsass_attack(sundew):
     assert smb["data"].encode("latin-1")[:1] == b"\x00"
 
 
-@pytest.mark.skipif(not PCAPS.exists(), reason="shared/corpora not present")
+@needs_corpus(PCAPS)
 def test_blaster_shell_session(sundew):
     d = sundew(["services.sub7.ports=[27347,4444]"])
     r = replay(PCAPS / "attack" / "ppa_blaster-remote-shell-4444.pcap")
@@ -51,7 +49,7 @@ def test_blaster_shell_session(sundew):
     d.stop()
 
 
-@pytest.mark.skipif(not PCAPS.exists(), reason="shared/corpora not present")
+@needs_corpus(PCAPS)
 def test_tftp_write_request_datagrams(sundew):
     d = sundew()
     r = replay(PCAPS / "protocol" / "sv_tftp-wrq-octet.pcap")

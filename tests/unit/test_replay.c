@@ -25,22 +25,11 @@
 
 #include <cmocka.h>
 
+#include "corpus.h"
 #include "replay.h"
 #include "replay_int.h"
 
 /* ---- helpers ---- */
-
-static const char *
-corpora(void)
-{
-	const char	*env = getenv("CORPORA");
-
-	if (env != NULL && *env != '\0')
-		return env;
-	if (access("../shared/corpora/MANIFEST.md", R_OK) == 0)
-		return "../shared/corpora";
-	return "../../shared/corpora";
-}
 
 static struct replay_capture *
 read_corpus(const char *name, const struct replay_pcap_opts *po)
@@ -48,7 +37,7 @@ read_corpus(const char *name, const struct replay_pcap_opts *po)
 	struct replay_capture	*cap;
 	char			 path[1024], err[512];
 
-	snprintf(path, sizeof(path), "%s/pcaps/%s", corpora(), name);
+	snprintf(path, sizeof(path), "%s/pcaps/%s", corpus_dir(), name);
 	cap = replay_pcap_read_file(path, po, err, sizeof(err));
 	if (cap == NULL)
 		fail_msg("%s", err);
@@ -655,7 +644,7 @@ slurp(const char *name, size_t *len)
 	uint8_t	*p;
 	long	 n;
 
-	snprintf(path, sizeof(path), "%s/pcaps/%s", corpora(), name);
+	snprintf(path, sizeof(path), "%s/pcaps/%s", corpus_dir(), name);
 	fp = fopen(path, "rb");
 	assert_non_null(fp);
 	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
@@ -775,7 +764,7 @@ test_limits(void **state)
 	struct replay_capture	*cap;
 	char			 path[1024], err[512];
 
-	snprintf(path, sizeof(path), "%s/pcaps/%s", corpora(),
+	snprintf(path, sizeof(path), "%s/pcaps/%s", corpus_dir(),
 	    "attack/honeynet-fc2010-1_attack-trace.pcap");
 	memset(&po, 0, sizeof(po));
 	po.max_bytes = 64 << 10;	/* the PE download does not fit */

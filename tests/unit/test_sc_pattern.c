@@ -295,14 +295,13 @@ test_slammer(void **state)
 static void
 test_robustness(void **state)
 {
-	const char	*dir = getenv("CORPORA");
+	const char	*dir = corpus_dir();
 	char		 path[1024];
 	struct dirent	*de;
 	DIR		*d;
 	size_t		 n, files = 0;
 
 	(void)state;
-	assert_non_null(dir);
 	snprintf(path, sizeof(path), "%s/shellcode/robustness", dir);
 	assert_non_null(d = opendir(path));
 	while ((de = readdir(d)) != NULL) {
@@ -323,14 +322,13 @@ test_robustness(void **state)
 static void
 test_prefilter_corpus(void **state)
 {
-	const char	*dir = getenv("CORPORA");
+	const char	*dir = corpus_dir();
 	char		 path[1024];
 	struct dirent	*de;
 	DIR		*d;
 	size_t		 n, files = 0;
 
 	(void)state;
-	assert_non_null(dir);
 	snprintf(path, sizeof(path), "%s/shellcode", dir);
 	assert_non_null(d = opendir(path));
 	while ((de = readdir(d)) != NULL) {
@@ -424,7 +422,7 @@ test_prefilter_pcaps(void **state)
 		"zeek_netbios-ssn-139-split-session-message.pcap",
 		"zeek_smb1-to-smb2-multiprotocol-negotiate.pcap",
 	};
-	const char	*dir = getenv("CORPORA");
+	const char	*dir = corpus_dir();
 	char		 path[1024];
 	const uint8_t	*p;
 	size_t		 k, n, off, frames = 0;
@@ -432,7 +430,6 @@ test_prefilter_pcaps(void **state)
 	int		 be;
 
 	(void)state;
-	assert_non_null(dir);
 	for (k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
 		snprintf(path, sizeof(path), "%s/pcaps/protocol/%s", dir,
 		    files[k]);

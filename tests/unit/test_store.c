@@ -6,6 +6,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -826,6 +827,126 @@ test_file_hexdump_and_tmp(void **state)
 	assert_int_equal(test_count("binaries", NULL), 0);
 }
 
+/* The inotify events of a test: the watch, the mask, the cookie, a name. */
+struct test_inev {
+	int		 wd;
+	uint32_t	 mask;
+	uint32_t	 cookie;
+	char		 name[NAME_MAX + 1];
+};
+
+static size_t
+test_inotify_read(int in, struct test_inev *out, size_t max)
+{
+	static char	 buf[16384] __attribute__((aligned(8)));
+	const struct inotify_event *e;
+	ssize_t		 n;
+	size_t		 k = 0;
+	char		*p;
+
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		for (p = buf; p < buf + n; p += sizeof(*e) + e->len) {
+			e = (const void *)p;
+			if (e->len == 0)
+				continue;
+			assert_true(k < max);
+			out[k].wd = e->wd;
+			out[k].mask = e->mask;
+			out[k].cookie = e->cookie;
+			snprintf(out[k].name, sizeof(out[k].name), "%s",
+			    e->name);
+			k++;
+		}
+	return k;
+}
+
+/*
+ * What inotify saw in one directory (watch wd) while a file was stored:
+ * the final name must appear only by a rename (IN_MOVED_TO) of a
+ * temporary name that was created and written whole first; it is never
+ * created or written under the final name, where a reader (or a crash)
+ * could find half a sample.
+ */
+static void
+test_check_renamed(const struct test_inev *ev, size_t n, int wd,
+    const char *final)
+{
+	const char	*tmp = NULL;
+	uint32_t	 cookie = 0;
+	size_t		 i;
+	int		 written = 0, moved_from = 0, moved_to = 0;
+
+	for (i = 0; i < n; i++) {
+		if (ev[i].wd != wd)
+			continue;
+		if (strcmp(ev[i].name, final) == 0) {
+			if (ev[i].mask != IN_MOVED_TO)
+				fail_msg("%s: event 0x%x under the final name",
+				    final, ev[i].mask);
+			assert_int_equal(moved_from, 1);
+			assert_int_equal(ev[i].cookie, cookie);
+			moved_to++;
+			continue;
+		}
+		if (strncmp(ev[i].name, ".tmp-", 5) != 0)
+			fail_msg("%s: unexpected name %s", final, ev[i].name);
+		if (ev[i].mask & IN_CREATE) {
+			assert_null(tmp);
+			tmp = ev[i].name;
+			continue;
+		}
+		assert_non_null(tmp);
+		assert_string_equal(ev[i].name, tmp);
+		if (ev[i].mask & IN_CLOSE_WRITE)
+			written++;
+		else if (ev[i].mask & IN_MOVED_FROM) {
+			assert_int_equal(written, 1);
+			cookie = ev[i].cookie;
+			moved_from++;
+		}
+	}
+	assert_non_null(tmp);
+	assert_int_equal(moved_to, 1);
+}
+
+static void
+test_file_written_then_renamed(void **state)
+{
+	static const uint8_t	 payload[] = "\x90\x90\xeb\x10renamed";
+	static struct test_inev	 ev[256];
+	struct config		 c;
+	struct store		*st;
+	json_t			*last;
+	char			 hexname[80];
+	size_t			 n;
+	int			 in, wbin, whex;
+	uint32_t		 mask = IN_CREATE | IN_CLOSE_WRITE |
+	    IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY;
+
+	test_conf(&c);
+	st = store_open(&c);
+	assert_non_null(st);
+	in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	assert_true(in >= 0);
+	assert_true((wbin = inotify_add_watch(in, "binaries", mask)) >= 0);
+	assert_true((whex = inotify_add_watch(in, "hexdumps", mask)) >= 0);
+	assert_int_equal(store_file(st, STORE_BINARY, test_ctx,
+	    strlen(test_ctx), (const uint8_t *)"abc", 3, 0), 0);
+	assert_int_equal(store_file(st, STORE_HEXDUMP, test_ctx,
+	    strlen(test_ctx), payload, sizeof(payload) - 1, 0), 0);
+	store_close(st);
+	n = test_inotify_read(in, ev, sizeof(ev) / sizeof(ev[0]));
+	close(in);
+	last = test_last("sundew.file.stored");
+	assert_string_equal(test_str(last, "kind"), "hexdump");
+	snprintf(hexname, sizeof(hexname), "%s.bin", test_str(last, "sha256"));
+	json_decref(last);
+	test_check_renamed(ev, n, wbin, sha256_abc);
+	test_check_renamed(ev, n, whex, hexname);
+	assert_int_equal(test_count("binaries", NULL), 1);
+	assert_int_equal(test_count("hexdumps", NULL), 1);
+}
+
 /* A hexdump of n bytes of fill, its mtime set to when. */
 static void
 test_old_hexdump(struct store *st, int fill, size_t n, time_t when,
@@ -939,6 +1060,129 @@ test_ceiling_prunes_rotated_logs(void **state)
 	assert_true(test_exists(LOG_PATH ".1"));
 	assert_true(test_exists(LOG_PATH));
 	assert_int_equal(test_count("binaries", NULL), 1);
+	store_close(st);
+}
+
+/* The size of a file, or 0 if it is not there. */
+static uint64_t
+test_size(const char *path)
+{
+	struct stat	sb;
+
+	return lstat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+}
+
+/* What the ceiling counts (no SQLite here): files, hexdumps, logs. */
+static uint64_t
+test_du(void)
+{
+	static const char *const dirs[] = { "binaries", "hexdumps", "log" };
+	char		 path[PATH_MAX];
+	struct dirent	*de;
+	uint64_t	 n = 0;
+	DIR		*d;
+	size_t		 i;
+
+	for (i = 0; i < 3; i++) {
+		assert_non_null(d = opendir(dirs[i]));
+		while ((de = readdir(d)) != NULL) {
+			snprintf(path, sizeof(path), "%s/%s", dirs[i],
+			    de->d_name);
+			if (de->d_name[0] != '.')
+				n += test_size(path);
+		}
+		closedir(d);
+	}
+	return n;
+}
+
+/*
+ * Hexdumps go before rotated logs, whatever their ages: the logs are
+ * made older than every hexdump here, and stay until no hexdump is left;
+ * then the oldest logs go.  Samples and the live log always stay.
+ */
+static void
+test_ceiling_prunes_hexdumps_before_logs(void **state)
+{
+	struct config	 c;
+	struct store	*st;
+	struct timespec	 ts[2];
+	char		 hex[4][128], path[64];
+	uint64_t	 hexbytes, used, size2;
+	uint8_t		*big;
+	time_t		 now = time(NULL);
+	int		 i;
+
+	/* Five rotated logs of about 4000 bytes, then no more rotation. */
+	test_conf(&c);
+	c.sqlite_enabled = 0;
+	c.json_max_size = 4000;
+	c.json_keep = 5;
+	st = store_open(&c);
+	assert_non_null(st);
+	for (i = 0; i < 100; i++) {
+		test_event(st, "sundew.request", i);
+		store_flush(st);
+	}
+	store_close(st);
+	for (i = 1; i <= 5; i++) {
+		snprintf(path, sizeof(path), LOG_PATH ".%d", i);
+		assert_true(test_exists(path));
+		/* Ten days old, .5 the oldest. */
+		ts[0].tv_sec = ts[1].tv_sec = now - 864000 - 3600 * i;
+		ts[0].tv_nsec = ts[1].tv_nsec = 0;
+		assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+	}
+	c.json_max_size = 1 << 20;
+	c.max_disk = 100000;
+	st = store_open(&c);
+	assert_non_null(st);
+	/* Hexdumps of hours ago: hex[0] the oldest. */
+	for (i = 0; i < 4; i++)
+		test_old_hexdump(st, 'a' + i, 15000, now - 3600 * (4 - i),
+		    hex[i], sizeof(hex[i]));
+	store_flush(st);
+	big = calloc(1, 100000);
+	assert_non_null(big);
+
+	/* Over the ceiling, and two hexdumps (30000) are enough. */
+	used = test_du();
+	assert_true(used + 30000 > c.max_disk);
+	assert_true(used <= c.max_disk - c.max_disk / 10);
+	assert_int_equal(store_file(st, STORE_BINARY, NULL, 0, big, 30000, 0), 0);
+	store_flush(st);
+	assert_false(test_exists(hex[0]));
+	assert_false(test_exists(hex[1]));
+	assert_true(test_exists(hex[2]));
+	assert_true(test_exists(hex[3]));
+	for (i = 1; i <= 5; i++) {
+		snprintf(path, sizeof(path), LOG_PATH ".%d", i);
+		if (!test_exists(path))
+			fail_msg("%s went before the hexdumps", path);
+	}
+
+	/*
+	 * Now more than the hexdumps: every hexdump goes, then the oldest
+	 * log (.5), half of whose size is needed; no more.
+	 */
+	hexbytes = test_size(hex[2]) + test_size(hex[3]);
+	used = test_du();
+	size2 = c.max_disk - c.max_disk / 10 - (used - hexbytes) +
+	    test_size(LOG_PATH ".5") / 2;
+	memset(big, 'x', 1);		/* another sample */
+	assert_int_equal(store_file(st, STORE_BINARY, NULL, 0, big, size2, 0), 0);
+	store_flush(st);
+	assert_false(test_exists(hex[2]));
+	assert_false(test_exists(hex[3]));
+	assert_false(test_exists(LOG_PATH ".5"));
+	for (i = 1; i <= 4; i++) {
+		snprintf(path, sizeof(path), LOG_PATH ".%d", i);
+		if (!test_exists(path))
+			fail_msg("%s went, more than was needed", path);
+	}
+	assert_true(test_exists(LOG_PATH));
+	assert_int_equal(test_count("binaries", NULL), 2);
+	free(big);
 	store_close(st);
 }
 
@@ -1209,10 +1453,14 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_hexdump_and_tmp,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_written_then_renamed,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ceiling_prunes_hexdumps,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_ceiling_prunes_rotated_logs, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_ceiling_prunes_hexdumps_before_logs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ecs_format,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ecs_file_hashes,
