@@ -344,7 +344,8 @@ conn_free(struct conn *c)
 		close(c->fd);
 	free(c->in);
 	free(c->fields);
-	connlimit_release(sensor_limits(), sensor_index(), c->bucket);
+	connlimit_release(sensor_limits(), sensor_index(),
+	    (struct sockaddr *)&c->src);
 	sensor_stats()->closed++;
 	free(c);
 }
@@ -624,15 +625,13 @@ conn_accept(const struct listener *l, int fd, struct sockaddr *sa,
 	struct event_base	*base = sensor_base();
 	struct conn		*c;
 	struct event_buf	 ev;
-	uint32_t		 bucket;
 	enum connlimit_verdict	 v;
 
-	bucket = connlimit_bucket(sensor_limits(), sa);
-	v = connlimit_acquire(sensor_limits(), sensor_index(), bucket,
-	    conf->max_connections, conf->per_source);
+	v = connlimit_acquire(sensor_limits(), sensor_index(), sa);
 	if (v != CONNLIMIT_OK) {
 		conn_refuse(l, fd, sa, socklen, v == CONNLIMIT_GLOBAL ?
-		    "max_connections" : "per_source");
+		    "max_connections" : v == CONNLIMIT_SOURCE ? "per_source" :
+		    "max_sources");
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
@@ -644,14 +643,13 @@ conn_accept(const struct listener *l, int fd, struct sockaddr *sa,
 		if (c != NULL && c->rev != NULL)
 			event_free(c->rev);
 		free(c);
-		connlimit_release(sensor_limits(), sensor_index(), bucket);
+		connlimit_release(sensor_limits(), sensor_index(), sa);
 		close(fd);
 		return;
 	}
 	c->fd = fd;
 	c->lst = l;
 	c->svc = proto_emulator(l->def);
-	c->bucket = bucket;
 	c->udp_fd = -1;
 	c->start_us = event_now_usec();
 	conn_new_id(c->session);

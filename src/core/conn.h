@@ -39,7 +39,6 @@ struct conn {
 	int64_t			 linger_end_us;	/* closing: freed by then */
 	uint64_t		 bytes_in;
 	uint64_t		 bytes_out;
-	uint32_t		 bucket;	/* connlimit.h */
 	char			*fields;	/* conn_fields(), rendered once */
 	uint16_t		 nfields;
 	int			 closing;

@@ -181,7 +181,7 @@ static int
 group_setup(void **state)
 {
 	base = event_base_new();
-	limits = connlimit_create(1);
+	limits = connlimit_create(1, 0, 0);
 	return base == NULL || limits == NULL ? -1 : 0;
 }
 
