@@ -308,6 +308,7 @@ sensor_stop(evutil_socket_t sig, short what, void *arg)
 			event_del(sensor.udp[i]);
 	}
 	conn_close_all("shutdown");
+	conn_limit_flush();
 	link_drain(sensor.store);
 	log_debug("stopped: %llu connections, %llu datagrams",
 	    (unsigned long long)sensor.stats.accepted,
@@ -364,6 +365,7 @@ sensor_listen(void)
 			if (sensor.udp[i] == NULL ||
 			    event_add(sensor.udp[i], NULL) == -1)
 				fatalx("event on udp port %u", l->port);
+			conn_udp_watch(l);
 		}
 	}
 }
