@@ -87,6 +87,15 @@ connlimit_create(int nsensors, uint32_t max_connections, uint32_t per_source)
 	return l;
 }
 
+void
+connlimit_free(struct connlimit *l)
+{
+	if (l == NULL)
+		return;
+	munmap(l->sh, l->size);
+	free(l);
+}
+
 uint32_t
 connlimit_max_sources(const struct connlimit *l)
 {

@@ -41,6 +41,8 @@ struct connlimit;
  */
 struct connlimit	*connlimit_create(int nsensors, uint32_t max_connections,
 		    uint32_t per_source);
+/* Unmaps the table (this process's mapping) and frees the view. */
+void		 connlimit_free(struct connlimit *);
 /* The sources it may hold (for messages and tests). */
 uint32_t	 connlimit_max_sources(const struct connlimit *);
 /*

@@ -189,6 +189,7 @@ static int
 group_teardown(void **state)
 {
 	event_base_free(base);
+	connlimit_free(limits);
 	return 0;
 }
 

@@ -65,6 +65,7 @@ test_per_source(void **state)
 	assert_int_equal(connlimit_total(l), 4);
 	assert_int_equal(connlimit_sensor(l, 0), 1);
 	assert_int_equal(connlimit_sensor(l, 1), 3);
+	connlimit_free(l);
 }
 
 /*
@@ -103,6 +104,7 @@ test_many_sources_exact(void **state)
 	    CONNLIMIT_SOURCE);
 	sin = addr_n(5);
 	assert_int_equal(connlimit_acquire(l, 0, (void *)&sin), CONNLIMIT_OK);
+	connlimit_free(l);
 }
 
 /*
@@ -162,6 +164,7 @@ test_churn_matches_model(void **state)
 		sin = addr_n(i * 7919);
 		assert_int_equal(connlimit_source(l, (void *)&sin), 0);
 	}
+	connlimit_free(l);
 }
 
 /*
@@ -191,9 +194,11 @@ test_table_full(void **state)
 	connlimit_release(l, 0, (void *)&sin);
 	sin = addr_n(CONNLIMIT_MAX_SOURCES);
 	assert_int_equal(connlimit_acquire(l, 0, (void *)&sin), CONNLIMIT_OK);
+	connlimit_free(l);
 	/* Sized by the global cap, the table takes every source it allows. */
 	l = connlimit_create(2, 5, 2);
 	assert_int_equal(connlimit_max_sources(l), 5);
+	connlimit_free(l);
 }
 
 static void
@@ -222,6 +227,7 @@ test_global_and_reset(void **state)
 	}
 	sin = addr_n(99);
 	assert_int_equal(connlimit_acquire(l, 1, (void *)&sin), CONNLIMIT_OK);
+	connlimit_free(l);
 }
 
 /* Caps off: nothing is refused, the totals still count. */
@@ -238,6 +244,7 @@ test_no_caps(void **state)
 	assert_int_equal(connlimit_total(l), 1000);
 	connlimit_release(l, 0, (void *)&a);
 	assert_int_equal(connlimit_sensor(l, 0), 999);
+	connlimit_free(l);
 }
 
 static void
@@ -257,6 +264,7 @@ test_shared_across_fork(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 	/* The child's connection counts in the parent. */
 	assert_int_equal(connlimit_acquire(l, 0, (void *)&a), CONNLIMIT_SOURCE);
+	connlimit_free(l);
 }
 
 /*
@@ -307,6 +315,7 @@ test_sensor_killed(void **state)
 			    i < 500 ? 1 : 0);
 		}
 	}
+	connlimit_free(l);
 }
 
 /* An IPv4 source is the same over IPv6 (::ffff:a.b.c.d). */
@@ -332,6 +341,7 @@ test_ipv6(void **state)
 	assert_int_equal(connlimit_acquire(l, 0, (void *)&m), CONNLIMIT_OK);
 	assert_int_equal(connlimit_acquire(l, 0, (void *)&v4),
 	    CONNLIMIT_SOURCE);
+	connlimit_free(l);
 }
 
 int
