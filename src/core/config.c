@@ -88,6 +88,19 @@ struct config_where {
 
 #define CONFIG_NWHERE	(CONFIG_NKEYS + 2 * CONFIG_MAX_SERVICES)
 
+/*
+ * A section the file wrote (as a key: "limits:", "output.json:"): a
+ * second one is an error, not merged silently.  Sections are the
+ * prefixes of config_keys[] and services.NAME: this many at most.
+ */
+#define CONFIG_MAX_SECTIONS	(CONFIG_NKEYS + CONFIG_MAX_SERVICES + 1)
+#define CONFIG_SECTION_MAX	64	/* the longest name checked */
+
+struct config_section {
+	char	name[CONFIG_SECTION_MAX];
+	int	line;
+};
+
 /* A leaf key found by name: its table row and, for services, the index. */
 struct config_ref {
 	const struct config_key	*key;
@@ -312,6 +325,36 @@ config_set(struct config_ctx *ctx, const struct config_ref *ref,
 }
 
 /*
+ * Notes that the file writes the section name at line; an error if it
+ * wrote it before, as YAML has it for a key written twice (libfyaml's
+ * "duplicate key", which FYPCF_ALLOW_DUPLICATE_KEYS turns off so that a
+ * leaf written twice gets "already set on line N" from config_set).
+ */
+static int
+config_section_once(struct config_ctx *ctx, const char *name, int line)
+{
+	struct config_section	*sec;
+	size_t			 i;
+
+	if (ctx->override || *name == '\0' ||
+	    strlen(name) >= CONFIG_SECTION_MAX)
+		return 0;
+	for (i = 0; i < ctx->nsections; i++) {
+		sec = &ctx->sections[i];
+		if (strcmp(sec->name, name) == 0)
+			return config_err(ctx, line, name, "section written "
+			    "twice, first on line %d; put all its keys in one",
+			    sec->line);
+	}
+	if (ctx->nsections == CONFIG_MAX_SECTIONS)
+		return 0;	/* not reached: names are sections */
+	sec = &ctx->sections[ctx->nsections++];
+	snprintf(sec->name, sizeof(sec->name), "%s", name);
+	sec->line = line;
+	return 0;
+}
+
+/*
  * Applies node as the value of name: a leaf key gets it, a section takes a
  * mapping of its keys (or nothing), anything else is an unknown key.  line
  * is the line of the key that introduced node.
@@ -333,6 +376,8 @@ config_apply(struct config_ctx *ctx, const char *name, struct fy_node *node,
 		return config_set(ctx, &ref, name, node, line);
 	if (!config_is_section(name))
 		return config_unknown(ctx, name, line);
+	if (config_section_once(ctx, name, line) == -1)
+		return -1;
 	if (config_value_is_null(node))
 		return 0;
 	if (fy_node_is_alias(node))
@@ -750,6 +795,31 @@ config_finish(struct config_ctx *ctx)
 }
 
 /*
+ * A file that sets no key (empty, comments, sections without keys) is
+ * most likely not what the operator meant to run with: the defaults
+ * listen on every address.  Valid, but said.  -1 only without memory.
+ */
+static int
+config_warn_empty(struct config_ctx *ctx, size_t noverrides)
+{
+	const struct config_where	*addr;
+	size_t				 i;
+
+	for (i = 0; i < CONFIG_NWHERE; i++)
+		if (ctx->where[i].line > 0)
+			return 0;
+	addr = config_where_of(ctx, "listen.address");
+	if (asprintf(&ctx->conf->warning, "%s: empty (no key set): the "
+	    "built-in defaults %sapply%s", ctx->file, noverrides > 0 ?
+	    "and the -o overrides " : "", addr->override ? "" : ", and "
+	    "every port listens on all addresses (0.0.0.0 and ::)") == -1) {
+		ctx->conf->warning = NULL;
+		return config_err(ctx, 0, "", "out of memory");
+	}
+	return 0;
+}
+
+/*
  * *conf is overwritten, not freed: config_free() an older one first.  It
  * stays zeroed until the whole configuration has been checked.
  */
@@ -759,6 +829,7 @@ config_load(struct config *conf, const char *path, char *const *overrides,
 {
 	struct config_ctx	 ctx;
 	struct config_where	 where[CONFIG_NWHERE];
+	struct config_section	 sections[CONFIG_MAX_SECTIONS];
 	struct config		 tmp;
 	size_t			 i;
 
@@ -768,6 +839,7 @@ config_load(struct config *conf, const char *path, char *const *overrides,
 	memset(where, 0, sizeof(where));
 	ctx.conf = &tmp;
 	ctx.where = where;
+	ctx.sections = sections;
 	ctx.file = path;
 	ctx.err = err;
 	ctx.errlen = err != NULL ? errlen : 0;
@@ -788,7 +860,8 @@ config_load(struct config *conf, const char *path, char *const *overrides,
 		if (config_override(&ctx, overrides[i]) == -1)
 			goto fail;
 	ctx.override = 0;
-	if (config_finish(&ctx) == -1)
+	if (config_finish(&ctx) == -1 ||
+	    (path != NULL && config_warn_empty(&ctx, noverrides) == -1))
 		goto fail;
 	*conf = tmp;
 	return 0;
@@ -805,6 +878,7 @@ config_free(struct config *conf)
 	if (conf == NULL)
 		return;
 	free(conf->path);
+	free(conf->warning);
 	free(conf->sensor_name);
 	free(conf->data_dir);
 	free(conf->user);

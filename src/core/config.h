@@ -29,6 +29,11 @@ struct config_service {
 
 struct config {
 	char		*path;		/* file read; NULL: built-in defaults */
+	/*
+	 * NULL, or a line the user should read though the configuration is
+	 * valid: "FILE: empty (no key set): the built-in defaults apply...".
+	 */
+	char		*warning;
 
 	char		*sensor_name;	/* sensor:, default: the host name */
 	char		*data_dir;	/* data_dir:, made absolute at load */
@@ -69,6 +74,7 @@ struct config {
  * "key=value" overrides.  On error returns -1 and writes one line to err:
  * "FILE:LINE: KEY: what is wrong" (for an override, "-o KEY: ...").
  * Nothing in *conf is to be used after an error; config_free() is safe.
+ * A valid configuration may still come with conf->warning to show.
  */
 int	config_load(struct config *conf, const char *path,
 	    char *const *overrides, size_t noverrides, char *err, size_t errlen);

@@ -46,6 +46,7 @@ struct config_key {
 };
 
 struct config_where;	/* config.c */
+struct config_section;	/* config.c */
 struct fy_node;
 
 /* The state of one config_load(). */
@@ -57,6 +58,8 @@ struct config_ctx {
 	size_t			 errlen;
 	char			 diag[256];	/* libfyaml's last message */
 	struct config_where	*where;		/* CONFIG_NWHERE, config.c */
+	struct config_section	*sections;	/* written in the file */
+	size_t			 nsections;
 };
 
 /* config.c */

@@ -8,6 +8,8 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <linux/sock_diag.h>
+
 #include <event2/buffer.h>
 #include <event2/event.h>
 
@@ -37,6 +39,10 @@
 #define CONN_LIMIT_RATE		20
 /* At most this many datagrams a second per sensor; more are counted. */
 #define CONN_UDP_RATE		2000
+/* The kernel's count of what a socket dropped (Linux 4.6). */
+#ifndef SO_MEMINFO
+#define SO_MEMINFO		55
+#endif
 
 static TAILQ_HEAD(, conn)	conn_list = TAILQ_HEAD_INITIALIZER(conn_list);
 static const struct timeval	*conn_idle_tv;
@@ -252,16 +258,83 @@ conn_shellcode(const char *ctx, size_t ctxlen, const struct sc_result *res)
 }
 
 /*
- * One event per cap and a token bucket over them all, so that a flood of
- * refused connections cannot become a flood of events; the next event
- * says how many were left out.  0 if this one is left out.
+ * Hits of each cap that got no event of their own, for the summary that
+ * says how many.  The names are the callers' literals.
+ */
+#define CONN_LIMIT_KINDS	32
+static struct {
+	const char	*limit;
+	uint64_t	 left_out;
+}			 conn_left_out[CONN_LIMIT_KINDS];
+static struct event	*conn_left_out_ev;
+
+static void
+conn_left_out_cb(evutil_socket_t fd, short what, void *arg)
+{
+	conn_limit_flush();
+}
+
+/*
+ * Counts n hits of limit that have no event of their own; the summary
+ * goes out within a second (conn_limit_flush).
+ */
+static void
+conn_limit_count(const char *limit, uint64_t n)
+{
+	struct timeval	tv = { 1, 0 };
+	size_t		i;
+
+	for (i = 0; i < CONN_LIMIT_KINDS; i++)
+		if (conn_left_out[i].limit == NULL ||
+		    strcmp(conn_left_out[i].limit, limit) == 0)
+			break;
+	if (i == CONN_LIMIT_KINDS) {
+		log_warnx("more than %d kinds of limit.hit: %s not counted",
+		    CONN_LIMIT_KINDS, limit);
+		return;
+	}
+	conn_left_out[i].limit = limit;
+	conn_left_out[i].left_out += n;
+	/* Without the timer the count waits for the next flush. */
+	if (conn_left_out_ev == NULL && (conn_left_out_ev = evtimer_new(
+	    sensor_base(), conn_left_out_cb, NULL)) == NULL)
+		return;
+	if (!evtimer_pending(conn_left_out_ev, NULL))
+		evtimer_add(conn_left_out_ev, &tv);
+}
+
+void
+conn_limit_flush(void)
+{
+	struct event_buf	ev;
+	size_t			i;
+
+	conn_udp_drops();
+	for (i = 0; i < CONN_LIMIT_KINDS && conn_left_out[i].limit != NULL;
+	    i++) {
+		if (conn_left_out[i].left_out == 0)
+			continue;
+		event_begin(&ev, "sundew.limit.hit");
+		event_str(&ev, "limit", conn_left_out[i].limit);
+		event_int(&ev, "suppressed",
+		    (int64_t)conn_left_out[i].left_out);
+		sensor_send_event(&ev);
+		conn_left_out[i].left_out = 0;
+	}
+	if (conn_left_out_ev != NULL)
+		evtimer_del(conn_left_out_ev);
+}
+
+/*
+ * A token bucket over all caps, so that a flood of refused connections
+ * cannot become a flood of events: past CONN_LIMIT_RATE a second, a hit
+ * is only counted, for its cap's summary.  0 if this one is left out.
  */
 static int
-conn_limit_take(uint64_t *left_out)
+conn_limit_take(const char *limit)
 {
 	static int64_t	window;
 	static unsigned	used;
-	static uint64_t	suppressed;
 	int64_t		now = event_now_usec() / 1000000;
 
 	sensor_stats()->limit_hits++;
@@ -270,34 +343,23 @@ conn_limit_take(uint64_t *left_out)
 		used = 0;
 	}
 	if (used >= CONN_LIMIT_RATE) {
-		suppressed++;
+		conn_limit_count(limit, 1);
 		return 0;
 	}
 	used++;
-	*left_out = suppressed;
-	suppressed = 0;
 	return 1;
-}
-
-static void
-conn_limit_send(struct event_buf *ev, const char *limit, uint64_t left_out)
-{
-	event_str(ev, "limit", limit);
-	if (left_out > 0)
-		event_int(ev, "suppressed", (int64_t)left_out);
-	sensor_send_event(ev);
 }
 
 void
 conn_limit_hit(const struct conn *c, const char *limit)
 {
 	struct event_buf	ev;
-	uint64_t		left_out;
 
-	if (!conn_limit_take(&left_out))
+	if (!conn_limit_take(limit))
 		return;
 	conn_event(&ev, c, "sundew.limit.hit");
-	conn_limit_send(&ev, limit, left_out);
+	event_str(&ev, "limit", limit);
+	sensor_send_event(&ev);
 }
 
 /* A cap that the listener l hit before any session began: no source. */
@@ -307,9 +369,8 @@ conn_listener_limit(const struct listener *l, const char *limit)
 	struct event_buf	ev;
 	char			dst[INET6_ADDRSTRLEN];
 	uint16_t		dport;
-	uint64_t		left_out;
 
-	if (!conn_limit_take(&left_out))
+	if (!conn_limit_take(limit))
 		return;
 	conn_addr(&l->local, dst, sizeof(dst), &dport);
 	event_begin(&ev, "sundew.limit.hit");
@@ -318,7 +379,8 @@ conn_listener_limit(const struct listener *l, const char *limit)
 	event_str(&ev, "transport", l->transport == SERVICE_UDP ?
 	    "udp" : "tcp");
 	event_str(&ev, "service", l->def->name);
-	conn_limit_send(&ev, limit, left_out);
+	event_str(&ev, "limit", limit);
+	sensor_send_event(&ev);
 }
 
 /* The local address of a connection accepted on l. */
@@ -393,7 +455,8 @@ conn_free(struct conn *c)
 		close(c->fd);
 	free(c->in);
 	free(c->fields);
-	connlimit_release(sensor_limits(), sensor_index(), c->bucket);
+	connlimit_release(sensor_limits(), sensor_index(),
+	    (struct sockaddr *)&c->src);
 	sensor_stats()->closed++;
 	free(c);
 }
@@ -676,15 +739,13 @@ conn_accept(const struct listener *l, int fd, struct sockaddr *sa,
 	struct event_base	*base = sensor_base();
 	struct conn		*c;
 	struct event_buf	 ev;
-	uint32_t		 bucket;
 	enum connlimit_verdict	 v;
 
-	bucket = connlimit_bucket(sensor_limits(), sa);
-	v = connlimit_acquire(sensor_limits(), sensor_index(), bucket,
-	    conf->max_connections, conf->per_source);
+	v = connlimit_acquire(sensor_limits(), sensor_index(), sa);
 	if (v != CONNLIMIT_OK) {
 		conn_refuse(l, fd, sa, socklen, v == CONNLIMIT_GLOBAL ?
-		    "max_connections" : "per_source");
+		    "max_connections" : v == CONNLIMIT_SOURCE ? "per_source" :
+		    "max_sources");
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
@@ -696,14 +757,13 @@ conn_accept(const struct listener *l, int fd, struct sockaddr *sa,
 		if (c != NULL && c->rev != NULL)
 			event_free(c->rev);
 		free(c);
-		connlimit_release(sensor_limits(), sensor_index(), bucket);
+		connlimit_release(sensor_limits(), sensor_index(), sa);
 		close(fd);
 		return;
 	}
 	c->fd = fd;
 	c->lst = l;
 	c->svc = proto_emulator(l->def);
-	c->bucket = bucket;
 	c->udp_fd = -1;
 	c->start_us = event_now_usec();
 	conn_new_id(c->session);
@@ -741,8 +801,83 @@ conn_accept(const struct listener *l, int fd, struct sockaddr *sa,
 }
 
 /*
+ * The UDP sockets of this sensor and the count of datagrams each had
+ * dropped (its receive queue full) when last looked at.
+ */
+static struct conn_udp {
+	const struct listener	*l;
+	uint32_t		 drops;
+}			*conn_udp;
+static size_t		 conn_nudp;
+
+/* The kernel's count of datagrams the socket of l dropped; -1 if unknown. */
+static int
+conn_udp_read_drops(const struct listener *l, uint32_t *drops)
+{
+	uint32_t	mem[SK_MEMINFO_VARS];
+	socklen_t	len = sizeof(mem);
+
+	if (getsockopt(l->fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == -1 ||
+	    len <= SK_MEMINFO_DROPS * sizeof(mem[0]))
+		return -1;
+	*drops = mem[SK_MEMINFO_DROPS];
+	return 0;
+}
+
+static struct conn_udp *
+conn_udp_find(const struct listener *l)
+{
+	struct conn_udp	*u;
+	size_t		 i;
+
+	for (i = 0; i < conn_nudp; i++)
+		if (conn_udp[i].l == l)
+			return &conn_udp[i];
+	if ((u = reallocarray(conn_udp, conn_nudp + 1, sizeof(*u))) == NULL)
+		return NULL;
+	conn_udp = u;
+	u = &conn_udp[conn_nudp++];
+	u->l = l;
+	if (conn_udp_read_drops(l, &u->drops) == -1)
+		u->drops = 0;
+	return u;
+}
+
+void
+conn_udp_watch(const struct listener *l)
+{
+	conn_udp_find(l);
+}
+
+/* What u's socket dropped since last time, counted as udp_queue hits. */
+static void
+conn_udp_drops_of(struct conn_udp *u)
+{
+	uint32_t	drops;
+
+	if (u == NULL || conn_udp_read_drops(u->l, &drops) == -1 ||
+	    drops == u->drops)
+		return;
+	conn_limit_count("udp_queue", (uint32_t)(drops - u->drops));
+	u->drops = drops;
+}
+
+void
+conn_udp_drops(void)
+{
+	size_t	i;
+
+	for (i = 0; i < conn_nudp; i++)
+		conn_udp_drops_of(&conn_udp[i]);
+}
+
+/*
  * Datagrams have no session to keep: each becomes a short-lived conn with
- * its own id, handed to the service, then forgotten.
+ * its own id, handed to the service, then forgotten.  Each one read is
+ * either a request (the service's event) or a udp_rate hit; those the
+ * kernel dropped because the sensor was behind are udp_queue hits, looked
+ * for after each wakeup: a queue that was full when they were dropped is
+ * read again, so none is missed.
  */
 void
 conn_datagrams(const struct listener *l)
@@ -765,7 +900,7 @@ conn_datagrams(const struct listener *l)
 		if (n == -1) {
 			if (errno != EAGAIN && errno != EINTR)
 				log_warn("recvfrom on udp port %u", l->port);
-			return;
+			break;
 		}
 		now = event_now_usec();
 		if (now / 1000000 != window) {
@@ -786,6 +921,7 @@ conn_datagrams(const struct listener *l)
 		sensor_stats()->datagrams++;
 		c.svc->on_datagram(&c, buf, (size_t)n);
 	}
+	conn_udp_drops_of(conn_udp_find(l));
 }
 
 void

@@ -39,7 +39,6 @@ struct conn {
 	int64_t			 linger_end_us;	/* closing: freed by then */
 	uint64_t		 bytes_in;
 	uint64_t		 bytes_out;
-	uint32_t		 bucket;	/* connlimit.h */
 	int			 slot;		/* ledger.h, -1: none */
 	char			*fields;	/* conn_fields(), rendered once */
 	uint16_t		 nfields;
@@ -54,6 +53,13 @@ void	conn_accept(const struct listener *, int fd, struct sockaddr *,
 	    int socklen);
 /* Reads the datagrams waiting on a UDP listener. */
 void	conn_datagrams(const struct listener *);
+/*
+ * Starts counting what the kernel drops on a UDP listener (a full receive
+ * queue): udp_queue hits from now on.
+ */
+void	conn_udp_watch(const struct listener *);
+/* Counts what the watched UDP listeners dropped since last looked at. */
+void	conn_udp_drops(void);
 /* Closes every session (shutdown), each with its close event. */
 void	conn_close_all(const char *reason);
 /*
@@ -77,9 +83,15 @@ void	conn_analyse(const struct conn *, const void *, size_t);
 /* The analyser's verdict on a payload of the session of ctx. */
 void	conn_shellcode(const char *ctx, size_t ctxlen,
 	    const struct sc_result *);
-/* A sundew.limit.hit event, rate-limited per sensor. */
+/*
+ * A sundew.limit.hit event (limit: a literal), at most CONN_LIMIT_RATE a
+ * second per sensor; past them the hit is counted, and a summary event
+ * without a source says how many ("suppressed") within a second.
+ */
 void	conn_limit_hit(const struct conn *, const char *limit);
 /* The same for a cap hit on a listener before any session (no source). */
 void	conn_listener_limit(const struct listener *, const char *limit);
+/* Sends the summaries of the hits left out now (at shutdown). */
+void	conn_limit_flush(void);
 
 #endif

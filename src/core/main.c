@@ -108,6 +108,8 @@ main_load(const struct main_opts *o, struct config *conf)
 		config_free(conf);
 		return -1;
 	}
+	if (conf->warning != NULL)
+		fprintf(stderr, "sundew: warning: %s\n", conf->warning);
 	return 0;
 }
 

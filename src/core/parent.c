@@ -262,6 +262,9 @@ parent_reap(void)
 			log_warnx("%s (pid %d) exited with status %d; "
 			    "restarting", name, (int)pid, WEXITSTATUS(status));
 		ch->pid = 0;
+		/* What it held is free now, not when it starts again. */
+		if (ch->kind == PROC_SENSOR)
+			connlimit_reset_sensor(pr.limits, ch->index);
 		if (now - ch->started < 5)
 			ch->quick_deaths++;
 		else
@@ -630,7 +633,8 @@ parent_run(const struct config *conf, int foreground, int verbose)
 		fprintf(stderr, "sundew: %s\n", err);
 		return 1;
 	}
-	pr.limits = connlimit_create(pr.nsensors);
+	pr.limits = connlimit_create(pr.nsensors, conf->max_connections,
+	    conf->per_source);
 	if ((pr.store_ring = ring_create(RING_STORE, 0)) == NULL)
 		return 1;
 	for (i = 0; i < pr.nsensors; i++) {

@@ -359,6 +359,7 @@ sensor_stop(evutil_socket_t sig, short what, void *arg)
 			event_del(sensor.udp[i]);
 	}
 	conn_close_all("shutdown");
+	conn_limit_flush();
 	if (ring_flush(sensor.ring) > 0)
 		log_warnx("stopping with %zu bytes of events the store had no "
 		    "room for: they are lost", ring_flush(sensor.ring));
@@ -414,6 +415,7 @@ sensor_listen(void)
 			if (sensor.udp[i] == NULL ||
 			    event_add(sensor.udp[i], NULL) == -1)
 				fatalx("event on udp port %u", l->port);
+			conn_udp_watch(l);
 		}
 	}
 }

@@ -161,20 +161,30 @@ test_defaults(void **state)
 	assert_null(conf.data_dir);
 }
 
-/* A file with nothing in it (or only comments) means the defaults. */
+/*
+ * A file with nothing in it (or only comments) means the defaults, and a
+ * warning that names the file and says that every port listens on all
+ * addresses: an empty file is rarely what the operator meant.
+ */
 static void
 test_empty_file(void **state)
 {
 	static const char	*const texts[] = {
 		"", "# nothing\n\n", "---\n", "~\n", "listen:\nlimits:\n",
+		"{}\n",
 	};
+	static const char	*const addr[] = { "listen.address=127.0.0.1",
+				    NULL };
+	static const char	*const other[] = { "sensors=1", NULL };
 	struct config		 def, conf;
-	char			 err[256], *a, *b;
+	char			 err[256], want[512], *a, *b;
 	size_t			 i;
 
 	(void)state;
 	assert_int_equal(config_load(&def, NULL, NULL, 0, err,
 	    sizeof(err)), 0);
+	/* No file at all is the documented way to the defaults: no word. */
+	assert_null(def.warning);
 	a = test_dump(&def);
 	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		if (test_load(&conf, texts[i], NULL, err, sizeof(err)) != 0)
@@ -182,11 +192,91 @@ test_empty_file(void **state)
 		assert_string_equal(conf.path, test_path);
 		b = test_dump(&conf);
 		assert_string_equal(a, b);
+		test_expand(want, sizeof(want), "%s: empty (no key set): the "
+		    "built-in defaults apply, and every port listens on all "
+		    "addresses (0.0.0.0 and ::)");
+		assert_non_null(conf.warning);
+		assert_string_equal(conf.warning, want);
 		free(b);
 		config_free(&conf);
 	}
 	free(a);
 	config_free(&def);
+
+	/* With -o the warning says so, and drops what -o made untrue. */
+	assert_int_equal(test_load(&conf, "", addr, err, sizeof(err)), 0);
+	test_expand(want, sizeof(want), "%s: empty (no key set): the built-in "
+	    "defaults and the -o overrides apply");
+	assert_string_equal(conf.warning, want);
+	config_free(&conf);
+	assert_int_equal(test_load(&conf, "", other, err, sizeof(err)), 0);
+	test_expand(want, sizeof(want), "%s: empty (no key set): the built-in "
+	    "defaults and the -o overrides apply, and every port listens on "
+	    "all addresses (0.0.0.0 and ::)");
+	assert_string_equal(conf.warning, want);
+	config_free(&conf);
+	/* One key is enough, even one set to its default. */
+	assert_int_equal(test_load(&conf, "limits:\n  per_source: 64\n", NULL,
+	    err, sizeof(err)), 0);
+	assert_null(conf.warning);
+	config_free(&conf);
+}
+
+/*
+ * A section written twice is an error that names both lines, as a key
+ * written twice is, rather than the two being merged silently; -o may
+ * still add to a section of the file.
+ */
+static void
+test_section_twice(void **state)
+{
+	static const struct {
+		const char	*text;
+		const char	*want;
+	} cases[] = {
+		{ "limits:\n  per_source: 3\nsensors: 1\nlimits:\n"
+		  "  idle_timeout: 5s\n",
+		  "%s:4: limits: section written twice, first on line 1; put "
+		  "all its keys in one" },
+		{ "limits:\nlimits:\n  idle_timeout: 5s\n",
+		  "%s:2: limits: section written twice, first on line 1; put "
+		  "all its keys in one" },
+		{ "output:\n  json:\n    keep: 3\n  sqlite:\n"
+		  "    enabled: false\n  json:\n    max_size: 1MiB\n",
+		  "%s:6: output.json: section written twice, first on line 2; "
+		  "put all its keys in one" },
+		{ "output:\n  json:\n    keep: 3\noutput.json:\n"
+		  "  max_size: 1MiB\n",
+		  "%s:4: output.json: section written twice, first on line 2; "
+		  "put all its keys in one" },
+		{ "services:\n  smb:\n    ports: [445]\nsensors: 1\n"
+		  "services:\n  http:\n    ports: [80]\n",
+		  "%s:5: services: section written twice, first on line 1; "
+		  "put all its keys in one" },
+		{ "services:\n  smb:\n    ports: [445]\n  smb:\n"
+		  "    enabled: false\n",
+		  "%s:4: services.smb: section written twice, first on line 2; "
+		  "put all its keys in one" },
+	};
+	static const char	*const ov[] = {
+		"limits={idle_timeout: 9s}", "limits={max_input: 1KiB}", NULL
+	};
+	struct config		 conf;
+	char			 err[256];
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		print_message("case %zu\n", i);
+		test_fails(cases[i].text, NULL, cases[i].want);
+	}
+	/* One section, its keys dotted elsewhere: not written twice. */
+	assert_int_equal(test_load(&conf, "limits:\n  per_source: 3\n"
+	    "limits.idle_timeout: 5s\n", ov, err, sizeof(err)), 0);
+	assert_int_equal(conf.per_source, 3);
+	assert_int_equal(conf.idle_timeout, 9);
+	assert_int_equal(conf.max_input, 1024);
+	config_free(&conf);
 }
 
 static void
@@ -859,6 +949,7 @@ main(void)
 	const struct CMUnitTest	tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_empty_file),
+		cmocka_unit_test(test_section_twice),
 		cmocka_unit_test(test_valid_file),
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_yaml_syntax),

@@ -193,7 +193,7 @@ static int
 group_setup(void **state)
 {
 	base = event_base_new();
-	limits = connlimit_create(1);
+	limits = connlimit_create(1, 0, 0);
 	return base == NULL || limits == NULL ? -1 : 0;
 }
 
@@ -201,6 +201,7 @@ static int
 group_teardown(void **state)
 {
 	event_base_free(base);
+	connlimit_free(limits);
 	return 0;
 }
 
