@@ -123,7 +123,13 @@ static const int sandbox_store_calls[] = {
 	SCMP_SYS(readlinkat), SCMP_SYS(flock), SCMP_SYS(utimensat),
 };
 
-/* What every process needs: memory, time, signals, exit. */
+/*
+ * What every process needs: memory, time, signals, exit.  sysinfo is
+ * read-only (memory and swap totals, load, uptime, a process count) and
+ * glibc 2.36's qsort asks it for the memory size once it sorts more than
+ * 1 KiB; the store (pruning, SQLite, libmagic, OpenSSL) and the analyser
+ * (Unicorn) sort, and a SIGSYS there shows only under load.
+ */
 static const int sandbox_common_calls[] = {
 	SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(brk),
 	SCMP_SYS(madvise), SCMP_SYS(mprotect), SCMP_SYS(clock_gettime),
@@ -134,7 +140,7 @@ static const int sandbox_common_calls[] = {
 	SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn), SCMP_SYS(sigaltstack),
 	SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(restart_syscall),
 	SCMP_SYS(getrlimit), SCMP_SYS(prlimit64), SCMP_SYS(sched_yield),
-	SCMP_SYS(uname), SCMP_SYS(prctl),
+	SCMP_SYS(uname), SCMP_SYS(prctl), SCMP_SYS(sysinfo),
 };
 
 static void

@@ -1,0 +1,37 @@
+"""The children's sandboxes, seen from outside: what the real daemon does
+under its live seccomp filters (the filters call by call are in
+tests/unit/test_sandbox.c)."""
+import os
+from collections import Counter
+
+from conftest import GENERIC_PORT, connect
+
+
+def test_store_survives_pruning_hundreds_of_hexdumps(sundew):
+    # Pruning sorts the hexdumps (qsort), which in glibc 2.36 asks
+    # sysinfo(2) for the memory size once the array passes 1 KiB: the
+    # store must live through it and lose no event.
+    d = sundew(["store.max_disk=2MiB"])
+    store = d.store_pid()
+    ports = []
+    for i in range(2000):
+        s = connect(GENERIC_PORT)
+        ports.append(s.getsockname()[1])
+        s.sendall(b"%08d" % i + os.urandom(1016))
+        s.close()
+    # Every connection's close, with the first store still running.
+    d.wait_events("sundew.connection.close", count=2001, timeout=120)
+    assert d.store_pid() == store
+    assert d.stop() == 0
+    assert "killed by signal" not in d.stderr_path.read_text()
+    pruned = [e for e in d.events("sundew.limit.hit", limit="disk")
+              if e.get("action") == "pruned"]
+    assert sum(e["files"] for e in pruned) >= 100, pruned
+    # Every connection's close, exactly once: the probe and the 2,000.
+    closes = d.events("sundew.connection.close")
+    assert len(closes) == 2001
+    assert not Counter(ports) - Counter(e["src_port"] for e in closes)
+    rows = d.sql("SELECT src_port FROM events WHERE eventid = ?",
+                 ("sundew.connection.close",))
+    assert len(rows) == 2001
+    assert not Counter(ports) - Counter(r[0] for r in rows)
