@@ -6,6 +6,8 @@
 #include <seccomp.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -99,10 +101,10 @@ static const int sandbox_loop_calls[] = {
 	SCMP_SYS(dup3),
 };
 
-/* A sensor's own: network sockets, no files. */
+/* A sensor's own: network sockets (socket() in sandbox_seccomp), no files. */
 static const int sandbox_sensor_calls[] = {
 	SCMP_SYS(accept4), SCMP_SYS(accept), SCMP_SYS(recvmmsg),
-	SCMP_SYS(sendmmsg), SCMP_SYS(socket), SCMP_SYS(connect),
+	SCMP_SYS(sendmmsg), SCMP_SYS(connect),
 	SCMP_SYS(shutdown), SCMP_SYS(getsockname), SCMP_SYS(getpeername),
 	SCMP_SYS(getsockopt), SCMP_SYS(setsockopt), SCMP_SYS(bind),
 	SCMP_SYS(listen), SCMP_SYS(timerfd_create), SCMP_SYS(timerfd_settime),
@@ -124,23 +126,26 @@ static const int sandbox_store_calls[] = {
 };
 
 /*
- * What every process needs: memory, time, signals, exit.  sysinfo is
+ * What every process needs: memory, time, signals, exit; mmap and
+ * mprotect are in sandbox_seccomp (no PROT_EXEC but in the analyser).
+ * No prctl: nothing calls it once the filter is loaded (the names, the
+ * death signal, no_new_privs and dumpable are set before).  sysinfo is
  * read-only (memory and swap totals, load, uptime, a process count) and
  * glibc 2.36's qsort asks it for the memory size once it sorts more than
- * 1 KiB; the store (pruning, SQLite, libmagic, OpenSSL) and the analyser
- * (Unicorn) sort, and a SIGSYS there shows only under load.
+ * 1 KiB: the store prunes with it, SQLite, libmagic, OpenSSL and Unicorn
+ * call it, and a SIGSYS there would show only under load.
  */
 static const int sandbox_common_calls[] = {
-	SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(brk),
-	SCMP_SYS(madvise), SCMP_SYS(mprotect), SCMP_SYS(clock_gettime),
+	SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(brk),
+	SCMP_SYS(madvise), SCMP_SYS(clock_gettime),
 	SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep), SCMP_SYS(gettimeofday),
 	SCMP_SYS(time), SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getuid),
 	SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
 	SCMP_SYS(getrandom), SCMP_SYS(futex), SCMP_SYS(rt_sigaction),
 	SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn), SCMP_SYS(sigaltstack),
 	SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(restart_syscall),
-	SCMP_SYS(getrlimit), SCMP_SYS(prlimit64), SCMP_SYS(sched_yield),
-	SCMP_SYS(uname), SCMP_SYS(prctl), SCMP_SYS(sysinfo),
+	SCMP_SYS(getrlimit), SCMP_SYS(sched_yield), SCMP_SYS(uname),
+	SCMP_SYS(sysinfo),
 };
 
 static void
@@ -152,6 +157,71 @@ sandbox_allow(scmp_filter_ctx ctx, const int *calls, size_t n)
 		if (calls[i] >= 0 &&
 		    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0) < 0)
 			fatalx("seccomp_rule_add %d failed", calls[i]);
+}
+
+static void
+sandbox_rule(scmp_filter_ctx ctx, uint32_t action, int call, unsigned n,
+    const struct scmp_arg_cmp *cmp)
+{
+	if (seccomp_rule_add_array(ctx, action, call, n, cmp) < 0)
+		fatalx("seccomp_rule_add %d with arguments failed", call);
+}
+
+/*
+ * The calls allowed only with some arguments.  Signals only to itself
+ * (abort, raise): the sensors and the store share a user, and one must not
+ * be able to kill another; for the same reason resource limits only of
+ * itself (pid 0 or its own: glibc's getrlimit is prlimit64(0, ...)).
+ * ioctl only to ask how much a socket holds (libevent's reads).  No
+ * executable mapping but in the analyser, whose Unicorn compiles code:
+ * elsewhere an attacker who gets to call mmap or mprotect gets no place
+ * to put his own code.
+ */
+static void
+sandbox_args(scmp_filter_ctx ctx, enum sandbox_profile profile)
+{
+	scmp_datum_t		self = (scmp_datum_t)getpid();
+	struct scmp_arg_cmp	noexec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC,
+				    0);
+	struct scmp_arg_cmp	a0self = SCMP_A0(SCMP_CMP_EQ, self);
+	struct scmp_arg_cmp	a0zero = SCMP_A0(SCMP_CMP_EQ, 0);
+	struct scmp_arg_cmp	fionread = SCMP_A1(SCMP_CMP_EQ, FIONREAD);
+
+	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1, &a0self);
+	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, &a0self);
+	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, &a0zero);
+	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, &a0self);
+	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, &fionread);
+	if (profile == SANDBOX_ANALYSER) {
+		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 0, NULL);
+		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 0, NULL);
+	} else {
+		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, &noexec);
+		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+		    &noexec);
+	}
+}
+
+/*
+ * socket(): the sensor's network families only, none for the others.
+ * AF_UNIX is refused (EACCES) rather than fatal in every profile: glibc's
+ * syslog (log.c, in the background) opens a new AF_UNIX socket after it
+ * lost its connection or never had one; refused, the line is dropped and
+ * the process goes on.  Allowed, it could reach abstract-namespace
+ * sockets, which no chroot hides.
+ */
+static void
+sandbox_socket(scmp_filter_ctx ctx, enum sandbox_profile profile)
+{
+	struct scmp_arg_cmp	unix_ = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
+	struct scmp_arg_cmp	inet = SCMP_A0(SCMP_CMP_EQ, AF_INET);
+	struct scmp_arg_cmp	inet6 = SCMP_A0(SCMP_CMP_EQ, AF_INET6);
+
+	sandbox_rule(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1, &unix_);
+	if (profile == SANDBOX_SENSOR) {
+		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, &inet);
+		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, &inet6);
+	}
 }
 
 /*
@@ -169,18 +239,8 @@ sandbox_seccomp(enum sandbox_profile profile)
 	    sizeof(sandbox_common_calls) / sizeof(int));
 	sandbox_allow(ctx, sandbox_loop_calls,
 	    sizeof(sandbox_loop_calls) / sizeof(int));
-	/*
-	 * Signals only to itself (abort, raise): the sensors and the store
-	 * share a user, and one must not be able to kill another.  ioctl
-	 * only to ask how much a socket holds (libevent's reads).
-	 */
-	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
-	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())) < 0 ||
-	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())) < 0 ||
-	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-	    SCMP_A1(SCMP_CMP_EQ, FIONREAD)) < 0)
-		fatalx("seccomp_rule_add with arguments failed");
+	sandbox_args(ctx, profile);
+	sandbox_socket(ctx, profile);
 	if (profile == SANDBOX_SENSOR)
 		sandbox_allow(ctx, sandbox_sensor_calls,
 		    sizeof(sandbox_sensor_calls) / sizeof(int));

@@ -2,9 +2,12 @@
 under its live seccomp filters (the filters call by call are in
 tests/unit/test_sandbox.c)."""
 import os
+import signal
+import subprocess
+import time
 from collections import Counter
 
-from conftest import GENERIC_PORT, connect
+from conftest import GENERIC_PORT, SUNDEW, children, comm, connect, wait_for
 
 
 def test_store_survives_pruning_hundreds_of_hexdumps(sundew):
@@ -35,3 +38,32 @@ def test_store_survives_pruning_hundreds_of_hexdumps(sundew):
                  ("sundew.connection.close",))
     assert len(rows) == 2001
     assert not Counter(ports) - Counter(r[0] for r in rows)
+
+
+def test_background_children_live_through_their_log_lines(tmp_path):
+    # In the background the children log through glibc's syslog, which
+    # opens a new AF_UNIX socket whenever it has no connection (no
+    # /dev/log in a chroot, or syslogd restarted): the filter refuses
+    # that socket; it must not kill the store or the analyser.
+    data = tmp_path / "var"
+    r = subprocess.run([str(SUNDEW), "run", "-v", "-o", "listen.address=127.0.0.1",
+                        "-o", f"data_dir={data}"], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stderr
+    pid = int(wait_for(lambda: (data / ".lock").read_text().strip(), 10, "pid"))
+    try:
+        def kids():
+            return sorted((comm(p), p) for p in children(pid))
+        wait_for(lambda: len(kids()) >= 3 and
+                 (data / "log" / "sundew.json").exists(), 15, "children")
+        before = kids()
+        for i in range(20):
+            s = connect(GENERIC_PORT)
+            s.sendall(b"\x90" * 64 + b"\xeb\xfe" + b"%d" % i)
+            s.close()
+        os.kill(pid, signal.SIGHUP)      # the store logs its reopen
+        time.sleep(3)
+        assert kids() == before
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 30, "the stop")
