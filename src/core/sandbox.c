@@ -90,6 +90,26 @@ toolong:
 	return -1;
 }
 
+void
+sandbox_close_strays(void)
+{
+	long	max, fd;
+	int	null;
+
+	/* 0, 1 and 2 open, so that no file we open is taken for them. */
+	do
+		null = open("/dev/null", O_RDWR);
+	while (null != -1 && null <= STDERR_FILENO);
+	if (null != -1)
+		close(null);
+	if (close_range(STDERR_FILENO + 1, ~0U, 0) == 0)
+		return;
+	/* Kernels before 5.9. */
+	max = sysconf(_SC_OPEN_MAX);
+	for (fd = STDERR_FILENO + 1; fd < (max > 0 ? max : 1024); fd++)
+		close((int)fd);
+}
+
 /* The event loop of every child: its descriptors, its socketpairs. */
 static const int sandbox_loop_calls[] = {
 	SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(write), SCMP_SYS(writev),

@@ -34,6 +34,13 @@ struct sandbox {
  */
 int	sandbox_prepare(const char *user, const char *data_dir, int seccomp,
 	    struct sandbox *sb, char *err, size_t errlen);
+/*
+ * At the start of a command that forks sandboxed children: closes every
+ * descriptor above stderr (those the starting shell left open would
+ * otherwise reach every child) and opens /dev/null on 0, 1 or 2 if one
+ * is closed.
+ */
+void	sandbox_close_strays(void);
 /* In a child: chroot into root, drop to the user, filter system calls. */
 void	sandbox_enter(const struct sandbox *sb, const char *root,
 	    enum sandbox_profile profile);

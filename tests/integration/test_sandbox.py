@@ -67,3 +67,34 @@ def test_background_children_live_through_their_log_lines(tmp_path):
     finally:
         os.kill(pid, signal.SIGTERM)
         wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 30, "the stop")
+
+
+def open_fds(pid):
+    """What each descriptor of pid is open on."""
+    out = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out[int(fd)] = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            pass
+    return out
+
+
+def test_descriptors_of_the_starting_shell_reach_no_process(sundew, tmp_path):
+    # As after `exec 10<stray 251<stray` in the shell that starts sundew.
+    stray = tmp_path / "stray"
+    stray.write_text("not for the children\n")
+    fd = os.open(stray, os.O_RDONLY)
+    try:
+        os.dup2(fd, 10, inheritable=True)
+        os.dup2(fd, 251, inheritable=True)
+        d = sundew(pass_fds=(10, 251))
+    finally:
+        for n in (fd, 10, 251):
+            os.close(n)
+    procs = [d.pid, d.store_pid(), d.analyser_pid()] + d.sensors()
+    assert len(procs) >= 4
+    for pid in procs:
+        held = open_fds(pid)
+        assert str(stray) not in held.values(), (comm(pid), held)
+    d.stop()
