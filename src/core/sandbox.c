@@ -47,6 +47,13 @@ sandbox_prepare(const char *user, const char *data_dir, int seccomp,
 	struct passwd	*pw;
 	int		 n;
 
+	/*
+	 * What the children create is the sundew group's to read, no one
+	 * else's, whatever the umask of the shell that started us: the
+	 * database (SQLite gives 0644 less the umask, and its -wal and -shm
+	 * the database's mode), the logs and the hexdumps are all 0640.
+	 */
+	umask(027);
 	memset(sb, 0, sizeof(*sb));
 	sb->privileged = geteuid() == 0;
 	sb->seccomp = seccomp;

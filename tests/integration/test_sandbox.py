@@ -98,3 +98,30 @@ def test_descriptors_of_the_starting_shell_reach_no_process(sundew, tmp_path):
         held = open_fds(pid)
         assert str(stray) not in held.values(), (comm(pid), held)
     d.stop()
+
+
+def test_data_files_have_one_mode(sundew):
+    # Started from a shell with the usual umask 022: the database, its
+    # WAL and shared memory, the logs (live and rotated) and the hexdumps
+    # are all 0640, readable by the sundew group, by no one else.
+    old = os.umask(0o022)
+    try:
+        d = sundew(["output.json.max_size=4000", "output.json.keep=50",
+                    "limits.per_source=0"])
+    finally:
+        os.umask(old)
+    for i in range(40):
+        s = connect(GENERIC_PORT)
+        s.sendall(b"mode %d" % i)
+        s.close()
+    d.wait_events("sundew.file.stored", count=40, timeout=20)
+    d.wait_events("sundew.connection.close", count=41, timeout=20)
+    files = [d.data / "sundew.sqlite", d.data / "sundew.sqlite-wal",
+             d.data / "sundew.sqlite-shm"]
+    files += sorted(d.json_path.parent.glob("sundew.json*"))
+    files += sorted((d.data / "hexdumps").iterdir())
+    assert len(files) >= 3 + 2 + 40
+    modes = {str(p.relative_to(d.data)): oct(p.stat().st_mode & 0o7777)
+             for p in files}
+    assert set(modes.values()) == {"0o640"}, modes
+    d.stop()
