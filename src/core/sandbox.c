@@ -5,6 +5,7 @@
 #include <pwd.h>
 #include <seccomp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -40,11 +41,45 @@ sandbox_dir(const char *path, uid_t uid, gid_t gid, mode_t mode, int priv,
 	return 0;
 }
 
+/*
+ * As root, the user's ids into sb; -1 with a message for the operator,
+ * who named the user with key and may name another with opt.
+ */
+static int
+sandbox_user(const char *user, const char *key, const char *opt,
+    struct sandbox *sb, char *err, size_t errlen)
+{
+	struct passwd	*pw;
+
+	snprintf(sb->user, sizeof(sb->user), "%s", user);
+	if (!sb->privileged) {
+		sb->uid = getuid();
+		sb->gid = getgid();
+		return 0;
+	}
+	if ((pw = getpwnam(user)) == NULL) {
+		snprintf(err, errlen,
+		    "user \"%s\" (%s) does not exist.\n"
+		    "Create it: useradd --system --no-create-home "
+		    "--shell /usr/sbin/nologin %s\n"
+		    "(`make run` does this), or name another "
+		    "unprivileged user with %s.", user, key, user, opt);
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		snprintf(err, errlen, "user \"%s\" is root: what reads "
+		    "hostile bytes must run as an unprivileged user", user);
+		return -1;
+	}
+	sb->uid = pw->pw_uid;
+	sb->gid = pw->pw_gid;
+	return 0;
+}
+
 int
 sandbox_prepare(const char *user, const char *data_dir, int seccomp,
     struct sandbox *sb, char *err, size_t errlen)
 {
-	struct passwd	*pw;
 	int		 n;
 
 	/*
@@ -57,28 +92,9 @@ sandbox_prepare(const char *user, const char *data_dir, int seccomp,
 	memset(sb, 0, sizeof(*sb));
 	sb->privileged = geteuid() == 0;
 	sb->seccomp = seccomp;
-	snprintf(sb->user, sizeof(sb->user), "%s", user);
-	if (sb->privileged) {
-		if ((pw = getpwnam(user)) == NULL) {
-			snprintf(err, errlen,
-			    "user \"%s\" (config key `user`) does not exist.\n"
-			    "Create it: useradd --system --no-create-home "
-			    "--shell /usr/sbin/nologin %s\n"
-			    "(`make run` does this), or name another "
-			    "unprivileged user with -o user=NAME.", user, user);
-			return -1;
-		}
-		if (pw->pw_uid == 0) {
-			snprintf(err, errlen, "user \"%s\" is root: the "
-			    "sensors must run as an unprivileged user", user);
-			return -1;
-		}
-		sb->uid = pw->pw_uid;
-		sb->gid = pw->pw_gid;
-	} else {
-		sb->uid = getuid();
-		sb->gid = getgid();
-	}
+	if (sandbox_user(user, "config key `user`", "-o user=NAME", sb, err,
+	    errlen) == -1)
+		return -1;
 	n = snprintf(sb->data_dir, sizeof(sb->data_dir), "%s", data_dir);
 	if (n < 0 || (size_t)n >= sizeof(sb->data_dir))
 		goto toolong;
@@ -95,6 +111,37 @@ sandbox_prepare(const char *user, const char *data_dir, int seccomp,
 toolong:
 	snprintf(err, errlen, "data_dir: path too long");
 	return -1;
+}
+
+int
+sandbox_prepare_empty(const char *user, struct sandbox *sb, char *err,
+    size_t errlen)
+{
+	memset(sb, 0, sizeof(*sb));
+	sb->privileged = geteuid() == 0;
+	sb->seccomp = 1;
+	if (sandbox_user(user, "option -u", "-u NAME", sb, err, errlen) == -1)
+		return -1;
+	if (!sb->privileged)
+		return 0;
+	/* Root's, 0700, empty: the user may not even list it. */
+	snprintf(sb->empty_dir, sizeof(sb->empty_dir),
+	    "/tmp/sundew-empty.XXXXXX");
+	if (mkdtemp(sb->empty_dir) == NULL) {
+		snprintf(err, errlen, "mkdtemp %s: %s", sb->empty_dir,
+		    strerror(errno));
+		return -1;
+	}
+	sb->made_empty = 1;
+	return 0;
+}
+
+void
+sandbox_release(struct sandbox *sb)
+{
+	if (sb->made_empty && rmdir(sb->empty_dir) == -1)
+		log_warn("rmdir %s", sb->empty_dir);
+	sb->made_empty = 0;
 }
 
 void

@@ -1,13 +1,19 @@
 """The children's sandboxes, seen from outside: what the real daemon does
 under its live seccomp filters (the filters call by call are in
 tests/unit/test_sandbox.c)."""
+import json
 import os
+import pathlib
+import re
 import signal
 import subprocess
 import time
 from collections import Counter
 
-from conftest import GENERIC_PORT, SUNDEW, children, comm, connect, wait_for
+import pytest
+
+from conftest import (CORPORA, GENERIC_PORT, SUNDEW, children, comm, connect,
+                      proc_status, wait_for)
 
 
 def test_store_survives_pruning_hundreds_of_hexdumps(sundew):
@@ -125,3 +131,57 @@ def test_data_files_have_one_mode(sundew):
              for p in files}
     assert set(modes.values()) == {"0o640"}, modes
     d.stop()
+
+
+def test_analyze_confines_each_analysis_and_a_hang_costs_one_file(tmp_path):
+    # `sundew analyze` runs Unicorn on untrusted files: as the daemon's
+    # analyser does, in a child chrooted into an empty directory, as the
+    # sundew user, under the analyser's filter and limits.  A hang there
+    # (the child stopped past its 5 s alarm) costs that file only.
+    sc = CORPORA / "shellcode"
+    if not sc.exists():
+        pytest.skip("shared/corpora not present")
+    big = tmp_path / "big.bin"          # about 3 s of analysis
+    big.write_bytes(b"\0" * (60 << 20))
+    small = tmp_path / "small.bin"
+    small.write_bytes(b"\0" * 4096)
+    a = sc / "libemu_00_win32-bind-exitfunc-seh-lport-4444-size-317-encoder-none.bin"
+    b = sc / "libemu_24_linux-bindshell.bin"
+    p = subprocess.Popen([str(SUNDEW), "analyze", str(big), str(a), str(small), str(b)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def confined():
+            for c in children(p.pid):
+                try:
+                    if proc_status(c)["Seccomp"] == "2":
+                        return c
+                except OSError:
+                    pass
+            return None
+        child = wait_for(confined, 20, "a confined analysis child")
+        st = proc_status(child)
+        assert all(int(u) != 0 for u in st["Uid"].split()), st["Uid"]
+        assert all(int(g) != 0 for g in st["Gid"].split()), st["Gid"]
+        assert int(st["CapEff"], 16) == 0 and int(st["CapBnd"], 16) == 0
+        assert st["NoNewPrivs"] == "1"
+        root = os.readlink(f"/proc/{child}/root")
+        assert root.startswith("/tmp/sundew-empty."), root
+        assert os.listdir(root) == []
+        limits = pathlib.Path(f"/proc/{child}/limits").read_text()
+        assert re.search(r"Max address space\s+4294967296\s+4294967296", limits)
+        # Still on the first file: hang it past its alarm.
+        os.kill(child, signal.SIGSTOP)
+        time.sleep(6)
+        os.kill(child, signal.SIGCONT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 1
+    assert "big.bin: the analysis took more than 5 s" in err, err
+    got = [json.loads(l) for l in out.splitlines()]
+    assert [o["file"] for o in got] == [str(a), str(small), str(b)]
+    assert got[0]["actions"] == [{"action": "bind_shell", "port": 4444}]
+    assert got[2]["actions"] == [{"action": "bind_shell", "port": 20000}]
+    assert not os.path.exists(root)
