@@ -233,11 +233,15 @@ sandbox_allow(scmp_filter_ctx ctx, const int *calls, size_t n)
 			fatalx("seccomp_rule_add %d failed", calls[i]);
 }
 
+/* One rule on one argument: arg op a (SCMP_CMP_MASKED_EQ: arg & a == b). */
 static void
-sandbox_rule(scmp_filter_ctx ctx, uint32_t action, int call, unsigned n,
-    const struct scmp_arg_cmp *cmp)
+sandbox_rule(scmp_filter_ctx ctx, uint32_t action, int call, unsigned arg,
+    enum scmp_compare op, scmp_datum_t a, scmp_datum_t b)
 {
-	if (seccomp_rule_add_array(ctx, action, call, n, cmp) < 0)
+	struct scmp_arg_cmp	cmp = { .arg = arg, .op = op, .datum_a = a,
+				    .datum_b = b };
+
+	if (seccomp_rule_add_array(ctx, action, call, 1, &cmp) < 0)
 		fatalx("seccomp_rule_add %d with arguments failed", call);
 }
 
@@ -254,26 +258,27 @@ sandbox_rule(scmp_filter_ctx ctx, uint32_t action, int call, unsigned n,
 static void
 sandbox_args(scmp_filter_ctx ctx, enum sandbox_profile profile)
 {
+	static const int	anymap[] = { SCMP_SYS(mmap), SCMP_SYS(mprotect) };
 	scmp_datum_t		self = (scmp_datum_t)getpid();
-	struct scmp_arg_cmp	noexec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC,
-				    0);
-	struct scmp_arg_cmp	a0self = SCMP_A0(SCMP_CMP_EQ, self);
-	struct scmp_arg_cmp	a0zero = SCMP_A0(SCMP_CMP_EQ, 0);
-	struct scmp_arg_cmp	fionread = SCMP_A1(SCMP_CMP_EQ, FIONREAD);
 
-	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1, &a0self);
-	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, &a0self);
-	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, &a0zero);
-	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, &a0self);
-	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, &fionread);
+	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 0, SCMP_CMP_EQ,
+	    self, 0);
+	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 0, SCMP_CMP_EQ,
+	    self, 0);
+	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 0, SCMP_CMP_EQ,
+	    0, 0);
+	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 0, SCMP_CMP_EQ,
+	    self, 0);
+	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_CMP_EQ,
+	    FIONREAD, 0);
 	if (profile == SANDBOX_ANALYSER) {
-		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 0, NULL);
-		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 0, NULL);
-	} else {
-		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, &noexec);
-		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
-		    &noexec);
+		sandbox_allow(ctx, anymap, sizeof(anymap) / sizeof(int));
+		return;
 	}
+	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 2,
+	    SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
+	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 2,
+	    SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
 }
 
 /*
@@ -287,15 +292,14 @@ sandbox_args(scmp_filter_ctx ctx, enum sandbox_profile profile)
 static void
 sandbox_socket(scmp_filter_ctx ctx, enum sandbox_profile profile)
 {
-	struct scmp_arg_cmp	unix_ = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
-	struct scmp_arg_cmp	inet = SCMP_A0(SCMP_CMP_EQ, AF_INET);
-	struct scmp_arg_cmp	inet6 = SCMP_A0(SCMP_CMP_EQ, AF_INET6);
-
-	sandbox_rule(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1, &unix_);
-	if (profile == SANDBOX_SENSOR) {
-		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, &inet);
-		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, &inet6);
-	}
+	sandbox_rule(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 0,
+	    SCMP_CMP_EQ, AF_UNIX, 0);
+	if (profile != SANDBOX_SENSOR)
+		return;
+	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 0, SCMP_CMP_EQ,
+	    AF_INET, 0);
+	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 0, SCMP_CMP_EQ,
+	    AF_INET6, 0);
 }
 
 /*
