@@ -606,6 +606,7 @@ parent_run(const struct config *conf, int foreground, int verbose)
 	sigset_t	 set;
 	int		 i;
 
+	sandbox_close_strays();
 	memset(&pr, 0, sizeof(pr));
 	pr.conf = conf;
 	pr.store.kind = PROC_STORE;

@@ -22,8 +22,9 @@ struct sandbox {
 	uid_t	uid;
 	gid_t	gid;
 	int	seccomp;		/* sandbox.seccomp */
+	int	made_empty;		/* empty_dir is sandbox_prepare_empty's */
 	char	user[64];
-	char	empty_dir[PATH_MAX];	/* the sensors' chroot */
+	char	empty_dir[PATH_MAX];	/* the sensors' and analyser's chroot */
 	char	data_dir[PATH_MAX];	/* the store's chroot */
 };
 
@@ -34,6 +35,22 @@ struct sandbox {
  */
 int	sandbox_prepare(const char *user, const char *data_dir, int seccomp,
 	    struct sandbox *sb, char *err, size_t errlen);
+/*
+ * For a command outside the daemon (sundew analyze): the same sandbox, its
+ * filter always on, chrooted (when root) into a new empty directory of
+ * root's under /tmp, which sandbox_release removes.  Returns -1 with a
+ * message for the operator in err.
+ */
+int	sandbox_prepare_empty(const char *user, struct sandbox *sb, char *err,
+	    size_t errlen);
+void	sandbox_release(struct sandbox *sb);
+/*
+ * At the start of a command that forks sandboxed children: closes every
+ * descriptor above stderr (those the starting shell left open would
+ * otherwise reach every child) and opens /dev/null on 0, 1 or 2 if one
+ * is closed.
+ */
+void	sandbox_close_strays(void);
 /* In a child: chroot into root, drop to the user, filter system calls. */
 void	sandbox_enter(const struct sandbox *sb, const char *root,
 	    enum sandbox_profile profile);

@@ -1,9 +1,20 @@
 /*
  * `sundew analyze FILE...`: runs the analyser offline on files and prints
  * one JSON object per file and line, in the shape of DESIGN.md section 6.
- * The only file access of the analyser is here: reading the named files.
+ * The files are read first, here; the analysis of untrusted bytes then
+ * runs in a child confined as the daemon's analyser (sc_proc_confine:
+ * chroot into an empty directory, the unprivileged user, the analyser's
+ * filter, its address space limit, an alarm per analysis), which sends
+ * each result back over a pipe.  A child that dies (a crash, the alarm)
+ * costs the file it was on: a new one goes on with the next.
  */
+#include <sys/prctl.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,18 +23,41 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "log.h"
+#include "sandbox.h"
 #include "sc.h"
+#include "sc_event.h"
+#include "sc_proc.h"
 
 #define SC_CLI_MAXFILE	(64u << 20)
+#define SC_CLI_USER	"sundew"	/* the default of the config key user */
 
 static const char sc_cli_usage[] =
-"usage: sundew analyze [-h] FILE...\n"
+"usage: sundew analyze [-h] [-u USER] FILE...\n"
 "\n"
 "Looks for shellcode in each FILE (raw bytes: a payload, a carved\n"
 "shellcode) and prints one JSON object per file on a line: file, sha256,\n"
 "shellcode, offset, decoders, actions (and family for a known worm).\n"
+"The analysis runs as the daemon's analyser does: as USER (default\n"
+"sundew) when started as root, chrooted into an empty directory, under\n"
+"its system call filter, with 4 GiB of address space and %d s a file.\n"
 "Exit status: 0 when every file was analysed, 1 if a file could not be\n"
-"read, 2 on a usage error.\n";
+"read or its analysis was killed, 2 on a usage error.\n";
+
+/* A named file, read before any analysis. */
+struct sc_cli_file {
+	const char	*path;
+	uint8_t		*buf;
+	size_t		 len;
+	int		 readable;
+};
+
+/* What a child sends back for one file. */
+struct sc_cli_msg {
+	uint64_t		index;		/* into the files */
+	int32_t			failed;		/* sc_analyze ran out of memory */
+	struct sc_result	res;
+};
 
 /* Reads all of path into *buf (malloc'd); 0, or -1 with errno set. */
 static int
@@ -128,29 +162,16 @@ sc_cli_action(const struct sc_action *a)
 	return o;
 }
 
-/* Prints the line for one file; 0, or -1 if it could not be read. */
+/* Prints the line for one analysed file; 0, or -1 out of memory. */
 static int
-sc_cli_file(const char *path, struct sc_result *res)
+sc_cli_print(const struct sc_cli_file *f, const struct sc_result *res)
 {
-	struct sc_limits	 lim;
-	json_t			*o, *dec, *act;
-	uint8_t			*buf;
-	size_t			 len, i;
-	char			 hex[65], *line;
+	json_t	*o, *dec, *act;
+	size_t	 i;
+	char	 hex[65], *line;
 
-	if (sc_cli_read(path, &buf, &len) == -1) {
-		fprintf(stderr, "sundew analyze: %s: %s\n", path,
-		    strerror(errno));
+	if (sc_cli_sha256(f->buf, f->len, hex) == -1)
 		return -1;
-	}
-	sc_limits_default(&lim);
-	if (sc_cli_sha256(buf, len, hex) == -1 ||
-	    sc_analyze(buf, len, &lim, NULL, res) == -1) {
-		fprintf(stderr, "sundew analyze: %s: out of memory\n", path);
-		free(buf);
-		return -1;
-	}
-	free(buf);
 	o = json_object();
 	dec = json_array();
 	act = json_array();
@@ -158,10 +179,9 @@ sc_cli_file(const char *path, struct sc_result *res)
 		json_decref(o);
 		json_decref(dec);
 		json_decref(act);
-		fprintf(stderr, "sundew analyze: %s: out of memory\n", path);
 		return -1;
 	}
-	json_object_set_new(o, "file", sc_cli_str(path));
+	json_object_set_new(o, "file", sc_cli_str(f->path));
 	json_object_set_new(o, "sha256", json_string(hex));
 	json_object_set_new(o, "shellcode", json_boolean(res->shellcode));
 	json_object_set_new(o, "offset", res->offset >= 0 ?
@@ -176,45 +196,242 @@ sc_cli_file(const char *path, struct sc_result *res)
 	json_object_set_new(o, "actions", act);
 	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
-	if (line == NULL) {
-		fprintf(stderr, "sundew analyze: %s: out of memory\n", path);
+	if (line == NULL)
 		return -1;
-	}
 	printf("%s\n", line);
+	fflush(stdout);
 	free(line);
 	return 0;
+}
+
+/* All of len to fd; 0, or -1. */
+static int
+sc_cli_write(int fd, const void *p, size_t len)
+{
+	const uint8_t	*b = p;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if ((n = write(fd, b, len)) == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* All of len from fd; 1, 0 at the end, -1 on a short or failed read. */
+static int
+sc_cli_read_msg(int fd, void *p, size_t len)
+{
+	uint8_t	*b = p;
+	size_t	 got = 0;
+	ssize_t	 n;
+
+	while (got < len) {
+		if ((n = read(fd, b + got, len - got)) == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return got == 0 && n == 0 ? 0 : -1;
+		got += (size_t)n;
+	}
+	return 1;
+}
+
+/*
+ * The child: confined, it analyses the readable files from the one at
+ * from on and writes one message each to out.  An analysis that outlasts
+ * the alarm kills it (SIGALRM), as in the daemon's analyser.
+ */
+static void __attribute__((noreturn))
+sc_cli_child(const struct sandbox *sb, const struct sc_cli_file *files,
+    size_t n, size_t from, int out)
+{
+	static struct sc_cli_msg	 m;
+	struct sc_limits		 lim;
+	size_t				 i;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGALRM, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	sc_proc_confine(sb, sb->empty_dir);
+	sc_limits_default(&lim);
+	for (i = from; i < n; i++) {
+		if (!files[i].readable)
+			continue;
+		memset(&m, 0, sizeof(m));
+		m.index = i;
+		alarm(SC_PROC_ALARM_SECS);
+		m.failed = sc_analyze(files[i].buf, files[i].len, &lim, NULL,
+		    &m.res) == -1;
+		alarm(0);
+		if (sc_cli_write(out, &m, sizeof(m)) == -1)
+			_exit(1);
+	}
+	_exit(0);
+}
+
+/* Why a child ended before its last file, for the operator. */
+static void
+sc_cli_died(const char *path, int status)
+{
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+		fprintf(stderr, "sundew analyze: %s: the analysis took more "
+		    "than %d s and was stopped\n", path, SC_PROC_ALARM_SECS);
+	else if (WIFSIGNALED(status))
+		fprintf(stderr, "sundew analyze: %s: the analysis was killed "
+		    "by signal %d (%s)\n", path, WTERMSIG(status),
+		    strsignal(WTERMSIG(status)));
+	else
+		fprintf(stderr, "sundew analyze: %s: the analysis ended with "
+		    "status %d\n", path, WEXITSTATUS(status));
+}
+
+/*
+ * Runs a child on the files from next on and prints what it sends; the
+ * index of the first file it did not answer for (n when it did all), and
+ * *rc = 1 when a file went unanswered or unprinted.  What the child sends
+ * is checked: it has run Unicorn on hostile bytes.
+ */
+static size_t
+sc_cli_batch(const struct sandbox *sb, const struct sc_cli_file *files,
+    size_t n, size_t next, struct sc_cli_msg *m, int *rc)
+{
+	pid_t	pid;
+	int	p[2], bad = 0, status;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		fatal("pipe2");
+	fflush(NULL);
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid == 0) {
+		close(p[0]);
+		sc_cli_child(sb, files, n, next, p[1]);
+	}
+	close(p[1]);
+	for (;;) {
+		while (next < n && !files[next].readable)
+			next++;
+		if (sc_cli_read_msg(p[0], m, sizeof(*m)) != 1)
+			break;
+		/* In order, one a readable file, well formed. */
+		if (m->index != next || sc_result_check(&m->res) == -1) {
+			kill(pid, SIGKILL);
+			bad = 1;
+			break;
+		}
+		next = m->index + 1;
+		if (m->failed || sc_cli_print(&files[m->index], &m->res) ==
+		    -1) {
+			fprintf(stderr, "sundew analyze: %s: out of memory\n",
+			    files[m->index].path);
+			*rc = 1;
+		}
+	}
+	close(p[0]);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (next < n) {
+		if (bad)
+			fprintf(stderr, "sundew analyze: %s: bad result from "
+			    "the analysis\n", files[next].path);
+		else
+			sc_cli_died(files[next].path, status);
+		*rc = 1;
+		next++;
+	}
+	return next;
+}
+
+static const char	*sc_cli_root;	/* the children's, to remove */
+
+/* Interrupted: no empty directory left behind in /tmp. */
+static void
+sc_cli_signal(int sig)
+{
+	if (sc_cli_root != NULL)
+		rmdir(sc_cli_root);
+	signal(sig, SIG_DFL);
+	raise(sig);
 }
 
 int
 sc_main(int argc, char **argv)
 {
-	struct sc_result	*res;
-	int			 c, i, rc = 0;
+	struct sandbox		 sb;
+	struct sc_cli_file	*files;
+	struct sc_cli_msg	*m;
+	const char		*user = SC_CLI_USER;
+	char			 err[1024];
+	size_t			 n, i, next;
+	int			 c, rc = 0;
 
 	optind = 1;
-	while ((c = getopt(argc, argv, "h")) != -1) {
+	while ((c = getopt(argc, argv, "hu:")) != -1) {
 		switch (c) {
 		case 'h':
-			fputs(sc_cli_usage, stdout);
+			printf(sc_cli_usage, SC_PROC_ALARM_SECS);
 			return 0;
+		case 'u':
+			user = optarg;
+			break;
 		default:
-			fputs(sc_cli_usage, stderr);
+			fprintf(stderr, sc_cli_usage, SC_PROC_ALARM_SECS);
 			return 2;
 		}
 	}
 	if (optind >= argc) {
-		fputs(sc_cli_usage, stderr);
+		fprintf(stderr, sc_cli_usage, SC_PROC_ALARM_SECS);
 		return 2;
 	}
-	if ((res = malloc(sizeof(*res))) == NULL) {
-		fprintf(stderr, "sundew analyze: out of memory\n");
+	/* The children get their pipe and stderr, nothing of the shell's. */
+	sandbox_close_strays();
+	log_procname("analyze");
+	if (sandbox_prepare_empty(user, &sb, err, sizeof(err)) == -1) {
+		fprintf(stderr, "sundew analyze: %s\n", err);
 		return 1;
 	}
-	for (i = optind; i < argc; i++) {
-		if (sc_cli_file(argv[i], res) == -1)
-			rc = 1;
-		fflush(stdout);
+	if (sb.made_empty) {
+		sc_cli_root = sb.empty_dir;
+		signal(SIGINT, sc_cli_signal);
+		signal(SIGTERM, sc_cli_signal);
+		signal(SIGHUP, sc_cli_signal);
 	}
-	free(res);
+	n = (size_t)(argc - optind);
+	files = calloc(n, sizeof(*files));
+	m = malloc(sizeof(*m));
+	if (files == NULL || m == NULL) {
+		fprintf(stderr, "sundew analyze: out of memory\n");
+		sandbox_release(&sb);
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		files[i].path = argv[optind + (int)i];
+		if (sc_cli_read(files[i].path, &files[i].buf,
+		    &files[i].len) == 0)
+			files[i].readable = 1;
+		else {
+			fprintf(stderr, "sundew analyze: %s: %s\n",
+			    files[i].path, strerror(errno));
+			rc = 1;
+		}
+	}
+	for (next = 0; next < n; ) {
+		while (next < n && !files[next].readable)
+			next++;
+		if (next < n)
+			next = sc_cli_batch(&sb, files, n, next, m, &rc);
+	}
+	sandbox_release(&sb);
+	for (i = 0; i < n; i++)
+		free(files[i].buf);
+	free(files);
+	free(m);
 	return rc;
 }

@@ -25,10 +25,6 @@
 #include "sc_proc.h"
 
 #define SC_PROC_MAX_LINKS	64
-/* An analysis that has not ended after this long kills the process. */
-#define SC_PROC_ALARM_SECS	5
-/* Address space of the process: Unicorn's code cache fits in it. */
-#define SC_PROC_MAX_AS		(4ull * 1024 * 1024 * 1024)
 
 static struct {
 	struct event_base	*base;
@@ -128,9 +124,18 @@ sc_proc_stop(evutil_socket_t sig, short what, void *arg)
 }
 
 void
+sc_proc_confine(const struct sandbox *sb, const char *root)
+{
+	struct rlimit	rl = { SC_PROC_MAX_AS, SC_PROC_MAX_AS };
+
+	if (setrlimit(RLIMIT_AS, &rl) == -1)
+		log_warn("setrlimit RLIMIT_AS");
+	sandbox_enter(sb, root, SANDBOX_ANALYSER);
+}
+
+void
 sc_proc_main(const struct sc_proc_args *a)
 {
-	struct rlimit	 rl = { SC_PROC_MAX_AS, SC_PROC_MAX_AS };
 	struct event	*ev;
 
 	memset(&scp, 0, sizeof(scp));
@@ -138,11 +143,9 @@ sc_proc_main(const struct sc_proc_args *a)
 	prctl(PR_SET_NAME, "sundew-analyser");
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	sc_limits_default(&scp.limits);
-	if (setrlimit(RLIMIT_AS, &rl) == -1)
-		log_warn("setrlimit RLIMIT_AS");
 	if ((scp.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	sandbox_enter(a->sandbox, a->sandbox->empty_dir, SANDBOX_ANALYSER);
+	sc_proc_confine(a->sandbox, a->sandbox->empty_dir);
 
 	evutil_make_socket_nonblocking(a->ctl);
 	ev = event_new(scp.base, a->ctl, EV_READ | EV_PERSIST, sc_proc_ctl,

@@ -14,7 +14,7 @@ struct store;
 
 enum store_kind {
 	STORE_BINARY = 1,	/* binaries/<sha256>, mode 0440 */
-	STORE_HEXDUMP = 2	/* hexdumps/<sha256>.bin */
+	STORE_HEXDUMP = 2	/* hexdumps/<sha256>.bin, mode 0640 */
 };
 
 /*

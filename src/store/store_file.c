@@ -1,6 +1,7 @@
 /*
- * Binaries and hexdumps: binaries/<sha256> and hexdumps/<sha256>.bin,
- * mode 0440, each written once.  A file is written under a temporary
+ * Binaries and hexdumps: binaries/<sha256> (mode 0440: a sample is never
+ * changed, nor executable) and hexdumps/<sha256>.bin (0640, as the logs
+ * and the database), each written once.  A file is written under a temporary
  * name in the same directory, fsync()ed, then renamed: a killed store
  * leaves a temporary file (removed at the next store_open), never a
  * half-written sample under a real name.
@@ -297,7 +298,7 @@ store_file_forget(void)
 /* Writes data to path atomically; 0, or -1 after logging why. */
 static int
 store_file_write(const char *dir, const char *path, const uint8_t *data,
-    size_t len)
+    size_t len, mode_t mode)
 {
 	char	tmp[64];
 	size_t	off = 0;
@@ -323,7 +324,7 @@ store_file_write(const char *dir, const char *path, const uint8_t *data,
 		}
 		off += (size_t)n;
 	}
-	if (fchmod(fd, 0440) == -1) {
+	if (fchmod(fd, mode) == -1) {
 		log_warn("store: fchmod %s", tmp);
 		goto fail;
 	}
@@ -409,7 +410,8 @@ store_file(struct store *st, enum store_kind kind, const char *ctx,
 			    d.hex[STORE_SHA256], kname, len);
 			return -1;
 		}
-		if (store_file_write(dir, path, data, len) == -1) {
+		if (store_file_write(dir, path, data, len,
+		    kind == STORE_BINARY ? 0440 : 0640) == -1) {
 			store_disk_refused(st, kname, errno, NULL);
 			store_file_refused(st, ctx, ctxlen,
 			    d.hex[STORE_SHA256], kname, len);

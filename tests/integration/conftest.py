@@ -199,7 +199,7 @@ def connect(port, host="127.0.0.1", src=None, timeout=5.0):
 class Sundew:
     """A running daemon and what it wrote."""
 
-    def __init__(self, tmp, overrides=(), config=None, env=None):
+    def __init__(self, tmp, overrides=(), config=None, env=None, pass_fds=()):
         self.tmp = pathlib.Path(tmp)
         self.data = self.tmp / "var"
         self.stderr_path = self.tmp / "stderr.log"
@@ -214,6 +214,7 @@ class Sundew:
         self.args = args
         self.stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(args, stdout=self.stderr, stderr=self.stderr,
+                                     pass_fds=pass_fds,
                                      cwd=self.tmp, env=env)
         self.pid = self.proc.pid
 
@@ -307,8 +308,8 @@ def sundew(tmp_path):
     require_private_netns()
     started = []
 
-    def start(overrides=(), config=None, ready=True):
-        d = Sundew(tmp_path, overrides, config)
+    def start(overrides=(), config=None, ready=True, pass_fds=()):
+        d = Sundew(tmp_path, overrides, config, pass_fds=pass_fds)
         started.append(d)
         if ready:
             d.wait_ready()

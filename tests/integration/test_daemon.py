@@ -92,7 +92,7 @@ def test_generic_payload_is_kept_as_hexdump(sundew):
     assert ev["duplicate"] is False
     path = d.data / "hexdumps" / f"{digest}.bin"
     assert path.read_bytes() == payload
-    assert (path.stat().st_mode & 0o777) == 0o440
+    assert (path.stat().st_mode & 0o777) == 0o640
     req = d.events("sundew.request", session=ev["session"])[0]
     assert req["data"].encode("latin-1") == payload[:256]
     # The same payload again is not written twice.

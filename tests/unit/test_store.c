@@ -822,7 +822,7 @@ test_file_hexdump_and_tmp(void **state)
 	json_decref(ev);
 	assert_int_equal(lstat(path, &sb), 0);
 	assert_int_equal(sb.st_size, sizeof(payload) - 1);
-	assert_int_equal(sb.st_mode & 07777, 0440);
+	assert_int_equal(sb.st_mode & 07777, 0640);
 	assert_int_equal(test_count("hexdumps", NULL), 1);
 	assert_int_equal(test_count("binaries", NULL), 0);
 }
