@@ -155,8 +155,9 @@ class SyslogReceiver:
 
 
 # Run in a mount namespace of its own: /dev is a tmpfs there, with the
-# host's null, zero, random and urandom, and our socket as /dev/log.  The
-# host's /dev, and its syslog, are not touched.
+# host's null, zero, random and urandom, and /dev/log a link to our socket
+# (which may be made again, as a restarted syslogd does).  The host's
+# /dev, and its syslog, are not touched.
 PRIVATE_DEVLOG = r'''
 set -e
 mkdir -p "$T/hostdev"
@@ -167,8 +168,7 @@ for n in null zero full random urandom; do
     mount --bind "$T/hostdev/$n" "/dev/$n"
 done
 ln -s /proc/self/fd /dev/fd
-touch /dev/log
-mount --bind "$T/log.sock" /dev/log
+ln -s "$T/log.sock" /dev/log
 umount -l "$T/hostdev"
 exec "$@"
 '''
@@ -218,6 +218,23 @@ def test_background_mode_daemonizes_and_logs_to_syslog(tmp_path):
         wait_for(lambda: log.grep(
             rf"sundew\[{store}\]: store: store: reopened log/sundew.json"),
             10, "the store's line in syslog")
+        # syslogd restarts (logrotate does that): the parent's lines reach
+        # the new one, and the children go on, their lines or not.
+        log.close()
+        os.unlink(tmp_path / "log.sock")
+        log = SyslogReceiver(tmp_path / "log.sock")
+        d.json_path.rename(d.json_path.with_name("before-hup.json"))
+        os.kill(daemon, signal.SIGHUP)
+        wait_for(lambda: log.grep(
+            rf"^<30>.*sundew\[{daemon}\]: parent: SIGHUP: reopening the logs$"),
+            10, "the parent's line in the new syslog")
+        wait_for(d.json_path.exists, 10, "the store to reopen its log")
+        s = connect(GENERIC_PORT)
+        s.sendall(b"after syslog restarted")
+        s.close()
+        d.wait_events("sundew.connection.close",
+                      session=session_of(d, "after syslog restarted"))
+        assert d.store_pid() == store and not log.grep("killed by signal")
         held = connect(GENERIC_PORT)
         held.sendall(b"held in the background")
         held_session = session_of(d, "held in the background")
