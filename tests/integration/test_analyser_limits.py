@@ -1,6 +1,6 @@
 """The analyser's limits and verdicts: its alarm per analysis (a hang costs
-that analysis and a restart), its address-space limit, and
-sundew.shellcode.unknown.
+that analysis and a restart), its address-space limit, the largest payload
+it emulates, and sundew.shellcode.unknown.
 
 No payload makes the emulator hang: every run stops at a step budget (2
 million instructions) and a wall-clock budget (200 ms, looked at every 256
@@ -12,6 +12,7 @@ XOR decoders, alphanumeric stubs, int 0x80 runs, rep stos, jmp $) take
 analyser, traced, right after it armed the alarm of an analysis.
 """
 import ctypes
+import hashlib
 import os
 import platform
 import re
@@ -90,6 +91,28 @@ def test_shellcode_unknown(sundew):
         [other]
     assert d.sql("SELECT count(*) FROM events WHERE eventid = ?",
                  ("sundew.shellcode.unknown",)) == [(1,)]
+
+
+def test_four_mib_payload_is_emulated(sundew, tmp_path):
+    """A payload as long as limits.max_input (4 MiB) is emulated, by
+    `sundew analyze` and in the daemon: its bind shell is found at the
+    offset where the emulator ran it."""
+    payload = BIND_SHELL + b"\0" * (4 * (1 << 20) - len(BIND_SHELL))
+    path = tmp_path / "four-mib.bin"
+    path.write_bytes(payload)
+    r = subprocess.run([str(SUNDEW), "analyze", str(path)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert '"action":"bind_shell","port":4444' in r.stdout
+    d = sundew()
+    send(payload, src="127.0.0.23")
+    session = session_from(d, "127.0.0.23")
+    ev = d.wait_events("sundew.shellcode.detected", session=session,
+                       timeout=20)[0]
+    assert BIND_ACTION in ev["actions"] and ev["offset"] == 16
+    stored = d.wait_events("sundew.file.stored", session=session)[0]
+    assert stored["sha256"] == hashlib.sha256(payload).hexdigest()
+    d.stop()
 
 
 # ----------------------------------------------------------------------
