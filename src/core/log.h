@@ -6,8 +6,9 @@
 
 /* Sets the process name shown in every line and where lines go. */
 void	log_init(const char *procname, int foreground, int verbose);
+/* A child: the name in its lines; it never reconnects to syslog. */
 void	log_procname(const char *procname);
-/* Closes and reopens syslog (after a chroot the socket may be stale). */
+/* The parent: reconnects to syslog (after syslogd restarted, say). */
 void	log_reopen(void);
 
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -20,8 +20,17 @@
 #define SC_EMU_STACK_SIZE	0x00030000u
 #define SC_EMU_STACK_TOP	(SC_EMU_STACK_BASE + SC_EMU_STACK_SIZE)
 #define SC_EMU_ESP		(SC_EMU_STACK_TOP - 0x1000u)
-#define SC_EMU_HEAP_BASE	0x00800000u	/* VirtualAlloc, malloc */
+#define SC_EMU_HEAP_BASE	0x00900000u	/* VirtualAlloc, malloc */
 #define SC_EMU_HEAP_SIZE	0x00100000u
+
+/*
+ * The longest payload, its slack and the page it ends in must stay below
+ * the heap: with the heap at 0x800000 the code of a payload of over
+ * 4 MiB - 64 KiB (limits.max_input is 4 MiB) could not be mapped, and
+ * such a payload was not emulated at all.
+ */
+_Static_assert(SC_EMU_CODE_BASE + SC_EMU_CODE_MAX + SC_EMU_CODE_SLACK +
+    0xfffu <= SC_EMU_HEAP_BASE, "the code would overlap the heap");
 
 /* What a candidate has asked for so far (struct sc_emu.flags). */
 #define SC_EMU_SOCKET		0x0001
