@@ -111,17 +111,26 @@ store_proc_batch(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(sp.batch, &tv);
 }
 
-/* SIGTERM (the sensors have stopped): the rest of the rings, then exit. */
+/*
+ * SIGTERM: the rest of the rings, then exit.  The parent stops the
+ * sensors first, but a signal to the whole process group (Ctrl-C, a
+ * service manager) reaches the sensors and the store at once: the rings
+ * are read until they have been quiet for STORE_PROC_QUIET reads, so the
+ * sensors' last close events are in.
+ */
+#define STORE_PROC_QUIET	3
+
 static void
 store_proc_stop(evutil_socket_t sig, short what, void *arg)
 {
-	struct timespec	ts = { 0, 100 * 1000 * 1000 };
-	int		i, n, tries;
+	struct timespec	ts = { 0, STORE_PROC_BATCH_USEC * 1000 };
+	int		i, n, tries, quiet = 0;
 
-	for (tries = 0; tries < STORE_PROC_STOP_SECS * 10; tries++) {
-		if ((n = store_proc_read()) == 0)
-			break;
-		if (n == -1)
+	for (tries = 0; tries < STORE_PROC_STOP_SECS * 10 &&
+	    quiet < STORE_PROC_QUIET; tries++) {
+		n = store_proc_read();
+		quiet = n == 0 ? quiet + 1 : 0;
+		if (n != 1)
 			nanosleep(&ts, NULL);
 	}
 	for (i = 0, n = 0; i < sp.nrings; i++)
