@@ -158,10 +158,12 @@ def trivial_start(args, workdir):
                                 stdout=subprocess.PIPE, stderr=err,
                                 text=True)
     line = read_line(proc, 10, "bench_trivial")
-    m = re.fullmatch(r"listening 127\.0\.0\.1 (\d+)", line)
+    m = re.fullmatch(r"listening 127\.0\.0\.1 (\d+) (\d+)", line)
     if m is None:
         stop(proc)
         raise BenchError(f"bench_trivial: unexpected '{line}'")
+    say(f"trivial server: {m.group(2)} processes (one per CPU), "
+        "SO_REUSEPORT, SCHED_BATCH")
     return proc, int(m.group(1))
 
 
