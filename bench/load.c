@@ -24,7 +24,8 @@
  * reaches EOF or SIGTERM/SIGINT arrives, prints "closed by peer K" (how
  * many the server ended meanwhile) and exits.
  *
- * Source addresses go round 127.0.0.LO ... 127.0.0.HI (default 2-254),
+ * Source addresses go round 127.0.0.LO ... 127.0.0.HI (default 2-254), or
+ * any range of 127.0.0.0/8 written in full (-s 127.64.0.1-127.64.255.254),
  * bound before connect with IP_BIND_ADDRESS_NO_PORT so that the ephemeral
  * port range and TIME_WAIT of one address do not limit a run.  ADDR must
  * be in 127.0.0.0/8: this tool never sends a packet anywhere else.
@@ -87,7 +88,7 @@ struct load_stats {
 struct load {
 	enum load_mode		 mode;
 	struct sockaddr_in	 dst;
-	unsigned int		 src_lo, src_hi, src_next;
+	uint32_t		 src_lo, src_hi, src_next;	/* host order */
 	unsigned long		 conc;		/* rate: in flight */
 	unsigned long		 count;		/* hold: to open */
 	unsigned long		 parallel;	/* hold: connects at once */
@@ -157,29 +158,70 @@ bad:
 	exit(2);
 }
 
-/* "LO-HI": the last octets of the source addresses, 1..254. */
+/* One source address of -s: 127.0.0.N for a number N, else dotted. */
+static uint32_t
+load_parse_source(const char *s, const char *whole)
+{
+	struct in_addr	in;
+	uint32_t	a;
+
+	if (strchr(s, '.') == NULL)
+		return (127u << 24) | (uint32_t)load_number(s, 1, 254, "-s");
+	if (inet_pton(AF_INET, s, &in) != 1) {
+		fprintf(stderr, "bench_load: %s: %s is not an IPv4 address\n",
+		    whole, s);
+		exit(2);
+	}
+	a = ntohl(in.s_addr);
+	if (a >> 24 != 127) {
+		fprintf(stderr, "bench_load: %s: sources must be in "
+		    "127.0.0.0/8\n", whole);
+		exit(2);
+	}
+	return a;
+}
+
+/*
+ * "LO-HI": the source addresses, 127.0.0.LO to 127.0.0.HI for numbers
+ * (1..254), or any range of 127.0.0.0/8 in dotted form, e.g.
+ * 127.64.0.1-127.64.255.254.  Addresses ending in .0 or .255 are skipped.
+ */
 static void
 load_parse_sources(struct load *ld, const char *s)
 {
-	char		 lo[8];
+	char		 lo[INET_ADDRSTRLEN];
 	const char	*dash;
 	size_t		 len;
 
 	dash = strchr(s, '-');
 	len = dash == NULL ? 0 : (size_t)(dash - s);
 	if (len == 0 || len >= sizeof(lo)) {
-		fprintf(stderr, "bench_load: %s: -s wants LO-HI, e.g. 2-254\n",
-		    s);
+		fprintf(stderr, "bench_load: %s: -s wants LO-HI, e.g. 2-254 "
+		    "or 127.64.0.1-127.64.255.254\n", s);
 		exit(2);
 	}
 	memcpy(lo, s, len);
 	lo[len] = '\0';
-	ld->src_lo = (unsigned int)load_number(lo, 1, 254, "-s LO");
-	ld->src_hi = (unsigned int)load_number(dash + 1, 1, 254, "-s HI");
+	ld->src_lo = load_parse_source(lo, s);
+	ld->src_hi = load_parse_source(dash + 1, s);
 	if (ld->src_lo > ld->src_hi) {
 		fprintf(stderr, "bench_load: %s: LO is above HI\n", s);
 		exit(2);
 	}
+}
+
+/* The next source address, round the range; never .0 or .255. */
+static uint32_t
+load_next_source(struct load *ld)
+{
+	uint32_t	a;
+
+	do {
+		a = ld->src_next;
+		ld->src_next = a >= ld->src_hi ? ld->src_lo : a + 1;
+	} while (((a & 0xff) == 0 || (a & 0xff) == 255) &&
+	    ld->src_lo != ld->src_hi);
+	return a;
 }
 
 static void
@@ -213,8 +255,8 @@ load_parse(struct load *ld, int argc, char *argv[])
 		ld->mode = LOAD_HOLD;
 	else
 		load_usage();
-	ld->src_lo = 2;
-	ld->src_hi = 254;
+	ld->src_lo = (127u << 24) | 2;
+	ld->src_hi = (127u << 24) | 254;
 	ld->conc = 64;
 	ld->count = 10000;
 	ld->parallel = 256;
@@ -370,9 +412,7 @@ load_start(struct load *ld, uint64_t now)
 	}
 	memset(&src, 0, sizeof(src));
 	src.sin_family = AF_INET;
-	src.sin_addr.s_addr = htonl((127u << 24) | ld->src_next);
-	if (++ld->src_next > ld->src_hi)
-		ld->src_next = ld->src_lo;
+	src.sin_addr.s_addr = htonl(load_next_source(ld));
 	(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on,
 	    sizeof(on));
 	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) == -1 ||
