@@ -12,7 +12,7 @@ PYTHON     ?= /usr/bin/python3
 PYTEST_ARGS ?= tests/integration
 SKIPS      = sh scripts/corpus-skips.sh
 
-.PHONY: all deps build run test unit asan fuzz integration bench clean
+.PHONY: all deps build run test unit asan fuzz integration bench soak clean
 
 all: build
 
@@ -67,6 +67,12 @@ test: deps
 
 bench: deps build
 	$(PYTHON) bench/bench.py --sundew ./$(BUILD)/sundew --build $(BUILD)
+
+# Not part of `make test`: a million connections take minutes.
+SOAK_CONNECTIONS ?= 1000000
+soak: deps build
+	$(PYTHON) bench/soak.py --sundew ./$(BUILD)/sundew --build $(BUILD) \
+	    --connections $(SOAK_CONNECTIONS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -40,10 +40,16 @@ RATE_RE = re.compile(
 HOLD_RE = re.compile(r"established (\d+) of (\d+), errors (\d+)")
 PEER_RE = re.compile(r"closed by peer (\d+)")
 
-# The rate runs and the held connections come from separate source
-# addresses, so that the log check counts the rate runs' events only.
-RATE_SOURCES = (2, 127)
+# Each rate run comes from source addresses of its own, 127.B.K.1-254 for
+# run K (0: the warm-up) with B = SUNDEW_NET for sundew's runs and
+# TRIVIAL_NET for the trivial server's, so that the close events in the
+# log are counted run by run.  The held connections come from 127.0.0.x.
+SUNDEW_NET = 10
+TRIVIAL_NET = 20
 HOLD_SOURCES = (128, 254)
+# How long the JSON log must not change to be taken as caught up with a
+# run: well over the store's flush interval (0.1 s, store_proc.c).
+LOG_QUIET = 0.5
 
 TARGET_RATIO = 0.70
 TARGET_BYTES_PER_CONN = 4096
@@ -105,48 +111,116 @@ def stop(proc, timeout=10):
 
 # ---------------------------------------------------------------- rate
 
-def rate_once(args, port, seconds):
-    """One bench_load rate run: a dict of completed, elapsed, rate, errors."""
+def run_sources(net, k):
+    """The source addresses of rate run k: 127.net.k.1-254."""
+    return f"127.{net}.{k}.1-127.{net}.{k}.254"
+
+
+def rate_once(args, port, seconds, net, k, datadir=None):
+    """One bench_load rate run: a dict of completed, elapsed, rate, errors.
+
+    With datadir (sundew's runs), waits until the JSON log has caught up
+    with the run and adds log_end: the seconds from the start of the run
+    to the log's last write, and lag: from the last connection's end."""
     cmd = [args.load, "rate", "-c", str(args.concurrency), "-t",
-           str(seconds), "-s", "%d-%d" % RATE_SOURCES, "127.0.0.1", str(port)]
+           str(seconds), "-s", run_sources(net, k), "127.0.0.1", str(port)]
+    t0 = time.time()
     try:
         res = subprocess.run(cmd, capture_output=True, text=True,
                              timeout=seconds + 60)
     except subprocess.TimeoutExpired as e:
         raise BenchError(f"{' '.join(cmd)}: did not finish") from e
+    t_end = time.time()
     m = RATE_RE.search(res.stdout)
     if res.returncode != 0 or m is None:
         raise BenchError(f"{' '.join(cmd)}: status {res.returncode}: "
                          f"{res.stdout.strip()} {res.stderr.strip()}")
-    note(args, f"{m.group(0)}  ({res.stderr.strip()})")
-    return {"completed": int(m.group(1)), "elapsed": float(m.group(2)),
-            "rate": int(m.group(3)), "errors": int(m.group(4))}
+    run = {"k": k, "completed": int(m.group(1)),
+           "elapsed": float(m.group(2)), "rate": int(m.group(3)),
+           "errors": int(m.group(4))}
+    extra = ""
+    if datadir is not None:
+        last = log_settle(datadir)
+        run["log_end"] = max(run["elapsed"], last - t0)
+        run["lag"] = max(0.0, last - t_end)
+        extra = f", JSON log caught up {run['lag']:.3f} s after the last"
+    note(args, f"{m.group(0)}  ({res.stderr.strip()}{extra})")
+    return run
 
 
-def rate_summary(label, runs):
-    """The median rate and the totals of runs (the first is a warm-up)."""
-    rates = [r["rate"] for r in runs[1:]]
-    say(f"  {label}: {' '.join(str(r) for r in rates)} conn/s, median "
+def log_mark(datadir):
+    """(newest mtime in ns, total size) of the JSON log files."""
+    newest = size = 0
+    for path in log_files(datadir):
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        newest = max(newest, st.st_mtime_ns)
+        size += st.st_size
+    return newest, size
+
+
+def log_settle(datadir, timeout=60):
+    """Waits until the JSON log has not changed for LOG_QUIET seconds;
+    returns the wall-clock time of its last write.  Nothing but a rate run
+    writes to it meanwhile (sundew has no periodic events), so that is when
+    the run's last event was logged."""
+    deadline = time.monotonic() + timeout
+    mark, since = log_mark(datadir), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = log_mark(datadir)
+        if now != mark:
+            mark, since = now, time.monotonic()
+        elif time.monotonic() - since >= LOG_QUIET:
+            break
+    return mark[0] / 1e9
+
+
+def rate_summary(label, runs, key="rate"):
+    """The median of key over runs (the first is a warm-up) and totals."""
+    rates = [r[key] for r in runs[1:]]
+    say(f"  {label}: {' '.join(f'{r:.0f}' for r in rates)} conn/s, median "
         f"{statistics.median(rates):.0f}, errors "
         f"{sum(r['errors'] for r in runs)}")
     return {"median": statistics.median(rates),
             "completed": sum(r["completed"] for r in runs),
-            "errors": sum(r["errors"] for r in runs)}
+            "errors": sum(r["errors"] for r in runs), "runs": runs}
 
 
-def rate_measure(args, tport, sport):
+def rate_measure(args, tport, sport, datadir):
     """A warm-up run of each, then args.runs runs of the trivial server
     and of sundew in turn, so that both see the same machine (other load,
-    a neighbour on the host) and its drift falls on both alike."""
+    a neighbour on the host) and its drift falls on both alike.  After
+    each of sundew's runs the JSON log is let catch up, so that the store's
+    tail does not fall on the next run of the trivial server.  The trivial
+    server's summary, and sundew's runs: their rate needs the log, read
+    once sundew has stopped (logged_rates)."""
     say(f"rate: warm-up, then {args.runs} runs of {args.seconds} s of the "
         f"trivial server and of sundew in turn, {args.concurrency} "
         "connections in flight")
-    triv = [rate_once(args, tport, 1)]
-    sd = [rate_once(args, sport, 1)]
-    for _ in range(args.runs):
-        triv.append(rate_once(args, tport, args.seconds))
-        sd.append(rate_once(args, sport, args.seconds))
-    return rate_summary("trivial server", triv), rate_summary("sundew", sd)
+    triv = [rate_once(args, tport, 1, TRIVIAL_NET, 0)]
+    sd = [rate_once(args, sport, 1, SUNDEW_NET, 0, datadir)]
+    for k in range(1, args.runs + 1):
+        triv.append(rate_once(args, tport, args.seconds, TRIVIAL_NET, k))
+        sd.append(rate_once(args, sport, args.seconds, SUNDEW_NET, k,
+                            datadir))
+    return rate_summary("trivial server", triv), sd
+
+
+def logged_rates(runs, per_run):
+    """sundew's rate, run by run: the connections whose close event the
+    JSON log holds (per_run, by the run's sources), over the time from the
+    run's first connect until the log held its last event."""
+    for r in runs:
+        r["logged"] = per_run.get(r["k"], 0)
+        r["rate_logged"] = r["logged"] / r["log_end"]
+    res = rate_summary("sundew, logged connections", runs, "rate_logged")
+    res["generator_median"] = statistics.median(r["rate"] for r in runs[1:])
+    res["logged"] = sum(r["logged"] for r in runs)
+    res["max_lag"] = max(r["lag"] for r in runs)
+    return res
 
 
 def trivial_start(args, workdir):
@@ -158,10 +232,12 @@ def trivial_start(args, workdir):
                                 stdout=subprocess.PIPE, stderr=err,
                                 text=True)
     line = read_line(proc, 10, "bench_trivial")
-    m = re.fullmatch(r"listening 127\.0\.0\.1 (\d+)", line)
+    m = re.fullmatch(r"listening 127\.0\.0\.1 (\d+) (\d+)", line)
     if m is None:
         stop(proc)
         raise BenchError(f"bench_trivial: unexpected '{line}'")
+    say(f"trivial server: {m.group(2)} processes (one per CPU), "
+        "SO_REUSEPORT, SCHED_BATCH")
     return proc, int(m.group(1))
 
 
@@ -422,10 +498,10 @@ def log_files(datadir):
 
 
 def log_count(datadir, port):
-    """(close events of the rate runs, all close events, files read)."""
-    lo, hi = RATE_SOURCES
-    sources = {f"127.0.0.{i}" for i in range(lo, hi + 1)}
-    ours = total = 0
+    """({rate run: its close events}, all close events, files read)."""
+    prefix = f"127.{SUNDEW_NET}."
+    per_run = {}
+    total = 0
     files = log_files(datadir)
     for path in files:
         opener = gzip.open if path.endswith(".gz") else open
@@ -440,10 +516,12 @@ def log_count(datadir, port):
                 if ev.get("eventid") != "sundew.connection.close":
                     continue
                 total += 1
-                if ev.get("src_ip") in sources and \
+                src = str(ev.get("src_ip"))
+                if src.startswith(prefix) and \
                         str(ev.get("dst_port")) == str(port):
-                    ours += 1
-    return ours, total, files
+                    k = int(src.split(".")[2])
+                    per_run[k] = per_run.get(k, 0) + 1
+    return per_run, total, files
 
 
 def sundew_measure(args, hard, workdir, tport):
@@ -459,7 +537,8 @@ def sundew_measure(args, hard, workdir, tport):
                              f"children of {proc.pid}")
         say(f"  sensors: pids {' '.join(map(str, sensors))} ({how})")
         res["sensors_how"] = how
-        res["trivial"], res["rate"] = rate_measure(args, tport, args.port)
+        res["trivial"], sd_runs = rate_measure(args, tport, args.port,
+                                               datadir)
         say(f"sundew: holding {args.idle} idle connections")
         res["idle"] = hold_measure(args, proc, sensors, args.port,
                                    args.idle, hard)
@@ -475,6 +554,7 @@ def sundew_measure(args, hard, workdir, tport):
     if status not in (0, -signal.SIGTERM):
         say(f"  sundew exited with status {status} after SIGTERM")
     res["log"] = log_count(datadir, args.port)
+    res["rate"] = logged_rates(sd_runs, res["log"][0])
     return res
 
 
@@ -549,7 +629,8 @@ def report(args, triv, sd, hard, sc=None):
                  f"{sd['rate']['median']:.0f}", f"{triv['median']:.0f}",
                  f"{ratio:.0%}", f">= {TARGET_RATIO:.0%}",
                  verdict(ratio >= TARGET_RATIO)))
-    ours, total, files = sd["log"]
+    _, total, files = sd["log"]
+    ours = sd["rate"]["logged"]
     done = sd["rate"]["completed"]
     rows.append(("close events / completed",
                  f"{ours}/{done}", "-", "-", "all logged",
@@ -591,6 +672,13 @@ def report(args, triv, sd, hard, sc=None):
         f"{args.concurrency} in flight, each connection: connect, send 100 "
         "bytes, shut down, read to the end, close; errors: trivial "
         f"{triv['errors']}, sundew {sd['rate']['errors']}")
+    say("rate: the trivial server's is connections completed over the run; "
+        "sundew's is connections whose close event the JSON log holds, "
+        "over the time until the log held the run's last event (up to "
+        f"{sd['rate']['max_lag']:.2f} s after the run's last connection; "
+        "the store flushes every 0.1 s); counting completed connections "
+        f"over the run, sundew's median is "
+        f"{sd['rate']['generator_median']:.0f}")
     say(f"log: {total} sundew.connection.close events in "
         f"{len(files)} file(s) under {sd['datadir']}/log, {ours} from the "
         "rate runs")

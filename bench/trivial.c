@@ -1,30 +1,46 @@
 /*
  * bench_trivial: the baseline of `make bench`.  The least a TCP server can
- * do per connection: accept, write a banner, close.  One thread, one epoll
- * set, no logging, no per-connection state.  sundew's connection rate is
- * printed as a ratio to this server's, measured in the same run.
+ * do per connection of the rate benchmark, shaped like sundew's sensors:
+ * one process per CPU, each with its own listening socket in one
+ * SO_REUSEPORT group (the kernel spreads the connections over them as it
+ * does over the sensors), each running SCHED_BATCH as the sensors do.
+ * Each connection is accepted, read to its end (the load generator sends
+ * 100 bytes and shuts its side) and closed: what sundew's generic service
+ * does, less the session, the events and the store.  Reading the request
+ * matters: a socket closed with unread input ends in a reset, which is
+ * cheaper for both ends than the orderly close sundew does.  No logging,
+ * no state but the descriptor.  sundew's connection rate is printed as a
+ * ratio to this server's, measured in the same run.
  *
- *	bench_trivial PORT [ADDR]
+ *	bench_trivial [-n PROCS] PORT [ADDR]
  *
+ * PROCS defaults to the CPUs online, as sundew's sensors (sensors: 0).
  * ADDR defaults to 127.0.0.1 and must be in 127.0.0.0/8.  PORT 0 takes a
- * free port.  Once listening, prints "listening ADDR PORT" on stdout; runs
- * until SIGTERM or SIGINT.
+ * free port.  Once every process listens, prints "listening ADDR PORT
+ * PROCS" on stdout; runs until SIGTERM or SIGINT, which it passes on to
+ * its processes.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#define TRIVIAL_BANNER	"220 ready\r\n"
-#define TRIVIAL_BACKLOG	65535	/* the kernel caps it at somaxconn */
+#define TRIVIAL_BACKLOG		4096	/* sundew's listen.backlog */
+#define TRIVIAL_ACCEPT_BATCH	64	/* as a sensor, per wakeup */
+#define TRIVIAL_MAX_PROCS	64	/* as sundew's sensors */
+#define TRIVIAL_MAX_EVENTS	256
+#define TRIVIAL_LISTENER	(-1)	/* epoll token of the listener */
 
 static volatile sig_atomic_t	trivial_stop;
 
@@ -35,53 +51,40 @@ trivial_on_signal(int sig)
 	trivial_stop = 1;
 }
 
-/* Parses a port number (0-65535); returns -1 if s is not one. */
-static int
-trivial_parse_port(const char *s)
+/* Parses a number in [lo, hi]; returns -1 if s is not one. */
+static long
+trivial_number(const char *s, long lo, long hi)
 {
 	char	*end;
 	long	 v;
 
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < 0 || v > 65535)
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
 		return -1;
-	return (int)v;
+	return v;
 }
 
 /*
- * A bound, listening, non-blocking socket on addr:port, or -1 after saying
- * why on stderr.
+ * A bound, listening, non-blocking socket on sin in the SO_REUSEPORT group
+ * of its port, or -1 after saying why on stderr.
  */
 static int
-trivial_listen(const char *addr, int port)
+trivial_listen(const struct sockaddr_in *sin)
 {
-	struct sockaddr_in	sin;
-	int			fd, on = 1;
+	int	fd, on = 1;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1) {
-		fprintf(stderr, "bench_trivial: %s: not an IPv4 address\n",
-		    addr);
-		return -1;
-	}
-	if ((ntohl(sin.sin_addr.s_addr) >> 24) != 127) {
-		fprintf(stderr, "bench_trivial: %s: only 127.0.0.0/8 is "
-		    "allowed\n", addr);
-		return -1;
-	}
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
 		fprintf(stderr, "bench_trivial: socket: %s\n", strerror(errno));
 		return -1;
 	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1 ||
+	    bind(fd, (const struct sockaddr *)sin, sizeof(*sin)) == -1 ||
 	    listen(fd, TRIVIAL_BACKLOG) == -1) {
-		fprintf(stderr, "bench_trivial: bind/listen %s:%d: %s\n",
-		    addr, port, strerror(errno));
+		fprintf(stderr, "bench_trivial: bind/listen port %u: %s\n",
+		    ntohs(sin->sin_port), strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -101,17 +104,39 @@ trivial_raise_nofile(void)
 }
 
 /*
- * Accepts everything that is waiting; each connection gets the banner and
- * is closed at once.  A full descriptor table ends the round early: the
- * connection stays queued until the next one.
+ * Reads what fd holds.  1 when the connection is over (EOF or an error:
+ * the caller closes it), 0 when it waits for more.
  */
-static void
-trivial_accept_all(int lfd, unsigned long long *served)
+static int
+trivial_drain(int fd)
 {
-	static const char	banner[] = TRIVIAL_BANNER;
-	int			fd;
+	char	buf[4096];
+	ssize_t	n;
 
 	for (;;) {
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0)
+			continue;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		return 1;
+	}
+}
+
+/*
+ * Accepts what is waiting, at most TRIVIAL_ACCEPT_BATCH.  A connection
+ * whose request and end are there already (as a rule: the client sends at
+ * once) is read and closed on the spot; the others wait in the epoll set.
+ */
+static void
+trivial_accept(int lfd, int efd, unsigned long long *served)
+{
+	struct epoll_event	ev;
+	int			fd, i;
+
+	for (i = 0; i < TRIVIAL_ACCEPT_BATCH; i++) {
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -121,52 +146,36 @@ trivial_accept_all(int lfd, unsigned long long *served)
 				    strerror(errno));
 			return;
 		}
-		/* A short write is of no interest to a baseline. */
-		(void)send(fd, banner, sizeof(banner) - 1, MSG_NOSIGNAL);
-		close(fd);
-		(*served)++;
+		if (trivial_drain(fd)) {
+			close(fd);
+			(*served)++;
+			continue;
+		}
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN | EPOLLRDHUP;
+		ev.data.fd = fd;
+		if (epoll_ctl(efd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+			fprintf(stderr, "bench_trivial: epoll_ctl: %s\n",
+			    strerror(errno));
+			close(fd);
+		}
 	}
 }
 
-int
-main(int argc, char *argv[])
+/* One process of the group: serves lfd until SIGTERM. */
+static int
+trivial_serve(int lfd, int index)
 {
-	struct epoll_event	 ev, evs[8];
-	struct sigaction	 sa;
-	struct sockaddr_in	 sin;
-	socklen_t		 slen = sizeof(sin);
+	struct epoll_event	 ev, evs[TRIVIAL_MAX_EVENTS];
+	struct sched_param	 sp;
 	unsigned long long	 served = 0;
-	const char		*addr = "127.0.0.1";
-	char			 abuf[INET_ADDRSTRLEN];
-	int			 port, lfd, efd, n;
+	int			 efd, n, k;
 
-	if (argc < 2 || argc > 3) {
-		fprintf(stderr, "usage: bench_trivial PORT [ADDR]\n");
-		return 2;
-	}
-	if ((port = trivial_parse_port(argv[1])) == -1) {
-		fprintf(stderr, "bench_trivial: %s: not a port\n", argv[1]);
-		return 2;
-	}
-	if (argc == 3)
-		addr = argv[2];
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = trivial_on_signal;
-	sigemptyset(&sa.sa_mask);
-	(void)sigaction(SIGTERM, &sa, NULL);
-	(void)sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	trivial_raise_nofile();
-
-	if ((lfd = trivial_listen(addr, port)) == -1)
-		return 1;
-	if (getsockname(lfd, (struct sockaddr *)&sin, &slen) == -1 ||
-	    inet_ntop(AF_INET, &sin.sin_addr, abuf, sizeof(abuf)) == NULL) {
-		fprintf(stderr, "bench_trivial: getsockname: %s\n",
+	/* The sensors' policy (sensor.c): give way rather than preempt. */
+	memset(&sp, 0, sizeof(sp));
+	if (sched_setscheduler(0, SCHED_BATCH, &sp) == -1)
+		fprintf(stderr, "bench_trivial: SCHED_BATCH: %s\n",
 		    strerror(errno));
-		return 1;
-	}
 	if ((efd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
 		fprintf(stderr, "bench_trivial: epoll_create1: %s\n",
 		    strerror(errno));
@@ -174,17 +183,14 @@ main(int argc, char *argv[])
 	}
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
-	ev.data.fd = lfd;
+	ev.data.fd = TRIVIAL_LISTENER;
 	if (epoll_ctl(efd, EPOLL_CTL_ADD, lfd, &ev) == -1) {
 		fprintf(stderr, "bench_trivial: epoll_ctl: %s\n",
 		    strerror(errno));
 		return 1;
 	}
-	printf("listening %s %u\n", abuf, ntohs(sin.sin_port));
-	fflush(stdout);
-
 	while (!trivial_stop) {
-		n = epoll_wait(efd, evs, 8, -1);
+		n = epoll_wait(efd, evs, TRIVIAL_MAX_EVENTS, -1);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -192,11 +198,143 @@ main(int argc, char *argv[])
 			    strerror(errno));
 			return 1;
 		}
-		if (n > 0)
-			trivial_accept_all(lfd, &served);
+		for (k = 0; k < n; k++) {
+			if (evs[k].data.fd == TRIVIAL_LISTENER) {
+				trivial_accept(lfd, efd, &served);
+				continue;
+			}
+			/* close() also takes it out of the epoll set. */
+			if (trivial_drain(evs[k].data.fd)) {
+				close(evs[k].data.fd);
+				served++;
+			}
+		}
 	}
-	fprintf(stderr, "bench_trivial: served %llu connections\n", served);
-	close(efd);
-	close(lfd);
+	fprintf(stderr, "bench_trivial: process %d served %llu connections\n",
+	    index, served);
 	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct sigaction	 sa;
+	sigset_t		 block, orig;
+	struct sockaddr_in	 sin;
+	socklen_t		 slen = sizeof(sin);
+	const char		*addr = "127.0.0.1";
+	char			 abuf[INET_ADDRSTRLEN];
+	pid_t			 pids[TRIVIAL_MAX_PROCS];
+	int			 fds[TRIVIAL_MAX_PROCS];
+	long			 nprocs, port;
+	int			 ch, i, status, rc = 0;
+
+	nprocs = sysconf(_SC_NPROCESSORS_ONLN);
+	if (nprocs < 1)
+		nprocs = 1;
+	if (nprocs > TRIVIAL_MAX_PROCS)
+		nprocs = TRIVIAL_MAX_PROCS;
+	while ((ch = getopt(argc, argv, "n:")) != -1) {
+		if (ch != 'n' || (nprocs = trivial_number(optarg, 1,
+		    TRIVIAL_MAX_PROCS)) == -1) {
+			fprintf(stderr, "usage: bench_trivial [-n PROCS 1-%d] "
+			    "PORT [ADDR]\n", TRIVIAL_MAX_PROCS);
+			return 2;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1 || argc > 2) {
+		fprintf(stderr, "usage: bench_trivial [-n PROCS] PORT [ADDR]\n");
+		return 2;
+	}
+	if ((port = trivial_number(argv[0], 0, 65535)) == -1) {
+		fprintf(stderr, "bench_trivial: %s: not a port\n", argv[0]);
+		return 2;
+	}
+	if (argc == 2)
+		addr = argv[1];
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1) {
+		fprintf(stderr, "bench_trivial: %s: not an IPv4 address\n",
+		    addr);
+		return 2;
+	}
+	if ((ntohl(sin.sin_addr.s_addr) >> 24) != 127) {
+		fprintf(stderr, "bench_trivial: %s: only 127.0.0.0/8 is "
+		    "allowed\n", addr);
+		return 2;
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = trivial_on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: the signal must end epoll_wait. */
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* Held until sigsuspend below, so that a signal cannot slip by. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &orig);
+	trivial_raise_nofile();
+
+	/*
+	 * Every socket is bound before any process starts, so that PORT 0
+	 * resolves once (the first socket's port is the group's) and the
+	 * "listening" line means that the whole group takes connections.
+	 */
+	for (i = 0; i < nprocs; i++) {
+		if ((fds[i] = trivial_listen(&sin)) == -1)
+			return 1;
+		if (i == 0 && (getsockname(fds[0], (struct sockaddr *)&sin,
+		    &slen) == -1 || inet_ntop(AF_INET, &sin.sin_addr, abuf,
+		    sizeof(abuf)) == NULL)) {
+			fprintf(stderr, "bench_trivial: getsockname: %s\n",
+			    strerror(errno));
+			return 1;
+		}
+	}
+	fflush(stdout);
+	for (i = 0; i < nprocs; i++) {
+		if ((pids[i] = fork()) == -1) {
+			fprintf(stderr, "bench_trivial: fork: %s\n",
+			    strerror(errno));
+			trivial_stop = 1;
+			nprocs = i;
+			rc = 1;
+			break;
+		}
+		if (pids[i] == 0) {
+			int	j;
+
+			prctl(PR_SET_PDEATHSIG, SIGTERM);
+			sigprocmask(SIG_SETMASK, &orig, NULL);
+			for (j = 0; j < nprocs; j++)
+				if (j != i)
+					close(fds[j]);
+			_exit(trivial_serve(fds[i], i));
+		}
+	}
+	for (i = 0; i < nprocs; i++)
+		close(fds[i]);
+	if (!trivial_stop) {
+		printf("listening %s %ld %ld\n", abuf, (long)ntohs(sin.sin_port),
+		    nprocs);
+		fflush(stdout);
+	}
+	while (!trivial_stop)
+		sigsuspend(&orig);
+	for (i = 0; i < nprocs; i++)
+		(void)kill(pids[i], SIGTERM);
+	for (i = 0; i < nprocs; i++) {
+		while (waitpid(pids[i], &status, 0) == -1 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			rc = 1;
+	}
+	return rc;
 }
