@@ -106,6 +106,17 @@ ring_unmap(struct ring *r)
 	r->data = NULL;
 }
 
+void
+ring_free(struct ring *r)
+{
+	if (r == NULL)
+		return;
+	ring_unmap(r);
+	if (r->wait != NULL)
+		evbuffer_free(r->wait);
+	free(r);
+}
+
 uint64_t
 ring_next_id(struct ring *r)
 {

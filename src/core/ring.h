@@ -46,6 +46,8 @@ struct ring_rec {
 struct ring	*ring_create(unsigned index, size_t size);
 /* In a child that must not see this ring. */
 void		 ring_unmap(struct ring *);
+/* Unmaps and frees (the tests). */
+void		 ring_free(struct ring *);
 
 /* The next event id of the ring's process (sensor or store). */
 uint64_t	 ring_next_id(struct ring *);

@@ -467,9 +467,10 @@ store_victims_prune(struct store *st, struct store_victims *vs, int logs,
 
 /*
  * Brings used + need down to 90% of the ceiling: the oldest hexdumps
- * first, then the oldest rotated logs; samples, the live log and the
- * database are never deleted.  With must_fit, nothing is deleted unless
- * the deletions would let need fit under the ceiling.
+ * first, then the oldest rotated logs, then the live log (rotated, then
+ * deleted: SQLite still has its events); samples and the database are
+ * never deleted.  With must_fit, nothing is deleted unless the deletions
+ * would let need fit under the ceiling.
  */
 static void
 store_disk_prune(struct store *st, uint64_t need, int must_fit)
@@ -481,16 +482,25 @@ store_disk_prune(struct store *st, uint64_t need, int must_fit)
 	target = st->max_disk - st->max_disk / 10;
 	store_victims_list(st, &hex, 0);
 	store_victims_list(st, &logs, 1);
-	/* What stays whatever is deleted: samples, live log, database. */
+	/* What stays whatever is deleted: samples, database. */
 	keep = store_disk_used(st);
-	keep = keep > hex.bytes + logs.bytes ? keep - hex.bytes - logs.bytes :
-	    0;
+	keep = keep > hex.bytes + logs.bytes + st->json_size ?
+	    keep - hex.bytes - logs.bytes - st->json_size : 0;
 	if (must_fit && keep + need > st->max_disk)
 		goto done;
 	store_victims_prune(st, &hex, 0, need, target, &nhex, &bytes);
 	if (store_disk_used(st) + need > target)
 		store_victims_prune(st, &logs, 1, need, target, &nlogs,
 		    &bytes);
+	/* Still over: the live log becomes a rotated one, and goes too. */
+	if (store_disk_used(st) + need > target &&
+	    store_json_rotate_live(st) == 0) {
+		free(logs.v);
+		memset(&logs, 0, sizeof(logs));
+		store_victims_list(st, &logs, 1);
+		store_victims_prune(st, &logs, 1, need, target, &nlogs,
+		    &bytes);
+	}
 	if (nhex + nlogs == 0)
 		goto done;
 	log_info("store: disk ceiling of %llu bytes: deleted the %llu oldest "
@@ -621,12 +631,45 @@ store_sql_queue(struct store *st, uint32_t kind, uint64_t id, const void *p,
 	return 0;
 }
 
+/*
+ * Room under the ceiling for what waits to be written: the JSON lines,
+ * and for SQLite twice the events' text (rows, indexes, WAL).  When even
+ * deleting all that may go leaves too little, the events wait (in memory,
+ * then in the rings: the sensors stop accepting) rather than pass the
+ * ceiling, tried again once a second.
+ */
+static int
+store_ceiling(struct store *st)
+{
+	uint64_t	need = st->json_out.len + 2 * (uint64_t)st->sql_out.len;
+	time_t		now = store_mono();
+	char		msg[160];
+
+	if (st->max_disk == 0 || need == 0)
+		return 0;
+	if (st->ceiling_failed == now)
+		return -1;
+	if (store_disk_reserve(st, need) == 0) {
+		st->ceiling_failed = 0;
+		return 0;
+	}
+	st->ceiling_failed = now;
+	snprintf(msg, sizeof(msg), "store.max_disk of %llu bytes reached, "
+	    "with only samples and the database left (%llu bytes)",
+	    (unsigned long long)st->max_disk,
+	    (unsigned long long)store_disk_used(st));
+	store_disk_refused(st, "the events", 0, msg);
+	return -1;
+}
+
 int
 store_flush(struct store *st)
 {
 	time_t	now;
 	int	rc = 0;
 
+	if (store_ceiling(st) == -1)
+		return -1;
 	if (st->json_enabled && store_json_flush(st) == -1)
 		rc = -1;
 	if (st->sqlite_enabled && (st->sql_out.len > 0 ||

@@ -94,6 +94,7 @@ struct store {
 	struct sqlite3_stmt *sql_open_id;
 	struct store_buf sql_out;		/* events for the next commit */
 	time_t		 sql_failed;		/* last failed commit */
+	time_t		 ceiling_failed;	/* last batch over the ceiling */
 	uint64_t	 sql_lost;
 	time_t		 sql_warned;
 
@@ -150,6 +151,8 @@ void	store_json_event(struct store *, const char *, size_t);
 /* 0 when every line is written, -1 when some wait. */
 int	store_json_flush(struct store *);
 void	store_json_reopen(struct store *);
+/* The disk ceiling: the live log becomes log.1 (-1 if empty or off). */
+int	store_json_rotate_live(struct store *);
 void	store_json_tick(struct store *, time_t now);
 void	store_json_close(struct store *);
 /* N if name (in json_dir) is the rotated log "sundew.json.N", else 0. */

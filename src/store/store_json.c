@@ -245,6 +245,14 @@ store_json_rotate(struct store *st)
 	return st->json_size == 0 ? 0 : -1;
 }
 
+int
+store_json_rotate_live(struct store *st)
+{
+	if (!st->json_enabled || st->json_fd == -1 || st->json_size == 0)
+		return -1;
+	return store_json_rotate(st);
+}
+
 /* Writes n bytes of whole lines, all or none. */
 static int
 store_json_write(struct store *st, const char *p, size_t n)

@@ -251,3 +251,41 @@ def test_sessions_of_a_killed_sensor_are_closed(sundew):
     d.stop()
     assert len(d.events("sundew.connection.close",
                         reason="sensor_died")) == 20
+
+
+def data_bytes(var):
+    """What the store counts against store.max_disk: every regular file."""
+    total = 0
+    for root, _, files in os.walk(var):
+        if os.path.basename(root) == "empty":
+            continue
+        for f in files:
+            p = os.path.join(root, f)
+            if os.path.isfile(p) and not os.path.islink(p) and f != ".lock":
+                total += os.path.getsize(p)
+    return total
+
+
+def test_disk_ceiling_holds(sundew):
+    """Past store.max_disk the store deletes hexdumps, rotated logs and then
+    the live JSON log (SQLite keeps every event): the data directory stays
+    under the ceiling, give or take one batch, and SQLite has every
+    connection."""
+    ceiling = 16 << 20       # the database and its WAL take 13 MiB
+    d = sundew(["limits.per_source=0", f"store.max_disk={ceiling}"])
+    peak = [0]
+
+    def during(t):
+        peak[0] = max(peak[0], data_bytes(d.data))
+    done, _ = run_load(seconds=30, procs=2, most=3000, during=during)
+    assert len(done) == 6000
+    check_sql = lambda: (lambda r: r if r[0][0] >= 6000 else None)(d.sql(
+        "SELECT count(*) FROM events WHERE eventid = "
+        "'sundew.connection.close' AND src_ip LIKE '127.0.1.%'"))
+    wait_for(check_sql, 60, "6000 close events in SQLite")
+    d.stop()
+    peak[0] = max(peak[0], data_bytes(d.data))
+    # One batch of lines may be written before the next measure.
+    assert peak[0] <= ceiling + (1 << 20), peak[0]
+    pruned = d.events("sundew.limit.hit", limit="disk", action="pruned")
+    assert pruned, "no pruning event"

@@ -81,7 +81,7 @@ test_roundtrip_and_wrap(void **state)
 	assert_int_equal(got, 500);
 	assert_int_equal(ring_used(r), 0);
 	assert_int_equal(ring_pending(r), 0);
-	ring_unmap(r);
+	ring_free(r);
 }
 
 /* Two parts of a record (a file's header and its bytes) arrive as one. */
@@ -100,7 +100,7 @@ test_two_parts(void **state)
 	assert_int_equal(rec.id, 64);
 	assert_memory_equal(p, "headbody!", 9);
 	assert_int_equal(ring_read(r, &rec, &p), 0);
-	ring_unmap(r);
+	ring_free(r);
 }
 
 /* Ids: unique across rings and across restarts of the ring's process. */
@@ -130,8 +130,8 @@ test_ids(void **state)
 	assert_int_equal(z, x + 3 * RING_INDEXES);
 	/* Ids begin with the second the ring was made: later runs are higher. */
 	assert_true(x >> 31 >= (uint64_t)time(NULL) - 5);
-	ring_unmap(a);
-	ring_unmap(b);
+	ring_free(a);
+	ring_free(b);
 }
 
 /*
@@ -177,7 +177,7 @@ test_writer_killed(void **state)
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_int_equal(test_drain(r, got), got + 1000);
-	ring_unmap(r);
+	ring_free(r);
 }
 
 /*
@@ -212,7 +212,7 @@ test_reader_killed(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	ring_rewind(r);
 	assert_int_equal(test_drain(r, 5), 10);
-	ring_unmap(r);
+	ring_free(r);
 }
 
 /* A full ring: records wait in memory and go in once room is made. */
@@ -235,7 +235,7 @@ test_full_ring_waits(void **state)
 		got = test_drain(r, got);
 	assert_int_equal(got, 200);
 	assert_int_equal(ring_used(r), 0);
-	ring_unmap(r);
+	ring_free(r);
 }
 
 /* More than RING_OVERFLOW waiting: the rest is lost, and said so. */
@@ -255,7 +255,7 @@ test_overflow_is_bounded(void **state)
 	/* A record larger than a quarter of the ring can never go in. */
 	assert_int_equal(ring_put(r, RING_EVENT, 0, big, 300 * 1024, NULL, 0),
 	    -1);
-	ring_unmap(r);
+	ring_free(r);
 }
 
 /*
@@ -294,7 +294,7 @@ test_corrupt_ring_is_skipped(void **state)
 	assert_int_equal(ring_read(r, &rec, &p), 1);
 	assert_int_equal(rec.id, 0);
 	ring_commit(r);
-	ring_unmap(r);
+	ring_free(r);
 }
 
 int
