@@ -189,7 +189,12 @@ conn_orphan(const struct ledger_entry *e, void *arg)
 	memcpy(c.session, e->session, sizeof(c.session) - 1);
 	if (strspn(c.session, "0123456789abcdef") != CONN_ID_LEN)
 		return;
-	conn_event(&ev, &c, "sundew.connection.close");
+	/* The id its own close had, if the dead sensor built one. */
+	event_begin_id(&ev, "sundew.connection.close", e->close_id != 0 ?
+	    e->close_id : event_next_id());
+	conn_fields_keep(&c);
+	event_fields(&ev, c.fields, c.nfields);
+	free(c.fields);
 	event_str(&ev, "reason", "sensor_died");
 	ms = (event_now_usec() - e->start_us) / 1000;
 	event_int(&ev, "duration_ms", ms > 0 ? ms : 0);
@@ -507,6 +512,7 @@ conn_close(struct conn *c, const char *reason)
 	event_int(&ev, "duration_ms", (event_now_usec() - c->start_us) / 1000);
 	event_int(&ev, "bytes_in", (int64_t)c->bytes_in);
 	event_int(&ev, "bytes_out", (int64_t)c->bytes_out);
+	ledger_closing(sensor_ledger(), c->slot, ev.id);
 	sensor_send_event(&ev);
 	ledger_release(sensor_ledger(), c->slot);
 	c->slot = -1;

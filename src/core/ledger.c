@@ -89,6 +89,13 @@ ledger_bytes(struct ledger *l, int slot, uint64_t in, uint64_t out)
 }
 
 void
+ledger_closing(struct ledger *l, int slot, uint64_t id)
+{
+	if (slot >= 0)
+		l->shm->slot[slot].close_id = id;
+}
+
+void
 ledger_release(struct ledger *l, int slot)
 {
 	uint32_t	*n;

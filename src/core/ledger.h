@@ -26,6 +26,7 @@ struct ledger_entry {
 	int64_t			start_us;
 	uint64_t		bytes_in;
 	uint64_t		bytes_out;
+	uint64_t		close_id;	/* its close event's, once built */
 	struct sockaddr_in6	src;		/* or a sockaddr_in */
 	struct sockaddr_in6	dst;
 	char			session[24];
@@ -39,6 +40,12 @@ void		 ledger_unmap(struct ledger *);
 int		 ledger_take(struct ledger *, const struct ledger_entry *e);
 void		 ledger_bytes(struct ledger *, int slot, uint64_t in,
 		    uint64_t out);
+/*
+ * The session's close event has id and is about to be published: a
+ * successor that finds the slot still taken writes its close with the
+ * same id, which a sink keeps once.
+ */
+void		 ledger_closing(struct ledger *, int slot, uint64_t id);
 void		 ledger_release(struct ledger *, int slot);
 
 /*

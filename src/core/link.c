@@ -308,6 +308,15 @@ link_connected(const struct link *l)
 }
 
 void
+link_clear(struct link *l)
+{
+	evbuffer_drain(l->out, evbuffer_get_length(l->out));
+	l->sent = l->queued;
+	l->head_start = l->queued;
+	l->head = l->count = 0;
+}
+
+void
 link_drain(struct link *l)
 {
 	int	flags;

@@ -34,6 +34,11 @@ int		 link_queue(struct link *, uint32_t type, const void *a,
 		    size_t alen, const void *b, size_t blen);
 size_t		 link_pending(const struct link *);
 int		 link_connected(const struct link *);
+/*
+ * Forgets every queued message (the owner sends them again to a new
+ * peer); call it right after link_set_fd, before the loop runs.
+ */
+void		 link_clear(struct link *);
 /* At exit: writes what is queued, blocking; what cannot go is logged. */
 void		 link_drain(struct link *);
 

@@ -32,6 +32,8 @@ struct sensor_pending {
 	uint64_t	 seq;
 	char		*ctx;		/* the session's fields, our copy */
 	size_t		 ctxlen;
+	uint8_t		*data;		/* the payload, sent again to a */
+	size_t		 len;		/* new analyser if this one dies */
 };
 
 /* Connections taken from one listener per wakeup (sensor_accept_cb). */
@@ -60,6 +62,7 @@ struct sensor {
 	/* Analyses awaiting a verdict, oldest first (a ring). */
 	struct sensor_pending	 pending[SENSOR_PENDING_MAX];
 	size_t			 pending_head, npending;
+	size_t			 pending_bytes;	/* their payloads */
 	uint64_t		 next_seq;
 	int			 paused;
 	int			 stopping;
@@ -179,36 +182,55 @@ sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *data,
 	sensor_ring_check();
 }
 
-/*
- * Hands a payload to the analyser.  When it is far behind, the payload is
- * not analysed (it is still kept as a hexdump) and the caller is told.
- */
-int
-sensor_analyse(const char *ctx, size_t ctxlen, const void *data, size_t len)
+/* Queues pending analysis pa for the analyser; -1 if it cannot. */
+static int
+sensor_analyse_send(const struct sensor_pending *pa)
 {
 	struct {
 		struct msg_analyse	ma;
 		char			ctx[1024];
 	} m;
+
+	m.ma.seq = pa->seq;
+	m.ma.ctxlen = (uint32_t)pa->ctxlen;
+	memcpy(m.ctx, pa->ctx, pa->ctxlen);
+	return link_queue(sensor.analyser, MSG_ANALYSE, &m,
+	    sizeof(m.ma) + pa->ctxlen, pa->data, pa->len);
+}
+
+/*
+ * Hands a payload to the analyser.  When it is far behind, the payload is
+ * not analysed (it is still kept as a hexdump) and the caller is told.
+ * The payload is kept until its verdict, for a new analyser if this one
+ * dies.
+ */
+int
+sensor_analyse(const char *ctx, size_t ctxlen, const void *data, size_t len)
+{
 	struct sensor_pending	*pa;
 
-	if (ctxlen > sizeof(m.ctx) || sensor.npending == SENSOR_PENDING_MAX ||
-	    link_pending(sensor.analyser) > SENSOR_ANALYSER_BACKLOG)
+	if (ctxlen > 1024 || sensor.npending == SENSOR_PENDING_MAX ||
+	    sensor.pending_bytes + len > SENSOR_ANALYSER_BACKLOG)
 		return -1;
 	pa = &sensor.pending[(sensor.pending_head + sensor.npending) %
 	    SENSOR_PENDING_MAX];
 	if ((pa->ctx = malloc(ctxlen)) == NULL)
 		return -1;
-	memcpy(pa->ctx, ctx, ctxlen);
-	pa->ctxlen = ctxlen;
-	pa->seq = m.ma.seq = sensor.next_seq++;
-	m.ma.ctxlen = (uint32_t)ctxlen;
-	memcpy(m.ctx, ctx, ctxlen);
-	if (link_queue(sensor.analyser, MSG_ANALYSE, &m,
-	    sizeof(m.ma) + ctxlen, data, len) == -1) {
+	if ((pa->data = malloc(len > 0 ? len : 1)) == NULL) {
 		free(pa->ctx);
 		return -1;
 	}
+	memcpy(pa->ctx, ctx, ctxlen);
+	pa->ctxlen = ctxlen;
+	memcpy(pa->data, data, len);
+	pa->len = len;
+	pa->seq = sensor.next_seq++;
+	if (sensor_analyse_send(pa) == -1) {
+		free(pa->ctx);
+		free(pa->data);
+		return -1;
+	}
+	sensor.pending_bytes += len;
 	sensor.npending++;
 	return 0;
 }
@@ -217,9 +239,36 @@ sensor_analyse(const char *ctx, size_t ctxlen, const void *data, size_t len)
 static void
 sensor_pending_pop(void)
 {
-	free(sensor.pending[sensor.pending_head].ctx);
+	struct sensor_pending	*pa = &sensor.pending[sensor.pending_head];
+
+	free(pa->ctx);
+	free(pa->data);
+	sensor.pending_bytes -= pa->len;
 	sensor.pending_head = (sensor.pending_head + 1) % SENSOR_PENDING_MAX;
 	sensor.npending--;
+}
+
+/*
+ * A new analyser: the last one died on the oldest payload awaiting a
+ * verdict (a crash, its alarm), which is dropped; the ones behind it,
+ * which it may have read or not, go to the new one.  A hang or a crash
+ * costs one analysis.
+ */
+static void
+sensor_analyser_new(void)
+{
+	size_t	i;
+
+	if (sensor.npending == 0)
+		return;
+	log_warnx("the analyser died on the payload of {%.*s}: not analysed",
+	    (int)sensor.pending[sensor.pending_head].ctxlen,
+	    sensor.pending[sensor.pending_head].ctx);
+	sensor_pending_pop();
+	link_clear(sensor.analyser);
+	for (i = 0; i < sensor.npending; i++)
+		sensor_analyse_send(&sensor.pending[(sensor.pending_head + i) %
+		    SENSOR_PENDING_MAX]);
 }
 
 /*
@@ -383,9 +432,10 @@ sensor_ctl_cb(evutil_socket_t fd, short what, void *arg)
 	if (n == -1)
 		sensor_stop(SIGTERM, 0, NULL);
 	if (type == MSG_LINK && pass != -1 && got == sizeof(ml) &&
-	    ml.peer == PROC_ANALYSER)
+	    ml.peer == PROC_ANALYSER) {
 		link_set_fd(sensor.analyser, pass);
-	else
+		sensor_analyser_new();
+	} else
 		fatalx("unexpected control message %u", type);
 }
 

@@ -54,6 +54,12 @@ int		 store_file(struct store *st, enum store_kind kind,
  * so once, and goes out with them).
  */
 int		 store_flush(struct store *st);
+/*
+ * How many bytes of records to read before a flush: 4 MiB, less under a
+ * small disk ceiling (a batch must fit in what the ceiling leaves).
+ */
+#define STORE_BATCH_MAX	(4u * 1024 * 1024)
+size_t		 store_batch_max(const struct store *st);
 /* SIGHUP: reopen the JSON log (for an external logrotate). */
 void		 store_reopen(struct store *st);
 /* About once a second: rotation by age, the disk ceiling. */

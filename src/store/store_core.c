@@ -633,17 +633,17 @@ store_sql_queue(struct store *st, uint32_t kind, uint64_t id, const void *p,
 
 /*
  * Room under the ceiling for what waits to be written: the JSON lines,
- * and for SQLite twice the events' text (rows, indexes, WAL).  When even
- * deleting all that may go leaves too little, the events wait (in memory,
- * then in the rings: the sensors stop accepting) rather than pass the
- * ceiling, tried again once a second.
+ * and for SQLite as much again (rows, indexes, WAL).  When even deleting
+ * all that may go leaves too little, the events wait (in memory, then in
+ * the rings: the sensors stop accepting) rather than pass the ceiling,
+ * tried again once a second.
  */
 static int
 store_ceiling(struct store *st)
 {
-	uint64_t	need = st->json_out.len + 2 * (uint64_t)st->sql_out.len;
+	uint64_t	need = st->json_out.len + (uint64_t)st->sql_out.len;
 	time_t		now = store_mono();
-	char		msg[160];
+	char		msg[200];
 
 	if (st->max_disk == 0 || need == 0)
 		return 0;
@@ -654,12 +654,22 @@ store_ceiling(struct store *st)
 		return 0;
 	}
 	st->ceiling_failed = now;
-	snprintf(msg, sizeof(msg), "store.max_disk of %llu bytes reached, "
-	    "with only samples and the database left (%llu bytes)",
-	    (unsigned long long)st->max_disk,
-	    (unsigned long long)store_disk_used(st));
+	snprintf(msg, sizeof(msg), "store.max_disk of %llu bytes reached: "
+	    "%llu in use, %llu to write, and deleting what may go would not "
+	    "make room", (unsigned long long)st->max_disk,
+	    (unsigned long long)store_disk_used(st), (unsigned long long)need);
 	store_disk_refused(st, "the events", 0, msg);
 	return -1;
+}
+
+size_t
+store_batch_max(const struct store *st)
+{
+	uint64_t	max = STORE_BATCH_MAX;
+
+	if (st->max_disk != 0 && st->max_disk / 32 < max)
+		max = st->max_disk / 32 < 65536 ? 65536 : st->max_disk / 32;
+	return (size_t)max;
 }
 
 int

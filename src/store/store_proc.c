@@ -30,7 +30,6 @@
  * a batch), at once again while one has more than a batch's worth.
  */
 #define STORE_PROC_BATCH_USEC	100000
-#define STORE_PROC_BATCH_BYTES	(4u * 1024 * 1024)
 #define STORE_PROC_STOP_SECS	10	/* to write the last records */
 
 static struct {
@@ -82,13 +81,14 @@ store_proc_read(void)
 {
 	struct ring_rec	 rec;
 	const void	*p;
-	size_t		 bytes;
+	size_t		 bytes, max;
 	int		 i, more = 0;
 
 	if (store_flush(sp.st) == -1)
 		return -1;
+	max = store_batch_max(sp.st) / (size_t)(sp.nrings > 0 ? sp.nrings : 1);
 	for (i = 0; i < sp.nrings; i++) {
-		for (bytes = 0; bytes < STORE_PROC_BATCH_BYTES &&
+		for (bytes = 0; bytes < max &&
 		    ring_read(sp.rings[i], &rec, &p) == 1;
 		    bytes += sizeof(rec) + rec.len)
 			store_proc_record(i, &rec, p);

@@ -372,6 +372,28 @@ store_sqlite_prepare(struct store *st, const char *sql,
 	return 0;
 }
 
+/*
+ * A checkpoint every 1000 pages (4 MB of WAL), the WAL cut back to 64 MB;
+ * under a small disk ceiling, the WAL takes at most a sixteenth of it.
+ */
+static int
+store_sqlite_wal(struct store *st)
+{
+	char		sql[96];
+	uint64_t	pages = 1000;
+
+	if (st->max_disk != 0 && st->max_disk / 16 / 4096 < pages)
+		pages = st->max_disk / 16 / 4096 < 16 ? 16 :
+		    st->max_disk / 16 / 4096;
+	snprintf(sql, sizeof(sql), "PRAGMA wal_autocheckpoint = %llu",
+	    (unsigned long long)pages);
+	if (store_sqlite_exec(st, sql, "wal_autocheckpoint") == -1)
+		return -1;
+	snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit = %llu",
+	    (unsigned long long)(pages == 1000 ? 67108864 : pages * 4096));
+	return store_sqlite_exec(st, sql, "journal_size_limit");
+}
+
 int
 store_sqlite_open(struct store *st)
 {
@@ -427,10 +449,7 @@ store_sqlite_open(struct store *st)
 	    "synchronous") == -1 ||
 	    store_sqlite_exec(st, "PRAGMA cache_size = -32768",
 	    "cache_size") == -1 ||
-	    store_sqlite_exec(st, "PRAGMA wal_autocheckpoint = 1000",
-	    "wal_autocheckpoint") == -1 ||
-	    store_sqlite_exec(st, "PRAGMA journal_size_limit = 67108864",
-	    "journal_size_limit") == -1 ||
+	    store_sqlite_wal(st) == -1 ||
 	    store_sqlite_pragma(st, "PRAGMA user_version", NULL, 0,
 	    &version) == -1 ||
 	    store_sqlite_migrate(st, version) == -1 ||

@@ -261,9 +261,6 @@ def test_hung_analysis_costs_itself_and_a_restart(sundew):
 
 
 @x86_64
-@pytest.mark.xfail(strict=True, reason=
-                   "a sensor forgets an analysis once written to the "
-                   "analyser's socket: those behind the hung one die with it")
 def test_hung_analysis_costs_no_other(sundew):
     """The payloads that arrive while an analysis hangs are analysed by
     the next analyser: the hang costs that one analysis only."""
