@@ -9,10 +9,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -73,6 +75,10 @@ static struct {
 	struct ring		*store_ring;
 	/* Each sensor's open sessions, for its successor to close. */
 	struct ledger		*ledgers[PARENT_MAX_SENSORS];
+	/* What the analyser analyses; what the last one died on. */
+	struct analysis_now	*now;
+	int			 lost_sensor;	/* -1: none */
+	uint64_t		 lost_seq;
 } pr;
 
 static const char *
@@ -154,7 +160,8 @@ parent_start(struct child *ch)
 
 			store_main(&a);
 		} else if (ch->kind == PROC_ANALYSER) {
-			struct sc_proc_args a = { pr.conf, sv[1], &pr.sb };
+			struct sc_proc_args a = { pr.conf, sv[1], &pr.sb,
+			    pr.now };
 
 			sc_proc_main(&a);
 		} else {
@@ -185,6 +192,12 @@ parent_link(struct child *sensor, struct child *peer)
 {
 	struct msg_link	ml = { .sensor = (uint32_t)sensor->index,
 			    .peer = (uint32_t)peer->kind };
+
+	/* A new analyser: the sensor whose analysis killed the last one. */
+	if (peer->kind == PROC_ANALYSER && sensor->index == pr.lost_sensor) {
+		ml.lost = 1;
+		ml.lost_seq = pr.lost_seq;
+	}
 	int		sv[2];
 
 	if (peer->pid == 0 || sensor->pid == 0)
@@ -219,6 +232,8 @@ parent_start_peer(struct child *peer)
 	parent_start(peer);
 	for (i = 0; i < pr.nsensors && peer->kind == PROC_ANALYSER; i++)
 		parent_link(&pr.sensors[i], peer);
+	if (peer->kind == PROC_ANALYSER)
+		pr.lost_sensor = -1;
 }
 
 static struct child *
@@ -234,6 +249,20 @@ parent_find(pid_t pid)
 		if (pr.sensors[i].pid == pid)
 			return &pr.sensors[i];
 	return NULL;
+}
+
+/*
+ * The analyser died: if it was analysing, the sensor that sent that
+ * payload drops it, and gives the new analyser the ones behind it.
+ */
+static void
+parent_analyser_lost(void)
+{
+	uint32_t	s = atomic_load(&pr.now->sensor);
+
+	pr.lost_sensor = s > 0 && s <= (uint32_t)pr.nsensors ? (int)s - 1 : -1;
+	pr.lost_seq = atomic_load(&pr.now->seq);
+	atomic_store(&pr.now->sensor, 0);
 }
 
 /*
@@ -265,6 +294,8 @@ parent_reap(void)
 		/* What it held is free now, not when it starts again. */
 		if (ch->kind == PROC_SENSOR)
 			connlimit_reset_sensor(pr.limits, ch->index);
+		if (ch->kind == PROC_ANALYSER)
+			parent_analyser_lost();
 		if (now - ch->started < 5)
 			ch->quick_deaths++;
 		else
@@ -638,6 +669,11 @@ parent_run(const struct config *conf, int foreground, int verbose)
 	    conf->per_source);
 	if ((pr.store_ring = ring_create(RING_STORE, 0)) == NULL)
 		return 1;
+	pr.lost_sensor = -1;
+	pr.now = mmap(NULL, sizeof(*pr.now), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (pr.now == MAP_FAILED)
+		fatal("mmap");
 	for (i = 0; i < pr.nsensors; i++) {
 		if ((pr.rings[i] = ring_create((unsigned)i,
 		    parent_ring_size(conf))) == NULL ||

@@ -44,6 +44,19 @@ struct msg_file {
 struct msg_link {
 	uint32_t	sensor;		/* which sensor the channel serves */
 	uint32_t	peer;		/* PROC_STORE or PROC_ANALYSER */
+	uint32_t	lost;		/* the last analyser died on ... */
+	uint32_t	pad;
+	uint64_t	lost_seq;	/* ... this sensor's analysis lost_seq */
+};
+
+/*
+ * The analysis the analyser is running, in memory shared with the parent
+ * (which reads it when the analyser dies): the sensor's index + 1 (0:
+ * none) and the sensor's number for it.
+ */
+struct analysis_now {
+	_Atomic uint32_t	sensor;
+	_Atomic uint64_t	seq;
 };
 
 struct msg_analyse {

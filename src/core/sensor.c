@@ -249,26 +249,35 @@ sensor_pending_pop(void)
 }
 
 /*
- * A new analyser: the last one died on the oldest payload awaiting a
- * verdict (a crash, its alarm), which is dropped; the ones behind it,
+ * A new analyser: if the last one died on one of our payloads (a crash,
+ * its alarm; the parent says which), that one is dropped; the others,
  * which it may have read or not, go to the new one.  A hang or a crash
  * costs one analysis.
  */
 static void
-sensor_analyser_new(void)
+sensor_analyser_new(const struct msg_link *ml)
 {
-	size_t	i;
+	struct sensor_pending	*pa;
+	size_t			 i;
 
-	if (sensor.npending == 0)
-		return;
-	log_warnx("the analyser died on the payload of {%.*s}: not analysed",
-	    (int)sensor.pending[sensor.pending_head].ctxlen,
-	    sensor.pending[sensor.pending_head].ctx);
-	sensor_pending_pop();
 	link_clear(sensor.analyser);
-	for (i = 0; i < sensor.npending; i++)
-		sensor_analyse_send(&sensor.pending[(sensor.pending_head + i) %
-		    SENSOR_PENDING_MAX]);
+	for (i = 0; i < sensor.npending; i++) {
+		pa = &sensor.pending[(sensor.pending_head + i) %
+		    SENSOR_PENDING_MAX];
+		if (pa->data == NULL)
+			continue;
+		if (ml->lost && pa->seq == ml->lost_seq) {
+			/* No verdict will come: the next one's pops it. */
+			log_warnx("the analyser died on the payload of {%.*s}: "
+			    "not analysed", (int)pa->ctxlen, pa->ctx);
+			free(pa->data);
+			pa->data = NULL;
+			sensor.pending_bytes -= pa->len;
+			pa->len = 0;
+			continue;
+		}
+		sensor_analyse_send(pa);
+	}
 }
 
 /*
@@ -434,7 +443,7 @@ sensor_ctl_cb(evutil_socket_t fd, short what, void *arg)
 	if (type == MSG_LINK && pass != -1 && got == sizeof(ml) &&
 	    ml.peer == PROC_ANALYSER) {
 		link_set_fd(sensor.analyser, pass);
-		sensor_analyser_new();
+		sensor_analyser_new(&ml);
 	} else
 		fatalx("unexpected control message %u", type);
 }

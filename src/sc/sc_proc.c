@@ -7,6 +7,7 @@
  * analysis and a restart by the parent, nothing else.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ static struct {
 	struct link		*links[SC_PROC_MAX_LINKS];
 	struct sc_limits	 limits;
 	uint64_t		 analysed;
+	struct analysis_now	*now;
 } scp;
 
 /*
@@ -65,7 +67,7 @@ sc_proc_msg(const struct msg_hdr *hdr, const uint8_t *p, void *arg)
 	const struct msg_analyse *ma = (const void *)p;
 	struct msg_result	*mr;
 	char			 attacker[64];
-	size_t			 datalen;
+	size_t			 datalen, i;
 
 	if (hdr->type != MSG_ANALYSE || hdr->len < sizeof(*ma) ||
 	    ma->ctxlen > hdr->len - sizeof(*ma) || ma->ctxlen > 4096)
@@ -75,12 +77,24 @@ sc_proc_msg(const struct msg_hdr *hdr, const uint8_t *p, void *arg)
 	if ((mr = calloc(1, sizeof(*mr))) == NULL)
 		fatal("calloc");
 	mr->seq = ma->seq;
+	/* If this analysis kills the process, the parent tells its sensor. */
+	for (i = 0; i < SC_PROC_MAX_LINKS && scp.links[i] != l; i++)
+		;
+	if (scp.now != NULL && i < SC_PROC_MAX_LINKS) {
+		atomic_store_explicit(&scp.now->seq, ma->seq,
+		    memory_order_relaxed);
+		atomic_store_explicit(&scp.now->sensor, (uint32_t)i + 1,
+		    memory_order_release);
+	}
 	alarm(SC_PROC_ALARM_SECS);
 	sc_proc_attacker((const char *)p + sizeof(*ma), ma->ctxlen, attacker,
 	    sizeof(attacker));
 	sc_analyze(p + sizeof(*ma) + ma->ctxlen, datalen, &scp.limits,
 	    attacker[0] != '\0' ? attacker : NULL, &mr->res);
 	alarm(0);
+	if (scp.now != NULL)
+		atomic_store_explicit(&scp.now->sensor, 0,
+		    memory_order_release);
 	scp.analysed++;
 	link_queue(l, MSG_RESULT, mr, sizeof(*mr), NULL, 0);
 	free(mr);
@@ -139,6 +153,7 @@ sc_proc_main(const struct sc_proc_args *a)
 	struct event	*ev;
 
 	memset(&scp, 0, sizeof(scp));
+	scp.now = a->now;
 	log_procname("analyser");
 	prctl(PR_SET_NAME, "sundew-analyser");
 	prctl(PR_SET_PDEATHSIG, SIGTERM);

@@ -2,6 +2,7 @@
 #ifndef SUNDEW_SC_PROC_H
 #define SUNDEW_SC_PROC_H
 
+struct analysis_now;
 struct config;
 struct sandbox;
 
@@ -14,6 +15,7 @@ struct sc_proc_args {
 	const struct config	*conf;
 	int			 ctl;		/* control channel to the parent */
 	const struct sandbox	*sandbox;
+	struct analysis_now	*now;		/* what it analyses, shared */
 };
 
 void	sc_proc_main(const struct sc_proc_args *) __attribute__((noreturn));

@@ -83,7 +83,7 @@ test_bad_header_is_fatal(void **state)
 static void
 test_ctl_fd_passing(void **state)
 {
-	struct msg_link	 ml = { 3, PROC_STORE }, got;
+	struct msg_link	 ml = { .sensor = 3, .peer = PROC_STORE }, got;
 	int		 sv[2], pp[2], fd;
 	uint32_t	 type;
 	size_t		 got_len;
