@@ -717,19 +717,27 @@ def parse_args(argv):
     return args
 
 
+def preflight(name, paths):
+    """The binaries are built and we are root: the raised file limit, or
+    None after saying what is missing."""
+    for path in paths:
+        if not os.access(path, os.X_OK):
+            print(f"{name}: {path}: not built; run 'make build' first",
+                  file=sys.stderr)
+            return None
+    if os.geteuid() != 0:
+        print(f"{name}: sundew binds its default ports and drops "
+              f"privileges: run 'make {name}' as root", file=sys.stderr)
+        return None
+    return raise_nofile()
+
+
 def main(argv):
     args = parse_args(argv)
-    for path in (args.sundew, args.load,
-                 os.path.join(args.build, "bench", "bench_trivial")):
-        if not os.access(path, os.X_OK):
-            print(f"bench: {path}: not built; run 'make build' first",
-                  file=sys.stderr)
-            return 2
-    if os.geteuid() != 0:
-        print("bench: sundew binds its default ports and drops privileges: "
-              "run 'make bench' as root", file=sys.stderr)
+    hard = preflight("bench", (args.sundew, args.load, os.path.join(
+        args.build, "bench", "bench_trivial")))
+    if hard is None:
         return 2
-    hard = raise_nofile()
     say(f"bench: {os.cpu_count()} CPUs, Linux {os.uname().release}, "
         f"RLIMIT_NOFILE {hard}")
     workdir = tempfile.mkdtemp(prefix="sundew-bench-")

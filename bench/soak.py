@@ -661,16 +661,9 @@ def parse_args(argv):
 
 def main(argv):
     args = parse_args(argv)
-    for path in (args.sundew, args.load):
-        if not os.access(path, os.X_OK):
-            print(f"soak: {path}: not built; run 'make build' first",
-                  file=sys.stderr)
-            return 2
-    if os.geteuid() != 0:
-        print("soak: sundew binds its default ports and drops privileges: "
-              "run 'make soak' as root", file=sys.stderr)
+    hard = bench.preflight("soak", (args.sundew, args.load))
+    if hard is None:
         return 2
-    hard = bench.raise_nofile()
     say(f"soak: {args.connections} connections, {os.cpu_count()} CPUs, "
         f"Linux {os.uname().release}, RLIMIT_NOFILE {hard}")
     workdir = tempfile.mkdtemp(prefix="sundew-soak-")

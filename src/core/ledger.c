@@ -53,6 +53,16 @@ ledger_unmap(struct ledger *l)
 	l->shm = NULL;
 }
 
+void
+ledger_free(struct ledger *l)
+{
+	if (l == NULL)
+		return;
+	ledger_unmap(l);
+	free(l->free);
+	free(l);
+}
+
 int
 ledger_take(struct ledger *l, const struct ledger_entry *e)
 {

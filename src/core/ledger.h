@@ -35,6 +35,8 @@ struct ledger_entry {
 /* In the parent: room for slots sessions (only the pages used cost). */
 struct ledger	*ledger_create(size_t slots);
 void		 ledger_unmap(struct ledger *);
+/* Unmaps and frees (the tests). */
+void		 ledger_free(struct ledger *);
 
 /* A slot for a new session, filled from e; -1 when the ledger is full. */
 int		 ledger_take(struct ledger *, const struct ledger_entry *e);

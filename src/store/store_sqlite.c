@@ -77,36 +77,14 @@ static const char store_sqlite_schema_v2[] =
     " data TEXT NOT NULL);"
     "CREATE INDEX event_log_timestamp ON event_log (timestamp);"
     "CREATE INDEX event_log_eventid ON event_log (eventid);"
-    "CREATE INDEX event_log_session ON event_log (session);"
-    "CREATE VIEW events AS SELECT e.id AS id, e.timestamp AS timestamp,"
-    " e.eventid AS eventid, s.sensor AS sensor, e.session AS session,"
-    " s.src_ip AS src_ip, s.src_port AS src_port, s.dst_ip AS dst_ip,"
-    " s.dst_port AS dst_port, s.transport AS transport,"
-    " s.service AS service,"
-    " CASE WHEN s.session IS NULL"
-    "  THEN json_patch(json_object('timestamp', e.timestamp,"
-    "   'eventid', e.eventid, 'session', e.session),"
-    "   CASE WHEN json_valid(e.data) THEN e.data"
-    "   ELSE json_object('malformed', e.data) END)"
-    "  ELSE json_patch(json_object('timestamp', e.timestamp,"
-    "   'eventid', e.eventid, 'sensor', s.sensor, 'session', e.session,"
-    "   'src_ip', s.src_ip, 'src_port', s.src_port, 'dst_ip', s.dst_ip,"
-    "   'dst_port', s.dst_port, 'transport', s.transport,"
-    "   'service', s.service), CASE WHEN json_valid(e.data) THEN e.data"
-    "   ELSE json_object('malformed', e.data) END) END AS data"
-    " FROM event_log AS e LEFT JOIN sessions AS s ON s.session = e.session"
-    " UNION ALL SELECT open_id, timestamp, 'sundew.connection.open',"
-    " sensor, session, src_ip, src_port, dst_ip, dst_port, transport,"
-    " service, json_object('timestamp', timestamp,"
-    "  'eventid', 'sundew.connection.open', 'sensor', sensor,"
-    "  'session', session, 'src_ip', src_ip, 'src_port', src_port,"
-    "  'dst_ip', dst_ip, 'dst_port', dst_port, 'transport', transport,"
-    "  'service', service)"
-    " FROM sessions WHERE open_id IS NOT NULL;";
+    "CREATE INDEX event_log_session ON event_log (session);";
 
-/* Version 3: every event has its id in the view's data, as in the log. */
+/*
+ * The view events: version 2 made it, version 3 puts every event's id in
+ * its data, as in the log.  (A database at version 2 has the old one.)
+ */
 static const char store_sqlite_view_v3[] =
-    "DROP VIEW events;"
+    "DROP VIEW IF EXISTS events;"
     "CREATE VIEW events AS SELECT e.id AS id, e.timestamp AS timestamp,"
     " e.eventid AS eventid, s.sensor AS sensor, e.session AS session,"
     " s.src_ip AS src_ip, s.src_port AS src_port, s.dst_ip AS dst_ip,"

@@ -5,6 +5,7 @@ keeps; the store commits a record only once the JSON log and SQLite hold
 it.  These tests kill sensors and the store under load, and fill the disk,
 and check every event against what the clients know they did.
 """
+import collections
 import multiprocessing
 import os
 import signal
@@ -20,15 +21,16 @@ LOAD_PROCS = 4
 LOAD_SECONDS = 12
 
 
-def _load_worker(idx, seconds, out, most=None):
-    """Connections from 127.0.1.<idx+1> until time is up.
+def _load_worker(idx, seconds, out, most=None, net=1):
+    """Connections from 127.<net>.1.<idx+1> until time is up.
 
     A connection is complete when the server closed it after our FIN: the
     sensor writes the close event into its ring before it closes the
     socket, so a complete connection's events were published.
     """
-    src = f"127.0.1.{idx + 1}"
+    src = f"127.{net}.1.{idx + 1}"
     done = []
+    errors = collections.Counter()
     end = time.monotonic() + seconds
     n = 0
     while time.monotonic() < end and (most is None or n < most):
@@ -43,12 +45,13 @@ def _load_worker(idx, seconds, out, most=None):
             while s.recv(4096):
                 pass
             done.append(port)
-        except OSError:
-            pass          # refused or reset: a sensor died under it
+        except OSError as e:
+            # Refused or reset: a sensor died under it.
+            errors[type(e).__name__ + " " + str(e.errno)] += 1
         finally:
             s.close()
         n += 1
-    out.put((src, done, n))
+    out.put((src, done, n, dict(errors)))
 
 
 def run_load(seconds=LOAD_SECONDS, procs=LOAD_PROCS, during=None, most=None):
@@ -57,8 +60,12 @@ def run_load(seconds=LOAD_SECONDS, procs=LOAD_PROCS, during=None, most=None):
     Returns {(src_ip, src_port)} of the completed connections and the
     number tried.
     """
+    # Sources no earlier load used: their ports are all free, none in
+    # TIME_WAIT, so each (source, port) is one connection.
+    run_load.net = getattr(run_load, "net", os.getpid() % 100) % 200 + 1
     q = multiprocessing.Queue()
-    ps = [multiprocessing.Process(target=_load_worker, args=(i, seconds, q, most))
+    ps = [multiprocessing.Process(target=_load_worker,
+                                  args=(i, seconds, q, most, run_load.net))
           for i in range(procs)]
     for p in ps:
         p.start()
@@ -73,15 +80,18 @@ def run_load(seconds=LOAD_SECONDS, procs=LOAD_PROCS, during=None, most=None):
     results = [q.get(timeout=60) for _ in ps]
     for p in ps:
         p.join(10)
-    done = {(src, port) for src, ports, _ in results for port in ports}
-    return done, sum(n for _, _, n in results)
+    done = {(src, port) for src, ports, _, _ in results for port in ports}
+    run_load.errors = collections.Counter()
+    for r in results:
+        run_load.errors.update(r[3])
+    return done, sum(r[2] for r in results)
 
 
 def sessions_by_addr(events):
-    """{(src_ip, src_port): [eventid, ...]} of the load's events."""
+    """{(src_ip, src_port): [eventid, ...]} of the last load's events."""
     out = {}
     for ev in events:
-        if ev.get("src_ip", "").startswith("127.0.1."):
+        if ev.get("src_ip", "").startswith(f"127.{run_load.net}.1."):
             out.setdefault((ev["src_ip"], ev["src_port"]), []).append(
                 ev["eventid"])
     return out
@@ -111,7 +121,7 @@ def check_every_event(d, done):
         rows = sql_events(d)
         by = {}
         for _, eventid, ip, port, _ in rows:
-            if ip and ip.startswith("127.0.1."):
+            if ip and ip.startswith(f"127.{run_load.net}.1."):
                 by.setdefault((ip, port), []).append(eventid)
         missing = [a for a in done
                    if "sundew.connection.close" not in by.get(a, ())]
@@ -201,7 +211,7 @@ def test_full_disk_then_space_again(sundew, small_disk):
     filler = small_disk / "filler"
     fill(filler)
     done, _ = run_load(seconds=10, procs=2, most=1000)
-    assert len(done) == 2000
+    assert len(done) == 2000, run_load.errors
     # The daemon stays up and says why nothing is written.
     wait_for(lambda: "the disk refused" in d.log_text(), 10,
              "the disk condition in the daemon's log")
@@ -280,7 +290,7 @@ def test_disk_ceiling_holds(sundew):
     assert len(done) == 6000
     check_sql = lambda: (lambda r: r if r[0][0] >= 6000 else None)(d.sql(
         "SELECT count(*) FROM events WHERE eventid = "
-        "'sundew.connection.close' AND src_ip LIKE '127.0.1.%'"))
+        f"'sundew.connection.close' AND src_ip LIKE '127.{run_load.net}.1.%'"))
     wait_for(check_sql, 60, "6000 close events in SQLite")
     d.stop()
     peak[0] = max(peak[0], data_bytes(d.data))
