@@ -407,7 +407,9 @@ sensor_udp_cb(evutil_socket_t fd, short what, void *arg)
 static void
 sensor_stop(evutil_socket_t sig, short what, void *arg)
 {
-	size_t	i;
+	struct timespec	ts = { 0, 100 * 1000 * 1000 };
+	size_t		i;
+	int		tries;
 
 	sensor.stopping = 1;
 	for (i = 0; i < sensor.nlisteners; i++) {
@@ -418,6 +420,9 @@ sensor_stop(evutil_socket_t sig, short what, void *arg)
 	}
 	conn_close_all("shutdown");
 	conn_limit_flush();
+	/* The store still reads (the parent stops it after the sensors). */
+	for (tries = 0; tries < 100 && ring_flush(sensor.ring) > 0; tries++)
+		nanosleep(&ts, NULL);
 	if (ring_flush(sensor.ring) > 0)
 		log_warnx("stopping with %zu bytes of events the store had no "
 		    "room for: they are lost", ring_flush(sensor.ring));

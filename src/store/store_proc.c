@@ -48,26 +48,39 @@ store_proc_next_id(void *arg)
 	return ring_next_id(sp.own);
 }
 
-/* One record of a sensor's ring to the back ends. */
+/*
+ * One record of a sensor's ring to the back ends.  The ring is shared
+ * with the sensor, which may write while we read: what is checked is
+ * copied first (an event whole, a file's header), so that a check holds
+ * for what is used.
+ */
 static void
 store_proc_record(int sensor, const struct ring_rec *rec, const uint8_t *p)
 {
-	const struct msg_file	*mf;
+	static char		ev[EVENT_MAX];
+	struct msg_file		mf;
 
 	if (rec->type == RING_EVENT) {
-		store_event(sp.st, (const char *)p, rec->len, rec->id);
+		if (rec->len > sizeof(ev)) {
+			log_warnx("ring of sensor %d: an event of %u bytes: "
+			    "skipped", sensor, rec->len);
+			return;
+		}
+		memcpy(ev, p, rec->len);
+		store_event(sp.st, ev, rec->len, rec->id);
 		return;
 	}
-	mf = (const void *)p;
-	if (rec->len < sizeof(*mf) || mf->ctxlen > rec->len - sizeof(*mf)) {
+	if (rec->len >= sizeof(mf))
+		memcpy(&mf, p, sizeof(mf));
+	if (rec->len < sizeof(mf) || mf.ctxlen > rec->len - sizeof(mf)) {
 		log_warnx("ring of sensor %d: a file record of %u bytes with "
 		    "a context of %u: skipped", sensor, rec->len,
-		    rec->len < sizeof(*mf) ? 0 : mf->ctxlen);
+		    rec->len < sizeof(mf) ? 0 : mf.ctxlen);
 		return;
 	}
-	store_file(sp.st, (enum store_kind)mf->kind,
-	    (const char *)p + sizeof(*mf), mf->ctxlen,
-	    p + sizeof(*mf) + mf->ctxlen, rec->len - sizeof(*mf) - mf->ctxlen,
+	store_file(sp.st, (enum store_kind)mf.kind,
+	    (const char *)p + sizeof(mf), mf.ctxlen,
+	    p + sizeof(mf) + mf.ctxlen, rec->len - sizeof(mf) - mf.ctxlen,
 	    rec->id);
 }
 
