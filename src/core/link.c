@@ -18,9 +18,6 @@
  * woken once for many of them rather than once for each.
  */
 #define LINK_BATCH_USEC	2000
-/* Past HIGH unsent the owner is told to slow down; again below LOW. */
-#define LINK_HIGH	(32u * 1024 * 1024)
-#define LINK_LOW	(8u * 1024 * 1024)
 /*
  * A queue that held this much gives its memory back once it is empty, at
  * most once a second (malloc_trim walks the heap).
@@ -37,10 +34,8 @@ struct link {
 	struct event		*rev;
 	struct event		*batch;		/* delays the next write */
 	link_msg_cb		 on_msg;
-	link_pressure_cb	 on_pressure;
 	void			(*on_close)(void *);
 	void			*arg;
-	int			 high;		/* told the owner to slow down */
 	uint64_t		 queued;	/* bytes ever queued */
 	uint64_t		 sent;		/* bytes ever written */
 	uint64_t		 head_start;	/* where the head message starts */
@@ -63,7 +58,7 @@ link_batch(evutil_socket_t fd, short what, void *arg)
 
 struct link *
 link_new(struct event_base *base, const char *peer, link_msg_cb on_msg,
-    link_pressure_cb on_pressure, void *arg)
+    void *arg)
 {
 	struct link	*l;
 
@@ -76,7 +71,6 @@ link_new(struct event_base *base, const char *peer, link_msg_cb on_msg,
 	l->base = base;
 	l->fd = -1;
 	l->on_msg = on_msg;
-	l->on_pressure = on_pressure;
 	l->arg = arg;
 	return l;
 }
@@ -201,11 +195,6 @@ link_write(evutil_socket_t fd, short what, void *arg)
 		event_del(l->wev);
 		link_trim(l);
 	}
-	if (l->high && evbuffer_get_length(l->out) < LINK_LOW) {
-		l->high = 0;
-		if (l->on_pressure != NULL)
-			l->on_pressure(0, l->arg);
-	}
 }
 
 /* Messages from the peer: checked by msg_unframe (a bad one is fatal). */
@@ -287,18 +276,7 @@ link_queue(struct link *l, uint32_t type, const void *a, size_t alen,
 
 		evtimer_add(l->batch, &tv);
 	}
-	if (!l->high && evbuffer_get_length(l->out) > LINK_HIGH) {
-		l->high = 1;
-		if (l->on_pressure != NULL)
-			l->on_pressure(1, l->arg);
-	}
 	return 0;
-}
-
-size_t
-link_pending(const struct link *l)
-{
-	return evbuffer_get_length(l->out);
 }
 
 int

@@ -1,7 +1,6 @@
 /*
- * A data channel to another process (a sensor's to the store or to the
- * analyser): a queue of framed messages (proc.h) that survives the death
- * of the peer.  The ends of the queued messages are kept, so that when
+ * A data channel between a sensor and the analyser: a queue of framed
+ * messages (proc.h) that survives the death of the peer.  The ends of the queued messages are kept, so that when
  * the peer dies halfway through a message the rest of it is dropped and
  * the next peer, handed over by the parent, gets whole messages only.
  */
@@ -18,11 +17,9 @@ struct msg_hdr;
 /* A message from the peer; payload is freed after the call. */
 typedef void	(*link_msg_cb)(const struct msg_hdr *, const uint8_t *payload,
 		    void *arg);
-/* The queue went past high (1) or back under low (0). */
-typedef void	(*link_pressure_cb)(int high, void *arg);
 
 struct link	*link_new(struct event_base *, const char *peer,
-		    link_msg_cb, link_pressure_cb, void *arg);
+		    link_msg_cb, void *arg);
 /* The argument of the callbacks, when it can only be set later. */
 void		 link_set_arg(struct link *, void *arg);
 /* Called when the peer closes the channel or it fails. */
@@ -32,7 +29,6 @@ void		 link_set_fd(struct link *, int fd);
 /* Queues a message; 0, or -1 (logged) if it is too large. */
 int		 link_queue(struct link *, uint32_t type, const void *a,
 		    size_t alen, const void *b, size_t blen);
-size_t		 link_pending(const struct link *);
 int		 link_connected(const struct link *);
 /*
  * Forgets every queued message (the owner sends them again to a new

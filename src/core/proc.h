@@ -1,7 +1,7 @@
 /*
  * Processes and the messages between them (DESIGN.md section 3).
  *
- * Data channels (sensor -> store) are SOCK_STREAM socketpairs carrying
+ * Data channels (sensor <-> analyser) are SOCK_STREAM socketpairs carrying
  * framed messages: a struct msg_hdr, then len bytes.  Control channels
  * (parent <-> child) are SOCK_SEQPACKET socketpairs, one message a packet,
  * and may carry a file descriptor.  Every receiver checks type and size; a
@@ -19,8 +19,8 @@
 struct evbuffer;
 
 enum msg_type {
-	MSG_EVENT = 1,		/* sensor -> store: one flat JSON event */
-	MSG_FILE,		/* sensor -> store: struct msg_file + ctx + data */
+	MSG_EVENT = 1,		/* ring record (ring.h): one flat JSON event */
+	MSG_FILE,		/* ring record: struct msg_file + ctx + data */
 	MSG_LINK,		/* parent -> child: new data channel (fd) */
 	MSG_REOPEN,		/* parent -> store: reopen logs */
 	MSG_ANALYSE,		/* sensor -> analyser: struct msg_analyse + ctx + payload */

@@ -539,7 +539,7 @@ sensor_main(const struct sensor_args *a)
 	    NULL)) == NULL)
 		fatalx("event_base_new");
 	sensor.analyser = link_new(sensor.base, "analyser",
-	    sensor_analyser_msg, NULL, NULL);
+	    sensor_analyser_msg, NULL);
 	sensor_sched_batch();
 	sandbox_enter(a->sandbox, a->sandbox->empty_dir, SANDBOX_SENSOR);
 

@@ -118,7 +118,7 @@ sc_proc_ctl(evutil_socket_t fd, short what, void *arg)
 		fatalx("unexpected control message %u", type);
 	if (scp.links[ml.sensor] == NULL)
 		scp.links[ml.sensor] = link_new(scp.base, "sensor",
-		    sc_proc_msg, NULL, NULL);
+		    sc_proc_msg, NULL);
 	/* The callback needs its link: set it once it exists. */
 	link_set_arg(scp.links[ml.sensor], scp.links[ml.sensor]);
 	link_set_fd(scp.links[ml.sensor], pass);
