@@ -118,13 +118,17 @@ parent_child_fds(const struct child *self)
 }
 
 /*
- * In a new child: the store maps every ring, a sensor only its own, the
- * analyser none (one sensor must not write into another's ring).
+ * In a new child: the store maps every ring, a sensor only its own ring
+ * and ledger, the analyser none; only the analyser maps the word that
+ * says what it analyses (no child may write into another's memory).
  */
 static void
 parent_child_rings(const struct child *self)
 {
 	int	i;
+
+	if (self->kind != PROC_ANALYSER)
+		munmap(pr.now, sizeof(*pr.now));
 
 	for (i = 0; i < pr.nsensors; i++) {
 		if (self->kind == PROC_ANALYSER ||
@@ -220,20 +224,16 @@ parent_start_sensor(struct child *s)
 	parent_link(s, &pr.analyser);
 }
 
-/*
- * The store (which reads the rings) or the analyser: every running
- * sensor gets a new link to the analyser.
- */
+/* The analyser: every running sensor gets a new link to it. */
 static void
-parent_start_peer(struct child *peer)
+parent_start_analyser(void)
 {
 	int	i;
 
-	parent_start(peer);
-	for (i = 0; i < pr.nsensors && peer->kind == PROC_ANALYSER; i++)
-		parent_link(&pr.sensors[i], peer);
-	if (peer->kind == PROC_ANALYSER)
-		pr.lost_sensor = -1;
+	parent_start(&pr.analyser);
+	for (i = 0; i < pr.nsensors; i++)
+		parent_link(&pr.sensors[i], &pr.analyser);
+	pr.lost_sensor = -1;
 }
 
 static struct child *
@@ -320,10 +320,10 @@ parent_restarts(void)
 
 	if (pr.store.pid == 0 && pr.store.restart_at != 0 &&
 	    pr.store.restart_at <= now)
-		parent_start_peer(&pr.store);
+		parent_start(&pr.store);
 	if (pr.analyser.pid == 0 && pr.analyser.restart_at != 0 &&
 	    pr.analyser.restart_at <= now)
-		parent_start_peer(&pr.analyser);
+		parent_start_analyser();
 	for (i = 0; i < pr.nsensors; i++)
 		if (pr.sensors[i].pid == 0 && pr.sensors[i].restart_at != 0 &&
 		    pr.sensors[i].restart_at <= now)
@@ -701,8 +701,8 @@ parent_run(const struct config *conf, int foreground, int verbose)
 		fatal("signalfd");
 	signal(SIGPIPE, SIG_IGN);
 
-	parent_start_peer(&pr.store);
-	parent_start_peer(&pr.analyser);
+	parent_start(&pr.store);
+	parent_start_analyser();
 	for (i = 0; i < pr.nsensors; i++)
 		parent_start_sensor(&pr.sensors[i]);
 	log_info("sundew %s: %zu sockets, %d sensors, data in %s",

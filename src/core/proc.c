@@ -14,10 +14,6 @@ static uint32_t
 msg_max_len(uint32_t type)
 {
 	switch (type) {
-	case MSG_EVENT:
-		return 64 * 1024;
-	case MSG_FILE:
-		return MSG_MAX_LEN;
 	case MSG_LINK:
 		return sizeof(struct msg_link);
 	case MSG_REOPEN:

@@ -19,9 +19,7 @@
 struct evbuffer;
 
 enum msg_type {
-	MSG_EVENT = 1,		/* ring record (ring.h): one flat JSON event */
-	MSG_FILE,		/* ring record: struct msg_file + ctx + data */
-	MSG_LINK,		/* parent -> child: new data channel (fd) */
+	MSG_LINK = 1,		/* parent -> child: new data channel (fd) */
 	MSG_REOPEN,		/* parent -> store: reopen logs */
 	MSG_ANALYSE,		/* sensor -> analyser: struct msg_analyse + ctx + payload */
 	MSG_RESULT,		/* analyser -> sensor: struct msg_result */
@@ -34,12 +32,6 @@ struct msg_hdr {
 };
 
 #define MSG_MAX_LEN	(64u * 1024 * 1024 + 65536)
-
-struct msg_file {
-	uint32_t	kind;		/* enum store_kind */
-	uint32_t	ctxlen;		/* rendered JSON fields that follow */
-	/* ctxlen bytes of context, then the file's bytes */
-};
 
 struct msg_link {
 	uint32_t	sensor;		/* which sensor the channel serves */

@@ -23,9 +23,15 @@
 
 struct ring;
 
-/* Record types (the same numbers as proc.h's MSG_EVENT and MSG_FILE). */
-#define RING_EVENT	1
-#define RING_FILE	2
+/* Record types. */
+#define RING_EVENT	1	/* one flat JSON event */
+#define RING_FILE	2	/* struct ring_file, ctx, then the file */
+
+/* The head of a RING_FILE record. */
+struct ring_file {
+	uint32_t	kind;		/* enum store_kind */
+	uint32_t	ctxlen;		/* rendered JSON fields that follow */
+};
 
 /* A record: its header, then len bytes, padded to 8. */
 struct ring_rec {

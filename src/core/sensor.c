@@ -167,7 +167,7 @@ sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *data,
     size_t len)
 {
 	struct {
-		struct msg_file	mf;
+		struct ring_file mf;
 		char		ctx[1024];
 	} m;
 

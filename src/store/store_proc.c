@@ -58,7 +58,7 @@ static void
 store_proc_record(int sensor, const struct ring_rec *rec, const uint8_t *p)
 {
 	static char		ev[EVENT_MAX];
-	struct msg_file		mf;
+	struct ring_file	mf;
 
 	if (rec->type == RING_EVENT) {
 		if (rec->len > sizeof(ev)) {

@@ -21,17 +21,17 @@ test_frame_roundtrip(void **state)
 	struct msg_hdr	 hdr;
 	void		*p;
 
-	assert_int_equal(msg_frame(b, MSG_EVENT, "{\"a\":", 5, "1}", 2), 0);
-	assert_int_equal(msg_frame(b, MSG_FILE, "xy", 2, NULL, 0), 0);
+	assert_int_equal(msg_frame(b, MSG_ANALYSE, "{\"a\":", 5, "1}", 2), 0);
+	assert_int_equal(msg_frame(b, MSG_RESULT, "xy", 2, NULL, 0), 0);
 	/* A partial message is not taken. */
 	evbuffer_add(b, "\x01\x00", 2);
 	assert_int_equal(msg_unframe(b, &hdr, &p), 1);
-	assert_int_equal(hdr.type, MSG_EVENT);
+	assert_int_equal(hdr.type, MSG_ANALYSE);
 	assert_int_equal(hdr.len, 7);
 	assert_string_equal(p, "{\"a\":1}");
 	free(p);
 	assert_int_equal(msg_unframe(b, &hdr, &p), 1);
-	assert_int_equal(hdr.type, MSG_FILE);
+	assert_int_equal(hdr.type, MSG_RESULT);
 	assert_memory_equal(p, "xy", 2);
 	free(p);
 	assert_int_equal(msg_unframe(b, &hdr, &p), 0);
@@ -46,9 +46,9 @@ test_frame_limits(void **state)
 	char		 big[70000];
 
 	memset(big, 'a', sizeof(big));
-	/* An event is at most 64 KiB; a link message has a fixed size. */
-	assert_int_equal(msg_frame(b, MSG_EVENT, big, sizeof(big), NULL, 0),
-	    -1);
+	/* A verdict and a link message have a fixed size. */
+	assert_int_equal(msg_frame(b, MSG_RESULT, big,
+	    sizeof(struct msg_result) + 1, NULL, 0), -1);
 	assert_int_equal(msg_frame(b, MSG_LINK, big, sizeof(struct msg_link) + 1,
 	    NULL, 0), -1);
 	assert_int_equal(evbuffer_get_length(b), 0);
