@@ -144,16 +144,38 @@ conn_fields_keep(struct conn *c)
 	}
 }
 
-void
-conn_event(struct event_buf *ev, const struct conn *c, const char *id)
+/* Starts event eventid of session c, with the event id given. */
+static void
+conn_event_id(struct event_buf *ev, const struct conn *c,
+    const char *eventid, uint64_t id)
 {
 	char		 tmp[512];
 	const char	*f;
 	size_t		 n;
 
 	f = conn_ctx(c, tmp, sizeof(tmp), &n);
-	event_begin(ev, id);
+	event_begin_id(ev, eventid, id);
 	event_fields(ev, f, n);
+}
+
+void
+conn_event(struct event_buf *ev, const struct conn *c, const char *id)
+{
+	conn_event_id(ev, c, id, event_next_id());
+}
+
+/* The close event of c (a live session, or one a dead sensor left). */
+static void
+conn_close_event(struct event_buf *ev, const struct conn *c,
+    const char *reason, uint64_t id)
+{
+	int64_t	ms = (event_now_usec() - c->start_us) / 1000;
+
+	conn_event_id(ev, c, "sundew.connection.close", id);
+	event_str(ev, "reason", reason);
+	event_int(ev, "duration_ms", ms > 0 ? ms : 0);
+	event_int(ev, "bytes_in", (int64_t)(c->bytes_in & INT64_MAX));
+	event_int(ev, "bytes_out", (int64_t)(c->bytes_out & INT64_MAX));
 }
 
 /* What the ledger keeps of a session, for a successor to close it. */
@@ -177,7 +199,6 @@ conn_orphan(const struct ledger_entry *e, void *arg)
 {
 	struct conn		 c;
 	struct event_buf	 ev;
-	int64_t			 ms;
 
 	memset(&c, 0, sizeof(c));
 	if ((c.lst = sensor_listener(e->listener)) == NULL ||
@@ -189,17 +210,12 @@ conn_orphan(const struct ledger_entry *e, void *arg)
 	memcpy(c.session, e->session, sizeof(c.session) - 1);
 	if (strspn(c.session, "0123456789abcdef") != CONN_ID_LEN)
 		return;
+	c.start_us = e->start_us;
+	c.bytes_in = e->bytes_in;
+	c.bytes_out = e->bytes_out;
 	/* The id its own close had, if the dead sensor built one. */
-	event_begin_id(&ev, "sundew.connection.close", e->close_id != 0 ?
+	conn_close_event(&ev, &c, "sensor_died", e->close_id != 0 ?
 	    e->close_id : event_next_id());
-	conn_fields_keep(&c);
-	event_fields(&ev, c.fields, c.nfields);
-	free(c.fields);
-	event_str(&ev, "reason", "sensor_died");
-	ms = (event_now_usec() - e->start_us) / 1000;
-	event_int(&ev, "duration_ms", ms > 0 ? ms : 0);
-	event_int(&ev, "bytes_in", (int64_t)(e->bytes_in & INT64_MAX));
-	event_int(&ev, "bytes_out", (int64_t)(e->bytes_out & INT64_MAX));
 	sensor_send_event(&ev);
 }
 
@@ -507,11 +523,7 @@ conn_close(struct conn *c, const char *reason)
 	c->reason = reason;
 	if (c->svc->on_close != NULL)
 		c->svc->on_close(c, c->state);
-	conn_event(&ev, c, "sundew.connection.close");
-	event_str(&ev, "reason", reason);
-	event_int(&ev, "duration_ms", (event_now_usec() - c->start_us) / 1000);
-	event_int(&ev, "bytes_in", (int64_t)c->bytes_in);
-	event_int(&ev, "bytes_out", (int64_t)c->bytes_out);
+	conn_close_event(&ev, c, reason, event_next_id());
 	ledger_closing(sensor_ledger(), c->slot, ev.id);
 	sensor_send_event(&ev);
 	ledger_release(sensor_ledger(), c->slot);
