@@ -96,6 +96,15 @@ store_mono(void)
 }
 
 int
+store_retry_due(time_t *failed)
+{
+	if (*failed != 0 && *failed == store_mono())
+		return 0;
+	*failed = 0;
+	return 1;
+}
+
+int
 store_warn_due(time_t *last, time_t now)
 {
 	if (*last != 0 && now - *last < STORE_WARN_EVERY)
@@ -576,8 +585,8 @@ store_open(const struct config *conf)
 void
 store_event(struct store *st, const char *json, size_t len, uint64_t id)
 {
-	char			 fixed[EVENT_MAX];
-	size_t			 i;
+	char	fixed[EVENT_MAX];
+	size_t	i;
 
 	if (len == 0)
 		return;
@@ -642,18 +651,15 @@ static int
 store_ceiling(struct store *st)
 {
 	uint64_t	need = st->json_out.len + (uint64_t)st->sql_out.len;
-	time_t		now = store_mono();
 	char		msg[200];
 
 	if (st->max_disk == 0 || need == 0)
 		return 0;
-	if (st->ceiling_failed == now)
+	if (!store_retry_due(&st->ceiling_failed))
 		return -1;
-	if (store_disk_reserve(st, need) == 0) {
-		st->ceiling_failed = 0;
+	if (store_disk_reserve(st, need) == 0)
 		return 0;
-	}
-	st->ceiling_failed = now;
+	st->ceiling_failed = store_mono();
 	snprintf(msg, sizeof(msg), "store.max_disk of %llu bytes reached: "
 	    "%llu in use, %llu to write, and deleting what may go would not "
 	    "make room", (unsigned long long)st->max_disk,
@@ -675,7 +681,6 @@ store_batch_max(const struct store *st)
 int
 store_flush(struct store *st)
 {
-	time_t	now;
 	int	rc = 0;
 
 	if (store_ceiling(st) == -1)
@@ -684,15 +689,12 @@ store_flush(struct store *st)
 		rc = -1;
 	if (st->sqlite_enabled && (st->sql_out.len > 0 ||
 	    store_sqlite_pending())) {
-		/* The disk refused the last batch this second: wait. */
-		now = store_mono();
-		if (st->sql_failed != 0 && st->sql_failed == now)
+		if (!store_retry_due(&st->sql_failed))
 			return -1;
 		if (store_sqlite_write(st, &st->sql_out) == -1) {
-			st->sql_failed = now;
+			st->sql_failed = store_mono();
 			return -1;
 		}
-		st->sql_failed = 0;
 		st->sql_out.len = 0;
 		if (st->max_disk != 0)
 			st->disk_db = store_disk_db(st);

@@ -133,6 +133,11 @@ uint64_t store_disk_used(const struct store *);
  * then rotated logs if needed.  Returns 0 if they fit, -1 if not.
  */
 int	store_disk_reserve(struct store *, uint64_t need);
+/*
+ * Whether a write the disk refused (at *failed, 0: none) may be tried
+ * again: not in the second it failed, so that nothing spins.
+ */
+int	store_retry_due(time_t *failed);
 /* Whether a rate-limited warning may be logged now (updates *last). */
 int	store_warn_due(time_t *last, time_t now);
 /* Seconds of CLOCK_MONOTONIC: intervals that survive clock changes. */

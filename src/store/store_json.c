@@ -310,10 +310,8 @@ store_json_flush(struct store *st)
 
 	if (b->len == 0)
 		return 0;
-	/* The disk refused lines this second: do not hammer it. */
-	if (st->json_failed != 0 && st->json_failed == store_mono())
+	if (!store_retry_due(&st->json_failed))
 		return -1;
-	st->json_failed = 0;
 	if (st->json_fd == -1 && store_json_open_fd(st) == -1) {
 		st->json_failed = store_mono();
 		return -1;
