@@ -720,41 +720,55 @@ load_connect_result(struct load_conn *c)
 }
 
 /*
+ * Reads (and counts) what the server sends until the socket would block:
+ * 0 then, 1 at the end of the connection, or -errno.
+ */
+static int
+load_drain(struct load *ld, struct load_conn *c)
+{
+	uint8_t	buf[4096];
+	ssize_t	n;
+
+	for (;;) {
+		n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0) {
+			ld->st.bytes_read += (unsigned long long)n;
+			continue;
+		}
+		if (n == 0)
+			return 1;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		return -errno;
+	}
+}
+
+/*
  * rate: reads what the server sends until it ends the connection.
  * Returns 1 when the slot is finished (and counted), 0 to wait for more.
  */
 static int
 load_rate_read(struct load *ld, struct load_conn *c)
 {
-	uint8_t	buf[4096];
-	ssize_t	n;
+	int	r = load_drain(ld, c);
 
-	for (;;) {
-		n = recv(c->fd, buf, sizeof(buf), 0);
-		if (n > 0) {
-			ld->st.bytes_read += (unsigned long long)n;
-			continue;
-		}
-		if (n == 0) {
-			ld->st.eof++;
-			ld->st.completed++;
-			return 1;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return 0;
-		if (errno == ECONNRESET || errno == EPIPE) {
-			ld->st.reset++;
-			ld->st.completed++;
-			return 1;
-		}
+	if (r == 0)
+		return 0;
+	if (r == 1)
+		ld->st.eof++;
+	else if (r == -ECONNRESET || r == -EPIPE)
+		ld->st.reset++;
+	else {
 		if (ld->verbose)
 			fprintf(stderr, "bench_load: recv: %s\n",
-			    strerror(errno));
+			    strerror(-r));
 		ld->st.other++;
 		return 1;
 	}
+	ld->st.completed++;
+	return 1;
 }
 
 /* rate: the connect is done; send the request, then read. */
@@ -1055,23 +1069,11 @@ soak_error(struct load *ld, const char *what, int err)
 static int
 soak_read(struct load *ld, struct load_conn *c)
 {
-	uint8_t	buf[4096];
-	ssize_t	n;
+	int	r = load_drain(ld, c);
 
-	for (;;) {
-		n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n > 0) {
-			ld->st.bytes_read += (unsigned long long)n;
-			continue;
-		}
-		if (n == 0)
-			return SOAK_EOF;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return 0;
-		return soak_error(ld, "recv", errno);
-	}
+	if (r == 0)
+		return 0;
+	return r == 1 ? SOAK_EOF : soak_error(ld, "recv", -r);
 }
 
 /* The request is out: the write side is shut, the end awaited. */
