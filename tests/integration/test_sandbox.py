@@ -1,6 +1,7 @@
 """The children's sandboxes, seen from outside: what the real daemon does
 under its live seccomp filters (the filters call by call are in
 tests/unit/test_sandbox.c)."""
+import fcntl
 import json
 import os
 import pathlib
@@ -93,13 +94,15 @@ def test_descriptors_of_the_starting_shell_reach_no_process(sundew, tmp_path):
     # As after `exec 10<stray 251<stray` in the shell that starts sundew.
     stray = tmp_path / "stray"
     stray.write_text("not for the children\n")
+    # F_DUPFD takes the first free number from 10 and from 251: dup2 onto
+    # a fixed number would close whatever pytest itself holds there (its
+    # log file, in CI), and pytest would fail at exit.
     fd = os.open(stray, os.O_RDONLY)
+    strays = [fcntl.fcntl(fd, fcntl.F_DUPFD, n) for n in (10, 251)]
     try:
-        os.dup2(fd, 10, inheritable=True)
-        os.dup2(fd, 251, inheritable=True)
-        d = sundew(pass_fds=(10, 251))
+        d = sundew(pass_fds=strays)
     finally:
-        for n in (fd, 10, 251):
+        for n in [fd] + strays:
             os.close(n)
     procs = [d.pid, d.store_pid(), d.analyser_pid()] + d.sensors()
     assert len(procs) >= 4
