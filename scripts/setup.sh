@@ -7,8 +7,9 @@ set -eu
 PKGS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
 libevent-dev libssl-dev libsqlite3-dev libfyaml-dev libjansson-dev
 libseccomp-dev libcap-ng-dev libmagic-dev libmagic-mgc libpcap-dev libunicorn-dev
-libcmocka-dev
-python3 python3-pytest nmap sqlite3 procps iproute2 util-linux strace"
+libcurl4-openssl-dev libcmocka-dev
+python3 python3-pytest python3-pyftpdlib tftpd-hpa tftp-hpa curl
+nmap sqlite3 procps iproute2 util-linux strace"
 
 missing=""
 for p in $PKGS; do
@@ -27,6 +28,17 @@ if [ -n "$missing" ]; then
 	echo "sundew: installing$missing"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q
+	# tftpd-hpa is only a test server, started by the tests on a
+	# loopback port: its package must not start a daemon on port 69,
+	# which is sundew's.  A policy-rc.d that refuses every start does
+	# that, for this install only (if the machine has none of its own).
+	policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		policy=/usr/sbin/policy-rc.d
+		printf '#!/bin/sh\nexit 101\n' >"$policy"
+		chmod 755 "$policy"
+		trap 'rm -f "$policy"' EXIT
+	fi
 	# shellcheck disable=SC2086
 	apt-get install -y -q --no-install-recommends $missing
 fi

@@ -21,6 +21,17 @@ enum sc_action_kind {
 	SC_RECEIVE_FILE		/* mode "connect" (host, port, key) | "bind" */
 };
 
+/*
+ * Why the analyser believes an action: only what code asked for is carried
+ * out (capture.h).  A URL or a command merely present in clear in a
+ * payload, as in the help text of any program, is reported, not done.
+ */
+enum sc_evidence {
+	SC_EV_CLEAR = 0,	/* bytes in clear: reported only */
+	SC_EV_DECODED,		/* in the output of a decoder the code carries */
+	SC_EV_EMULATED		/* asked for by code the emulator ran */
+};
+
 #define SC_HOST_MAX	64
 #define SC_URL_MAX	512
 #define SC_CMD_MAX	1024
@@ -31,6 +42,7 @@ enum sc_action_kind {
 
 struct sc_action {
 	enum sc_action_kind	kind;
+	enum sc_evidence	evidence;
 	uint16_t		port;
 	char			host[SC_HOST_MAX];	/* dotted IPv4 or name */
 	char			url[SC_URL_MAX];
