@@ -179,9 +179,14 @@ test_more_binds(void **state)
 	    0x12, 6318);
 }
 
+/*
+ * A receive_file action: mode, host, port, and the dialogue (Nepenthes'
+ * proto name, the key stage 1 hands stage 2, a 4-byte length prefix).
+ */
 static void
 expect_receive(const char *name, long off, const char *mode,
-    const char *host, uint16_t port)
+    const char *host, uint16_t port, const char *proto, const char *key,
+    int prefix)
 {
 	struct sc_result	 res;
 	const struct sc_action	*a;
@@ -193,6 +198,10 @@ expect_receive(const char *name, long off, const char *mode,
 	assert_string_equal(a->mode, mode);
 	assert_string_equal(a->host, host);
 	assert_int_equal(a->port, port);
+	assert_string_equal(a->proto, proto);
+	assert_string_equal(a->key, key);
+	assert_int_equal(a->length_prefix, prefix);
+	assert_int_equal(a->evidence, SC_EV_EMULATED);
 	assert_null(find(&res, SC_BIND_SHELL));
 	assert_null(find(&res, SC_CONNECT_SHELL));
 }
@@ -202,25 +211,33 @@ static void
 test_receive_bind_11(void **state)
 {
 	(void)state;
-	expect_receive("libemu_11_amberg.bin", 0x10, "bind", "", 44028);
+	expect_receive("libemu_11_amberg.bin", 0x10, "bind", "", 44028,
+	    "creceive", "", 0);
 }
 
-/* lindau linkbot: connect back, recv the stage. */
+/*
+ * lindau linkbot: connect back, recv the stage and run it with the key
+ * in edi (mov edi, 0x8506acac; jmp ebp): the key is its bytes in memory
+ * order, what stage 2 sends back.
+ */
 static void
 test_receive_connect_12(void **state)
 {
 	(void)state;
 	expect_receive("libemu_12_lindau-linkbot-connectback-version.bin", -1,
-	    "connect", "62.47.217.254", 15385);
+	    "connect", "62.47.217.254", 15385, "link", "acac0685", 0);
 }
 
-/* halle csend: msvcrt by GetProcAddress, connect, recv into a file. */
+/*
+ * halle csend: msvcrt by GetProcAddress, connect, recv 4 bytes (the
+ * file's length), then the file.
+ */
 static void
 test_receive_connect_14(void **state)
 {
 	(void)state;
 	expect_receive("libemu_14_halle-filetransferr-via-csend.bin", 0x12,
-	    "connect", "70.228.36.118", 11805);
+	    "connect", "70.228.36.118", 11805, "csend", "", 4);
 }
 
 /*
