@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "egress.h"
 #include "event.h"
 #include "link.h"
 #include "listen.h"
@@ -541,6 +542,7 @@ sensor_main(const struct sensor_args *a)
 	sensor.analyser = link_new(sensor.base, "analyser",
 	    sensor_analyser_msg, NULL);
 	sensor_sched_batch();
+	egress_init(a->conf, a->egress);
 	sandbox_enter(a->sandbox, a->sandbox->empty_dir, SANDBOX_SENSOR);
 
 	evutil_make_socket_nonblocking(sensor.ctl);
