@@ -42,12 +42,12 @@ fuzz_expect(const struct fuzz_model *m, int keyed, unsigned prefix,
 		expect = (uint64_t)m->stream[0] | (uint64_t)m->stream[1] << 8 |
 		    (uint64_t)m->stream[2] << 16 | (uint64_t)m->stream[3] << 24;
 		*off = 4;
-		*why = expect > max ? "too_large" : expect == 0 ? "empty" :
+		*why = expect > max ? "max_size" : expect == 0 ? "empty" :
 		    m->len - 4 < expect ? "closed_early" : NULL;
 		*flen = (size_t)expect;
 		return *why == NULL ? 0 : -1;
 	}
-	*why = m->len > max ? "too_large" : m->len == 0 ? "empty" : NULL;
+	*why = m->len > max ? "max_size" : m->len == 0 ? "empty" : NULL;
 	return *why == NULL ? 0 : -1;
 }
 

@@ -17,6 +17,7 @@
 #include "event.h"
 #include "log.h"
 #include "sc.h"
+#include "transfer.h"
 
 /* Digests of what sessions had done: 2^16 of them, 1 MiB. */
 #define CAPTURE_SEEN	65536
@@ -29,6 +30,7 @@ struct capture_seen_slot {
 };
 
 static struct capture_seen_slot	capture_table[CAPTURE_SEEN];
+static const struct config	*capture_conf;
 static uint64_t			capture_tick;
 
 /* FNV-1a, 64 bits, over n bytes, continuing from h. */
@@ -148,18 +150,21 @@ void
 capture_init(const struct config *conf)
 {
 	/* Each module's set-up that needs files: before the chroot. */
+	capture_conf = conf;
 }
 
 void
 capture_start(struct event_base *base)
 {
 	/* Each module on the sensor's loop. */
+	transfer_init(capture_conf, base);
 }
 
 void
 capture_stop(void)
 {
 	/* Each module's shells, transfers and downloads end here. */
+	transfer_stop();
 }
 
 /* One action, already known new for its session and asked for by code. */
@@ -167,10 +172,12 @@ static void
 capture_action(const struct capture_origin *o, const struct sc_action *a)
 {
 	switch (a->kind) {
+	case SC_RECEIVE_FILE:
+		transfer_start(o, a);
+		break;
 	case SC_BIND_SHELL:		/* shell.c */
 	case SC_CONNECT_SHELL:		/* shell.c */
 	case SC_DOWNLOAD:		/* download.c */
-	case SC_RECEIVE_FILE:		/* transfer.c */
 	case SC_EXEC:			/* its downloads are actions of their own */
 		log_debug("session %s: action %d", o->session, (int)a->kind);
 		break;

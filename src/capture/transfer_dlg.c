@@ -45,7 +45,7 @@ transfer_dlg_room(struct transfer_dlg *d, size_t n)
 	uint8_t	*p;
 
 	if (n > d->max || d->len > d->max - n) {
-		transfer_dlg_fail(d, "too_large");
+		transfer_dlg_fail(d, "max_size");
 		return -1;
 	}
 	if (want <= d->cap)
@@ -57,7 +57,7 @@ transfer_dlg_room(struct transfer_dlg *d, size_t n)
 	if (cap > d->max)
 		cap = (size_t)d->max;
 	if ((p = realloc(d->buf, cap)) == NULL) {
-		transfer_dlg_fail(d, "no_memory");
+		transfer_dlg_fail(d, "memory");
 		return -1;
 	}
 	d->buf = p;
@@ -118,7 +118,7 @@ transfer_dlg_input(struct transfer_dlg *d, const uint8_t *p, size_t n)
 		    (uint64_t)d->lenbuf[3] << 24;
 		/* Refused before a byte of it is kept. */
 		if (d->expect > d->max) {
-			transfer_dlg_fail(d, "too_large");
+			transfer_dlg_fail(d, "max_size");
 			return TRANSFER_DLG_ERROR;
 		}
 		d->state = TRANSFER_DLG_FILE;

@@ -62,8 +62,8 @@ void	transfer_dlg_init(struct transfer_dlg *, int keyed, unsigned prefix,
 	    uint64_t max);
 /*
  * n bytes that arrived (one read: for a keyed dialogue the first read is
- * the peer's whole turn).  Failures, with why: "too_large" (the file or
- * its announced length passes the cap), "no_memory".
+ * the peer's whole turn).  Failures, with why: "max_size" (the file or
+ * its announced length passes the cap), "memory".
  */
 enum transfer_dlg_next transfer_dlg_input(struct transfer_dlg *,
 	    const uint8_t *p, size_t n);

@@ -193,13 +193,13 @@ test_stream_cap(void **state)
 	assert_int_equal(transfer_dlg_input(&d, file, 999), TRANSFER_DLG_MORE);
 	assert_int_equal(transfer_dlg_input(&d, file, 2), TRANSFER_DLG_ERROR);
 	assert_int_equal(d.state, TRANSFER_DLG_FAILED);
-	assert_string_equal(d.why, "too_large");
+	assert_string_equal(d.why, "max_size");
 	assert_null(d.buf);
 	assert_int_equal(d.len, 0);
 	/* Failed stays failed. */
 	assert_int_equal(transfer_dlg_input(&d, file, 1), TRANSFER_DLG_ERROR);
 	assert_int_equal(transfer_dlg_eof(&d), -1);
-	assert_string_equal(d.why, "too_large");
+	assert_string_equal(d.why, "max_size");
 	transfer_dlg_free(&d);
 }
 
@@ -216,7 +216,7 @@ test_prefix_over_cap(void **state)
 	assert_int_equal(transfer_dlg_input(&d, wire, 3), TRANSFER_DLG_MORE);
 	assert_int_equal(transfer_dlg_input(&d, wire + 3, 1),
 	    TRANSFER_DLG_ERROR);
-	assert_string_equal(d.why, "too_large");
+	assert_string_equal(d.why, "max_size");
 	assert_null(d.buf);
 	transfer_dlg_free(&d);
 
@@ -224,7 +224,7 @@ test_prefix_over_cap(void **state)
 	put_le32(wire, 0xffffffffu);
 	transfer_dlg_init(&d, 0, 4, 1000);
 	assert_int_equal(transfer_dlg_input(&d, wire, 4), TRANSFER_DLG_ERROR);
-	assert_string_equal(d.why, "too_large");
+	assert_string_equal(d.why, "max_size");
 	transfer_dlg_free(&d);
 
 	/* At the cap it is taken. */

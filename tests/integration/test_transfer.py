@@ -1,0 +1,257 @@
+"""Nepenthes' file transfers, end to end: real shellcode from the corpus
+sent as an attacker would (the payload of a connection to a generic port,
+left open), the sensor carrying out what the code asks, and a local test
+server or client at the other end.
+
+- link (libemu_12, the linkbot connect-back): the sensor connects to
+  62.47.217.254:15385 (download.connect_to sends it to a server here),
+  the server speaks first (its second stage), the sensor answers the key
+  the shellcode hands that stage, exactly acac0685, then the file comes.
+- csend (libemu_14, halle): a 4-byte little-endian length, then the file.
+- bind file transfer (libemu_11, amberg): the sensor listens on 44028 and
+  takes what the first peer pushes until it closes.
+
+The file is stored under its sha256 and the events tell it under the
+exploit's session id.  A file over download.max_size is refused (nothing
+stored); a bind on a port already in use is reported.
+"""
+import hashlib
+import os
+import socket
+import struct
+import threading
+import time
+
+from conftest import CORPORA, GENERIC_PORT, connect, needs_corpus, wait_for
+
+SC = CORPORA / "shellcode"
+LINKBOT = SC / "libemu_12_lindau-linkbot-connectback-version.bin"
+CSEND = SC / "libemu_14_halle-filetransferr-via-csend.bin"
+AMBERG = SC / "libemu_11_amberg.bin"
+
+LINK_KEY = bytes.fromhex("acac0685")      # mov edi, 0x8506acac in the code
+STAGE2 = b"\x90" * 200 + b"\xcc"          # what a linkbot sends first
+
+corpus = needs_corpus(SC)
+
+
+def sample(size, seed):
+    """A file of size bytes that no other test sends."""
+    out = bytearray()
+    block = hashlib.sha256(seed.encode()).digest()
+    while len(out) < size:
+        block = hashlib.sha256(block).digest()
+        out += block
+    return bytes(out[:size])
+
+
+class Server:
+    """A TCP server on 127.0.0.1 for one peer, talking in a thread: what
+    it received is kept in .got, whether a peer came in .peers."""
+
+    def __init__(self, talk):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.sock.settimeout(30)
+        self.port = self.sock.getsockname()[1]
+        self.talk = talk
+        self.got = b""
+        self.peers = 0
+        self.error = None
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        try:
+            c, _ = self.sock.accept()
+            self.peers += 1
+            c.settimeout(20)
+            with c:
+                self.talk(self, c)
+        except Exception as e:      # reported by the test
+            self.error = e
+        finally:
+            self.sock.close()
+
+    def recv_exactly(self, c, n):
+        while len(self.got) < n:
+            part = c.recv(n - len(self.got))
+            if not part:
+                break
+            self.got += part
+        return self.got
+
+    def join(self):
+        self.thread.join(30)
+        assert not self.thread.is_alive(), "the test server is still talking"
+        assert self.error is None, self.error
+
+
+def send_exploit(path):
+    """The shellcode as the payload of a connection, left open."""
+    s = connect(GENERIC_PORT)
+    s.sendall(path.read_bytes())
+    return s
+
+
+def exploit_session(d, s):
+    """The session of connection s, as the sensor logged it."""
+    port = s.getsockname()[1]
+    return d.wait_events("sundew.connection.open", src_port=port)[0]["session"]
+
+
+def stored(d, data):
+    return d.data / "binaries" / hashlib.sha256(data).hexdigest()
+
+
+def assert_stored(d, session, url, data):
+    """Offer, then the file stored (and download.complete when the store
+    writes it), all under the exploit's session; the file on disk."""
+    sha = hashlib.sha256(data).hexdigest()
+    st = d.wait_events("sundew.file.stored", session=session, kind="binary",
+                       timeout=20)
+    assert [(e["sha256"], e["size"], e["kind"], e["origin"], e["url"])
+            for e in st] == [(sha, len(data), "binary", "transfer", url)]
+    assert stored(d, data).read_bytes() == data
+    offers = d.events("sundew.download.offer", session=session)
+    assert [(e["url"], e["origin"]) for e in offers] == [(url, "transfer")]
+    assert offers[0]["id"] < st[0]["id"]
+    assert d.events("sundew.download.failed", session=session) == []
+    complete = d.events("sundew.download.complete", session=session)
+    if complete:
+        assert [(e["sha256"], e["url"], e["size"]) for e in complete] == \
+            [(sha, url, len(data))]
+
+
+@corpus
+def test_linkbot_link_sends_the_key_and_stores_the_file(sundew):
+    data = sample(70000, "link")
+
+    def talk(srv, c):
+        c.sendall(STAGE2)
+        if srv.recv_exactly(c, 4) == LINK_KEY:
+            c.sendall(data)
+
+    srv = Server(talk)
+    d = sundew([f"download.connect_to=62.47.217.254:15385:127.0.0.1:{srv.port}"])
+    s = send_exploit(LINKBOT)
+    session = exploit_session(d, s)
+    srv.join()
+    assert srv.got == LINK_KEY          # exactly the key, nothing more
+    assert_stored(d, session, "link://62.47.217.254:15385/rKwGhQ==", data)
+    s.close()
+
+
+@corpus
+def test_csend_reads_the_length_then_the_file(sundew):
+    data = sample(50000, "csend")
+
+    def talk(srv, c):
+        # In pieces, the length split too, as a slow peer would send it.
+        wire = struct.pack("<I", len(data)) + data
+        sent = 0
+        for cut in (2, 3, 1000, 20000, len(wire)):
+            c.sendall(wire[sent:cut])
+            sent = cut
+            time.sleep(0.05)
+        # The file is whole at the announced length: the sensor closes.
+        srv.got = c.recv(1)
+
+    srv = Server(talk)
+    d = sundew([f"download.connect_to=70.228.36.118:11805:127.0.0.1:{srv.port}"])
+    s = send_exploit(CSEND)
+    session = exploit_session(d, s)
+    srv.join()
+    assert srv.got == b""               # csend sends nothing; then it closed
+    assert_stored(d, session, "csend://70.228.36.118:11805/4", data)
+    s.close()
+
+
+@corpus
+def test_amberg_bind_transfer_takes_what_the_peer_pushes(sundew):
+    data = sample(30000, "amberg")
+    d = sundew()
+    s = send_exploit(AMBERG)
+    session = exploit_session(d, s)
+
+    def pushed():
+        try:
+            p = connect(44028, timeout=2)
+        except OSError:
+            return None
+        return p
+    p = wait_for(pushed, 10, "the sensor to listen on 44028")
+    p.sendall(data)
+    p.shutdown(socket.SHUT_WR)
+    assert p.recv(1) == b""
+    p.close()
+    assert_stored(d, session, "creceive://127.0.0.1:44028/0", data)
+    # One peer: the port is closed once it came.
+    try:
+        connect(44028, timeout=2).close()
+        raise AssertionError("44028 still listens after its peer")
+    except ConnectionRefusedError:
+        pass
+    s.close()
+
+
+@corpus
+def test_transfer_over_max_size_is_refused_and_nothing_stored(sundew):
+    data = sample(5000, "big")
+
+    def talk_link(srv, c):
+        c.sendall(STAGE2)
+        if srv.recv_exactly(c, 4) == LINK_KEY:
+            try:
+                c.sendall(data)
+            except OSError:     # the sensor closes at the cap
+                pass
+
+    def talk_csend(srv, c):
+        c.sendall(struct.pack("<I", len(data)))
+        srv.got = c.recv(1)     # refused at the length: closed at once
+
+    link, csend = Server(talk_link), Server(talk_csend)
+    d = sundew(["download.max_size=4096",
+                f"download.connect_to=62.47.217.254:15385:127.0.0.1:{link.port},"
+                f"70.228.36.118:11805:127.0.0.1:{csend.port}"])
+    s1 = send_exploit(LINKBOT)
+    s2 = send_exploit(CSEND)
+    sessions = [exploit_session(d, s1), exploit_session(d, s2)]
+    link.join()
+    csend.join()
+    urls = ["link://62.47.217.254:15385/rKwGhQ==", "csend://70.228.36.118:11805/4"]
+    for session, url in zip(sessions, urls):
+        failed = d.wait_events("sundew.download.failed", session=session)
+        assert [(e["url"], e["reason"], e["origin"]) for e in failed] == \
+            [(url, "max_size", "transfer")]
+    assert failed[0]["size"] == 0       # csend: refused before a byte
+    time.sleep(1)
+    assert d.events("sundew.file.stored", kind="binary") == []
+    assert not stored(d, data).exists()
+    s1.close()
+    s2.close()
+
+
+@corpus
+def test_bind_on_a_port_in_use_is_reported(sundew):
+    d = sundew()
+    busy = socket.socket()
+    busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    busy.bind(("127.0.0.1", 44028))
+    busy.listen(1)
+    s = send_exploit(AMBERG)
+    session = exploit_session(d, s)
+    failed = d.wait_events("sundew.download.failed", session=session)
+    assert [(e["url"], e["reason"]) for e in failed] == \
+        [("creceive://127.0.0.1:44028/0", "port_in_use")]
+    # The port stays the test's: the sensor did not take it over.
+    busy.settimeout(0.2)
+    try:
+        busy.accept()
+        raise AssertionError("a peer came to the busy port")
+    except socket.timeout:
+        pass
+    busy.close()
+    s.close()
