@@ -255,3 +255,36 @@ def test_bind_on_a_port_in_use_is_reported(sundew):
         pass
     busy.close()
     s.close()
+
+
+@corpus
+def test_time_cap_and_early_close_fail_with_their_reason(sundew):
+    """download.timeout caps the whole transfer: a linkbot that never
+    speaks, a bind transfer whose peer never comes; a csend peer that
+    closes short of its announced length.  Nothing is stored."""
+    def silent(srv, c):
+        srv.got = c.recv(1)     # the sensor gives up and closes
+
+    def short(srv, c):
+        c.sendall(struct.pack("<I", 1000) + b"x" * 10)
+
+    link, csend = Server(silent), Server(short)
+    d = sundew(["download.timeout=2s",
+                f"download.connect_to=62.47.217.254:15385:127.0.0.1:{link.port},"
+                f"70.228.36.118:11805:127.0.0.1:{csend.port}"])
+    start = time.monotonic()
+    conns = [send_exploit(p) for p in (LINKBOT, CSEND, AMBERG)]
+    sessions = [exploit_session(d, s) for s in conns]
+    want = [("link://62.47.217.254:15385/rKwGhQ==", "timeout"),
+            ("csend://70.228.36.118:11805/4", "closed_early"),
+            ("creceive://127.0.0.1:44028/0", "no_peer")]
+    for session, w in zip(sessions, want):
+        failed = d.wait_events("sundew.download.failed", session=session)
+        assert [(e["url"], e["reason"]) for e in failed] == [w]
+    assert 2 <= time.monotonic() - start < 8
+    link.join()
+    csend.join()
+    assert link.got == b""      # no key: the peer never had its turn
+    assert d.events("sundew.file.stored", kind="binary") == []
+    for s in conns:
+        s.close()
