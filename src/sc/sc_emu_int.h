@@ -112,7 +112,7 @@ uint32_t sc_emu_alloc(struct sc_emu *, uint32_t size);
  * ends the candidate (a loop that writes a file).  Returns the count.
  */
 uint32_t sc_emu_recv(struct sc_emu *, uint32_t buf, uint32_t len);
-/* Adds an action now (downloads); counts it. */
+/* Adds an action now (downloads) as SC_EV_EMULATED; counts it. */
 void	sc_emu_add(struct sc_emu *, const struct sc_action *);
 
 #endif
