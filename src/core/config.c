@@ -68,6 +68,16 @@ static const struct config_key config_keys[] = {
 	    CONFIG_FORMAT_FLAT),
 	KNUM("output.sqlite.enabled", CONFIG_T_BOOL, sqlite_enabled, 0, 1, 1),
 	KSTR("output.sqlite.path", CONFIG_T_PATH, sqlite_path, "sundew.sqlite"),
+	KSTR("host.name", CONFIG_T_NETBIOS, host_name, "ACCOUNTING-PC3"),
+	KSTR("host.domain", CONFIG_T_NETBIOS, host_domain, "WORKGROUP"),
+	KSTR("host.version", CONFIG_T_WINVER, host_version, "5.1.2600"),
+	KSTR("host.system_root", CONFIG_T_WINPATH, host_system_root,
+	    "C:\\WINDOWS"),
+	KNUM("shell.listen_timeout", CONFIG_T_DURATION, shell_listen_timeout,
+	    1, 86400, 180),
+	KNUM("shell.session_timeout", CONFIG_T_DURATION,
+	    shell_session_timeout, 1, 86400, 600),
+	KNUM("shell.max_open", CONFIG_T_U32, shell_max, 0, 65536, 256),
 	KNUM("store.max_disk", CONFIG_T_SIZE, max_disk, 0, UINT64_MAX,
 	    10 * GIB),
 	KNUM("sandbox.seccomp", CONFIG_T_BOOL, seccomp, 0, 1, 1),
@@ -285,6 +295,9 @@ config_set(struct config_ctx *ctx, const struct config_ref *ref,
 	case CONFIG_T_DIR:
 	case CONFIG_T_USER:
 	case CONFIG_T_PATH:
+	case CONFIG_T_NETBIOS:
+	case CONFIG_T_WINVER:
+	case CONFIG_T_WINPATH:
 		rc = config_value_set_string(ctx, ref->key, name, node, line);
 		break;
 	case CONFIG_T_INT:
@@ -886,6 +899,10 @@ config_free(struct config *conf)
 		free(conf->listen_addr[i]);
 	free(conf->json_path);
 	free(conf->sqlite_path);
+	free(conf->host_name);
+	free(conf->host_domain);
+	free(conf->host_version);
+	free(conf->host_system_root);
 	memset(conf, 0, sizeof(*conf));
 }
 
@@ -966,6 +983,9 @@ config_dump_key(FILE *fp, const struct config *conf,
 	case CONFIG_T_DIR:
 	case CONFIG_T_USER:
 	case CONFIG_T_PATH:
+	case CONFIG_T_NETBIOS:
+	case CONFIG_T_WINVER:
+	case CONFIG_T_WINPATH:
 		config_dump_string(fp, *(char *const *)(const void *)field);
 		break;
 	case CONFIG_T_BOOL:

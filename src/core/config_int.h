@@ -32,7 +32,10 @@ enum config_type {
 	CONFIG_T_FORMAT,	/* enum config_format */
 	CONFIG_T_ADDRS,		/* listen.address */
 	CONFIG_T_SVC_ENABLED,	/* services.NAME.enabled */
-	CONFIG_T_SVC_PORTS	/* services.NAME.ports */
+	CONFIG_T_SVC_PORTS,	/* services.NAME.ports */
+	CONFIG_T_NETBIOS,	/* host.name, host.domain: a NetBIOS name */
+	CONFIG_T_WINVER,	/* host.version: a version cmd.exe knows */
+	CONFIG_T_WINPATH	/* host.system_root: C:\NAME\... */
 };
 
 struct config_key {
