@@ -62,7 +62,7 @@ sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
 }
 
 int
-sensor_analyse(const char *ctx, size_t ctxlen, const void *p, size_t n)
+sensor_analyse(const struct capture_origin *o, const void *p, size_t n)
 {
 	return 0;
 }
