@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "addr.h"
 #include "sc.h"
 #include "sc_cmd.h"
 
@@ -170,30 +171,11 @@ sc_cmd_has_ext(const char *s, const char *ext)
 	return n > e && strcasecmp(s + n - e, ext) == 0;
 }
 
-/*
- * 0.0.0.0, 10/8, 127/8, 169.254/16, 172.16/12 and 192.168/16: addresses
- * that stand for the attacker when a worm writes them.
- */
-static int
-sc_cmd_private(const char *h)
-{
-	unsigned int	a, b, c, d;
-	char		x;
-
-	if (sscanf(h, "%u.%u.%u.%u%c", &a, &b, &c, &d, &x) != 4 ||
-	    a > 255 || b > 255 || c > 255 || d > 255)
-		return 0;
-	if (a == 0 && b == 0 && c == 0 && d == 0)
-		return 1;
-	return a == 10 || a == 127 || (a == 169 && b == 254) ||
-	    (a == 172 && b >= 16 && b < 32) || (a == 192 && b == 168);
-}
-
 /* The host a command's address stands for (sc_cmd.h). */
 static const char *
 sc_cmd_host(const struct sc_cmd *st, const char *h)
 {
-	if (st->attacker[0] != '\0' && sc_cmd_private(h))
+	if (st->attacker[0] != '\0' && addr_is_private(h))
 		return st->attacker;
 	return h;
 }
