@@ -14,9 +14,11 @@
 #include <string.h>
 
 #include "capture.h"
+#include "egress.h"
 #include "event.h"
 #include "log.h"
 #include "sc.h"
+#include "shell.h"
 
 /* Digests of what sessions had done: 2^16 of them, 1 MiB. */
 #define CAPTURE_SEEN	65536
@@ -144,31 +146,43 @@ capture_attacker(const struct capture_origin *o, char *buf, size_t len)
 		inet_ntop(AF_INET6, &sin6->sin6_addr, buf, (socklen_t)len);
 }
 
+static const struct config	*capture_conf;
+
 void
 capture_init(const struct config *conf)
 {
 	/* Each module's set-up that needs files: before the chroot. */
+	capture_conf = conf;
 }
 
 void
 capture_start(struct event_base *base)
 {
 	/* Each module on the sensor's loop. */
+	shell_init(capture_conf, base);
 }
 
 void
 capture_stop(void)
 {
 	/* Each module's shells, transfers and downloads end here. */
+	shell_stop();
 }
 
 /* One action, already known new for its session and asked for by code. */
 static void
 capture_action(const struct capture_origin *o, const struct sc_action *a)
 {
+	char	host[SC_HOST_MAX];
+
 	switch (a->kind) {
-	case SC_BIND_SHELL:		/* shell.c */
-	case SC_CONNECT_SHELL:		/* shell.c */
+	case SC_BIND_SHELL:
+		shell_bind(o, a->port);
+		break;
+	case SC_CONNECT_SHELL:
+		egress_host(o, a->host, host, sizeof(host));
+		shell_connect(o, host, a->port);
+		break;
 	case SC_DOWNLOAD:		/* download.c */
 	case SC_RECEIVE_FILE:		/* transfer.c */
 	case SC_EXEC:			/* its downloads are actions of their own */

@@ -74,6 +74,7 @@ struct sc_cmd {
 	int			 procs;		/* cmd /c and start running */
 	int			 exited;
 	int			 stop;		/* exit: the rest of the line */
+	size_t			 outlen;	/* bytes to ops.output */
 };
 
 static const char sc_cmd_not_found[] =
@@ -87,6 +88,8 @@ static const char sc_cmd_syntax[] =
     "The syntax of the command is incorrect.\r\n";
 
 static void	sc_cmd_line(struct sc_cmd *, const char *, int);
+static void	sc_cmd_segment_run(struct sc_cmd *, struct sc_cmd_frame *,
+		    const char *, int, int);
 
 /* --- small helpers ------------------------------------------------ */
 
@@ -117,6 +120,19 @@ sc_cmd_skip_blanks(const char *s)
 	while (sc_cmd_blank(*s))
 		s++;
 	return s;
+}
+
+/* Copies s without blanks at either end. */
+static void
+sc_cmd_trim_blanks(char *dst, size_t size, const char *s)
+{
+	size_t	n;
+
+	s = sc_cmd_skip_blanks(s);
+	n = strlen(s);
+	while (n > 0 && sc_cmd_blank(s[n - 1]))
+		n--;
+	sc_cmd_copy(dst, size, s, n);
 }
 
 /* Copies s without blanks at either end and without enclosing quotes. */
@@ -273,8 +289,10 @@ sc_cmd_out(struct sc_cmd *st, int fd, const char *text, size_t len)
 			return;
 		}
 	}
-	if (st->ops.output != NULL && len > 0)
+	if (st->ops.output != NULL && len > 0) {
 		st->ops.output(st->ops.arg, text, len);
+		st->outlen += len;
+	}
 }
 
 static void
@@ -1469,21 +1487,33 @@ sc_cmd_segment(struct sc_cmd *st, const char *seg, int level, int piped)
 	struct sc_cmd_frame	 fr;
 	char			 text[SC_CMD_LINE + 1];
 	const char		*why;
+	size_t			 before = st->outlen;
 
 	memset(&fr, 0, sizeof(fr));
 	fr.up = st->top;
 	if ((why = sc_cmd_redirs(st, seg, text, sizeof(text), &fr)) != NULL) {
 		sc_cmd_puts(st, 2, why);
 		st->err = 1;
-		return;
+	} else
+		sc_cmd_segment_run(st, &fr, text, level, piped);
+	if (level == 0 && st->ops.command != NULL) {
+		sc_cmd_trim_blanks(text, sizeof(text), seg);
+		st->ops.command(st->ops.arg, text, st->outlen - before);
 	}
-	if (piped && fr.fd[0].to == SC_TO_UP)
-		fr.fd[0].to = SC_TO_NUL;
-	st->top = &fr;
+}
+
+/* Runs the command text with the redirections of fr. */
+static void
+sc_cmd_segment_run(struct sc_cmd *st, struct sc_cmd_frame *fr,
+    const char *text, int level, int piped)
+{
+	if (piped && fr->fd[0].to == SC_TO_UP)
+		fr->fd[0].to = SC_TO_NUL;
+	st->top = fr;
 	st->err = sc_cmd_simple(st, text, level);
-	st->top = fr.up;
-	sc_cmd_redir_flush(st, &fr.fd[0]);
-	sc_cmd_redir_flush(st, &fr.fd[1]);
+	st->top = fr->up;
+	sc_cmd_redir_flush(st, &fr->fd[0]);
+	sc_cmd_redir_flush(st, &fr->fd[1]);
 }
 
 /*
@@ -1645,7 +1675,7 @@ sc_cmd_add_url(void *arg, const char *url)
 void
 sc_cmd_downloads(const char *cmd, const char *attacker, struct sc_result *res)
 {
-	struct sc_cmd_ops	 ops = { NULL, sc_cmd_add_url, res };
+	struct sc_cmd_ops	 ops = { .fetch = sc_cmd_add_url, .arg = res };
 	struct sc_cmd		*st;
 	const char		*p, *e;
 

