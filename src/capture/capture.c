@@ -14,9 +14,11 @@
 #include <string.h>
 
 #include "capture.h"
+#include "egress.h"
 #include "event.h"
 #include "log.h"
 #include "sc.h"
+#include "shell.h"
 #include "transfer.h"
 
 /* Digests of what sessions had done: 2^16 of them, 1 MiB. */
@@ -146,6 +148,7 @@ capture_attacker(const struct capture_origin *o, char *buf, size_t len)
 		inet_ntop(AF_INET6, &sin6->sin6_addr, buf, (socklen_t)len);
 }
 
+
 void
 capture_init(const struct config *conf)
 {
@@ -157,6 +160,7 @@ void
 capture_start(struct event_base *base)
 {
 	/* Each module on the sensor's loop. */
+	shell_init(capture_conf, base);
 	transfer_init(capture_conf, base);
 }
 
@@ -164,6 +168,7 @@ void
 capture_stop(void)
 {
 	/* Each module's shells, transfers and downloads end here. */
+	shell_stop();
 	transfer_stop();
 }
 
@@ -171,12 +176,22 @@ capture_stop(void)
 static void
 capture_action(const struct capture_origin *o, const struct sc_action *a)
 {
+	struct sc_action	r;
+	char			host[SC_HOST_MAX];
+
 	switch (a->kind) {
-	case SC_RECEIVE_FILE:
-		transfer_start(o, a);
+	case SC_BIND_SHELL:
+		shell_bind(o, a->port);
 		break;
-	case SC_BIND_SHELL:		/* shell.c */
-	case SC_CONNECT_SHELL:		/* shell.c */
+	case SC_CONNECT_SHELL:
+		egress_host(o, a->host, host, sizeof(host));
+		shell_connect(o, host, a->port);
+		break;
+	case SC_RECEIVE_FILE:
+		r = *a;
+		egress_host(o, a->host, r.host, sizeof(r.host));
+		transfer_start(o, &r);
+		break;
 	case SC_DOWNLOAD:		/* download.c */
 	case SC_EXEC:			/* its downloads are actions of their own */
 		log_debug("session %s: action %d", o->session, (int)a->kind);

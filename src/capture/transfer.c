@@ -14,8 +14,9 @@
  * blink://attacker:port/<key>, csend://host:port/<prefix length>,
  * creceive://attacker:port/<prefix length>; that name is the url of the
  * download events and the claim of the egress rate limits.  The file is
- * capped at download.max_size, the whole transfer (waiting for the peer
- * too) at download.timeout.  Events: sundew.download.offer, then the
+ * capped at download.max_size, a bind's wait for its peer at
+ * shell.listen_timeout (one key for a port waiting, shell or transfer),
+ * the transfer itself at download.timeout.  Events: sundew.download.offer, then the
  * store's sundew.download.complete and sundew.file.stored, or
  * sundew.download.failed with the reason, all with the fields of the
  * exploit's session and "origin":"transfer".
@@ -65,7 +66,7 @@ struct transfer {
 	size_t			 keylen;
 	int			 fd;
 	struct event		 ev;		/* on fd */
-	struct event		 timer;		/* download.timeout */
+	struct event		 timer;		/* the time cap */
 	int			 claimed;	/* holds its egress claim */
 	int			 fetched;	/* a packet went out or came in */
 	struct transfer_dlg	 dlg;
@@ -74,12 +75,14 @@ struct transfer {
 static struct {
 	struct event_base	*base;
 	uint64_t		 max_size;
-	uint32_t		 timeout;
+	uint32_t		 timeout;	/* download.timeout */
+	uint32_t		 listen_timeout; /* shell.listen_timeout */
 	int			 stopping;
 	TAILQ_HEAD(, transfer)	 running;
 } tr = { .running = TAILQ_HEAD_INITIALIZER(tr.running) };
 
 static void	transfer_io_cb(evutil_socket_t, short, void *);
+static void	transfer_timeout_cb(evutil_socket_t, short, void *);
 
 void
 transfer_init(const struct config *conf, struct event_base *base)
@@ -87,6 +90,7 @@ transfer_init(const struct config *conf, struct event_base *base)
 	tr.base = base;
 	tr.max_size = conf->download_max_size;
 	tr.timeout = conf->download_timeout;
+	tr.listen_timeout = conf->shell_listen_timeout;
 	tr.stopping = 0;
 }
 
@@ -156,6 +160,18 @@ transfer_complete(struct transfer *t)
 	    t->dlg.buf, t->dlg.len);
 	egress_release_url(t->url, 1);
 	transfer_free(t);
+}
+
+/* (Re)arms t's time cap: secs from now. */
+static int
+transfer_arm(struct transfer *t, uint32_t secs)
+{
+	struct timeval	tv = { (time_t)secs, 0 };
+
+	if (!event_initialized(&t->timer) && evtimer_assign(&t->timer,
+	    tr.base, transfer_timeout_cb, t) == -1)
+		return -1;
+	return evtimer_add(&t->timer, &tv);
 }
 
 /* Watches fd for what (EV_READ, EV_WRITE) in state. */
@@ -228,7 +244,9 @@ transfer_accept(struct transfer *t)
 	close(t->fd);
 	t->fd = fd;
 	t->fetched = 1;
-	if (transfer_watch(t, TRANSFER_TALKING, EV_READ) == -1)
+	/* The peer came: from now on, the time of a transfer. */
+	if (transfer_watch(t, TRANSFER_TALKING, EV_READ) == -1 ||
+	    transfer_arm(t, tr.timeout) == -1)
 		transfer_fail(t, "memory");
 }
 
@@ -425,7 +443,6 @@ transfer_start(const struct capture_origin *o, const struct sc_action *a)
 {
 	struct event_buf	 ev;
 	struct transfer		*t;
-	struct timeval		 tv;
 	char			 host[SC_HOST_MAX];
 	const char		*why;
 	int			 bind;
@@ -433,14 +450,11 @@ transfer_start(const struct capture_origin *o, const struct sc_action *a)
 	if (a->kind != SC_RECEIVE_FILE || a->port == 0)
 		return;
 	bind = strcmp(a->mode, "bind") == 0;
-	/*
-	 * 0.0.0.0 or a private host is the attacker's own (idempotent, if
-	 * the dispatcher did it already); a bind is named by the attacker.
-	 */
+	/* A bind is named by the attacker, as Nepenthes named it. */
 	if (bind)
 		capture_attacker(o, host, sizeof(host));
 	else
-		egress_host(o, a->host, host, sizeof(host));
+		snprintf(host, sizeof(host), "%s", a->host);
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
 		log_warn("transfer: calloc");
 		return;
@@ -469,10 +483,8 @@ transfer_start(const struct capture_origin *o, const struct sc_action *a)
 		transfer_fail(t, why);
 		return;
 	}
-	tv.tv_sec = (time_t)tr.timeout;
-	tv.tv_usec = 0;
-	if (evtimer_assign(&t->timer, tr.base, transfer_timeout_cb, t) == -1 ||
-	    evtimer_add(&t->timer, &tv) == -1)
+	/* A port waits for its peer as a bind shell's does. */
+	if (transfer_arm(t, bind ? tr.listen_timeout : tr.timeout) == -1)
 		transfer_fail(t, "memory");
 }
 

@@ -544,8 +544,8 @@ sensor_main(const struct sensor_args *a)
 	sensor.analyser = link_new(sensor.base, "analyser",
 	    sensor_analyser_msg, NULL);
 	sensor_sched_batch();
-	egress_init(a->conf, a->egress);
 	capture_init(a->conf);
+	egress_init(a->conf, a->egress);
 	sandbox_enter(a->sandbox, a->sandbox->empty_dir, SANDBOX_SENSOR);
 	capture_start(sensor.base);
 

@@ -259,9 +259,10 @@ def test_bind_on_a_port_in_use_is_reported(sundew):
 
 @corpus
 def test_time_cap_and_early_close_fail_with_their_reason(sundew):
-    """download.timeout caps the whole transfer: a linkbot that never
-    speaks, a bind transfer whose peer never comes; a csend peer that
-    closes short of its announced length.  Nothing is stored."""
+    """download.timeout caps a transfer: a linkbot that never speaks;
+    shell.listen_timeout a bind transfer's wait for a peer that never
+    comes; a csend peer closes short of its announced length.  Nothing is
+    stored."""
     def silent(srv, c):
         srv.got = c.recv(1)     # the sensor gives up and closes
 
@@ -269,7 +270,7 @@ def test_time_cap_and_early_close_fail_with_their_reason(sundew):
         c.sendall(struct.pack("<I", 1000) + b"x" * 10)
 
     link, csend = Server(silent), Server(short)
-    d = sundew(["download.timeout=2s",
+    d = sundew(["download.timeout=2s", "shell.listen_timeout=2s",
                 f"download.connect_to=62.47.217.254:15385:127.0.0.1:{link.port},"
                 f"70.228.36.118:11805:127.0.0.1:{csend.port}"])
     start = time.monotonic()
