@@ -10,6 +10,9 @@ server or client at the other end.
 - csend (libemu_14, halle): a 4-byte little-endian length, then the file.
 - bind file transfer (libemu_11, amberg): the sensor listens on 44028 and
   takes what the first peer pushes until it closes.
+- blink (no corpus file has one: a Linux stager assembled by hand, the
+  same bytes as test_sc_emu.c's): the sensor listens on 38963, the peer
+  speaks first, the sensor answers the key d00dfeed, the file follows.
 
 The file is stored under its sha256 and the events tell it under the
 exploit's session id.  A file over download.max_size is refused (nothing
@@ -30,6 +33,12 @@ CSEND = SC / "libemu_14_halle-filetransferr-via-csend.bin"
 AMBERG = SC / "libemu_11_amberg.bin"
 
 LINK_KEY = bytes.fromhex("acac0685")      # mov edi, 0x8506acac in the code
+# bind 38963, listen, accept, recv 0x200 into the stack, mov edi, key; jmp ebp
+BLINK = bytes.fromhex(
+    "31dbf7e35343536a0289e1b066cd8089c65266689833666a0289e16a10515689e1"
+    "436a6658cd806a015689e1b3046a6658cd8052525689e1b3056a6658cd8081ec00"
+    "02000089e5526800020000555089e1b30a6a6658cd80bfd00dfeedffe5")
+BLINK_KEY = bytes.fromhex("d00dfeed")
 STAGE2 = b"\x90" * 200 + b"\xcc"          # what a linkbot sends first
 
 corpus = needs_corpus(SC)
@@ -89,10 +98,20 @@ class Server:
 
 
 def send_exploit(path):
-    """The shellcode as the payload of a connection, left open."""
+    """The shellcode (a corpus file, or bytes) as the payload of a
+    connection, left open."""
     s = connect(GENERIC_PORT)
-    s.sendall(path.read_bytes())
+    s.sendall(path if isinstance(path, bytes) else path.read_bytes())
     return s
+
+
+def connect_when_listening(port):
+    def attempt():
+        try:
+            return connect(port, timeout=2)
+        except OSError:
+            return None
+    return wait_for(attempt, 10, f"the sensor to listen on {port}")
 
 
 def exploit_session(d, s):
@@ -175,13 +194,7 @@ def test_amberg_bind_transfer_takes_what_the_peer_pushes(sundew):
     s = send_exploit(AMBERG)
     session = exploit_session(d, s)
 
-    def pushed():
-        try:
-            p = connect(44028, timeout=2)
-        except OSError:
-            return None
-        return p
-    p = wait_for(pushed, 10, "the sensor to listen on 44028")
+    p = connect_when_listening(44028)
     p.sendall(data)
     p.shutdown(socket.SHUT_WR)
     assert p.recv(1) == b""
@@ -193,6 +206,28 @@ def test_amberg_bind_transfer_takes_what_the_peer_pushes(sundew):
         raise AssertionError("44028 still listens after its peer")
     except ConnectionRefusedError:
         pass
+    s.close()
+
+
+def test_blink_answers_the_key_to_its_peer(sundew):
+    data = sample(40000, "blink")
+    d = sundew()
+    s = send_exploit(BLINK)
+    session = exploit_session(d, s)
+    p = connect_when_listening(38963)
+    p.sendall(STAGE2)
+    p.settimeout(10)
+    key = b""
+    while len(key) < 4:
+        part = p.recv(4 - len(key))
+        assert part, "closed before the key"
+        key += part
+    assert key == BLINK_KEY
+    p.sendall(data)
+    p.shutdown(socket.SHUT_WR)
+    assert p.recv(1) == b""     # nothing after the key
+    p.close()
+    assert_stored(d, session, "blink://127.0.0.1:38963/0A3+7Q==", data)
     s.close()
 
 
