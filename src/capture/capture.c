@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "download.h"
 #include "event.h"
 #include "log.h"
 #include "sc.h"
@@ -148,18 +149,21 @@ void
 capture_init(const struct config *conf)
 {
 	/* Each module's set-up that needs files: before the chroot. */
+	download_init(conf);
 }
 
 void
 capture_start(struct event_base *base)
 {
 	/* Each module on the sensor's loop. */
+	download_start_loop(base);
 }
 
 void
 capture_stop(void)
 {
 	/* Each module's shells, transfers and downloads end here. */
+	download_stop();
 }
 
 /* One action, already known new for its session and asked for by code. */
@@ -167,9 +171,11 @@ static void
 capture_action(const struct capture_origin *o, const struct sc_action *a)
 {
 	switch (a->kind) {
+	case SC_DOWNLOAD:
+		download_url(o, a->url);
+		break;
 	case SC_BIND_SHELL:		/* shell.c */
 	case SC_CONNECT_SHELL:		/* shell.c */
-	case SC_DOWNLOAD:		/* download.c */
 	case SC_RECEIVE_FILE:		/* transfer.c */
 	case SC_EXEC:			/* its downloads are actions of their own */
 		log_debug("session %s: action %d", o->session, (int)a->kind);
