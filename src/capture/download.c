@@ -63,9 +63,6 @@ download_conf_load(const struct config *conf)
 	download_conf.retries = conf->download_retries > 0 ?
 	    (uint32_t)conf->download_retries : 0;
 	download_conf.retry_delay = conf->download_retry_delay;
-	if (conf->download_source_address != NULL)
-		snprintf(download_conf.source, sizeof(download_conf.source),
-		    "%s", conf->download_source_address);
 }
 
 /*
@@ -172,7 +169,7 @@ download_fail(struct download *d, const char *reason)
 		event_str(&ev, "error", d->error);
 	event_int(&ev, "attempts", (int64_t)d->attempt + 1);
 	sensor_send_event(&ev);
-	egress_release_url(d->url, 0);
+	egress_release_url(d->url, d->tried || d->sockets > 0);
 	download_free(d);
 }
 
@@ -394,8 +391,10 @@ download_attempt(struct download *d)
 	/* May answer (and so free d) before it returns. */
 	req = evdns_getaddrinfo(dl.dns, host, NULL, &hints, download_resolved,
 	    d);
-	if (req != NULL)
+	if (req != NULL) {
 		d->dns = req;
+		d->tried = 1;	/* a query to a name server */
+	}
 }
 
 /* Whether url is one we may hand to curl: printable, not too long. */

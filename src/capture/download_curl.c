@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@
 #include <event2/event_struct.h>
 
 #include "download_int.h"
+#include "egress.h"
 #include "log.h"
 
 /* What Windows XP's URLDownloadToFile said: what a worm's host expects. */
@@ -232,7 +234,8 @@ download_curl_opensocket(void *arg, curlsocktype purpose,
 {
 	struct download		*d = arg;
 	const struct sockaddr	*sa = &a->addr;
-	int			 fd, ctl = d->ctl_fd == -1;
+	const char		*why = NULL;
+	int			 fd, ctl = d->ctl_fd == -1, own = 0;
 
 	if (purpose != CURLSOCKTYPE_IPCXN ||
 	    (a->family != AF_INET && a->family != AF_INET6)) {
@@ -241,16 +244,23 @@ download_curl_opensocket(void *arg, curlsocktype purpose,
 	}
 	if (!download_curl_pinned(d, sa, a->addrlen,
 	    !ctl && d->scheme == DOWNLOAD_FTP) &&
-	    (ctl || !download_curl_own(d, sa, a->addrlen))) {
+	    (ctl || !(own = download_curl_own(d, sa, a->addrlen)))) {
 		log_warnx("download %s: curl asked for a socket to an address "
 		    "that is not the one resolved and checked: refused",
 		    d->url);
 		d->guard = "socket_refused";
 		return CURL_SOCKET_BAD;
 	}
-	fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-	if (fd == -1)
+	/* Bound to download.source_address, but the listener (curl binds). */
+	if (own)
+		fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	else
+		fd = egress_socket(sa, a->socktype, &why);
+	if (fd == -1) {
+		snprintf(d->error, sizeof(d->error), "%s",
+		    own ? strerror(errno) : why);
 		return CURL_SOCKET_BAD;
+	}
 	if (ctl)
 		d->ctl_fd = fd;
 	d->sockets++;
@@ -346,12 +356,6 @@ download_curl_setup(struct download *d, CURL *e)
 	SET(CURLOPT_ACCEPTTIMEOUT_MS, (long)DOWNLOAD_ACCEPT_MS);
 	if (!d->passive)
 		SET(CURLOPT_FTPPORT, "-");
-	if (download_conf.source[0] != '\0') {
-		char	 iface[80];
-
-		snprintf(iface, sizeof(iface), "host!%s", download_conf.source);
-		SET(CURLOPT_INTERFACE, iface);
-	}
 #undef SET
 	return r == CURLE_OK ? 0 : -1;
 }

@@ -34,7 +34,6 @@ struct download_conf {
 	uint32_t	timeout;	/* seconds of one attempt */
 	uint32_t	retries;	/* attempts after the first */
 	uint32_t	retry_delay;	/* seconds between two */
-	char		source[64];	/* outbound address, "" for any */
 };
 
 enum download_scheme {
@@ -65,6 +64,7 @@ struct download {
 	void			*connect_to;	/* struct curl_slist * */
 	int			 ctl_fd;	/* its first socket, -1: none */
 	int			 sockets;	/* curl opened for it */
+	int			 tried;		/* a packet went out for it */
 	const char		*guard;		/* why a socket was refused */
 	char			 error[256];	/* curl's words */
 
