@@ -24,6 +24,7 @@
 
 #include <libfyaml.h>
 
+#include "addr.h"
 #include "config.h"
 #include "config_int.h"
 #include "proto.h"
@@ -68,6 +69,28 @@ static const struct config_key config_keys[] = {
 	    CONFIG_FORMAT_FLAT),
 	KNUM("output.sqlite.enabled", CONFIG_T_BOOL, sqlite_enabled, 0, 1, 1),
 	KSTR("output.sqlite.path", CONFIG_T_PATH, sqlite_path, "sundew.sqlite"),
+	KNUM("download.enabled", CONFIG_T_BOOL, download_enabled, 0, 1, 1),
+	/* At most what one message to the store carries (proc.h). */
+	KNUM("download.max_size", CONFIG_T_SIZE, download_max_size,
+	    1, 64 * MIB, 16 * MIB),
+	KNUM("download.timeout", CONFIG_T_DURATION, download_timeout,
+	    1, 86400, 120),
+	KNUM("download.retries", CONFIG_T_INT, download_retries, 0, 10, 2),
+	KNUM("download.retry_delay", CONFIG_T_DURATION, download_retry_delay,
+	    0, 86400, 10),
+	KNUM("download.max_concurrent", CONFIG_T_U32, download_max_concurrent,
+	    0, 1000000, 256),
+	KNUM("download.per_source", CONFIG_T_U32, download_per_source,
+	    0, 1000000, 30),
+	KNUM("download.url_interval", CONFIG_T_DURATION, download_url_interval,
+	    0, 30 * 86400, 3600),
+	KSTR("download.source_address", CONFIG_T_ADDR, download_source_address,
+	    ""),
+	KSTR("download.allow", CONFIG_T_CIDRS, download_allow, NULL),
+	KSTR("download.connect_to", CONFIG_T_RULES, download_connect_to, NULL),
+	KSTR("download.resolv_conf", CONFIG_T_FILE, download_resolv_conf,
+	    "/etc/resolv.conf"),
+	KSTR("download.hosts", CONFIG_T_FILE, download_hosts, "/etc/hosts"),
 	KNUM("store.max_disk", CONFIG_T_SIZE, max_disk, 0, UINT64_MAX,
 	    10 * GIB),
 	KNUM("sandbox.seccomp", CONFIG_T_BOOL, seccomp, 0, 1, 1),
@@ -285,7 +308,17 @@ config_set(struct config_ctx *ctx, const struct config_ref *ref,
 	case CONFIG_T_DIR:
 	case CONFIG_T_USER:
 	case CONFIG_T_PATH:
+	case CONFIG_T_FILE:
 		rc = config_value_set_string(ctx, ref->key, name, node, line);
+		break;
+	case CONFIG_T_ADDR:
+		rc = config_value_set_addr(ctx, ref->key, name, node, line);
+		break;
+	case CONFIG_T_CIDRS:
+		rc = config_value_set_cidrs(ctx, name, node, line);
+		break;
+	case CONFIG_T_RULES:
+		rc = config_value_set_rules(ctx, name, node, line);
 		break;
 	case CONFIG_T_INT:
 	case CONFIG_T_U32:
@@ -585,6 +618,49 @@ config_load_file(struct config_ctx *ctx, const char *path)
 	return rc;
 }
 
+/*
+ * A download.connect_to rule may start with '[' (an IPv6 HOST) or ':' (any
+ * HOST), which YAML reads as a flow list or a mapping, or not at all:
+ * "-o download.connect_to=[::1]:80:127.0.0.1:8080" then takes the value
+ * as written, one string.  A value that YAML reads as a string or a list
+ * stays as it was read.  rc is what config_parse_yaml() returned for it;
+ * returns the same, or that of parsing the value as one string, whose
+ * text (*rawp) the caller frees after the document.
+ */
+static int
+config_override_raw(struct config_ctx *ctx, const char *key,
+    const char *value, int rc, struct fy_parser **parserp,
+    struct fy_document **docp, char **rawp)
+{
+	struct config_ref	 ref;
+	struct fy_node		*root;
+	char			*quoted, *q;
+	size_t			 len = strlen(value);
+
+	if (config_lookup(key, &ref) == -1 ||
+	    ref.key->type != CONFIG_T_RULES)
+		return rc;
+	if (rc == 0 && (*docp == NULL ||
+	    (root = fy_document_root(*docp)) == NULL ||
+	    fy_node_get_type(root) != FYNT_MAPPING))
+		return 0;
+	config_yaml_free(*parserp, *docp);
+	*parserp = NULL;
+	*docp = NULL;
+	if ((q = quoted = *rawp = malloc(2 * len + 3)) == NULL)
+		return config_err(ctx, 0, key, "out of memory");
+	*q++ = '"';
+	for (; *value != '\0'; value++) {
+		if (*value == '"' || *value == '\\')
+			*q++ = '\\';
+		*q++ = *value;
+	}
+	*q++ = '"';
+	/* libfyaml reads the text in place: it lives as long as the doc. */
+	return config_parse_yaml(ctx, key, quoted, (size_t)(q - quoted),
+	    parserp, docp);
+}
+
 /* Applies one "key=value" override; the value is read as YAML. */
 static int
 config_override(struct config_ctx *ctx, const char *arg)
@@ -592,7 +668,7 @@ config_override(struct config_ctx *ctx, const char *arg)
 	struct fy_parser	*parser;
 	struct fy_document	*doc;
 	const char		*eq;
-	char			 key[CONFIG_KEY_MAX];
+	char			 key[CONFIG_KEY_MAX], *raw = NULL;
 	size_t			 klen;
 	int			 rc;
 
@@ -614,12 +690,17 @@ config_override(struct config_ctx *ctx, const char *arg)
 	/* An unknown key is worth more than a YAML error in its value. */
 	if (config_lookup(key, NULL) == -1 && !config_is_section(key))
 		return config_unknown(ctx, key, 0);
-	if (config_parse_yaml(ctx, key, eq + 1, strlen(eq + 1), &parser,
-	    &doc) == -1)
+	rc = config_parse_yaml(ctx, key, eq + 1, strlen(eq + 1), &parser,
+	    &doc);
+	if (config_override_raw(ctx, key, eq + 1, rc, &parser, &doc,
+	    &raw) == -1) {
+		free(raw);
 		return -1;
+	}
 	rc = config_apply(ctx, key, doc != NULL ? fy_document_root(doc) : NULL,
 	    0);
 	config_yaml_free(parser, doc);
+	free(raw);
 	ctx->override = 0;
 	return rc;
 }
@@ -641,7 +722,8 @@ config_defaults(struct config_ctx *ctx)
 				return config_err(ctx, 0, k->name,
 				    "out of memory");
 		} else if (k->type != CONFIG_T_NAME &&
-		    k->type != CONFIG_T_ADDRS)
+		    k->type != CONFIG_T_ADDRS && k->type != CONFIG_T_CIDRS &&
+		    k->type != CONFIG_T_RULES)
 			config_value_num_put(conf, k, k->def);
 	}
 
@@ -886,6 +968,11 @@ config_free(struct config *conf)
 		free(conf->listen_addr[i]);
 	free(conf->json_path);
 	free(conf->sqlite_path);
+	free(conf->download_source_address);
+	free(conf->download_allow);
+	free(conf->download_connect_to);
+	free(conf->download_resolv_conf);
+	free(conf->download_hosts);
 	memset(conf, 0, sizeof(*conf));
 }
 
@@ -955,7 +1042,7 @@ config_dump_key(FILE *fp, const struct config *conf,
     const struct config_key *k, const char *prev)
 {
 	const char	*leaf, *field = (const char *)conf + k->off;
-	char		 buf[64];
+	char		 buf[2 * ADDR_HOST_MAX];
 	size_t		 i;
 	int		 depth;
 
@@ -966,7 +1053,27 @@ config_dump_key(FILE *fp, const struct config *conf,
 	case CONFIG_T_DIR:
 	case CONFIG_T_USER:
 	case CONFIG_T_PATH:
+	case CONFIG_T_FILE:
+	case CONFIG_T_ADDR:
 		config_dump_string(fp, *(char *const *)(const void *)field);
+		break;
+	case CONFIG_T_CIDRS:
+		fputc('[', fp);
+		for (i = 0; i < conf->download_nallow; i++) {
+			addr_cidr_format(&conf->download_allow[i], buf,
+			    sizeof(buf));
+			fprintf(fp, "%s\"%s\"", i > 0 ? ", " : "", buf);
+		}
+		fputc(']', fp);
+		break;
+	case CONFIG_T_RULES:
+		fputc('[', fp);
+		for (i = 0; i < conf->download_nconnect_to; i++) {
+			addr_rule_format(&conf->download_connect_to[i], buf,
+			    sizeof(buf));
+			fprintf(fp, "%s\"%s\"", i > 0 ? ", " : "", buf);
+		}
+		fputc(']', fp);
 		break;
 	case CONFIG_T_BOOL:
 		fputs(config_value_num_get(conf, k) ? "true" : "false", fp);

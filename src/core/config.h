@@ -14,6 +14,11 @@
 #define CONFIG_MAX_PORTS	16	/* per service */
 #define CONFIG_MAX_LISTEN	8	/* listen.address entries */
 #define CONFIG_MAX_SERVICES	64
+#define CONFIG_MAX_ALLOW	64	/* download.allow blocks */
+#define CONFIG_MAX_CONNECT_TO	64	/* download.connect_to rules */
+
+struct addr_cidr;	/* addr.h */
+struct addr_rule;
 
 enum config_format {
 	CONFIG_FORMAT_FLAT = 0,		/* Cowrie/T-Pot style flat keys */
@@ -61,6 +66,23 @@ struct config {
 	enum config_format json_format;		/* output.json.format */
 	int		 sqlite_enabled;	/* output.sqlite.enabled */
 	char		*sqlite_path;		/* relative to data_dir */
+
+	/* download.*: every outbound connection (egress.h, download.h) */
+	int		 download_enabled;
+	uint64_t	 download_max_size;	/* bytes of one file */
+	uint32_t	 download_timeout;	/* seconds of one try */
+	int		 download_retries;	/* tries after the first */
+	uint32_t	 download_retry_delay;	/* seconds between tries */
+	uint32_t	 download_max_concurrent; /* per sensor, 0 = no cap */
+	uint32_t	 download_per_source;	/* a minute, 0 = no cap */
+	uint32_t	 download_url_interval;	/* seconds a URL rests */
+	char		*download_source_address; /* "" or an address */
+	struct addr_cidr *download_allow;	/* let through the policy */
+	size_t		 download_nallow;
+	struct addr_rule *download_connect_to;	/* in order, first wins */
+	size_t		 download_nconnect_to;
+	char		*download_resolv_conf;	/* absolute, read at start */
+	char		*download_hosts;	/* absolute, read at start */
 
 	uint64_t	 max_disk;	/* store.max_disk: bytes, 0 = none */
 	int		 seccomp;	/* sandbox.seccomp */

@@ -32,7 +32,11 @@ enum config_type {
 	CONFIG_T_FORMAT,	/* enum config_format */
 	CONFIG_T_ADDRS,		/* listen.address */
 	CONFIG_T_SVC_ENABLED,	/* services.NAME.enabled */
-	CONFIG_T_SVC_PORTS	/* services.NAME.ports */
+	CONFIG_T_SVC_PORTS,	/* services.NAME.ports */
+	CONFIG_T_FILE,		/* an absolute path, read before the chroot */
+	CONFIG_T_ADDR,		/* char *: "" or an IPv4 or IPv6 address */
+	CONFIG_T_CIDRS,		/* download.allow */
+	CONFIG_T_RULES		/* download.connect_to */
 };
 
 struct config_key {
@@ -112,6 +116,14 @@ int	config_value_set_addrs(struct config_ctx *ctx, const char *key,
 	    struct fy_node *node, int line);
 int	config_value_set_ports(struct config_ctx *ctx, const char *key,
 	    struct fy_node *node, int line, struct config_service *svc);
+/* download.source_address, download.allow, download.connect_to. */
+int	config_value_set_addr(struct config_ctx *ctx,
+	    const struct config_key *k, const char *key, struct fy_node *node,
+	    int line);
+int	config_value_set_cidrs(struct config_ctx *ctx, const char *key,
+	    struct fy_node *node, int line);
+int	config_value_set_rules(struct config_ctx *ctx, const char *key,
+	    struct fy_node *node, int line);
 /* A boolean, or with CONFIG_T_FORMAT flat/ecs, into *v as 0 or 1. */
 int	config_value_get_word(struct config_ctx *ctx, const char *key,
 	    struct fy_node *node, int line, enum config_type type, int *v);

@@ -17,6 +17,7 @@
 
 #include <libfyaml.h>
 
+#include "addr.h"
 #include "config.h"
 #include "config_int.h"
 
@@ -394,6 +395,13 @@ config_check_string(enum config_type type, const char *s)
 		if (strpbrk(s, "/: \t") != NULL)
 			return "is not a user name";
 		break;
+	case CONFIG_T_FILE:
+		if (s[0] != '/')
+			return "must be an absolute path (it is read before "
+			    "the chroot)";
+		if (s[len - 1] == '/')
+			return "must name a file, not a directory";
+		break;
 	case CONFIG_T_PATH:
 		if (s[0] == '/')
 			return "must be relative to data_dir";
@@ -425,6 +433,8 @@ config_value_set_string(struct config_ctx *ctx, const struct config_key *k,
 
 	if (k->type == CONFIG_T_PATH)
 		what = "a relative path";
+	else if (k->type == CONFIG_T_FILE)
+		what = "an absolute path";
 	else if (k->type == CONFIG_T_DIR)
 		what = "a directory";
 	if (config_scalar(ctx, key, node, line, what, buf, sizeof(buf)) == -1)
@@ -574,6 +584,167 @@ config_value_set_ports(struct config_ctx *ctx, const char *key,
 	memcpy(svc->ports, p.ports, sizeof(p.ports));
 	svc->nports = p.nports;
 	return 0;
+}
+
+/*
+ * Sets a key that holds one address or nothing (download.source_address):
+ * `key:`, `key: ""` and -o key= leave it empty.
+ */
+int
+config_value_set_addr(struct config_ctx *ctx, const struct config_key *k,
+    const char *key, struct fy_node *node, int line)
+{
+	struct sockaddr_storage	 ss;
+	char			 buf[CONFIG_VALUE_MAX], show[64];
+	char			**field = (char **)(void *)((char *)ctx->conf +
+				    k->off);
+	char			*dup;
+
+	buf[0] = '\0';
+	if (!config_value_is_null(node) && config_scalar(ctx, key, node, line,
+	    "an IPv4 or IPv6 address", buf, sizeof(buf)) == -1)
+		return -1;
+	line = config_value_line(node, line);
+	if (buf[0] != '\0' && (addr_parse(buf, &ss) == 0 ||
+	    strpbrk(buf, "[%") != NULL)) {
+		config_value_show(show, sizeof(show), buf, strlen(buf));
+		return config_err(ctx, line, key, "expected an IPv4 or IPv6 "
+		    "address or nothing, got \"%s\"", show);
+	}
+	if ((dup = strdup(buf)) == NULL)
+		return config_err(ctx, line, key, "out of memory");
+	free(*field);
+	*field = dup;
+	return 0;
+}
+
+/* A new download.allow list being built. */
+struct config_cidrs {
+	struct addr_cidr	c[CONFIG_MAX_ALLOW];
+	size_t			n;
+};
+
+static int
+config_add_cidr(struct config_ctx *ctx, const char *key, const char *s,
+    int line, void *arg)
+{
+	struct config_cidrs	*a = arg;
+	char			 why[128], show[64];
+
+	config_value_show(show, sizeof(show), s, strlen(s));
+	if (a->n == CONFIG_MAX_ALLOW)
+		return config_err(ctx, line, key, "at most %d blocks",
+		    CONFIG_MAX_ALLOW);
+	if (addr_cidr_parse(s, &a->c[a->n], why, sizeof(why)) == -1)
+		return config_err(ctx, line, key, "%s, got \"%s\"", why, show);
+	a->n++;
+	return 0;
+}
+
+/* A copy of n items of size bytes (NULL for none) into *dup. */
+static int
+config_dup_list(struct config_ctx *ctx, const char *key, int line,
+    const void *items, size_t n, size_t size, void **dup)
+{
+	*dup = NULL;
+	if (n > 0 && (*dup = malloc(n * size)) == NULL)
+		return config_err(ctx, line, key, "out of memory");
+	if (n > 0)
+		memcpy(*dup, items, n * size);
+	return 0;
+}
+
+/* Sets download.allow: one block or a list; nothing or [] is none. */
+int
+config_value_set_cidrs(struct config_ctx *ctx, const char *key,
+    struct fy_node *node, int line)
+{
+	struct config_cidrs	*a;
+	struct config		*conf = ctx->conf;
+	void			*dup;
+	int			 rc = 0;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return config_err(ctx, line, key, "out of memory");
+	if (!config_value_is_null(node) && config_each_item(ctx, key, node,
+	    line, "an address block such as 10.0.0.0/8", config_add_cidr,
+	    a) == -1)
+		rc = -1;
+	if (rc == 0 && (rc = config_dup_list(ctx, key, line, a->c, a->n,
+	    sizeof(a->c[0]), &dup)) == 0) {
+		free(conf->download_allow);
+		conf->download_allow = dup;
+		conf->download_nallow = a->n;
+	}
+	free(a);
+	return rc;
+}
+
+/* A new download.connect_to list being built. */
+struct config_rules {
+	struct addr_rule	r[CONFIG_MAX_CONNECT_TO];
+	size_t			n;
+};
+
+/* One item of download.connect_to: one rule or several, comma-separated. */
+static int
+config_add_rules(struct config_ctx *ctx, const char *key, const char *s,
+    int line, void *arg)
+{
+	struct config_rules	*a = arg;
+	const char		*end, *why;
+	char			 show[64];
+	size_t			 len;
+
+	for (;; s = end + 1) {
+		if ((end = strchr(s, ',')) == NULL)
+			end = s + strlen(s);
+		/* Blanks around a rule: "a:1:b:2, c:3:d:4". */
+		while (s < end && (*s == ' ' || *s == '\t'))
+			s++;
+		len = (size_t)(end - s);
+		while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+			len--;
+		config_value_show(show, sizeof(show), s, len);
+		if (a->n == CONFIG_MAX_CONNECT_TO)
+			return config_err(ctx, line, key, "at most %d rules",
+			    CONFIG_MAX_CONNECT_TO);
+		if ((why = addr_rule_parse(s, len, &a->r[a->n])) != NULL)
+			return config_err(ctx, line, key, "%s, got \"%s\"",
+			    why, show);
+		a->n++;
+		if (*end == '\0')
+			return 0;
+	}
+}
+
+/*
+ * Sets download.connect_to: rules in curl's --connect-to syntax, as a list
+ * or as one comma-separated string (for -o); nothing or [] is none.
+ */
+int
+config_value_set_rules(struct config_ctx *ctx, const char *key,
+    struct fy_node *node, int line)
+{
+	struct config_rules	*a;
+	struct config		*conf = ctx->conf;
+	void			*dup;
+	int			 rc = 0;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return config_err(ctx, line, key, "out of memory");
+	if (!config_value_is_null(node) && config_each_item(ctx, key, node,
+	    line, "rules HOST:PORT:TO_HOST:TO_PORT", config_add_rules,
+	    a) == -1)
+		rc = -1;
+	if (rc == 0 && (rc = config_dup_list(ctx, key, line, a->r, a->n,
+	    sizeof(a->r[0]), &dup)) == 0) {
+		free(conf->download_connect_to);
+		conf->download_connect_to = dup;
+		conf->download_nconnect_to = a->n;
+	}
+	free(a);
+	return rc;
 }
 
 /* Edit distance of two short strings (capped at 64 characters each). */

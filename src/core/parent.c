@@ -26,6 +26,7 @@
 #include "config.h"
 #include "event.h"
 #include "connlimit.h"
+#include "egress.h"
 #include "listen.h"
 #include "log.h"
 #include "parent.h"
@@ -57,6 +58,7 @@ static struct {
 	struct listener		*ls;
 	size_t			 nls;
 	struct connlimit		*limits;
+	struct egress_shared		*egress;
 	int			 sigfd;
 	struct child		 store;
 	struct child		 analyser;
@@ -172,6 +174,7 @@ parent_start(struct child *ch)
 			struct sensor_args a = {
 				.conf = pr.conf, .index = ch->index,
 				.ctl = sv[1], .limits = pr.limits,
+				.egress = pr.egress,
 				.listeners = pr.ls, .nlisteners = pr.nls,
 				.sandbox = &pr.sb,
 				.ring = pr.rings[ch->index],
@@ -292,8 +295,10 @@ parent_reap(void)
 			    "restarting", name, (int)pid, WEXITSTATUS(status));
 		ch->pid = 0;
 		/* What it held is free now, not when it starts again. */
-		if (ch->kind == PROC_SENSOR)
+		if (ch->kind == PROC_SENSOR) {
 			connlimit_reset_sensor(pr.limits, ch->index);
+			egress_shared_reset(pr.egress, pid);
+		}
 		if (ch->kind == PROC_ANALYSER)
 			parent_analyser_lost();
 		if (now - ch->started < 5)
@@ -667,6 +672,7 @@ parent_run(const struct config *conf, int foreground, int verbose)
 	}
 	pr.limits = connlimit_create(pr.nsensors, conf->max_connections,
 	    conf->per_source);
+	pr.egress = egress_shared_new(conf);
 	if ((pr.store_ring = ring_create(RING_STORE, 0)) == NULL)
 		return 1;
 	pr.lost_sensor = -1;

@@ -16,6 +16,7 @@
 #include "capture.h"
 #include "config.h"
 #include "conn.h"
+#include "egress.h"
 #include "event.h"
 #include "link.h"
 #include "listen.h"
@@ -552,6 +553,7 @@ sensor_main(const struct sensor_args *a)
 	sensor.analyser = link_new(sensor.base, "analyser",
 	    sensor_analyser_msg, NULL);
 	sensor_sched_batch();
+	egress_init(a->conf, a->egress);
 	capture_init(a->conf);
 	sandbox_enter(a->sandbox, a->sandbox->empty_dir, SANDBOX_SENSOR);
 	capture_start(sensor.base);

@@ -17,6 +17,7 @@ struct config;
 struct conn;
 struct event_buf;
 struct connlimit;
+struct egress_shared;
 struct listener;
 struct ledger;
 struct ring;
@@ -36,6 +37,7 @@ struct sensor_args {
 	int			 index;
 	int			 ctl;		/* control channel to the parent */
 	struct connlimit		*limits;
+	struct egress_shared	*egress;	/* rate limits of all sensors */
 	const struct listener	*listeners;
 	size_t			 nlisteners;
 	const struct sandbox	*sandbox;

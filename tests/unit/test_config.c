@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "addr.h"
 #include "config.h"
 #include "proto.h"
 
@@ -934,6 +935,140 @@ test_short_err(void **state)
 	config_free(&conf);
 }
 
+/*
+ * download.*: the defaults, the lists in a file (a list or one comma
+ * string of rules, one block or a list of them), and each error naming
+ * the file, the line and the key.
+ */
+static void
+test_download(void **state)
+{
+	static const struct {
+		const char	*text;
+		const char	*want;
+	} bad[] = {
+		{ "download:\n  retries: 11\n", "%s:2: download.retries: must "
+		  "be between 0 and 10, got \"11\"" },
+		{ "download:\n  max_size: 65MiB\n", "%s:2: download.max_size: "
+		  "must be between 1 and 64MiB, got \"65MiB\"" },
+		{ "download:\n  timeout: 0\n", "%s:2: download.timeout: must "
+		  "be between 1s and 1d, got \"0\"" },
+		{ "download:\n  source_address: localhost\n",
+		  "%s:2: download.source_address: expected an IPv4 or IPv6 "
+		  "address or nothing, got \"localhost\"" },
+		{ "download:\n  source_address: \"[::1]\"\n",
+		  "%s:2: download.source_address: expected an IPv4 or IPv6 "
+		  "address or nothing, got \"[::1]\"" },
+		{ "download:\n  allow:\n    - 10.0.0.0/8\n    - 10.0.0.1/8\n",
+		  "%s:4: download.allow: host bits set: did you mean "
+		  "10.0.0.0/8?, got \"10.0.0.1/8\"" },
+		{ "download:\n  allow: 10.0.0.0/33\n", "%s:2: download.allow: "
+		  "the prefix length must be 0 to 32, got \"10.0.0.0/33\"" },
+		{ "download:\n  allow: [\"fd00::/129\"]\n", "%s:2: "
+		  "download.allow: the prefix length must be 0 to 128, got "
+		  "\"fd00::/129\"" },
+		{ "download:\n  allow: [\"::ffff:10.0.0.0/95\"]\n", "%s:2: "
+		  "download.allow: an IPv4-mapped block needs a prefix of 96 "
+		  "or more, got \"::ffff:10.0.0.0/95\"" },
+		{ "download:\n  allow: [intranet]\n", "%s:2: download.allow: "
+		  "expected an address or a block such as 10.0.0.0/8 or "
+		  "fd00::/8, got \"intranet\"" },
+		{ "download:\n  allow: [~]\n", "%s:2: download.allow: expected "
+		  "an address block such as 10.0.0.0/8, got nothing" },
+		{ "download:\n\n  connect_to:\n    - \"1.2.3.4:21:127.0.0.1:"
+		  "2121\"\n    - \"1.2.3.4:21:localhost:2121\"\n",
+		  "%s:5: download.connect_to: TO_HOST must be an IPv4 or IPv6 "
+		  "address (IPv6 in brackets), got \"1.2.3.4:21:localhost:"
+		  "2121\"" },
+		{ "download:\n  connect_to: 1.2.3.4:21:127.0.0.1:1, 1.2.3.4:99"
+		  "\n", "%s:2: download.connect_to: expected HOST:PORT:TO_HOST:"
+		  "TO_PORT, got \"1.2.3.4:99\"" },
+		{ "download:\n  connect_to: \":80::\"\n", "%s:2: "
+		  "download.connect_to: a rule for any HOST must give a "
+		  "TO_HOST, else it lets every host through the egress policy, "
+		  "got \":80::\"" },
+		{ "download:\n  resolv_conf: etc/resolv.conf\n", "%s:2: "
+		  "download.resolv_conf: must be an absolute path (it is read "
+		  "before the chroot), got \"etc/resolv.conf\"" },
+		{ "download:\n  hosts: /etc/\n", "%s:2: download.hosts: must "
+		  "name a file, not a directory, got \"/etc/\"" },
+		{ "download:\n  per_source: lots\n", "%s:2: "
+		  "download.per_source: expected an integer, got \"lots\"" },
+	};
+	struct config	 conf;
+	char		 err[512], want[2048];
+	char		 rules[65 * 32 + 32], *p;
+	const char	*ov[] = { NULL, NULL };
+	size_t		 i;
+
+	(void)state;
+	assert_int_equal(config_load(&conf, NULL, NULL, 0, err,
+	    sizeof(err)), 0);
+	assert_true(conf.download_enabled);
+	assert_int_equal(conf.download_max_size, 16 * 1024 * 1024);
+	assert_int_equal(conf.download_timeout, 120);
+	assert_int_equal(conf.download_retries, 2);
+	assert_int_equal(conf.download_retry_delay, 10);
+	assert_int_equal(conf.download_max_concurrent, 256);
+	assert_int_equal(conf.download_per_source, 30);
+	assert_int_equal(conf.download_url_interval, 3600);
+	assert_string_equal(conf.download_source_address, "");
+	assert_int_equal(conf.download_nallow, 0);
+	assert_null(conf.download_allow);
+	assert_int_equal(conf.download_nconnect_to, 0);
+	assert_string_equal(conf.download_resolv_conf, "/etc/resolv.conf");
+	assert_string_equal(conf.download_hosts, "/etc/hosts");
+	config_free(&conf);
+
+	assert_int_equal(test_load(&conf, "download:\n  enabled: no\n"
+	    "  allow: 192.168.7.0/24\n  source_address: \"::1\"\n"
+	    "  connect_to:\n    - \"[2001:db8::1]:21:[::1]:2121\"\n"
+	    "    - \":80:127.0.0.1:8080, 1.2.3.4::127.0.0.2:\"\n"
+	    "  url_interval: 0\n  hosts: /tmp/hosts\n", NULL, err,
+	    sizeof(err)), 0);
+	assert_false(conf.download_enabled);
+	assert_int_equal(conf.download_nallow, 1);
+	assert_int_equal(conf.download_allow[0].family, AF_INET);
+	assert_int_equal(conf.download_allow[0].bits, 24);
+	assert_string_equal(conf.download_source_address, "::1");
+	assert_int_equal(conf.download_nconnect_to, 3);
+	assert_string_equal(conf.download_connect_to[0].host, "2001:db8::1");
+	assert_int_equal(conf.download_connect_to[0].to_port, 2121);
+	assert_string_equal(conf.download_connect_to[1].host, "");
+	assert_int_equal(conf.download_connect_to[1].port, 80);
+	assert_string_equal(conf.download_connect_to[2].to_host, "127.0.0.2");
+	assert_int_equal(conf.download_url_interval, 0);
+	assert_string_equal(conf.download_hosts, "/tmp/hosts");
+	/* -o replaces the list; nothing empties it. */
+	ov[0] = "download.connect_to=[::1]:80:127.0.0.1:8080";
+	config_free(&conf);
+	assert_int_equal(test_load(&conf, "download:\n  connect_to: "
+	    "\"1.2.3.4:1:127.0.0.1:2\"\n", ov, err, sizeof(err)), 0);
+	assert_int_equal(conf.download_nconnect_to, 1);
+	assert_string_equal(conf.download_connect_to[0].host, "::1");
+	config_free(&conf);
+	ov[0] = "download.connect_to=";
+	assert_int_equal(test_load(&conf, "download:\n  connect_to: "
+	    "\"1.2.3.4:1:127.0.0.1:2\"\n", ov, err, sizeof(err)), 0);
+	assert_int_equal(conf.download_nconnect_to, 0);
+	config_free(&conf);
+
+	/* At most CONFIG_MAX_CONNECT_TO rules: the 65th is refused. */
+	p = rules + sprintf(rules, "download:\n  connect_to:\n");
+	for (i = 0; i <= CONFIG_MAX_CONNECT_TO; i++)
+		p += sprintf(p, "  - 1.2.3.%zu:1:127.0.0.1:2\n", i);
+	assert_int_equal(test_load(&conf, rules, NULL, err, sizeof(err)), -1);
+	test_expand(want, sizeof(want), "%s:67: download.connect_to: at most "
+	    "64 rules");
+	assert_string_equal(err, want);
+	config_free(&conf);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		print_message("case %zu\n", i);
+		test_fails(bad[i].text, NULL, bad[i].want);
+	}
+}
+
 static int
 test_teardown(void **state)
 {
@@ -961,6 +1096,7 @@ main(void)
 		cmocka_unit_test(test_shipped),
 		cmocka_unit_test(test_dump_roundtrip),
 		cmocka_unit_test(test_short_err),
+		cmocka_unit_test(test_download),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, test_teardown);
