@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "download.h"
 #include "egress.h"
 #include "event.h"
 #include "log.h"
@@ -154,12 +155,14 @@ capture_init(const struct config *conf)
 {
 	/* Each module's set-up that needs files: before the chroot. */
 	capture_conf = conf;
+	download_init(conf);
 }
 
 void
 capture_start(struct event_base *base)
 {
 	/* Each module on the sensor's loop. */
+	download_start_loop(base);
 	shell_init(capture_conf, base);
 	transfer_init(capture_conf, base);
 }
@@ -170,6 +173,7 @@ capture_stop(void)
 	/* Each module's shells, transfers and downloads end here. */
 	shell_stop();
 	transfer_stop();
+	download_stop();
 }
 
 /* One action, already known new for its session and asked for by code. */
@@ -180,6 +184,9 @@ capture_action(const struct capture_origin *o, const struct sc_action *a)
 	char			host[SC_HOST_MAX];
 
 	switch (a->kind) {
+	case SC_DOWNLOAD:
+		download_url(o, a->url);
+		break;
 	case SC_BIND_SHELL:
 		shell_bind(o, a->port);
 		break;
@@ -192,7 +199,6 @@ capture_action(const struct capture_origin *o, const struct sc_action *a)
 		egress_host(o, a->host, r.host, sizeof(r.host));
 		transfer_start(o, &r);
 		break;
-	case SC_DOWNLOAD:		/* download.c */
 	case SC_EXEC:			/* its downloads are actions of their own */
 		log_debug("session %s: action %d", o->session, (int)a->kind);
 		break;

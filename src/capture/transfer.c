@@ -156,7 +156,7 @@ transfer_complete(struct transfer *t)
 	}
 	log_info("transfer %s (session %s): %zu bytes", t->url,
 	    t->origin.session, t->dlg.len);
-	sensor_send_file(STORE_BINARY, ctx, (size_t)n,
+	sensor_send_file(STORE_BINARY | STORE_DOWNLOAD, ctx, (size_t)n,
 	    t->dlg.buf, t->dlg.len);
 	egress_release_url(t->url, 1);
 	transfer_free(t);

@@ -125,8 +125,8 @@ def stored(d, data):
 
 
 def assert_stored(d, session, url, data):
-    """Offer, then the file stored (and download.complete when the store
-    writes it), all under the exploit's session; the file on disk."""
+    """Offer, download.complete, file stored, in that order and once
+    each, all under the exploit's session; the file on disk."""
     sha = hashlib.sha256(data).hexdigest()
     st = d.wait_events("sundew.file.stored", session=session, kind="binary",
                        timeout=20)
@@ -135,12 +135,13 @@ def assert_stored(d, session, url, data):
     assert stored(d, data).read_bytes() == data
     offers = d.events("sundew.download.offer", session=session)
     assert [(e["url"], e["origin"]) for e in offers] == [(url, "transfer")]
-    assert offers[0]["id"] < st[0]["id"]
-    assert d.events("sundew.download.failed", session=session) == []
     complete = d.events("sundew.download.complete", session=session)
-    if complete:
-        assert [(e["sha256"], e["url"], e["size"]) for e in complete] == \
-            [(sha, url, len(data))]
+    assert [(e["sha256"], e["md5"], e["url"], e["origin"], e["size"],
+             e["duplicate"]) for e in complete] == \
+        [(sha, hashlib.md5(data).hexdigest(), url, "transfer", len(data),
+          False)]
+    assert offers[0]["id"] < complete[0]["id"] < st[0]["id"]
+    assert d.events("sundew.download.failed", session=session) == []
 
 
 @corpus
