@@ -49,6 +49,13 @@ void	capture_stop(void);
  */
 void	capture_result(const struct capture_origin *, const struct sc_result *);
 
+/*
+ * Whether the session of origin already had this verdict (the same code,
+ * the same actions): 1, else it is recorded and 0.  A payload analysed
+ * again as more of it came says so once.
+ */
+int	capture_seen(const struct capture_origin *, const struct sc_result *);
+
 /* Starts an event with the fields of origin's session. */
 void	capture_event(struct event_buf *, const struct capture_origin *,
 	    const char *eventid);

@@ -13,6 +13,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "capture.h"
 #include "config.h"
 #include "conn.h"
 #include "event.h"
@@ -237,21 +238,38 @@ conn_store_file(const struct conn *c, int kind, const void *p, size_t n)
 }
 
 void
-conn_analyse(const struct conn *c, const void *p, size_t n)
+conn_origin(const struct conn *c, struct capture_origin *o)
 {
-	char		 tmp[512];
 	const char	*f;
 	size_t		 len;
 
+	memset(o, 0, sizeof(*o));
+	memcpy(o->session, c->session, sizeof(o->session));
+	memcpy(&o->attacker, &c->src, sizeof(o->attacker));
+	memcpy(&o->local, &c->dst, sizeof(o->local));
+	f = conn_ctx(c, o->ctx, sizeof(o->ctx), &len);
+	if (f != o->ctx)
+		memcpy(o->ctx, f, len);
+	o->ctxlen = len;
+}
+
+int
+conn_analyse(const struct conn *c, const void *p, size_t n)
+{
+	struct capture_origin	o;
+
 	if (n == 0 || !sc_prefilter(p, n))
-		return;
-	f = conn_ctx(c, tmp, sizeof(tmp), &len);
-	if (sensor_analyse(f, len, p, n) == -1)
+		return 0;
+	conn_origin(c, &o);
+	if (sensor_analyse(&o, p, n) == -1) {
 		conn_limit_hit(c, "analyser_backlog");
+		return 0;
+	}
+	return 1;
 }
 
 void
-conn_shellcode(const char *ctx, size_t ctxlen, const struct sc_result *res)
+conn_shellcode(const struct capture_origin *o, const struct sc_result *res)
 {
 	struct event_buf	 ev;
 	static char		 f[EVENT_MAX];
@@ -269,13 +287,17 @@ conn_shellcode(const char *ctx, size_t ctxlen, const struct sc_result *res)
 	}
 	if (!res->shellcode && res->nactions == 0)
 		return;
+	/* Analysed again as more came: said once a session. */
+	if (capture_seen(o, res))
+		return;
 	event_begin(&ev, res->nactions > 0 ? "sundew.shellcode.detected" :
 	    "sundew.shellcode.unknown");
-	event_fields(&ev, ctx, ctxlen);
+	event_fields(&ev, o->ctx, o->ctxlen);
 	if ((n = sc_event_fields(res, f, sizeof(f))) == 0)
 		ev.truncated = 1;
 	event_fields(&ev, f, n);
 	sensor_send_event(&ev);
+	capture_result(o, res);
 }
 
 /*

@@ -14,6 +14,7 @@
 /* A session id: 16 hex digits (conn.c says how they are made). */
 #define CONN_ID_LEN	16
 
+struct capture_origin;
 struct event;
 struct evbuffer;
 struct event_buf;
@@ -78,10 +79,18 @@ void	conn_event(struct event_buf *, const struct conn *, const char *id);
 size_t	conn_fields(const struct conn *, char *buf, size_t len);
 /* Hands a payload or a sample to the store (store.h kinds). */
 void	conn_store_file(const struct conn *, int kind, const void *, size_t);
-/* Payloads that may hold shellcode go to the analyser. */
-void	conn_analyse(const struct conn *, const void *, size_t);
-/* The analyser's verdict on a payload of the session of ctx. */
-void	conn_shellcode(const char *ctx, size_t ctxlen,
+/*
+ * A payload that may hold shellcode goes to the analyser: 1 if it went, 0
+ * if the pre-filter saw none or the analyser is too far behind.
+ */
+int	conn_analyse(const struct conn *, const void *, size_t);
+/* The session as the origin of what its payloads ask for (capture.h). */
+void	conn_origin(const struct conn *, struct capture_origin *);
+/*
+ * The analyser's verdict on a payload of the session of origin: its
+ * event, and the actions carried out (capture_result()).
+ */
+void	conn_shellcode(const struct capture_origin *,
 	    const struct sc_result *);
 /*
  * A sundew.limit.hit event (limit: a literal), at most CONN_LIMIT_RATE a

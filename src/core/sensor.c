@@ -13,9 +13,9 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "capture.h"
 #include "config.h"
 #include "conn.h"
-#include "egress.h"
 #include "event.h"
 #include "link.h"
 #include "listen.h"
@@ -30,9 +30,9 @@
 #define SENSOR_PENDING_MAX	16384
 
 struct sensor_pending {
-	uint64_t	 seq;
-	char		*ctx;		/* the session's fields, our copy */
-	size_t		 ctxlen;
+	uint64_t		 seq;
+	/* The session (its fields: our copy, never the analyser's word). */
+	struct capture_origin	*origin;
 	uint8_t		*data;		/* the payload, sent again to a */
 	size_t		 len;		/* new analyser if this one dies */
 };
@@ -49,6 +49,7 @@ struct sensor {
 	int			 ctl;
 	struct event_base	*base;
 	struct connlimit		*limits;
+	struct egress_shared	*egress;
 	const struct listener	*listeners;
 	size_t			 nlisteners;
 	struct event		**tcp;
@@ -94,6 +95,12 @@ struct connlimit *
 sensor_limits(void)
 {
 	return sensor.limits;
+}
+
+struct egress_shared *
+sensor_egress(void)
+{
+	return sensor.egress;
 }
 
 struct sensor_stats *
@@ -193,10 +200,10 @@ sensor_analyse_send(const struct sensor_pending *pa)
 	} m;
 
 	m.ma.seq = pa->seq;
-	m.ma.ctxlen = (uint32_t)pa->ctxlen;
-	memcpy(m.ctx, pa->ctx, pa->ctxlen);
+	m.ma.ctxlen = (uint32_t)pa->origin->ctxlen;
+	memcpy(m.ctx, pa->origin->ctx, pa->origin->ctxlen);
 	return link_queue(sensor.analyser, MSG_ANALYSE, &m,
-	    sizeof(m.ma) + pa->ctxlen, pa->data, pa->len);
+	    sizeof(m.ma) + pa->origin->ctxlen, pa->data, pa->len);
 }
 
 /*
@@ -206,28 +213,27 @@ sensor_analyse_send(const struct sensor_pending *pa)
  * dies.
  */
 int
-sensor_analyse(const char *ctx, size_t ctxlen, const void *data, size_t len)
+sensor_analyse(const struct capture_origin *o, const void *data, size_t len)
 {
 	struct sensor_pending	*pa;
 
-	if (ctxlen > 1024 || sensor.npending == SENSOR_PENDING_MAX ||
+	if (o->ctxlen > sizeof(o->ctx) || sensor.npending == SENSOR_PENDING_MAX ||
 	    sensor.pending_bytes + len > SENSOR_ANALYSER_BACKLOG)
 		return -1;
 	pa = &sensor.pending[(sensor.pending_head + sensor.npending) %
 	    SENSOR_PENDING_MAX];
-	if ((pa->ctx = malloc(ctxlen)) == NULL)
+	if ((pa->origin = malloc(sizeof(*o))) == NULL)
 		return -1;
 	if ((pa->data = malloc(len > 0 ? len : 1)) == NULL) {
-		free(pa->ctx);
+		free(pa->origin);
 		return -1;
 	}
-	memcpy(pa->ctx, ctx, ctxlen);
-	pa->ctxlen = ctxlen;
+	memcpy(pa->origin, o, sizeof(*o));
 	memcpy(pa->data, data, len);
 	pa->len = len;
 	pa->seq = sensor.next_seq++;
 	if (sensor_analyse_send(pa) == -1) {
-		free(pa->ctx);
+		free(pa->origin);
 		free(pa->data);
 		return -1;
 	}
@@ -242,7 +248,7 @@ sensor_pending_pop(void)
 {
 	struct sensor_pending	*pa = &sensor.pending[sensor.pending_head];
 
-	free(pa->ctx);
+	free(pa->origin);
 	free(pa->data);
 	sensor.pending_bytes -= pa->len;
 	sensor.pending_head = (sensor.pending_head + 1) % SENSOR_PENDING_MAX;
@@ -270,7 +276,8 @@ sensor_analyser_new(const struct msg_link *ml)
 		if (ml->lost && pa->seq == ml->lost_seq) {
 			/* No verdict will come: the next one's pops it. */
 			log_warnx("the analyser died on the payload of {%.*s}: "
-			    "not analysed", (int)pa->ctxlen, pa->ctx);
+			    "not analysed", (int)pa->origin->ctxlen,
+			    pa->origin->ctx);
 			free(pa->data);
 			pa->data = NULL;
 			sensor.pending_bytes -= pa->len;
@@ -306,7 +313,7 @@ sensor_analyser_msg(const struct msg_hdr *hdr, const uint8_t *p, void *arg)
 		    "awaits none: dropped", (unsigned long long)mr->seq);
 		return;
 	}
-	conn_shellcode(pa->ctx, pa->ctxlen, &mr->res);
+	conn_shellcode(pa->origin, &mr->res);
 	sensor_pending_pop();
 }
 
@@ -419,6 +426,7 @@ sensor_stop(evutil_socket_t sig, short what, void *arg)
 		if (sensor.udp[i] != NULL)
 			event_del(sensor.udp[i]);
 	}
+	capture_stop();
 	conn_close_all("shutdown");
 	conn_limit_flush();
 	/* The store still reads (the parent stops it after the sensors). */
@@ -514,6 +522,7 @@ sensor_main(const struct sensor_args *a)
 	sensor.index = a->index;
 	sensor.ctl = a->ctl;
 	sensor.limits = a->limits;
+	sensor.egress = a->egress;
 	sensor.listeners = a->listeners;
 	sensor.nlisteners = a->nlisteners;
 
@@ -542,8 +551,9 @@ sensor_main(const struct sensor_args *a)
 	sensor.analyser = link_new(sensor.base, "analyser",
 	    sensor_analyser_msg, NULL);
 	sensor_sched_batch();
-	egress_init(a->conf, a->egress);
+	capture_init(a->conf);
 	sandbox_enter(a->sandbox, a->sandbox->empty_dir, SANDBOX_SENSOR);
+	capture_start(sensor.base);
 
 	evutil_make_socket_nonblocking(sensor.ctl);
 	sensor.ctl_ev = event_new(sensor.base, sensor.ctl, EV_READ | EV_PERSIST,

@@ -12,6 +12,7 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
+struct capture_origin;
 struct config;
 struct conn;
 struct event_buf;
@@ -51,6 +52,7 @@ const struct config	*sensor_conf(void);
 struct event_base	*sensor_base(void);
 int			 sensor_index(void);
 struct connlimit		*sensor_limits(void);
+struct egress_shared	*sensor_egress(void);	/* for capture_init() */
 struct sensor_stats	*sensor_stats(void);
 struct ledger		*sensor_ledger(void);
 /* Listener i of the table every sensor shares; NULL past its end. */
@@ -59,8 +61,11 @@ const struct listener	*sensor_listener(size_t i);
 void			 sensor_send_event(struct event_buf *);
 void			 sensor_send_file(int kind, const char *ctx, size_t ctxlen,
 			    const void *data, size_t len);
-/* Hands a payload to the analyser; -1 if it is too far behind. */
-int			 sensor_analyse(const char *ctx, size_t ctxlen,
+/*
+ * Hands a payload of the session of origin (capture.h) to the analyser;
+ * -1 if it is too far behind.
+ */
+int			 sensor_analyse(const struct capture_origin *,
 			    const void *data, size_t len);
 /* Stops accepting while the store cannot keep up; resumes after. */
 void			 sensor_pause_accept(int pause);

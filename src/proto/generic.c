@@ -4,9 +4,15 @@
  * sundew.request event and, when the session ends, hands the whole
  * payload (within limits.max_input) to the store as a hexdump.  Unknown
  * payloads are the most valuable data a honeypot gets: nothing is dropped.
+ *
+ * What arrives goes to the analyser while the session is still open, as
+ * soon as the input has been quiet a moment: an exploit's connection may
+ * stay open while the attacker uses the bind shell its shellcode opened.
  */
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "config.h"
 #include "conn.h"
@@ -20,18 +26,35 @@
 /* All sessions of a sensor together keep at most this much. */
 #define GENERIC_BUDGET	(256u * 1024 * 1024)
 
-static size_t	generic_total;
+/*
+ * The input is analysed once it has been quiet this long (an exploit is
+ * sent in a burst, and the attacker then waits for its effect), ...
+ */
+#define GENERIC_QUIET_MSEC	150
+/* ... at most this many times while the session is open, then at close. */
+#define GENERIC_ANALYSES	8
+
+static size_t			 generic_total;
+static const struct timeval	*generic_quiet_tv;
 
 struct generic {
-	uint8_t	*buf;
-	size_t	 len;
-	size_t	 cap;
+	struct conn	*c;
+	uint8_t		*buf;
+	size_t		 len;
+	size_t		 cap;
+	size_t		 analysed;	/* bytes the last analysis saw */
+	int		 nanalyses;
+	struct event	*quiet;		/* made at the first byte */
 };
 
 static void *
 generic_new(struct conn *c)
 {
-	return calloc(1, sizeof(struct generic));
+	struct generic	*g;
+
+	if ((g = calloc(1, sizeof(*g))) != NULL)
+		g->c = c;
+	return g;
 }
 
 static void
@@ -42,8 +65,46 @@ generic_free(void *arg)
 	if (g != NULL) {
 		generic_total -= g->cap;
 		free(g->buf);
+		if (g->quiet != NULL)
+			event_free(g->quiet);
 	}
 	free(g);
+}
+
+/* What came since the last analysis goes to the analyser, whole. */
+static void
+generic_analyse(struct generic *g)
+{
+	if (g->len <= g->analysed)
+		return;
+	g->analysed = g->len;
+	g->nanalyses++;
+	conn_analyse(g->c, g->buf, g->len);
+}
+
+static void
+generic_quiet_cb(evutil_socket_t fd, short what, void *arg)
+{
+	generic_analyse(arg);
+}
+
+/* Input came: analyse it once it has been quiet a moment. */
+static void
+generic_arm(struct generic *g)
+{
+	struct event_base	*base = sensor_base();
+
+	if (g->nanalyses >= GENERIC_ANALYSES || g->len <= g->analysed)
+		return;
+	if (generic_quiet_tv == NULL) {
+		struct timeval	tv = { 0, GENERIC_QUIET_MSEC * 1000 };
+
+		generic_quiet_tv = event_base_init_common_timeout(base, &tv);
+	}
+	if (g->quiet == NULL &&
+	    (g->quiet = evtimer_new(base, generic_quiet_cb, g)) == NULL)
+		return;		/* analysed at close, as before */
+	evtimer_add(g->quiet, generic_quiet_tv);
 }
 
 static void
@@ -92,6 +153,7 @@ generic_data(struct conn *c, void *arg, const uint8_t *p, size_t n)
 	}
 	memcpy(g->buf + g->len, p, keep);
 	g->len += keep;
+	generic_arm(g);
 	return (ssize_t)n;
 }
 
@@ -102,7 +164,7 @@ generic_close(struct conn *c, void *arg)
 
 	if (g != NULL && g->len > 0) {
 		conn_store_file(c, STORE_HEXDUMP, g->buf, g->len);
-		conn_analyse(c, g->buf, g->len);
+		generic_analyse(g);
 	}
 }
 

@@ -37,6 +37,8 @@ const struct config *sensor_conf(void) { return &conf; }
 struct event_base *sensor_base(void) { return base; }
 int sensor_index(void) { return 0; }
 struct connlimit *sensor_limits(void) { return limits; }
+/* No capture here: capture_init() is not called. */
+struct egress_shared *sensor_egress(void) { return NULL; }
 struct sensor_stats *sensor_stats(void) { return &stats; }
 void sensor_pause_accept(int pause) { (void)pause; }
 /* No ledger: sessions are not recorded for a successor here. */
@@ -62,7 +64,7 @@ sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
 }
 
 int
-sensor_analyse(const char *ctx, size_t ctxlen, const void *p, size_t n)
+sensor_analyse(const struct capture_origin *o, const void *p, size_t n)
 {
 	return 0;
 }

@@ -1,0 +1,198 @@
+/*
+ * The dispatcher of capture.h: a verdict of the analyser becomes, for each
+ * action that code asked for, one call to the module that carries it out,
+ * once per session however many times the session's growing payload is
+ * analysed.  The sessions' memory of what was done is a fixed table of
+ * digests: an attacker who opens many sessions pushes the oldest out, and
+ * can at worst have an action of an old session done again, within the
+ * egress policy's rate limits.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "capture.h"
+#include "egress.h"
+#include "event.h"
+#include "log.h"
+#include "sc.h"
+#include "sensor.h"
+
+/* Digests of what sessions had done: 2^16 of them, 1 MiB. */
+#define CAPTURE_SEEN	65536
+/* Slots looked at for one digest; the oldest of them is replaced. */
+#define CAPTURE_PROBE	8
+
+struct capture_seen_slot {
+	uint64_t	digest;		/* 0: free */
+	uint64_t	tick;		/* when it was recorded */
+};
+
+static struct capture_seen_slot	capture_table[CAPTURE_SEEN];
+static uint64_t			capture_tick;
+
+/* FNV-1a, 64 bits, over n bytes, continuing from h. */
+static uint64_t
+capture_hash(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char	*b = p;
+
+	while (n-- > 0) {
+		h ^= *b++;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/*
+ * Whether digest d was recorded; if not, records it (replacing the oldest
+ * of its probe window) and returns 0.
+ */
+static int
+capture_check(uint64_t d)
+{
+	struct capture_seen_slot	*s, *old = NULL;
+	size_t				 i, at;
+
+	if (d == 0)
+		d = 1;
+	for (i = 0; i < CAPTURE_PROBE; i++) {
+		at = (size_t)((d + i) % CAPTURE_SEEN);
+		s = &capture_table[at];
+		if (s->digest == d)
+			return 1;
+		if (old == NULL || s->tick < old->tick)
+			old = s;
+	}
+	old->digest = d;
+	old->tick = ++capture_tick;
+	return 0;
+}
+
+static uint64_t
+capture_session_hash(const struct capture_origin *o)
+{
+	return capture_hash(0xcbf29ce484222325ULL, o->session,
+	    sizeof(o->session));
+}
+
+/* The digest of action a in the session of o. */
+static uint64_t
+capture_action_digest(const struct capture_origin *o,
+    const struct sc_action *a)
+{
+	uint64_t	h = capture_session_hash(o);
+	uint32_t	k = (uint32_t)a->kind;
+
+	h = capture_hash(h, "action", 6);
+	h = capture_hash(h, &k, sizeof(k));
+	h = capture_hash(h, &a->port, sizeof(a->port));
+	h = capture_hash(h, a->host, strnlen(a->host, sizeof(a->host)));
+	h = capture_hash(h, "\0", 1);
+	h = capture_hash(h, a->url, strnlen(a->url, sizeof(a->url)));
+	h = capture_hash(h, "\0", 1);
+	h = capture_hash(h, a->command, strnlen(a->command,
+	    sizeof(a->command)));
+	h = capture_hash(h, "\0", 1);
+	h = capture_hash(h, a->mode, strnlen(a->mode, sizeof(a->mode)));
+	h = capture_hash(h, "\0", 1);
+	return capture_hash(h, a->key, strnlen(a->key, sizeof(a->key)));
+}
+
+int
+capture_seen(const struct capture_origin *o, const struct sc_result *res)
+{
+	uint64_t	h = capture_session_hash(o);
+	size_t		i;
+
+	h = capture_hash(h, "verdict", 7);
+	h = capture_hash(h, &res->shellcode, sizeof(res->shellcode));
+	h = capture_hash(h, res->family, strnlen(res->family,
+	    sizeof(res->family)));
+	for (i = 0; i < res->nactions && i < SC_MAX_ACTIONS; i++) {
+		uint64_t	d = capture_action_digest(o, &res->actions[i]);
+
+		h = capture_hash(h, &d, sizeof(d));
+		h = capture_hash(h, &res->actions[i].evidence,
+		    sizeof(res->actions[i].evidence));
+	}
+	return capture_check(h);
+}
+
+void
+capture_event(struct event_buf *ev, const struct capture_origin *o,
+    const char *eventid)
+{
+	event_begin(ev, eventid);
+	event_fields(ev, o->ctx, o->ctxlen);
+}
+
+void
+capture_attacker(const struct capture_origin *o, char *buf, size_t len)
+{
+	const struct sockaddr_in	*sin = (const void *)&o->attacker;
+	const struct sockaddr_in6	*sin6 = (const void *)&o->attacker;
+
+	buf[0] = '\0';
+	if (o->attacker.ss_family == AF_INET)
+		inet_ntop(AF_INET, &sin->sin_addr, buf, (socklen_t)len);
+	else if (o->attacker.ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+		inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], buf,
+		    (socklen_t)len);
+	else if (o->attacker.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &sin6->sin6_addr, buf, (socklen_t)len);
+}
+
+void
+capture_init(const struct config *conf)
+{
+	/* Each module's set-up that needs files: before the chroot. */
+	egress_init(conf, sensor_egress());
+}
+
+void
+capture_start(struct event_base *base)
+{
+	/* Each module on the sensor's loop. */
+}
+
+void
+capture_stop(void)
+{
+	/* Each module's shells, transfers and downloads end here. */
+}
+
+/* One action, already known new for its session and asked for by code. */
+static void
+capture_action(const struct capture_origin *o, const struct sc_action *a)
+{
+	switch (a->kind) {
+	case SC_BIND_SHELL:		/* shell.c */
+	case SC_CONNECT_SHELL:		/* shell.c */
+	case SC_DOWNLOAD:		/* download.c */
+	case SC_RECEIVE_FILE:		/* transfer.c */
+	case SC_EXEC:			/* its downloads are actions of their own */
+		log_debug("session %s: action %d", o->session, (int)a->kind);
+		break;
+	}
+}
+
+void
+capture_result(const struct capture_origin *o, const struct sc_result *res)
+{
+	const struct sc_action	*a;
+	size_t			 i;
+
+	for (i = 0; i < res->nactions && i < SC_MAX_ACTIONS; i++) {
+		a = &res->actions[i];
+		/* Present in clear, as in any program's help text: reported. */
+		if (a->evidence == SC_EV_CLEAR)
+			continue;
+		if (capture_check(capture_action_digest(o, a)))
+			continue;
+		capture_action(o, a);
+	}
+}

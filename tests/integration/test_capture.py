@@ -1,0 +1,92 @@
+"""The capture chain end to end: from an exploit to a stored binary.
+
+Real captures and shellcode from ../shared/corpora, with their public
+addresses pointed at local servers by download.connect_to; nothing leaves
+the test's network namespace.
+"""
+import hashlib
+import os
+import random
+import socket
+import subprocess
+import threading
+
+import pytest
+
+from conftest import CORPORA, GENERIC_PORT, SUNDEW, connect, needs_corpus, wait_for
+import pcapcarve
+from test_analyser_limits import NO_ACTION
+
+HONEYNET = CORPORA / "pcaps" / "attack" / "honeynet-fc2010-1_attack-trace.pcap"
+ATTACKER, VICTIM = "98.114.205.102", "192.150.11.111"
+
+
+def listening_tcp_ports():
+    """The TCP ports something listens on in this network namespace."""
+    ports = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(name) as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if fields[3] == "0A":                # TCP_LISTEN
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+class FtpServer:
+    """pyftpdlib on 127.0.0.1:port, one user, active mode allowed."""
+
+    def __init__(self, root, port, user="1", password="1"):
+        from pyftpdlib.authorizers import DummyAuthorizer
+        from pyftpdlib.handlers import FTPHandler
+        from pyftpdlib.servers import FTPServer
+
+        auth = DummyAuthorizer()
+        auth.add_user(user, password, str(root), perm="elr")
+        handler = type("Handler", (FTPHandler,), {"authorizer": auth,
+                                                   "permit_privileged_ports": True})
+        self.retrieved = []
+        outer = self
+
+        def on_file_sent(self, path):
+            outer.retrieved.append(os.path.basename(path))
+        handler.on_file_sent = on_file_sent
+        self.server = FTPServer(("127.0.0.1", port), handler)
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"timeout": 0.2}, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.close_all()
+
+
+def test_benign_payloads_open_no_port_and_fetch_nothing(sundew):
+    # Programs (their help texts hold URLs and commands) and random bytes:
+    # reported at most, never carried out.  One sensor, so that the
+    # verdict on a last payload comes after every other one.
+    d = sundew(["sensors=1"])
+    before = listening_tcp_ports()
+    progs = sorted(p.path for p in os.scandir("/usr/bin")
+                   if p.is_file(follow_symlinks=False)
+                   and 0 < p.stat().st_size <= 512 * 1024)
+    rng = random.Random(9)
+    payloads = [open(p, "rb").read() for p in progs[:300]]
+    payloads += [rng.randbytes(rng.randrange(1000, 200000))
+                 for _ in range(100)]
+    for p in payloads:
+        s = connect(GENERIC_PORT, src="127.0.0.98")
+        s.sendall(p)
+        s.close()
+    s = connect(GENERIC_PORT, src="127.0.0.99")
+    s.sendall(NO_ACTION)
+    s.close()
+    d.wait_events("sundew.shellcode.unknown", src_ip="127.0.0.99",
+                  timeout=120)
+    assert listening_tcp_ports() == before
+    d.stop()
+    assert len(d.events("sundew.connection.close", src_ip="127.0.0.98")) == \
+        len(payloads)
+    for eventid in ("sundew.download.offer", "sundew.download.failed",
+                    "sundew.shell.open", "sundew.shell.command"):
+        assert d.events(eventid) == [], eventid
