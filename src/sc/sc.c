@@ -28,14 +28,32 @@ sc_action_same(const struct sc_action *a, const struct sc_action *b)
 int
 sc_result_add(struct sc_result *res, const struct sc_action *a)
 {
-	size_t	i;
+	size_t	i, w;
 
-	for (i = 0; i < res->nactions; i++)
-		if (sc_action_same(&res->actions[i], a))
-			return 0;
-	if (res->nactions >= SC_MAX_ACTIONS)
+	for (i = 0; i < res->nactions; i++) {
+		if (!sc_action_same(&res->actions[i], a))
+			continue;
+		/* Found twice: the strongest evidence is the one that counts. */
+		if (a->evidence > res->actions[i].evidence)
+			res->actions[i].evidence = a->evidence;
+		return 0;
+	}
+	if (res->nactions < SC_MAX_ACTIONS) {
+		res->actions[res->nactions++] = *a;
+		return 0;
+	}
+	/*
+	 * Full: a list filled with weaker findings (byte signatures in
+	 * clear, as any exploit's padding may hold) must not crowd out what
+	 * code asked for.  The weakest goes, if weaker than a.
+	 */
+	w = 0;
+	for (i = 1; i < res->nactions; i++)
+		if (res->actions[i].evidence < res->actions[w].evidence)
+			w = i;
+	if (res->actions[w].evidence >= a->evidence)
 		return -1;
-	res->actions[res->nactions++] = *a;
+	res->actions[w] = *a;
 	return 0;
 }
 
@@ -93,6 +111,30 @@ sc_merge(struct sc_result *res, const struct sc_result *pat)
 	}
 }
 
+/*
+ * Adds the downloads that the command of exec amounts to, each with the
+ * evidence of that command: a URL is only as real as the command it
+ * comes from.  0, or -1 on no memory.
+ */
+static int
+sc_exec_downloads(const struct sc_action *exec, const char *attacker,
+    struct sc_result *res)
+{
+	struct sc_result	*cmd;
+	enum sc_evidence	 ev = exec->evidence;	/* exec is in res */
+	size_t			 i;
+
+	if ((cmd = calloc(1, sizeof(*cmd))) == NULL)
+		return -1;
+	sc_cmd_downloads(exec->command, attacker, cmd);
+	for (i = 0; i < cmd->nactions; i++) {
+		cmd->actions[i].evidence = ev;
+		(void)sc_result_add(res, &cmd->actions[i]);
+	}
+	free(cmd);
+	return 0;
+}
+
 int
 sc_analyze(const uint8_t *buf, size_t len, const struct sc_limits *lim,
     const char *attacker, struct sc_result *res)
@@ -133,9 +175,9 @@ sc_analyze(const uint8_t *buf, size_t len, const struct sc_limits *lim,
 	/* A command that fetches a file also amounts to its download. */
 	n = res->nactions;
 	for (i = 0; i < n; i++)
-		if (res->actions[i].kind == SC_EXEC)
-			sc_cmd_downloads(res->actions[i].command, attacker,
-			    res);
+		if (res->actions[i].kind == SC_EXEC &&
+		    sc_exec_downloads(&res->actions[i], attacker, res) == -1)
+			rc = -1;
 	if (res->family[0] != '\0' || res->ndecoders > 0)
 		res->shellcode = 1;
 	return rc;

@@ -126,7 +126,11 @@ sc_emu_alloc(struct sc_emu *e, uint32_t size)
 void
 sc_emu_add(struct sc_emu *e, const struct sc_action *a)
 {
-	if (sc_result_add(e->res, a) == 0)
+	struct sc_action	act = *a;
+
+	/* Whatever a hook records, code that ran asked for it. */
+	act.evidence = SC_EV_EMULATED;
+	if (sc_result_add(e->res, &act) == 0)
 		e->nadded++;
 }
 

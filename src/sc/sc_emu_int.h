@@ -96,7 +96,7 @@ int	sc_emu_sockaddr(struct sc_emu *, uint32_t addr, char *host,
 	    size_t hostsize, uint16_t *port);
 /* Bump allocation in the guest heap; 0 when exhausted. */
 uint32_t sc_emu_alloc(struct sc_emu *, uint32_t size);
-/* Adds an action now (downloads); counts it. */
+/* Adds an action now (downloads) as SC_EV_EMULATED; counts it. */
 void	sc_emu_add(struct sc_emu *, const struct sc_action *);
 
 #endif
