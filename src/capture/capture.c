@@ -165,14 +165,62 @@ capture_stop(void)
 	/* Each module's shells, transfers and downloads end here. */
 }
 
+int
+capture_url(const struct capture_origin *o, const char *url, char *out,
+    size_t outlen)
+{
+	const char	*auth, *end, *at, *host, *hend, *pre, *post, *p;
+	char		 h[SC_HOST_MAX], to[SC_HOST_MAX];
+	size_t		 n;
+	int		 v6;
+
+	if ((p = strstr(url, "://")) == NULL)
+		return -1;
+	auth = p + 3;
+	end = auth + strcspn(auth, "/?#");
+	/* user:password@ ends at the last '@' of the authority. */
+	for (host = auth, at = auth; at < end; at++)
+		if (*at == '@')
+			host = at + 1;
+	pre = host;		/* the URL up to the host, brackets out */
+	if (*host == '[') {
+		if ((hend = memchr(host, ']', (size_t)(end - host))) == NULL)
+			return -1;
+		host++;
+		post = hend + 1;
+	} else {
+		for (hend = host; hend < end && *hend != ':'; hend++)
+			;
+		post = hend;
+	}
+	if ((n = (size_t)(hend - host)) == 0 || n >= sizeof(h))
+		return -1;
+	memcpy(h, host, n);
+	h[n] = '\0';
+	egress_host(o, h, to, sizeof(to));
+	v6 = strchr(to, ':') != NULL;
+	n = (size_t)snprintf(out, outlen, "%.*s%s%s%s%s", (int)(pre - url), url,
+	    v6 ? "[" : "", to, v6 ? "]" : "", post);
+	return n < outlen ? 0 : -1;
+}
+
 /* One action, already known new for its session and asked for by code. */
 static void
 capture_action(const struct capture_origin *o, const struct sc_action *a)
 {
+	char	url[SC_URL_MAX + SC_HOST_MAX];
+
 	switch (a->kind) {
 	case SC_BIND_SHELL:		/* shell.c */
 	case SC_CONNECT_SHELL:		/* shell.c */
-	case SC_DOWNLOAD:		/* download.c */
+	case SC_DOWNLOAD:
+		if (capture_url(o, a->url, url, sizeof(url)) == -1) {
+			log_warnx("session %s: a URL that does not parse: "
+			    "not fetched", o->session);
+			break;
+		}
+		/* download.c */
+		break;
 	case SC_RECEIVE_FILE:		/* transfer.c */
 	case SC_EXEC:			/* its downloads are actions of their own */
 		log_debug("session %s: action %d", o->session, (int)a->kind);
