@@ -19,6 +19,7 @@
 #include "log.h"
 #include "sc.h"
 #include "sensor.h"
+#include "shell.h"
 
 /* Digests of what sessions had done: 2^16 of them, 1 MiB. */
 #define CAPTURE_SEEN	65536
@@ -146,23 +147,28 @@ capture_attacker(const struct capture_origin *o, char *buf, size_t len)
 		inet_ntop(AF_INET6, &sin6->sin6_addr, buf, (socklen_t)len);
 }
 
+static const struct config	*capture_conf;
+
 void
 capture_init(const struct config *conf)
 {
 	/* Each module's set-up that needs files: before the chroot. */
 	egress_init(conf, sensor_egress());
+	capture_conf = conf;
 }
 
 void
 capture_start(struct event_base *base)
 {
 	/* Each module on the sensor's loop. */
+	shell_init(capture_conf, base);
 }
 
 void
 capture_stop(void)
 {
 	/* Each module's shells, transfers and downloads end here. */
+	shell_stop();
 }
 
 int
@@ -208,11 +214,16 @@ capture_url(const struct capture_origin *o, const char *url, char *out,
 static void
 capture_action(const struct capture_origin *o, const struct sc_action *a)
 {
-	char	url[SC_URL_MAX + SC_HOST_MAX];
+	char	url[SC_URL_MAX + SC_HOST_MAX], host[SC_HOST_MAX];
 
 	switch (a->kind) {
-	case SC_BIND_SHELL:		/* shell.c */
-	case SC_CONNECT_SHELL:		/* shell.c */
+	case SC_BIND_SHELL:
+		shell_bind(o, a->port);
+		break;
+	case SC_CONNECT_SHELL:
+		egress_host(o, a->host, host, sizeof(host));
+		shell_connect(o, host, a->port);
+		break;
 	case SC_DOWNLOAD:
 		if (capture_url(o, a->url, url, sizeof(url)) == -1) {
 			log_warnx("session %s: a URL that does not parse: "
