@@ -325,3 +325,24 @@ def test_time_cap_and_early_close_fail_with_their_reason(sundew):
     assert d.events("sundew.file.stored", kind="binary") == []
     for s in conns:
         s.close()
+
+
+@corpus
+def test_shutdown_ends_a_running_transfer_with_its_event(sundew):
+    """SIGTERM while a link transfer waits for its peer's turn: the
+    transfer ends, logged as failed with reason shutdown, before sundew
+    exits."""
+    def silent(srv, c):
+        srv.got = c.recv(1)
+
+    link = Server(silent)
+    d = sundew([f"download.connect_to=62.47.217.254:15385:127.0.0.1:{link.port}"])
+    s = send_exploit(LINKBOT)
+    session = exploit_session(d, s)
+    wait_for(lambda: link.peers == 1, 10, "the sensor to connect")
+    assert d.stop() == 0
+    link.join()
+    failed = d.events("sundew.download.failed", session=session)
+    assert [(e["url"], e["reason"]) for e in failed] == \
+        [("link://62.47.217.254:15385/rKwGhQ==", "shutdown")]
+    s.close()
