@@ -16,10 +16,11 @@
  * download events and the claim of the egress rate limits.  The file is
  * capped at download.max_size, a bind's wait for its peer at
  * shell.listen_timeout (one key for a port waiting, shell or transfer),
- * the transfer itself at download.timeout.  Events: sundew.download.offer, then the
- * store's sundew.download.complete and sundew.file.stored, or
- * sundew.download.failed with the reason, all with the fields of the
- * exploit's session and "origin":"transfer".
+ * the transfer itself at download.timeout.  Events:
+ * sundew.download.offer, then the store's sundew.download.complete and
+ * sundew.file.stored, or sundew.download.failed with the reason and the
+ * bytes received, all with the fields of the exploit's session and
+ * "origin":"transfer".
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -69,6 +70,7 @@ struct transfer {
 	struct event		 timer;		/* the time cap */
 	int			 claimed;	/* holds its egress claim */
 	int			 fetched;	/* a packet went out or came in */
+	uint64_t		 received;	/* bytes the peer sent */
 	struct transfer_dlg	 dlg;
 };
 
@@ -126,7 +128,7 @@ transfer_fail(struct transfer *t, const char *reason)
 
 	transfer_event(&ev, t, "sundew.download.failed");
 	event_str(&ev, "reason", reason);
-	event_int(&ev, "size", (int64_t)t->dlg.len);
+	event_int(&ev, "received", (int64_t)t->received);
 	sensor_send_event(&ev);
 	log_info("transfer %s (session %s): failed: %s", t->url,
 	    t->origin.session, reason);
@@ -202,6 +204,7 @@ transfer_read(struct transfer *t)
 		transfer_fail(t, "recv_error");
 		return;
 	}
+	t->received += (uint64_t)n;
 	if (n == 0) {
 		if (transfer_dlg_eof(&t->dlg) == 0)
 			transfer_complete(t);
