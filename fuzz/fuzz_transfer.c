@@ -2,7 +2,8 @@
  * Fuzzes the framing of the file transfers (transfer_dlg.h) as data
  * arrives in pieces.  Input: a flags byte (bit 0 keyed, bit 1 the 4-byte
  * length prefix), two bytes of size cap, then pieces, each a length byte
- * and that many bytes.  The outcome is checked against a model of the
+ * and that many bytes (a length of 0: the peer is quiet a while, the
+ * time-out of the key's turn).  The outcome is checked against a model of the
  * dialogue written over the whole stream at once: the same file, byte
  * for byte, or the same reason; never more memory than the cap.
  */
@@ -74,8 +75,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n = data[i++];
 		if (n > size - i)
 			n = size - i;
+		if (n == 0) {
+			/* A length of 0: the peer was quiet a while. */
+			r = transfer_dlg_quiet(&d);
+			if (r != (keyed && !m.spoke ? TRANSFER_DLG_SEND_KEY :
+			    TRANSFER_DLG_MORE))
+				abort();
+			m.spoke = 1;
+			continue;
+		}
 		r = transfer_dlg_input(&d, data + i, n);
-		if (keyed && !m.spoke && n > 0) {
+		if (keyed && !m.spoke) {
 			m.spoke = 1;
 			if (r != TRANSFER_DLG_SEND_KEY)
 				abort();

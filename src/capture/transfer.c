@@ -50,6 +50,12 @@
 
 #define TRANSFER_URL_MAX	(SC_HOST_MAX + SC_KEY_MAX + 48)
 #define TRANSFER_READ		16384	/* one read, on the stack */
+/*
+ * A linkbot sends its second stage as soon as the sensor is connected; a
+ * peer still quiet this long after waits for the key instead (not
+ * Nepenthes: it answered only a peer that spoke).
+ */
+#define TRANSFER_KEY_WAIT	3
 
 enum transfer_state {
 	TRANSFER_LISTENING,	/* bind: waiting for the peer */
@@ -68,6 +74,7 @@ struct transfer {
 	int			 fd;
 	struct event		 ev;		/* on fd */
 	struct event		 timer;		/* the time cap */
+	struct event		 keywait;	/* keyed: TRANSFER_KEY_WAIT */
 	int			 claimed;	/* holds its egress claim */
 	int			 fetched;	/* a packet went out or came in */
 	uint64_t		 received;	/* bytes the peer sent */
@@ -113,6 +120,8 @@ transfer_free(struct transfer *t)
 		event_del(&t->ev);
 	if (event_initialized(&t->timer))
 		event_del(&t->timer);
+	if (event_initialized(&t->keywait))
+		event_del(&t->keywait);
 	if (t->fd != -1)
 		close(t->fd);
 	transfer_dlg_free(&t->dlg);
@@ -189,6 +198,51 @@ transfer_watch(struct transfer *t, enum transfer_state state, short what)
 	return 0;
 }
 
+/* The key, on the peer's turn; 0, or -1 when t failed (and is gone). */
+static int
+transfer_send_key(struct transfer *t)
+{
+	if (event_initialized(&t->keywait))
+		event_del(&t->keywait);
+	/* A few bytes to a fresh socket: its buffer takes them. */
+	if (send(t->fd, t->key, t->keylen, MSG_NOSIGNAL) !=
+	    (ssize_t)t->keylen) {
+		transfer_fail(t, "send_error");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+transfer_keywait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct transfer	*t = arg;
+
+	(void)fd;
+	(void)what;
+	if (transfer_dlg_quiet(&t->dlg) == TRANSFER_DLG_SEND_KEY)
+		(void)transfer_send_key(t);
+}
+
+/*
+ * The dialogue starts on t's connected socket: reading, and for a keyed
+ * one, the wait for the peer's turn.  0, or -1.
+ */
+static int
+transfer_talk(struct transfer *t)
+{
+	struct timeval	tv = { TRANSFER_KEY_WAIT, 0 };
+
+	if (transfer_watch(t, TRANSFER_TALKING, EV_READ) == -1)
+		return -1;
+	if (t->keylen == 0)
+		return 0;
+	if (evtimer_assign(&t->keywait, tr.base, transfer_keywait_cb,
+	    t) == -1)
+		return -1;
+	return evtimer_add(&t->keywait, &tv);
+}
+
 /* What the peer sent: into the dialogue; its key when it is its turn. */
 static void
 transfer_read(struct transfer *t)
@@ -216,10 +270,7 @@ transfer_read(struct transfer *t)
 	case TRANSFER_DLG_MORE:
 		break;
 	case TRANSFER_DLG_SEND_KEY:
-		/* Four bytes to a fresh socket: its buffer takes them. */
-		if (send(t->fd, t->key, t->keylen, MSG_NOSIGNAL) !=
-		    (ssize_t)t->keylen)
-			transfer_fail(t, "send_error");
+		transfer_send_key(t);
 		break;
 	case TRANSFER_DLG_COMPLETE:
 		transfer_complete(t);
@@ -248,8 +299,7 @@ transfer_accept(struct transfer *t)
 	t->fd = fd;
 	t->fetched = 1;
 	/* The peer came: from now on, the time of a transfer. */
-	if (transfer_watch(t, TRANSFER_TALKING, EV_READ) == -1 ||
-	    transfer_arm(t, tr.timeout) == -1)
+	if (transfer_talk(t) == -1 || transfer_arm(t, tr.timeout) == -1)
 		transfer_fail(t, "memory");
 }
 
@@ -266,7 +316,7 @@ transfer_connected(struct transfer *t)
 		    "connect_error");
 		return;
 	}
-	if (transfer_watch(t, TRANSFER_TALKING, EV_READ) == -1)
+	if (transfer_talk(t) == -1)
 		transfer_fail(t, "memory");
 }
 

@@ -134,6 +134,15 @@ transfer_dlg_input(struct transfer_dlg *d, const uint8_t *p, size_t n)
 	}
 }
 
+enum transfer_dlg_next
+transfer_dlg_quiet(struct transfer_dlg *d)
+{
+	if (d->state != TRANSFER_DLG_STAGE)
+		return TRANSFER_DLG_MORE;
+	d->state = d->prefix ? TRANSFER_DLG_PREFIX : TRANSFER_DLG_FILE;
+	return TRANSFER_DLG_SEND_KEY;
+}
+
 int
 transfer_dlg_eof(struct transfer_dlg *d)
 {

@@ -7,7 +7,9 @@
  *   link, blink	the peer speaks first (the second stage of the
  *			linkbot's shellcode, any bytes); the sensor answers
  *			the key; everything after is the file, until the
- *			peer closes.
+ *			peer closes.  A peer that waits for the key instead
+ *			is answered when it has been quiet a while
+ *			(transfer_dlg_quiet), and then sends only file.
  *   csend, creceive	everything is the file, until the peer closes;
  *			with a length prefix, 4 bytes little-endian (the
  *			x86 order the shellcode reads them in) announce
@@ -67,6 +69,12 @@ void	transfer_dlg_init(struct transfer_dlg *, int keyed, unsigned prefix,
  */
 enum transfer_dlg_next transfer_dlg_input(struct transfer_dlg *,
 	    const uint8_t *p, size_t n);
+/*
+ * The peer has been quiet since the connection: a keyed dialogue still
+ * waiting for the peer's turn gives it up (SEND_KEY: the key now, what
+ * follows is file); otherwise nothing changes (MORE).
+ */
+enum transfer_dlg_next transfer_dlg_quiet(struct transfer_dlg *);
 /*
  * The peer closed: 0 when the file is complete (buf, len), else -1 with
  * why: "closed_early" (before the key's turn, inside the length, or

@@ -6,7 +6,8 @@ server or client at the other end.
 - link (libemu_12, the linkbot connect-back): the sensor connects to
   62.47.217.254:15385 (download.connect_to sends it to a server here),
   the server speaks first (its second stage), the sensor answers the key
-  the shellcode hands that stage, exactly acac0685, then the file comes.
+  the shellcode hands that stage, exactly acac0685, then the file comes;
+  a server that waits for the key gets it after 3 s of silence.
 - csend (libemu_14, halle): a 4-byte little-endian length, then the file.
 - bind file transfer (libemu_11, amberg): the sensor listens on 44028 and
   takes what the first peer pushes until it closes.
@@ -159,6 +160,30 @@ def test_linkbot_link_sends_the_key_and_stores_the_file(sundew):
     session = exploit_session(d, s)
     srv.join()
     assert srv.got == LINK_KEY          # exactly the key, nothing more
+    assert_stored(d, session, "link://62.47.217.254:15385/rKwGhQ==", data)
+    s.close()
+
+
+@corpus
+def test_link_peer_that_waits_for_the_key_gets_it(sundew):
+    """A server that speaks only after the key (unlike a linkbot, which
+    sends its second stage first) has it after 3 s of silence, and all
+    it sends after is the file."""
+    data = sample(20000, "link-quiet")
+
+    def talk(srv, c):
+        start = time.monotonic()
+        if srv.recv_exactly(c, 4) == LINK_KEY:
+            srv.waited = time.monotonic() - start
+            c.sendall(data)
+
+    srv = Server(talk)
+    d = sundew([f"download.connect_to=62.47.217.254:15385:127.0.0.1:{srv.port}"])
+    s = send_exploit(LINKBOT)
+    session = exploit_session(d, s)
+    srv.join()
+    assert srv.got == LINK_KEY
+    assert 2.5 < srv.waited < 6
     assert_stored(d, session, "link://62.47.217.254:15385/rKwGhQ==", data)
     s.close()
 

@@ -175,6 +175,40 @@ test_link_key_turn(void **state)
 	transfer_dlg_free(&d);
 }
 
+/*
+ * A peer that waits for the key instead of speaking: after its quiet
+ * while, the key goes and everything that comes is file; once the peer
+ * has spoken, its quiet changes nothing.
+ */
+static void
+test_link_quiet_peer(void **state)
+{
+	struct transfer_dlg	d;
+
+	(void)state;
+	transfer_dlg_init(&d, 1, 0, FILE_LEN);
+	assert_int_equal(transfer_dlg_quiet(&d), TRANSFER_DLG_SEND_KEY);
+	assert_int_equal(transfer_dlg_quiet(&d), TRANSFER_DLG_MORE);
+	assert_int_equal(feed(&d, file, FILE_LEN, 1000), -1);
+	assert_int_equal(transfer_dlg_eof(&d), 0);
+	assert_int_equal(d.stage, 0);
+	assert_int_equal(d.len, FILE_LEN);
+	assert_memory_equal(d.buf, file, FILE_LEN);
+	transfer_dlg_free(&d);
+
+	transfer_dlg_init(&d, 1, 4, FILE_LEN);
+	assert_int_equal(transfer_dlg_input(&d, file, 10),
+	    TRANSFER_DLG_SEND_KEY);
+	assert_int_equal(transfer_dlg_quiet(&d), TRANSFER_DLG_MORE);
+	assert_int_equal(d.state, TRANSFER_DLG_PREFIX);
+	transfer_dlg_free(&d);
+
+	/* Not keyed: no turn to give up. */
+	transfer_dlg_init(&d, 0, 0, FILE_LEN);
+	assert_int_equal(transfer_dlg_quiet(&d), TRANSFER_DLG_MORE);
+	assert_int_equal(d.state, TRANSFER_DLG_FILE);
+}
+
 /* A stream one byte over the cap fails and keeps nothing; at it, fine. */
 static void
 test_stream_cap(void **state)
@@ -312,6 +346,7 @@ main(void)
 		cmocka_unit_test(test_prefix_any_pieces),
 		cmocka_unit_test(test_prefix_little_endian),
 		cmocka_unit_test(test_link_key_turn),
+		cmocka_unit_test(test_link_quiet_peer),
 		cmocka_unit_test(test_stream_cap),
 		cmocka_unit_test(test_prefix_over_cap),
 		cmocka_unit_test(test_early_close),
