@@ -19,7 +19,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 struct fuzz_model {
 	uint8_t		stream[65536];
 	size_t		len;
-	int		spoke;		/* keyed: the peer's turn came */
+	int		spoke;		/* the peer's turn came */
 };
 
 /* What the dialogue must end with: 0 and the file, or -1 and why. */

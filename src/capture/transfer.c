@@ -74,9 +74,9 @@ struct transfer {
 	int			 fd;
 	struct event		 ev;		/* on fd */
 	struct event		 timer;		/* the time cap */
-	struct event		 keywait;	/* keyed: TRANSFER_KEY_WAIT */
+	struct event		 keywait;	/* the key's turn */
 	int			 claimed;	/* holds its egress claim */
-	int			 fetched;	/* a packet went out or came in */
+	int			 fetched;	/* a packet went or came */
 	uint64_t		 received;	/* bytes the peer sent */
 	struct transfer_dlg	 dlg;
 };

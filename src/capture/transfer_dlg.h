@@ -25,7 +25,7 @@
 #define TRANSFER_DLG_CHUNK	4096
 
 enum transfer_dlg_state {
-	TRANSFER_DLG_STAGE,	/* keyed: waiting for the peer's first bytes */
+	TRANSFER_DLG_STAGE,	/* keyed: the peer's turn */
 	TRANSFER_DLG_PREFIX,	/* reading the 4-byte length */
 	TRANSFER_DLG_FILE,	/* reading the file */
 	TRANSFER_DLG_DONE,	/* complete: the file is buf[0..len) */
@@ -47,12 +47,12 @@ struct transfer_dlg {
 	size_t			 lenhave;
 	uint64_t		 expect;	/* announced by the prefix */
 	uint64_t		 max;		/* cap on the file */
-	uint64_t		 stage;		/* bytes before the key */
-	uint64_t		 ignored;	/* bytes past the announced end */
+	uint64_t		 stage;		/* before the key */
+	uint64_t		 ignored;	/* past the end */
 	uint8_t			*buf;
 	size_t			 len;
 	size_t			 cap;
-	const char		*why;		/* a literal, when FAILED */
+	const char		*why;		/* when FAILED */
 };
 
 /*

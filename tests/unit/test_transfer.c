@@ -125,8 +125,8 @@ test_prefix_any_pieces(void **state)
 static void
 test_prefix_little_endian(void **state)
 {
-	static const uint8_t	wire[] = { 0x10, 0, 0, 0, 'a', 'b', 'c', 'd',
-	    'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p' };
+	static const uint8_t	wire[] = { 0x10, 0, 0, 0, 'a', 'b', 'c',
+	    'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p' };
 	struct transfer_dlg	d;
 
 	(void)state;
