@@ -120,22 +120,28 @@ def test_blaster_shell_replayed(sundew):
     exp, session = exploit(d, bind_shellcode(4444))
     d.wait_events("sundew.shell.open", session=session, state="listening")
     r = subprocess.run([str(SUNDEW), "replay", str(BLASTER), "--to",
-                        "127.0.0.1", "-v"], capture_output=True, text=True,
-                       timeout=60)
-    assert r.returncode == 0, r.stdout + r.stderr
+                        "127.0.0.1", "--retry", "1"], capture_output=True,
+                       text=True, timeout=60)
     d.wait_events("sundew.shell.close", session=session)
     exp.close()
     d.stop()
+    # The worm got the banner and a prompt, then each line its echo, its
+    # answer and a prompt.
+    msblast = (b"'msblast.exe' is not recognized as an internal or "
+               b"external command,\r\noperable program or batch file.\r\n")
+    answers = (BANNER + PROMPT + b"start msblast.exe\n" + b"\r\n" + PROMPT +
+               b"msblast.exe\n" + msblast + b"\r\n" + PROMPT)
+    assert (f"tcp 10.234.0.239:1793 -> 4444: sent 30 bytes in 2 chunks, "
+            f"received {len(answers)} bytes") in r.stdout, r.stdout
+    # The capture holds the session twice (two interfaces): the shell
+    # takes one peer, so the second is refused.
+    assert "summary: 1 played, 1 failed" in r.stdout, r.stdout
     commands = d.events("sundew.shell.command", session=session)
-    assert [c["command"] for c in commands] == ["start msblast.exe",
-                                                "msblast.exe"]
-    # The worm got its prompt first, and each line its answer.
-    assert [c["output_size"] for c in commands] == [
-        0, len(b"'msblast.exe' is not recognized as an internal or "
-               b"external command,\r\noperable program or batch file.\r\n")]
-    closed = d.events("sundew.shell.close", session=session)[0]
-    assert closed["reason"] == "peer_closed"
-    assert closed["bytes_out"] > len(BANNER + PROMPT)
+    assert [(c["command"], c["output_size"]) for c in commands] == [
+        ("start msblast.exe", 0), ("msblast.exe", len(msblast))]
+    closed = d.events("sundew.shell.close", session=session)
+    assert [(c["reason"], c["commands"], c["bytes_out"]) for c in closed] == \
+        [("peer_closed", 2, len(answers))]
 
 
 @needs_corpus(REVERSE)
@@ -226,18 +232,20 @@ def test_long_line_is_a_protocol_error(sundew):
     s.sendall(b"echo " + b"a" * 9000)
     s.settimeout(10)
     got = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        got += chunk
+    try:
+        while chunk := s.recv(65536):
+            got += chunk
+    except ConnectionResetError:    # closed with our input unread
+        pass
     closed = d.wait_events("sundew.shell.close", session=session)
+    log = d.log_text()
     exp.close()
     d.stop()
     assert got == b""
     assert closed[0]["reason"] == "protocol_error"
     assert d.events("sundew.shell.command", session=session) == []
-    assert "a line longer than 8192 bytes" in d.log_text()
+    assert f"shell of session {session}: a line longer than 8192 bytes: " \
+        "closed (1 so far)" in log, log
 
 
 @needs_corpus(BIND)
