@@ -75,6 +75,7 @@ struct sc_cmd {
 	int			 exited;
 	int			 stop;		/* exit: the rest of the line */
 	size_t			 outlen;	/* bytes to ops.output */
+	size_t			 runout;	/* of them, this line's */
 };
 
 static const char sc_cmd_not_found[] =
@@ -289,9 +290,13 @@ sc_cmd_out(struct sc_cmd *st, int fd, const char *text, size_t len)
 			return;
 		}
 	}
+	/* One line's output is capped: "type f&type f&..." is not. */
+	if (st->runout + len > SC_CMD_OUT_MAX)
+		len = SC_CMD_OUT_MAX - st->runout;
 	if (st->ops.output != NULL && len > 0) {
 		st->ops.output(st->ops.arg, text, len);
 		st->outlen += len;
+		st->runout += len;
 	}
 }
 
@@ -1647,6 +1652,7 @@ sc_cmd_run(struct sc_cmd *st, const char *line, size_t len)
 	memcpy(buf, line, n);
 	buf[n] = '\0';
 	st->stop = 0;
+	st->runout = 0;
 	sc_cmd_line(st, buf, 0);
 	st->stop = 0;
 	return st->exited;

@@ -22,6 +22,7 @@
 #define SC_CMD_PATH	260		/* Windows' MAX_PATH */
 #define SC_CMD_LINE	8191		/* cmd.exe's longest line */
 #define SC_CMD_BANNER	160
+#define SC_CMD_OUT_MAX	(128 * 1024)	/* output of one line; the rest lost */
 
 /* The Windows host the shell is part of (config.h: host.*). */
 struct sc_cmd_host {
@@ -57,8 +58,8 @@ void		 sc_cmd_free(struct sc_cmd *);
 
 /*
  * Runs one command line (len bytes, without its line end; a NUL ends
- * it early).  Returns 1 once the shell has exited (exit at the outer
- * level), else 0.
+ * it early), its output at most SC_CMD_OUT_MAX bytes.  Returns 1 once
+ * the shell has exited (exit at the outer level), else 0.
  */
 int		 sc_cmd_run(struct sc_cmd *, const char *line, size_t len);
 

@@ -19,7 +19,7 @@
 #define NOT_RECOGNIZED(w) "'" w "' is not recognized as an internal or " \
 	"external command,\r\noperable program or batch file.\r\n"
 
-static char		 out[64 * 1024];
+static char		 out[256 * 1024];
 static size_t		 outlen;
 static char		 urls[16][512];
 static size_t		 nurls;
@@ -470,6 +470,11 @@ test_caps(void **state)
 	}
 	snprintf(line, sizeof(line), "echo %s >> g", big);
 	expect(line, "There is not enough space on the disk.\r\n");
+	/* One line's output is capped. */
+	for (i = 0, line[0] = '\0'; i < 8; i++)
+		strcat(line, "type g&");
+	assert_int_equal(run(line), 0);
+	assert_int_equal(outlen, SC_CMD_OUT_MAX);
 	/* A line longer than cmd.exe takes. */
 	memset(line, 'b', SC_CMD_LINE + 1);
 	outlen = 0;
