@@ -1642,6 +1642,7 @@ sc_cmd_run(struct sc_cmd *st, const char *line, size_t len)
 
 	if (st->exited)
 		return 1;
+	st->runout = 0;
 	n = strnlen(line, len);
 	while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == '\n'))
 		n--;
@@ -1652,7 +1653,6 @@ sc_cmd_run(struct sc_cmd *st, const char *line, size_t len)
 	memcpy(buf, line, n);
 	buf[n] = '\0';
 	st->stop = 0;
-	st->runout = 0;
 	sc_cmd_line(st, buf, 0);
 	st->stop = 0;
 	return st->exited;
