@@ -18,6 +18,7 @@
 #include "event.h"
 #include "log.h"
 #include "sc.h"
+#include "sensor.h"
 #include "shell.h"
 
 /* Digests of what sessions had done: 2^16 of them, 1 MiB. */
@@ -152,6 +153,7 @@ void
 capture_init(const struct config *conf)
 {
 	/* Each module's set-up that needs files: before the chroot. */
+	egress_init(conf, sensor_egress());
 	capture_conf = conf;
 }
 
@@ -169,11 +171,50 @@ capture_stop(void)
 	shell_stop();
 }
 
+int
+capture_url(const struct capture_origin *o, const char *url, char *out,
+    size_t outlen)
+{
+	const char	*auth, *end, *at, *host, *hend, *pre, *post, *p;
+	char		 h[SC_HOST_MAX], to[SC_HOST_MAX];
+	size_t		 n;
+	int		 v6;
+
+	if ((p = strstr(url, "://")) == NULL)
+		return -1;
+	auth = p + 3;
+	end = auth + strcspn(auth, "/?#");
+	/* user:password@ ends at the last '@' of the authority. */
+	for (host = auth, at = auth; at < end; at++)
+		if (*at == '@')
+			host = at + 1;
+	pre = host;		/* the URL up to the host, brackets out */
+	if (*host == '[') {
+		if ((hend = memchr(host, ']', (size_t)(end - host))) == NULL)
+			return -1;
+		host++;
+		post = hend + 1;
+	} else {
+		for (hend = host; hend < end && *hend != ':'; hend++)
+			;
+		post = hend;
+	}
+	if ((n = (size_t)(hend - host)) == 0 || n >= sizeof(h))
+		return -1;
+	memcpy(h, host, n);
+	h[n] = '\0';
+	egress_host(o, h, to, sizeof(to));
+	v6 = strchr(to, ':') != NULL;
+	n = (size_t)snprintf(out, outlen, "%.*s%s%s%s%s", (int)(pre - url), url,
+	    v6 ? "[" : "", to, v6 ? "]" : "", post);
+	return n < outlen ? 0 : -1;
+}
+
 /* One action, already known new for its session and asked for by code. */
 static void
 capture_action(const struct capture_origin *o, const struct sc_action *a)
 {
-	char	host[SC_HOST_MAX];
+	char	url[SC_URL_MAX + SC_HOST_MAX], host[SC_HOST_MAX];
 
 	switch (a->kind) {
 	case SC_BIND_SHELL:
@@ -183,7 +224,14 @@ capture_action(const struct capture_origin *o, const struct sc_action *a)
 		egress_host(o, a->host, host, sizeof(host));
 		shell_connect(o, host, a->port);
 		break;
-	case SC_DOWNLOAD:		/* download.c */
+	case SC_DOWNLOAD:
+		if (capture_url(o, a->url, url, sizeof(url)) == -1) {
+			log_warnx("session %s: a URL that does not parse: "
+			    "not fetched", o->session);
+			break;
+		}
+		/* download.c */
+		break;
 	case SC_RECEIVE_FILE:		/* transfer.c */
 	case SC_EXEC:			/* its downloads are actions of their own */
 		log_debug("session %s: action %d", o->session, (int)a->kind);

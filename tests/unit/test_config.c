@@ -1047,6 +1047,14 @@ test_download(void **state)
 	assert_int_equal(conf.download_nconnect_to, 1);
 	assert_string_equal(conf.download_connect_to[0].host, "::1");
 	config_free(&conf);
+	/* YAML would read these as a mapping: taken as written. */
+	ov[0] = "download.connect_to=:80:127.0.0.1:8080,1.2.3.4:21:127.0.0.1:";
+	assert_int_equal(test_load(&conf, "user: x\n", ov, err, sizeof(err)),
+	    0);
+	assert_int_equal(conf.download_nconnect_to, 2);
+	assert_string_equal(conf.download_connect_to[0].host, "");
+	assert_int_equal(conf.download_connect_to[1].port, 21);
+	config_free(&conf);
 	ov[0] = "download.connect_to=";
 	assert_int_equal(test_load(&conf, "download:\n  connect_to: "
 	    "\"1.2.3.4:1:127.0.0.1:2\"\n", ov, err, sizeof(err)), 0);
