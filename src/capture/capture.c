@@ -15,6 +15,7 @@
 
 #include "capture.h"
 #include "egress.h"
+#include "download.h"
 #include "event.h"
 #include "log.h"
 #include "sc.h"
@@ -155,6 +156,7 @@ capture_init(const struct config *conf)
 	/* Each module's set-up that needs files: before the chroot. */
 	egress_init(conf, sensor_egress());
 	capture_conf = conf;
+	download_init(conf);
 }
 
 void
@@ -162,6 +164,7 @@ capture_start(struct event_base *base)
 {
 	/* Each module on the sensor's loop. */
 	shell_init(capture_conf, base);
+	download_start_loop(base);
 }
 
 void
@@ -169,6 +172,7 @@ capture_stop(void)
 {
 	/* Each module's shells, transfers and downloads end here. */
 	shell_stop();
+	download_stop();
 }
 
 int
@@ -230,7 +234,7 @@ capture_action(const struct capture_origin *o, const struct sc_action *a)
 			    "not fetched", o->session);
 			break;
 		}
-		/* download.c */
+		download_url(o, url);
 		break;
 	case SC_RECEIVE_FILE:		/* transfer.c */
 	case SC_EXEC:			/* its downloads are actions of their own */

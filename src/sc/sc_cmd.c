@@ -188,10 +188,14 @@ sc_cmd_has_ext(const char *s, const char *ext)
 	return n > e && strcasecmp(s + n - e, ext) == 0;
 }
 
-/* The host a command's address stands for (sc_cmd.h). */
+/* The host a command's address stands for (sc_cmd.h), in buf. */
 static const char *
-sc_cmd_host(const struct sc_cmd *st, const char *h)
+sc_cmd_host(const struct sc_cmd *st, const char *h, char *buf, size_t size)
 {
+	if (st->ops.host != NULL) {
+		st->ops.host(st->ops.arg, h, buf, size);
+		return buf;
+	}
 	if (st->attacker[0] != '\0' && addr_is_private(h))
 		return st->attacker;
 	return h;
@@ -1033,7 +1037,7 @@ static void
 sc_cmd_ftp_get(struct sc_cmd *st, struct sc_cmd_ftp *ftp, const char *name,
     const char *local)
 {
-	char	url[SC_CMD_URL], path[2 * SC_CMD_PATH];
+	char	url[SC_CMD_URL], path[2 * SC_CMD_PATH], host[SC_CMD_HOST];
 	size_t	n = 0;
 
 	if (ftp->host[0] == '\0' || name[0] == '\0')
@@ -1046,7 +1050,7 @@ sc_cmd_ftp_get(struct sc_cmd *st, struct sc_cmd_ftp *ftp, const char *name,
 		sc_cmd_url_add(url, sizeof(url), &n, "@", "");
 	}
 	n += (size_t)snprintf(url + n, sizeof(url) - n, "%s:%u/",
-	    sc_cmd_host(st, ftp->host), ftp->port);
+	    sc_cmd_host(st, ftp->host, host, sizeof(host)), ftp->port);
 	if (n >= sizeof(url))
 		return;
 	if (name[0] == '/' || ftp->rdir[0] == '\0')
@@ -1191,6 +1195,7 @@ static int
 sc_cmd_tftp(struct sc_cmd *st, const char *args)
 {
 	char		 argv[SC_CMD_ARGS][SC_CMD_ARG], url[SC_CMD_URL];
+	char		 to[SC_CMD_HOST];
 	const char	*host, *src;
 	size_t		 n;
 	int		 argc, i = 0;
@@ -1205,7 +1210,7 @@ sc_cmd_tftp(struct sc_cmd *st, const char *args)
 		return strcasecmp(argv[i + 1], "put") == 0 ? 0 : 1;
 	src = argv[i + 2];
 	n = (size_t)snprintf(url, sizeof(url), "tftp://%s/",
-	    sc_cmd_host(st, host));
+	    sc_cmd_host(st, host, to, sizeof(to)));
 	if (n >= sizeof(url))
 		return 1;
 	sc_cmd_url_add(url, sizeof(url), &n, src + (src[0] == '/'), "?#");

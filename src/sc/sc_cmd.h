@@ -42,6 +42,12 @@ struct sc_cmd_ops {
 	 * that && or || skipped are not.
 	 */
 	void	(*command)(void *arg, const char *text, size_t outlen);
+	/*
+	 * The host an address written in a command or a script stands for,
+	 * into out; NULL: the attacker's address for 0.0.0.0 and private,
+	 * loopback, link-local and CGNAT ones (addr_is_private()).
+	 */
+	void	(*host)(void *arg, const char *host, char *out, size_t outlen);
 	void	*arg;
 };
 

