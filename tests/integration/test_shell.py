@@ -301,3 +301,33 @@ def test_ftp_script_typed_in_the_shell_is_fetched_and_stored(sundew, tmp_path):
     sha = hashlib.sha256(body).hexdigest()
     assert [e["sha256"] for e in stored] == [sha]
     assert (d.data / "binaries" / sha).read_bytes() == body
+
+
+@needs_corpus(BIND)
+def test_session_and_idle_timeouts(sundew):
+    d = sundew(["shell.session_timeout=2s", "limits.idle_timeout=3s"])
+    # Busy: ended by shell.session_timeout, however much is typed.
+    e1, s1, sess1 = open_shell(d, 4450, src="127.0.0.2")
+    start = time.monotonic()
+    with pytest.raises(AssertionError, match="closed after"):
+        while time.monotonic() - start < 10:
+            run(s1, "ver")
+            time.sleep(0.2)
+    busy = time.monotonic() - start
+    # Silent: ended by limits.idle_timeout... which the session's 2 s
+    # would beat, so a session of its own with a longer life.
+    c1 = d.wait_events("sundew.shell.close", session=sess1)
+    d.stop()
+    d = sundew(["shell.session_timeout=60s", "limits.idle_timeout=2s"])
+    e2, s2, sess2 = open_shell(d, 4451, src="127.0.0.3")
+    s2.settimeout(10)
+    start = time.monotonic()
+    assert s2.recv(100) == b""
+    idle = time.monotonic() - start
+    c2 = d.wait_events("sundew.shell.close", session=sess2)
+    e1.close()
+    e2.close()
+    d.stop()
+    assert c1[0]["reason"] == "session_timeout" and 1.5 < busy < 4
+    assert c1[0]["commands"] >= 3
+    assert c2[0]["reason"] == "idle_timeout" and 1.5 < idle < 4
