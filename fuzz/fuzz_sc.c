@@ -24,7 +24,8 @@ fuzz_sc_check(const struct sc_result *res)
 	for (i = 0; i < res->nactions; i++) {
 		const struct sc_action *a = &res->actions[i];
 
-		if (a->kind < SC_BIND_SHELL || a->kind > SC_RECEIVE_FILE)
+		if (a->kind < SC_BIND_SHELL || a->kind > SC_RECEIVE_FILE ||
+		    a->evidence > SC_EV_EMULATED)
 			abort();
 		if (memchr(a->url, '\0', sizeof(a->url)) == NULL ||
 		    memchr(a->host, '\0', sizeof(a->host)) == NULL ||

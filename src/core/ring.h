@@ -28,8 +28,13 @@ struct ring;
 #define RING_FILE	2	/* struct ring_file, ctx, then the file */
 
 /* The head of a RING_FILE record. */
+/*
+ * Its record's id is that of the sundew.file.stored event; with
+ * STORE_DOWNLOAD, that of the sundew.download.complete, and the ring's
+ * next id (id + RING_INDEXES), which the sensor skips, the file's.
+ */
 struct ring_file {
-	uint32_t	kind;		/* enum store_kind */
+	uint32_t	kind;		/* enum store_kind | STORE_DOWNLOAD */
 	uint32_t	ctxlen;		/* rendered JSON fields that follow */
 };
 

@@ -25,6 +25,7 @@
 #include "ring.h"
 #include "sandbox.h"
 #include "sensor.h"
+#include "store.h"
 
 /* At most this many payloads await a verdict; more are not analysed. */
 #define SENSOR_PENDING_MAX	16384
@@ -176,17 +177,25 @@ sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *data,
 {
 	struct {
 		struct ring_file mf;
-		char		ctx[1024];
+		char		ctx[SENSOR_FILE_CTX];
 	} m;
+	uint64_t	id;
 
 	if (ctxlen > sizeof(m.ctx))
 		ctxlen = 0;
 	m.mf.kind = (uint32_t)kind;
 	m.mf.ctxlen = (uint32_t)ctxlen;
 	memcpy(m.ctx, ctx, ctxlen);
-	/* The id of the sundew.file.stored event that the store will make. */
-	ring_put(sensor.ring, RING_FILE, ring_next_id(sensor.ring), &m,
-	    sizeof(m.mf) + ctxlen, data, len);
+	/*
+	 * The id of the sundew.file.stored event that the store will make;
+	 * a download's is that of its sundew.download.complete, and the
+	 * next one (this ring's next, store_proc.c) its file's.
+	 */
+	id = ring_next_id(sensor.ring);
+	if (kind & STORE_DOWNLOAD)
+		ring_next_id(sensor.ring);
+	ring_put(sensor.ring, RING_FILE, id, &m, sizeof(m.mf) + ctxlen, data,
+	    len);
 	sensor_ring_check();
 }
 

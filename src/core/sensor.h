@@ -57,7 +57,12 @@ struct sensor_stats	*sensor_stats(void);
 struct ledger		*sensor_ledger(void);
 /* Listener i of the table every sensor shares; NULL past its end. */
 const struct listener	*sensor_listener(size_t i);
-/* Queues an event (built with event.h) or a file for the store. */
+/*
+ * Queues an event (built with event.h) or a file for the store: kind is
+ * store.h's, with STORE_DOWNLOAD for a download; ctx (at most
+ * SENSOR_FILE_CTX bytes, else left out) its rendered JSON fields.
+ */
+#define SENSOR_FILE_CTX	6144
 void			 sensor_send_event(struct event_buf *);
 void			 sensor_send_file(int kind, const char *ctx, size_t ctxlen,
 			    const void *data, size_t len);

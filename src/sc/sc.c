@@ -22,20 +22,40 @@ sc_action_same(const struct sc_action *a, const struct sc_action *b)
 	return a->kind == b->kind && a->port == b->port &&
 	    strcmp(a->host, b->host) == 0 && strcmp(a->url, b->url) == 0 &&
 	    strcmp(a->command, b->command) == 0 &&
-	    strcmp(a->mode, b->mode) == 0 && strcmp(a->key, b->key) == 0;
+	    strcmp(a->mode, b->mode) == 0 && strcmp(a->key, b->key) == 0 &&
+	    strcmp(a->proto, b->proto) == 0 &&
+	    a->length_prefix == b->length_prefix;
 }
 
 int
 sc_result_add(struct sc_result *res, const struct sc_action *a)
 {
-	size_t	i;
+	size_t	i, w;
 
-	for (i = 0; i < res->nactions; i++)
-		if (sc_action_same(&res->actions[i], a))
-			return 0;
-	if (res->nactions >= SC_MAX_ACTIONS)
+	for (i = 0; i < res->nactions; i++) {
+		if (!sc_action_same(&res->actions[i], a))
+			continue;
+		/* Found twice: the strongest evidence is the one that counts. */
+		if (a->evidence > res->actions[i].evidence)
+			res->actions[i].evidence = a->evidence;
+		return 0;
+	}
+	if (res->nactions < SC_MAX_ACTIONS) {
+		res->actions[res->nactions++] = *a;
+		return 0;
+	}
+	/*
+	 * Full: a list filled with weaker findings (byte signatures in
+	 * clear, as any exploit's padding may hold) must not crowd out what
+	 * code asked for.  The weakest goes, if weaker than a.
+	 */
+	w = 0;
+	for (i = 1; i < res->nactions; i++)
+		if (res->actions[i].evidence < res->actions[w].evidence)
+			w = i;
+	if (res->actions[w].evidence >= a->evidence)
 		return -1;
-	res->actions[res->nactions++] = *a;
+	res->actions[w] = *a;
 	return 0;
 }
 
@@ -55,7 +75,8 @@ sc_result_decoder(struct sc_result *res, const char *name)
 
 /*
  * Whether res already holds an action on that port: the emulator's view
- * of a socket (bind shell, file transfer) wins over a byte signature.
+ * of a socket (bind shell, file transfer, with its key) wins over a byte
+ * signature.
  */
 static int
 sc_port_known(const struct sc_result *res, uint16_t port)
@@ -81,8 +102,8 @@ sc_merge(struct sc_result *res, const struct sc_result *pat)
 		memcpy(res->family, pat->family, sizeof(res->family));
 	for (i = 0; i < pat->nactions; i++) {
 		a = &pat->actions[i];
-		if ((a->kind == SC_BIND_SHELL || a->kind == SC_CONNECT_SHELL) &&
-		    sc_port_known(res, a->port))
+		if ((a->kind == SC_BIND_SHELL || a->kind == SC_CONNECT_SHELL ||
+		    a->kind == SC_RECEIVE_FILE) && sc_port_known(res, a->port))
 			continue;
 		(void)sc_result_add(res, a);
 	}
@@ -91,6 +112,30 @@ sc_merge(struct sc_result *res, const struct sc_result *pat)
 		if (res->offset < 0)
 			res->offset = pat->offset;
 	}
+}
+
+/*
+ * Adds the downloads that the command of exec amounts to, each with the
+ * evidence of that command: a URL is only as real as the command it
+ * comes from.  0, or -1 on no memory.
+ */
+static int
+sc_exec_downloads(const struct sc_action *exec, const char *attacker,
+    struct sc_result *res)
+{
+	struct sc_result	*cmd;
+	enum sc_evidence	 ev = exec->evidence;	/* exec is in res */
+	size_t			 i;
+
+	if ((cmd = calloc(1, sizeof(*cmd))) == NULL)
+		return -1;
+	sc_cmd_downloads(exec->command, attacker, cmd);
+	for (i = 0; i < cmd->nactions; i++) {
+		cmd->actions[i].evidence = ev;
+		(void)sc_result_add(res, &cmd->actions[i]);
+	}
+	free(cmd);
+	return 0;
 }
 
 int
@@ -133,9 +178,9 @@ sc_analyze(const uint8_t *buf, size_t len, const struct sc_limits *lim,
 	/* A command that fetches a file also amounts to its download. */
 	n = res->nactions;
 	for (i = 0; i < n; i++)
-		if (res->actions[i].kind == SC_EXEC)
-			sc_cmd_downloads(res->actions[i].command, attacker,
-			    res);
+		if (res->actions[i].kind == SC_EXEC &&
+		    sc_exec_downloads(&res->actions[i], attacker, res) == -1)
+			rc = -1;
 	if (res->family[0] != '\0' || res->ndecoders > 0)
 		res->shellcode = 1;
 	return rc;

@@ -49,6 +49,14 @@ struct sc_action {
 	char			command[SC_CMD_MAX];
 	char			mode[16];		/* receive_file */
 	char			key[SC_KEY_MAX];	/* hex */
+	/*
+	 * receive_file: Nepenthes' name of the dialogue, "link" (connect,
+	 * key), "blink" (bind, key), "csend" (connect), "creceive" (bind),
+	 * or "" when only a signature saw it; length_prefix 4 when the code
+	 * first reads a 4-byte length (little-endian) before the file.
+	 */
+	char			proto[16];
+	uint8_t			length_prefix;
 };
 
 struct sc_result {
@@ -84,7 +92,12 @@ int	sc_prefilter(const uint8_t *buf, size_t len);
 int	sc_analyze(const uint8_t *buf, size_t len, const struct sc_limits *,
 	    const char *attacker, struct sc_result *res);
 
-/* Adds an action unless the same one is there; 0, or -1 if full. */
+/*
+ * Adds an action unless the same one is there, in which case that one
+ * keeps the stronger of the two evidences.  When res is full, a replaces
+ * the weakest action if that one's evidence is weaker.  0, or -1 if a
+ * found no room.
+ */
 int	sc_result_add(struct sc_result *, const struct sc_action *);
 void	sc_result_decoder(struct sc_result *, const char *name);
 
@@ -92,7 +105,8 @@ void	sc_result_decoder(struct sc_result *, const char *name);
  * A cmd.exe command line that fetches a file (echo ... > o & ftp -s:o,
  * ftp -n -s:o, tftp -i host get f) as the download URLs it amounts to.
  * attacker is the address that 0.0.0.0 and private addresses stand for
- * (NULL: keep them).  Adds SC_DOWNLOAD actions to res.
+ * (NULL: keep them).  Adds SC_DOWNLOAD actions to res, as SC_EV_CLEAR:
+ * sc_analyze gives them the evidence of the command they come from.
  */
 void	sc_cmd_downloads(const char *cmd, const char *attacker,
 	    struct sc_result *res);

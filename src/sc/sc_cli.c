@@ -138,15 +138,15 @@ sc_cli_str(const char *s)
 static json_t *
 sc_cli_action(const struct sc_action *a)
 {
-	static const char *const names[] = { "", "bind_shell",
-	    "connect_shell", "download", "exec", "receive_file" };
 	json_t	*o;
 
 	if ((o = json_object()) == NULL)
 		return NULL;
+	/* sc_result_check has seen to it that both names exist. */
 	json_object_set_new(o, "action", json_string(
-	    a->kind >= SC_BIND_SHELL && a->kind <= SC_RECEIVE_FILE ?
-	    names[a->kind] : "unknown"));
+	    sc_action_name((int)a->kind)));
+	json_object_set_new(o, "evidence", json_string(
+	    sc_evidence_name((int)a->evidence)));
 	if (a->kind == SC_RECEIVE_FILE && a->mode[0] != '\0')
 		json_object_set_new(o, "mode", sc_cli_str(a->mode));
 	if (a->host[0] != '\0')
@@ -159,6 +159,11 @@ sc_cli_action(const struct sc_action *a)
 		json_object_set_new(o, "command", sc_cli_str(a->command));
 	if (a->key[0] != '\0')
 		json_object_set_new(o, "key", sc_cli_str(a->key));
+	if (a->proto[0] != '\0')
+		json_object_set_new(o, "proto", sc_cli_str(a->proto));
+	if (a->length_prefix != 0)
+		json_object_set_new(o, "length_prefix",
+		    json_integer(a->length_prefix));
 	return o;
 }
 

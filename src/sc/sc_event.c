@@ -25,6 +25,21 @@ sc_action_name(int kind)
 	}
 }
 
+const char *
+sc_evidence_name(int evidence)
+{
+	switch (evidence) {
+	case SC_EV_CLEAR:
+		return "clear";
+	case SC_EV_DECODED:
+		return "decoded";
+	case SC_EV_EMULATED:
+		return "emulated";
+	default:
+		return NULL;
+	}
+}
+
 static int
 sc_event_terminated(const char *s, size_t size)
 {
@@ -47,11 +62,14 @@ sc_result_check(const struct sc_result *r)
 		const struct sc_action	*a = &r->actions[i];
 
 		if (sc_action_name((int)a->kind) == NULL ||
+		    sc_evidence_name((int)a->evidence) == NULL ||
 		    !sc_event_terminated(a->host, sizeof(a->host)) ||
 		    !sc_event_terminated(a->url, sizeof(a->url)) ||
 		    !sc_event_terminated(a->command, sizeof(a->command)) ||
 		    !sc_event_terminated(a->mode, sizeof(a->mode)) ||
-		    !sc_event_terminated(a->key, sizeof(a->key)))
+		    !sc_event_terminated(a->key, sizeof(a->key)) ||
+		    !sc_event_terminated(a->proto, sizeof(a->proto)) ||
+		    (a->length_prefix != 0 && a->length_prefix != 4))
 			return -1;
 	}
 	return 0;
@@ -94,8 +112,9 @@ sc_event_str(struct sc_event_out *o, const char *key, const char *val)
 static void
 sc_event_action(struct sc_event_out *o, const struct sc_action *a, int first)
 {
-	sc_event_put(o, "%s{\"action\":\"%s\"", first ? "" : ",",
-	    sc_action_name((int)a->kind));
+	sc_event_put(o, "%s{\"action\":\"%s\",\"evidence\":\"%s\"",
+	    first ? "" : ",", sc_action_name((int)a->kind),
+	    sc_evidence_name((int)a->evidence));
 	if (a->kind == SC_RECEIVE_FILE)
 		sc_event_str(o, "mode", a->mode);
 	if (a->host[0] != '\0')
@@ -109,6 +128,10 @@ sc_event_action(struct sc_event_out *o, const struct sc_action *a, int first)
 		sc_event_str(o, "command", a->command);
 	if (a->key[0] != '\0')
 		sc_event_str(o, "key", a->key);
+	if (a->proto[0] != '\0')
+		sc_event_str(o, "proto", a->proto);
+	if (a->length_prefix != 0)
+		sc_event_put(o, ",\"length_prefix\":%u", a->length_prefix);
 	sc_event_put(o, "}");
 }
 

@@ -19,5 +19,10 @@ int	sc_result_check(const struct sc_result *);
 size_t	sc_event_fields(const struct sc_result *, char *buf, size_t len);
 /* The name of an action kind in events ("bind_shell", ...). */
 const char *sc_action_name(int kind);
+/*
+ * The name of an action's evidence in events and in `sundew analyze`:
+ * "emulated", "decoded" or "clear"; NULL for an unknown value.
+ */
+const char *sc_evidence_name(int evidence);
 
 #endif

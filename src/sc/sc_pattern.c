@@ -911,13 +911,14 @@ sc_has_shell(const uint8_t *b, size_t len)
 
 static void
 sc_add_shell(struct sc_result *res, const uint8_t *host, uint16_t port,
-    long off, int shell)
+    long off, int shell, enum sc_evidence ev)
 {
 	struct sc_action	a;
 
 	if (port == 0)
 		return;
 	memset(&a, 0, sizeof(a));
+	a.evidence = ev;
 	a.port = port;
 	a.kind = shell ? SC_BIND_SHELL : SC_RECEIVE_FILE;
 	snprintf(a.mode, sizeof(a.mode), "%s", shell ? "" : "bind");
@@ -940,7 +941,8 @@ sc_add_shell(struct sc_result *res, const uint8_t *host, uint16_t port,
  * then 66 6a 02 or 66 53).  A push of a host just before means connect.
  */
 static void
-sc_sig_sockaddr(const uint8_t *b, size_t len, struct sc_result *res)
+sc_sig_sockaddr(const uint8_t *b, size_t len, struct sc_result *res,
+    enum sc_evidence ev)
 {
 	const uint8_t	*host;
 	size_t		 i;
@@ -957,19 +959,19 @@ sc_sig_sockaddr(const uint8_t *b, size_t len, struct sc_result *res)
 			if (i >= 5 && b[i - 5] == 0x68)
 				host = b + i - 4;
 			sc_add_shell(res, host, (uint16_t)(b[i + 3] << 8 |
-			    b[i + 4]), (long)i, shell);
+			    b[i + 4]), (long)i, shell, ev);
 		} else if (b[i] == 0xc7 && i + 6 <= len && b[i + 1] <= 0x07 &&
 		    b[i + 1] != 0x04 && b[i + 1] != 0x05 &&
 		    b[i + 2] == 0x02 && b[i + 3] == 0x00) {
 			sc_add_shell(res, NULL, (uint16_t)(b[i + 4] << 8 |
-			    b[i + 5]), (long)i, shell);
+			    b[i + 5]), (long)i, shell, ev);
 		} else if (b[i] == 0x66 && b[i + 1] == 0x68 && i + 8 <= len && ((b[i + 4] == 0x66 && b[i + 5] == 0x6a &&
 		    b[i + 6] == 0x02) || (b[i + 5] == 0x66 && b[i + 6] == 0x53) ||
 		    (b[i + 4] == 0x66 && b[i + 5] == 0x53))) {
 			if (i >= 5 && b[i - 5] == 0x68)
 				host = b + i - 4;
 			sc_add_shell(res, host, (uint16_t)(b[i + 2] << 8 |
-			    b[i + 3]), (long)i, shell);
+			    b[i + 3]), (long)i, shell, ev);
 		}
 	}
 }
@@ -983,7 +985,8 @@ sc_url_char(uint8_t c)
 
 /* http://, https://, ftp://, tftp:// followed by a host: downloads. */
 static void
-sc_sig_urls(const uint8_t *b, size_t len, struct sc_result *res)
+sc_sig_urls(const uint8_t *b, size_t len, struct sc_result *res,
+    enum sc_evidence ev)
 {
 	static const char *const schemes[] = { "http://", "https://",
 	    "ftp://", "tftp://" };
@@ -1004,6 +1007,7 @@ sc_sig_urls(const uint8_t *b, size_t len, struct sc_result *res)
 				continue;
 			memset(&a, 0, sizeof(a));
 			a.kind = SC_DOWNLOAD;
+			a.evidence = ev;
 			memcpy(a.url, q, (size_t)(p - q));
 			(void)sc_result_add(res, &a);
 		}
@@ -1028,7 +1032,8 @@ sc_memcasemem(const uint8_t *b, size_t len, const char *needle)
 
 /* cmd /c ..., tftp -i ..., echo open ...: the printable line from there. */
 static void
-sc_sig_commands(const uint8_t *b, size_t len, struct sc_result *res)
+sc_sig_commands(const uint8_t *b, size_t len, struct sc_result *res,
+    enum sc_evidence ev)
 {
 	static const char *const heads[] = { "cmd /c", "cmd /k",
 	    "cmd.exe /c", "cmd.exe /k", "tftp -i", "tftp.exe -i",
@@ -1055,6 +1060,7 @@ sc_sig_commands(const uint8_t *b, size_t len, struct sc_result *res)
 			n = SC_CMD_MAX - 1;
 		memset(&a, 0, sizeof(a));
 		a.kind = SC_EXEC;
+		a.evidence = ev;
 		memcpy(a.command, best, n);
 		(void)sc_result_add(res, &a);
 	}
@@ -1137,15 +1143,21 @@ sc_pattern_scan_depth(const uint8_t *b, size_t len, struct sc_result *res,
 	struct sc_arith	 a;
 	uint8_t		*dec;
 	size_t		 ng, from = 0, ndec = 0, k, declen;
+	enum sc_evidence ev;
 
+	/*
+	 * Bytes a decoder of the payload produced were hidden on purpose:
+	 * what is found in them is meant.  In clear it may be any text.
+	 */
+	ev = depth > 0 ? SC_EV_DECODED : SC_EV_CLEAR;
 	if (depth == 0)
 		sc_sig_slammer(b, len, res);
 	sc_pattern_alpha(b, len, res, depth);
-	sc_sig_sockaddr(b, len, res);
-	sc_sig_commands(b, len, res);
+	sc_sig_sockaddr(b, len, res, ev);
+	sc_sig_commands(b, len, res, ev);
 	/* A URL in ordinary text means nothing; in code or decoded, a lot. */
 	if (depth > 0 || sc_prefilter(b, len))
-		sc_sig_urls(b, len, res);
+		sc_sig_urls(b, len, res, ev);
 	if (depth >= SC_PAT_DEPTH)
 		return;
 	ng = sc_getpc_find(b, len, g, SC_MAX_CANDIDATES);

@@ -16,6 +16,11 @@ enum store_kind {
 	STORE_BINARY = 1,	/* binaries/<sha256>, mode 0440 */
 	STORE_HEXDUMP = 2	/* hexdumps/<sha256>.bin, mode 0640 */
 };
+/*
+ * A flag on a sensor's file record (ring.h): the binary is a download;
+ * store_download() writes its sundew.download.complete too.
+ */
+#define STORE_DOWNLOAD	0x100
 
 /*
  * Opens (creating as needed) binaries/, hexdumps/, log/, the JSON log and
@@ -45,6 +50,19 @@ void		 store_event(struct store *st, const char *json, size_t len,
 int		 store_file(struct store *st, enum store_kind kind,
 		    const char *ctx, size_t ctxlen,
 		    const uint8_t *data, size_t len, uint64_t id);
+
+/*
+ * A downloaded binary: as store_file(STORE_BINARY), preceded by the
+ * sundew.download.complete event (the fields of ctx, which carry the
+ * session's and the url, plus sha256, md5, size, filetype, duplicate),
+ * written once the file's digests are known and before the file is
+ * written, with the id complete_id; sundew.file.stored has stored_id
+ * (0: the store gives one).  The sensor knows neither the type nor
+ * whether the store has the file: the store says both.
+ */
+int		 store_download(struct store *st, const char *ctx,
+		    size_t ctxlen, const uint8_t *data, size_t len,
+		    uint64_t complete_id, uint64_t stored_id);
 
 /*
  * Writes out the buffered JSON lines and the buffered events into SQLite

@@ -374,9 +374,33 @@ store_file_refused(struct store *st, const char *ctx, size_t ctxlen,
 	store_emit(st, &ev);
 }
 
-int
-store_file(struct store *st, enum store_kind kind, const char *ctx,
-    size_t ctxlen, const uint8_t *data, size_t len, uint64_t id)
+/* sundew.download.complete: what the sensor fetched, as the store sees it. */
+static void
+store_file_complete(struct store *st, const char *ctx, size_t ctxlen,
+    const struct store_digests *d, size_t len, const char *type, int dup,
+    uint64_t id)
+{
+	struct event_buf	ev;
+
+	event_begin_id(&ev, "sundew.download.complete",
+	    id != 0 ? id : event_next_id());
+	event_fields(&ev, ctx, ctxlen);
+	event_str(&ev, "sha256", d->hex[STORE_SHA256]);
+	event_str(&ev, "md5", d->hex[STORE_MD5]);
+	event_int(&ev, "size", (int64_t)len);
+	event_str(&ev, "filetype", type);
+	event_bool(&ev, "duplicate", dup);
+	store_emit(st, &ev);
+}
+
+/*
+ * store_file and store_download: complete_id is not 0 for a download,
+ * whose sundew.download.complete goes before the file is written.
+ */
+static int
+store_file_put(struct store *st, enum store_kind kind, const char *ctx,
+    size_t ctxlen, const uint8_t *data, size_t len, uint64_t id,
+    int download, uint64_t complete_id)
 {
 	struct store_digests	 d;
 	struct event_buf	 ev;
@@ -404,6 +428,9 @@ store_file(struct store *st, enum store_kind kind, const char *ctx,
 	snprintf(path, sizeof(path), "%s/%s%s", dir, d.hex[STORE_SHA256],
 	    kind == STORE_BINARY ? "" : ".bin");
 	dup = store_file_present(d.hex[STORE_SHA256], kind, path);
+	if (download)
+		store_file_complete(st, ctx, ctxlen, &d, len, type, dup,
+		    complete_id);
 	if (!dup) {
 		if (store_disk_reserve(st, len) == -1) {
 			store_file_refused(st, ctx, ctxlen,
@@ -439,4 +466,19 @@ store_file(struct store *st, enum store_kind kind, const char *ctx,
 	event_bool(&ev, "duplicate", dup);
 	store_emit(st, &ev);
 	return 0;
+}
+
+int
+store_file(struct store *st, enum store_kind kind, const char *ctx,
+    size_t ctxlen, const uint8_t *data, size_t len, uint64_t id)
+{
+	return store_file_put(st, kind, ctx, ctxlen, data, len, id, 0, 0);
+}
+
+int
+store_download(struct store *st, const char *ctx, size_t ctxlen,
+    const uint8_t *data, size_t len, uint64_t complete_id, uint64_t stored_id)
+{
+	return store_file_put(st, STORE_BINARY, ctx, ctxlen, data, len,
+	    stored_id, 1, complete_id);
 }

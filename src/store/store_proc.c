@@ -59,6 +59,9 @@ store_proc_record(int sensor, const struct ring_rec *rec, const uint8_t *p)
 {
 	static char		ev[EVENT_MAX];
 	struct ring_file	mf;
+	const char		*ctx;
+	const uint8_t		*data;
+	size_t			 len;
 
 	if (rec->type == RING_EVENT) {
 		if (rec->len > sizeof(ev)) {
@@ -78,10 +81,16 @@ store_proc_record(int sensor, const struct ring_rec *rec, const uint8_t *p)
 		    rec->len < sizeof(mf) ? 0 : mf.ctxlen);
 		return;
 	}
-	store_file(sp.st, (enum store_kind)mf.kind,
-	    (const char *)p + sizeof(mf), mf.ctxlen,
-	    p + sizeof(mf) + mf.ctxlen, rec->len - sizeof(mf) - mf.ctxlen,
-	    rec->id);
+	ctx = (const char *)p + sizeof(mf);
+	data = p + sizeof(mf) + mf.ctxlen;
+	len = rec->len - sizeof(mf) - mf.ctxlen;
+	/* A download's record id is its complete event's; the next, its file's. */
+	if (mf.kind == (STORE_BINARY | STORE_DOWNLOAD))
+		store_download(sp.st, ctx, mf.ctxlen, data, len, rec->id,
+		    rec->id != 0 ? rec->id + RING_INDEXES : 0);
+	else
+		store_file(sp.st, (enum store_kind)mf.kind, ctx, mf.ctxlen,
+		    data, len, rec->id);
 }
 
 /*

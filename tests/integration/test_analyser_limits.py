@@ -34,7 +34,7 @@ BIND_SHELL = bytes.fromhex(
     "90" * 16 +
     "31c0" "31db" "53" "680200115c" "89e1" "6a10" "51" "53" "89e1"
     "b302" "b066" "cd80" "b304" "b066" "cd80")
-BIND_ACTION = {"action": "bind_shell", "port": 4444}
+BIND_ACTION = {"action": "bind_shell", "evidence": "emulated", "port": 4444}
 
 # Code that makes system calls (getpid twice, then exit) and asks for
 # nothing the analyser knows: shellcode without an action.
@@ -103,7 +103,8 @@ def test_four_mib_payload_is_emulated(sundew, tmp_path):
     r = subprocess.run([str(SUNDEW), "analyze", str(path)],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    assert '"action":"bind_shell","port":4444' in r.stdout
+    assert '"action":"bind_shell","evidence":"emulated","port":4444' \
+        in r.stdout
     d = sundew()
     send(payload, src="127.0.0.23")
     session = session_from(d, "127.0.0.23")

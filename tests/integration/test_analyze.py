@@ -1,7 +1,10 @@
 """`sundew analyze` on the shellcode corpus, and the analyser in the daemon.
 
 The expected actions are those of shared/corpora/MANIFEST.md (libemu's
-sctest where it finds them, the label and the bytes where it does not).
+sctest where it finds them, the label and the bytes where it does not),
+each with its evidence: found by running the code ("emulated"), or in
+what a decoder the code carries produced ("decoded"); never only in clear,
+which would leave a real shellcode's action undone.
 """
 import json
 import os
@@ -17,19 +20,19 @@ SC = CORPORA / "shellcode"
 PCAPS = CORPORA / "pcaps"
 
 EXPECTED = {
-    "honeynet-fc2010-1_lsass_xor99_bindshell1957.bin": {"action": "bind_shell", "port": 1957},
-    "honeynet-fc2010-1_lsass_decoded_bindshell1957.bin": {"action": "bind_shell", "port": 1957},
-    "libemu_00_win32-bind-exitfunc-seh-lport-4444-size-317-encoder-none.bin": {"action": "bind_shell", "port": 4444},
-    "libemu_01_win32-bind-exitfunc-seh-lport-4444-size-344-encoder-pex.bin": {"action": "bind_shell", "port": 4444},
-    "libemu_02_win32-bind-exitfunc-seh-lport-4444-size-709-encoder-pexalpha.bin": {"action": "bind_shell", "port": 4444},
-    "libemu_06_win32-reverse-exitfunc-seh-lhost-216-75-15-231-lport-4321-si.bin": {"action": "connect_shell", "host": "216.75.15.231", "port": 4321},
-    "libemu_07_win32-downloadexec-url-http-nepenthes-mwcollect-org-bad-exe.bin": {"action": "download", "url": "http://nepenthes.mwcollect.org/bad.exe"},
-    "libemu_09_some-old-dcom-shellcode.bin": {"action": "bind_shell", "port": 4444},
-    "libemu_12_lindau-linkbot-connectback-version.bin": {"action": "receive_file", "mode": "connect", "host": "62.47.217.254", "port": 15385},
-    "libemu_14_halle-filetransferr-via-csend.bin": {"action": "receive_file", "mode": "connect", "host": "70.228.36.118", "port": 11805},
-    "libemu_16_win32-bind-pex-clet-s-win32-bind-pex-b-50-t-b-c-f-spectrum-s.bin": {"action": "bind_shell", "port": 4444},
-    "libemu_18_the-hackers-choice-realplayer-8-exploit.bin": {"action": "bind_shell", "port": 6318},
-    "libemu_24_linux-bindshell.bin": {"action": "bind_shell", "port": 20000},
+    "honeynet-fc2010-1_lsass_xor99_bindshell1957.bin": {"action": "bind_shell", "port": 1957, "evidence": "emulated"},
+    "honeynet-fc2010-1_lsass_decoded_bindshell1957.bin": {"action": "bind_shell", "port": 1957, "evidence": "emulated"},
+    "libemu_00_win32-bind-exitfunc-seh-lport-4444-size-317-encoder-none.bin": {"action": "bind_shell", "port": 4444, "evidence": "emulated"},
+    "libemu_01_win32-bind-exitfunc-seh-lport-4444-size-344-encoder-pex.bin": {"action": "bind_shell", "port": 4444, "evidence": "emulated"},
+    "libemu_02_win32-bind-exitfunc-seh-lport-4444-size-709-encoder-pexalpha.bin": {"action": "bind_shell", "port": 4444, "evidence": "emulated"},
+    "libemu_06_win32-reverse-exitfunc-seh-lhost-216-75-15-231-lport-4321-si.bin": {"action": "connect_shell", "host": "216.75.15.231", "port": 4321, "evidence": "emulated"},
+    "libemu_07_win32-downloadexec-url-http-nepenthes-mwcollect-org-bad-exe.bin": {"action": "download", "url": "http://nepenthes.mwcollect.org/bad.exe", "evidence": "emulated"},
+    "libemu_09_some-old-dcom-shellcode.bin": {"action": "bind_shell", "port": 4444, "evidence": "emulated"},
+    "libemu_12_lindau-linkbot-connectback-version.bin": {"action": "receive_file", "mode": "connect", "host": "62.47.217.254", "port": 15385, "proto": "link", "key": "acac0685", "evidence": "emulated"},
+    "libemu_14_halle-filetransferr-via-csend.bin": {"action": "receive_file", "mode": "connect", "host": "70.228.36.118", "port": 11805, "proto": "csend", "length_prefix": 4, "evidence": "emulated"},
+    "libemu_16_win32-bind-pex-clet-s-win32-bind-pex-b-50-t-b-c-f-spectrum-s.bin": {"action": "bind_shell", "port": 4444, "evidence": "decoded"},
+    "libemu_18_the-hackers-choice-realplayer-8-exploit.bin": {"action": "bind_shell", "port": 6318, "evidence": "emulated"},
+    "libemu_24_linux-bindshell.bin": {"action": "bind_shell", "port": 20000, "evidence": "emulated"},
 }
 
 corpus = needs_corpus(SC)
@@ -60,13 +63,15 @@ def test_corpus_file_gives_its_action(name):
 @corpus
 def test_amberg_bind_file_transfer():
     r, out = analyze(SC / "libemu_11_amberg.bin")
-    assert has_action(out[0], {"action": "receive_file", "mode": "bind", "port": 44028}), out
+    assert has_action(out[0], {"action": "receive_file", "mode": "bind", "port": 44028,
+                               "proto": "creceive", "evidence": "emulated"}), out
 
 
 @corpus
 def test_exec_command():
     r, out = analyze(SC / "libemu_08_win32-exec-exitfunc-seh-cmd-cmd-c-ftp-exe-s-foo-scripted-seq.bin")
-    cmds = [a["command"] for a in out[0]["actions"] if a["action"] == "exec"]
+    cmds = [a["command"] for a in out[0]["actions"]
+            if a["action"] == "exec" and a["evidence"] == "emulated"]
     assert any(c.startswith("cmd -c ftp.exe -s foo.scripted_sequence") for c in cmds), out
 
 
@@ -113,13 +118,17 @@ def test_daemon_analyses_the_lsass_exploit(sundew):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     ev = d.wait_events("sundew.shellcode.detected", dst_port=445, timeout=20)[0]
-    assert {"action": "bind_shell", "port": 1957} in ev["actions"]
+    assert {"action": "bind_shell", "evidence": "emulated",
+            "port": 1957} in ev["actions"]
     assert "xor" in ev["decoders"]
     # The commands then typed into the bind shell fetch the worm by FTP
     # from "0.0.0.0", which stands for the attacker: here, the replayer.
+    # The analyser only reports them ("clear"): a command typed into a
+    # shell is the shell's to run, not the verdict's.
     shell = d.wait_events("sundew.shellcode.detected", dst_port=1957)[0]
-    urls = [a.get("url") for a in shell["actions"] if a["action"] == "download"]
-    assert "ftp://1:1@127.0.0.1:8884/ssms.exe" in urls, shell
+    urls = [(a.get("url"), a["evidence"]) for a in shell["actions"]
+            if a["action"] == "download"]
+    assert ("ftp://1:1@127.0.0.1:8884/ssms.exe", "clear") in urls, shell
     d.stop()
 
 
@@ -140,5 +149,6 @@ def test_analyser_killed_is_restarted_and_analyses_again(sundew):
     s.close()
     ev = d.wait_events("sundew.shellcode.detected", dst_port=GENERIC_PORT,
                        timeout=20)[0]
-    assert {"action": "bind_shell", "port": 1957} in ev["actions"]
+    assert {"action": "bind_shell", "evidence": "emulated",
+            "port": 1957} in ev["actions"]
     d.stop()

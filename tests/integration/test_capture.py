@@ -4,6 +4,7 @@ Real captures and shellcode from ../shared/corpora, with their public
 addresses pointed at local servers by download.connect_to; nothing leaves
 the test's network namespace.
 """
+import datetime
 import hashlib
 import os
 import random
@@ -15,7 +16,7 @@ import pytest
 
 from conftest import CORPORA, GENERIC_PORT, SUNDEW, connect, needs_corpus, wait_for
 import pcapcarve
-from test_analyser_limits import NO_ACTION
+from test_analyser_limits import BIND_SHELL, NO_ACTION
 
 HONEYNET = CORPORA / "pcaps" / "attack" / "honeynet-fc2010-1_attack-trace.pcap"
 ATTACKER, VICTIM = "98.114.205.102", "192.150.11.111"
@@ -90,3 +91,39 @@ def test_benign_payloads_open_no_port_and_fetch_nothing(sundew):
     for eventid in ("sundew.download.offer", "sundew.download.failed",
                     "sundew.shell.open", "sundew.shell.command"):
         assert d.events(eventid) == [], eventid
+
+
+def stamp(ev):
+    return datetime.datetime.fromisoformat(ev["timestamp"].replace("Z", "+00:00"))
+
+
+def test_bind_shell_listens_while_the_exploit_is_open(sundew):
+    # The exploit's connection stays open, as in the Honeynet attack: the
+    # payload is analysed once the input has been quiet a moment, and the
+    # port its shellcode asks for listens within half a second of its
+    # last byte (the sensor's own clock: the request event).
+    d = sundew(["sensors=1"])
+    exp = connect(GENERIC_PORT, src="127.0.0.31")
+    exp.sendall(BIND_SHELL)
+    req = d.wait_events("sundew.request", src_ip="127.0.0.31")[0]
+    session = req["session"]
+    opened = d.wait_events("sundew.shell.open", session=session,
+                           state="listening", timeout=5)[0]
+    assert opened["port"] == 4444
+    assert 0 <= (stamp(opened) - stamp(req)).total_seconds() < 0.5
+    shell = connect(4444)
+    assert shell.recv(10)              # cmd.exe's banner
+    shell.close()
+    # The same shellcode again, in the same session (analysed again, at
+    # close): the port is not asked for twice, the verdict not said twice.
+    exp.sendall(BIND_SHELL)
+    exp.close()
+    d.wait_events("sundew.connection.close", session=session)
+    barrier = connect(GENERIC_PORT, src="127.0.0.32")
+    barrier.sendall(NO_ACTION)
+    barrier.close()
+    d.wait_events("sundew.shellcode.unknown", src_ip="127.0.0.32", timeout=20)
+    d.stop()
+    assert len(d.events("sundew.shell.open", session=session,
+                        state="listening")) == 1
+    assert len(d.events("sundew.shellcode.detected", session=session)) == 1

@@ -6,8 +6,10 @@ from their published logic; each seed draws another instance (for
 shikata_ga_nai another stub: FPU instruction, registers, block order, loop
 body).  Nothing of the payload is in clear after encoding: only running the
 decoder stub, with fnstenv giving the right address, finds the action,
-which must be that of the plain payload.  Every file is analysed in one
-run of `sundew analyze`.
+which must be that of the plain payload, found by the code the emulator
+ran ("evidence": "emulated"): an action only carried out when the code
+asks for it must not be lost to an encoder.  Every file is analysed in
+one run of `sundew analyze`.
 """
 import random
 
@@ -20,9 +22,10 @@ from test_analyze import SC, analyze, has_action
 
 PAYLOADS = {
     "bind": ("libemu_00_win32-bind-exitfunc-seh-lport-4444-size-317-encoder-none.bin",
-             {"action": "bind_shell", "port": 4444}),
+             {"action": "bind_shell", "port": 4444, "evidence": "emulated"}),
     "connect": ("libemu_06_win32-reverse-exitfunc-seh-lhost-216-75-15-231-lport-4321-si.bin",
-                {"action": "connect_shell", "host": "216.75.15.231", "port": 4321}),
+                {"action": "connect_shell", "host": "216.75.15.231", "port": 4321,
+                 "evidence": "emulated"}),
 }
 SEEDS = range(24)
 # Cycled over the seeds, as msfvenom -b would be given them.

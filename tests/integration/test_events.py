@@ -24,7 +24,7 @@ COMMON = {"timestamp", "eventid", "sensor", "session", "src_ip", "src_port",
 
 # A Linux bind shell on port 4444 after a NOP sled, written for these
 # tests: socketcall(bind) then socketcall(listen).  The analyser finds
-# {"action": "bind_shell", "port": 4444}.
+# {"action": "bind_shell", "evidence": "emulated", "port": 4444}.
 BIND_SHELL = bytes.fromhex(
     "90" * 16 +
     "31c0" "31db" "53" "680200115c" "89e1" "6a10" "51" "53" "89e1"
@@ -314,7 +314,8 @@ def test_limit_hit_analyser_backlog(sundew):
         os.kill(analyser, signal.SIGCONT)
     first = d.wait_events("sundew.shellcode.detected", session=sessions[0],
                           timeout=30)[0]
-    assert {"action": "bind_shell", "port": 4444} in first["actions"]
+    assert {"action": "bind_shell", "evidence": "emulated",
+            "port": 4444} in first["actions"]
     d.stop()
     verdicts = [e["session"] for e in d.events("sundew.shellcode.detected")]
     assert sessions[-1] not in verdicts

@@ -188,6 +188,8 @@ def test_analyze_confines_each_analysis_and_a_hang_costs_one_file(tmp_path):
     assert "big.bin: the analysis took more than 5 s" in err, err
     got = [json.loads(l) for l in out.splitlines()]
     assert [o["file"] for o in got] == [str(a), str(small), str(b)]
-    assert got[0]["actions"] == [{"action": "bind_shell", "port": 4444}]
-    assert got[2]["actions"] == [{"action": "bind_shell", "port": 20000}]
+    assert got[0]["actions"] == [
+        {"action": "bind_shell", "evidence": "emulated", "port": 4444}]
+    assert got[2]["actions"] == [
+        {"action": "bind_shell", "evidence": "emulated", "port": 20000}]
     assert not os.path.exists(root)

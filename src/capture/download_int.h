@@ -1,0 +1,92 @@
+/*
+ * Internal to the downloads: the state shared by download.c (offers,
+ * policy, resolver, retries, redirects, events, the store) and
+ * download_curl.c (libcurl's multi interface on the libevent loop).
+ * Nothing outside src/capture/download*.c includes this.
+ */
+#ifndef SUNDEW_DOWNLOAD_INT_H
+#define SUNDEW_DOWNLOAD_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "capture.h"
+
+/* A URL longer than this is refused ("url"): it goes into every event. */
+#define DOWNLOAD_URL_MAX	1024
+/* Redirects followed, each checked against the egress policy. */
+#define DOWNLOAD_HOPS_MAX	5
+/* The first allocation of a body whose size is not announced. */
+#define DOWNLOAD_BODY_FIRST	(16 * 1024)
+/*
+ * libcurl's receive buffer per transfer (its minimum is 1024): the larger
+ * part of what a running download costs besides its body.
+ */
+#define DOWNLOAD_CURL_BUFFER	(8 * 1024)
+/* How long an FTP server has to connect back in active mode. */
+#define DOWNLOAD_ACCEPT_MS	10000
+
+/* What the configuration says, copied at download_init. */
+struct download_conf {
+	uint64_t	max_size;	/* bytes of one file */
+	uint32_t	timeout;	/* seconds of one attempt */
+	uint32_t	retries;	/* attempts after the first */
+	uint32_t	retry_delay;	/* seconds between two */
+};
+
+enum download_scheme {
+	DOWNLOAD_HTTP, DOWNLOAD_HTTPS, DOWNLOAD_FTP, DOWNLOAD_TFTP
+};
+
+struct download {
+	TAILQ_ENTRY(download)	 entry;
+	struct capture_origin	 origin;
+	char			*url;		/* as offered */
+	char			*hop;		/* the URL being fetched */
+	int			 hops;		/* redirects followed */
+	uint32_t		 attempt;	/* 0 for the first */
+	enum download_scheme	 scheme;
+	int			 passive;	/* ftp: active mode failed */
+
+	/* The one address curl may connect to, after the policy. */
+	struct sockaddr_storage	 pin;
+	socklen_t		 pinlen;
+	char			 pin_host[64];	/* pin as text, for curl */
+	uint16_t		 pin_port;
+	int			 mapped;	/* download.connect_to named it */
+
+	struct evdns_getaddrinfo_request *dns;	/* resolving */
+	struct event		*retry_ev;	/* waiting for the next try */
+
+	void			*easy;		/* CURL *, while fetching */
+	void			*connect_to;	/* struct curl_slist * */
+	int			 ctl_fd;	/* its first socket, -1: none */
+	int			 sockets;	/* curl opened for it */
+	int			 tried;		/* a packet went out for it */
+	const char		*guard;		/* why a socket was refused */
+	char			 error[256];	/* curl's words */
+
+	uint8_t			*body;
+	size_t			 len, cap;
+	int			 over;		/* passed max_size */
+};
+
+/* download.c */
+extern struct download_conf	download_conf;
+/* A transfer ended: curl's result, the HTTP status (0: none). */
+void	download_done(struct download *, int curlcode, long status,
+	    const char *redirect);
+
+/* download_curl.c */
+int	download_curl_init(void);		/* before the chroot */
+int	download_curl_start_loop(struct event_base *);
+/* Starts the transfer of d->hop to d->pin; -1 if curl would not. */
+int	download_curl_start(struct download *);
+/* Ends d's transfer, if any, without a word to download.c. */
+void	download_curl_cancel(struct download *);
+/* After the last transfer: the multi handle and its timer go. */
+void	download_curl_stop(void);
+
+#endif
