@@ -56,7 +56,7 @@ struct sc_emu {
 	char			 exec_cmd[SC_CMD_MAX];
 	char			 resolved[SC_HOST_MAX];	/* gethostbyname */
 	unsigned		 nadded;	/* actions added by hooks */
-	uint64_t		 deadline;	/* CLOCK_MONOTONIC, usec */
+	uint64_t		 deadline;	/* thread CPU time, usec */
 	uint64_t		 blocks;	/* basic blocks run */
 	uint32_t		 fault;		/* exception code, or 0 */
 	unsigned		 nseh;		/* SEH dispatches */
