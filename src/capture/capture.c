@@ -14,13 +14,14 @@
 #include <string.h>
 
 #include "capture.h"
-#include "egress.h"
 #include "download.h"
+#include "egress.h"
 #include "event.h"
 #include "log.h"
 #include "sc.h"
 #include "sensor.h"
 #include "shell.h"
+#include "transfer.h"
 
 /* Digests of what sessions had done: 2^16 of them, 1 MiB. */
 #define CAPTURE_SEEN	65536
@@ -33,6 +34,7 @@ struct capture_seen_slot {
 };
 
 static struct capture_seen_slot	capture_table[CAPTURE_SEEN];
+static const struct config	*capture_conf;
 static uint64_t			capture_tick;
 
 /* FNV-1a, 64 bits, over n bytes, continuing from h. */
@@ -148,7 +150,6 @@ capture_attacker(const struct capture_origin *o, char *buf, size_t len)
 		inet_ntop(AF_INET6, &sin6->sin6_addr, buf, (socklen_t)len);
 }
 
-static const struct config	*capture_conf;
 
 void
 capture_init(const struct config *conf)
@@ -163,8 +164,9 @@ void
 capture_start(struct event_base *base)
 {
 	/* Each module on the sensor's loop. */
-	shell_init(capture_conf, base);
 	download_start_loop(base);
+	shell_init(capture_conf, base);
+	transfer_init(capture_conf, base);
 }
 
 void
@@ -172,6 +174,7 @@ capture_stop(void)
 {
 	/* Each module's shells, transfers and downloads end here. */
 	shell_stop();
+	transfer_stop();
 	download_stop();
 }
 
@@ -218,7 +221,8 @@ capture_url(const struct capture_origin *o, const char *url, char *out,
 static void
 capture_action(const struct capture_origin *o, const struct sc_action *a)
 {
-	char	url[SC_URL_MAX + SC_HOST_MAX], host[SC_HOST_MAX];
+	struct sc_action	r;
+	char			url[SC_URL_MAX + SC_HOST_MAX], host[SC_HOST_MAX];
 
 	switch (a->kind) {
 	case SC_BIND_SHELL:
@@ -228,6 +232,11 @@ capture_action(const struct capture_origin *o, const struct sc_action *a)
 		egress_host(o, a->host, host, sizeof(host));
 		shell_connect(o, host, a->port);
 		break;
+	case SC_RECEIVE_FILE:
+		r = *a;
+		egress_host(o, a->host, r.host, sizeof(r.host));
+		transfer_start(o, &r);
+		break;
 	case SC_DOWNLOAD:
 		if (capture_url(o, a->url, url, sizeof(url)) == -1) {
 			log_warnx("session %s: a URL that does not parse: "
@@ -236,7 +245,6 @@ capture_action(const struct capture_origin *o, const struct sc_action *a)
 		}
 		download_url(o, url);
 		break;
-	case SC_RECEIVE_FILE:		/* transfer.c */
 	case SC_EXEC:			/* its downloads are actions of their own */
 		log_debug("session %s: action %d", o->session, (int)a->kind);
 		break;

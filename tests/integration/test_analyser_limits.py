@@ -3,7 +3,7 @@ that analysis and a restart), its address-space limit, the largest payload
 it emulates, and sundew.shellcode.unknown.
 
 No payload makes the emulator hang: every run stops at a step budget (2
-million instructions) and a wall-clock budget (200 ms, looked at every 256
+million instructions) and a CPU-time budget (200 ms, looked at every 256
 blocks of translated code, and before each candidate and SEH re-entry),
 and the pattern layer is linear (decoders at most 4 a level, 3 levels
 deep); crafted 4 MiB payloads (NOP runs, thousands of GetPC sequences,

