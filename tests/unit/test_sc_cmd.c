@@ -510,10 +510,10 @@ test_host(void **state)
 }
 
 static void
-host_rule(void *arg, const char *host, char *out, size_t len)
+host_rule(void *arg, const char *host, char *to, size_t len)
 {
 	(void)arg;
-	snprintf(out, len, "%s", strcmp(host, "0.0.0.0") == 0 ? host :
+	snprintf(to, len, "%s", strcmp(host, "0.0.0.0") == 0 ? host :
 	    "192.0.2.1");
 }
 
