@@ -276,7 +276,9 @@ def test_hung_analysis_costs_no_other(sundew):
     queued = session_from(d, "127.0.0.42")
     send(BIND_SHELL + b"after", src="127.0.0.43")
     after = session_from(d, "127.0.0.43")
+    # Two sensors: the two verdicts may come in either order.
     d.wait_events("sundew.shellcode.detected", session=after, timeout=20)
+    d.wait_events("sundew.shellcode.detected", session=queued, timeout=20)
     d.stop()
     verdicts = [e["session"] for e in d.events("sundew.shellcode.detected")]
-    assert verdicts == [queued, after]
+    assert sorted(verdicts) == sorted([queued, after])
