@@ -9,7 +9,10 @@ Measured in one run on loopback, with the load generator bench_load:
 3. the resident memory of sundew's sensor processes per idle connection,
    with 10,000 idle connections held;
 4. how many of 50,000 concurrent connections sundew holds;
-5. the store's CPU time per connection, in-process (bench_store).
+5. the store's CPU time per connection, in-process (bench_store);
+6. the sensors' memory per open shell: a bind-shell shellcode sent N
+   times (each asking for a port of its own), each shell then spoken to
+   (banner, prompt, a command that writes a file), held open.
 
 Then sundew is stopped and its JSON log must hold one
 sundew.connection.close event per connection completed in (2).
@@ -56,6 +59,10 @@ TARGET_BYTES_PER_CONN = 4096
 TARGET_CONCURRENT = 50000
 TARGET_PREFILTER_MBS = 200
 TARGET_ANALYSIS_MS = 10
+TARGET_BYTES_PER_SHELL = 64 * 1024
+BIND_SHELLCODE = "libemu_00_win32-bind-exitfunc-seh-lport-4444-size-317-" \
+    "encoder-none.bin"
+SHELL_PORTS = 20000     # the shells listen on SHELL_PORTS + i
 CORPORA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                        "shared", "corpora")
 
@@ -372,7 +379,7 @@ def wait_port(proc, port, timeout):
                      f"{timeout} s")
 
 
-def sundew_start(args, datadir, logpath, hard):
+def sundew_start(args, datadir, logpath, hard, extra=()):
     """sundew run -f on loopback, without the per-source cap (every
     connection comes from 127.0.0.x) and with a long idle time-out.
 
@@ -388,6 +395,8 @@ def sundew_start(args, datadir, logpath, hard):
            "-o", "limits.per_source=0",
            "-o", "limits.idle_timeout=600s",
            "-o", f"limits.nofile={hard}"]
+    for o in extra:
+        cmd += ["-o", o]
     say("sundew: " + " ".join(cmd))
     log = open(logpath, "w", encoding="utf-8")
     try:
@@ -558,6 +567,70 @@ def sundew_measure(args, hard, workdir, tport):
     return res
 
 
+def shell_open(port, timeout=60):
+    """A connection to the bind shell on port once it listens, the banner
+    and prompt read, a file written; the socket."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            break
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise BenchError(f"no bind shell on port {port} within "
+                                 f"{timeout} s")
+            time.sleep(0.05)
+    want = [b"system32>", b"system32>"]
+    got = b""
+    for i, end in enumerate(want):
+        if i == 1:
+            s.sendall(b"echo open 0.0.0.0 21 > o\r\n")
+        while not got.endswith(end):
+            chunk = s.recv(4096)
+            if not chunk:
+                raise BenchError(f"the shell on port {port} closed")
+            got += chunk
+        got = b""
+    return s
+
+
+def shells_measure(args, hard, workdir):
+    """Memory of the sensors per open shell: RSS after minus before."""
+    with open(os.path.join(CORPORA, "shellcode", BIND_SHELLCODE), "rb") as f:
+        code = bytearray(f.read())
+    at = code.find(b"\x11\x5c")       # its port, 4444
+    datadir = os.path.join(workdir, "shells")
+    logpath = os.path.join(workdir, "shells.out")
+    proc = sundew_start(args, datadir, logpath, hard,
+                        ["shell.max_open=65536", "shell.listen_timeout=600s",
+                         "shell.session_timeout=3600s"])
+    held = []
+    try:
+        wait_port(proc, args.port, 30)
+        sensors, _ = sensors_wait(proc, 10)
+        base = rss_settled(sensors)
+        for i in range(args.shells):
+            code[at:at + 2] = (SHELL_PORTS + i).to_bytes(2, "big")
+            s = socket.create_connection(("127.0.0.1", args.port))
+            s.sendall(code)
+            s.close()
+        for i in range(args.shells):
+            held.append(shell_open(SHELL_PORTS + i))
+        after = rss_settled(sensors)
+    except BaseException:
+        sundew_stop(proc)
+        say("sundew's output (last lines):")
+        show_tail(logpath)
+        raise
+    finally:
+        for s in held:
+            s.close()
+    sundew_stop(proc)
+    say(f"shells: {len(held)} open, sensors' VmRSS {base} -> {after} KiB")
+    return {"held": len(held), "per_shell":
+            (after - base) * 1024 / len(held) if held else None}
+
+
 def show_tail(path, lines=20):
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
@@ -622,7 +695,7 @@ def store_measure(args, workdir):
     return out.strip()
 
 
-def report(args, triv, sd, hard, sc=None):
+def report(args, triv, sd, hard, sc=None, sh=None):
     rows = []
     ratio = sd["rate"]["median"] / triv["median"] if triv["median"] else 0
     rows.append(("connections/s, full logging",
@@ -660,6 +733,14 @@ def report(args, triv, sd, hard, sc=None):
                      f"{sc['median_ms']:.2f} ms", "-", "-",
                      f"< {TARGET_ANALYSIS_MS} ms",
                      verdict(sc["median_ms"] < TARGET_ANALYSIS_MS)))
+
+    if sh is not None:
+        per = sh["per_shell"]
+        rows.append((f"memory per open shell ({sh['held']})",
+                     "n/a" if per is None else f"{per / 1024:.2f} KiB",
+                     "-", "-", f"< {TARGET_BYTES_PER_SHELL // 1024} KiB",
+                     verdict(per is not None and sh["held"] == args.shells
+                             and per < TARGET_BYTES_PER_SHELL)))
 
     head = ("figure", "sundew", "trivial", "ratio", "target", "result")
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(6)]
@@ -706,6 +787,8 @@ def parse_args(argv):
     ap.add_argument("--concurrency", type=int, default=128)
     ap.add_argument("--idle", type=int, default=10000)
     ap.add_argument("--max", type=int, default=50000)
+    ap.add_argument("--shells", type=int, default=1000,
+                    help="bind shells held open for their memory")
     ap.add_argument("--keep", action="store_true",
                     help="keep the data directory")
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -753,7 +836,9 @@ def main(argv):
         triv = sd["trivial"]
         store_measure(args, workdir)
         sc = analyser_measure(args) if os.path.isdir(CORPORA) else None
-        report(args, triv, sd, hard, sc)
+        sh = shells_measure(args, hard, workdir) \
+            if os.path.isdir(CORPORA) else None
+        report(args, triv, sd, hard, sc, sh)
         ok = True
     except BenchError as e:
         print(f"bench: {e}", file=sys.stderr)

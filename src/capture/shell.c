@@ -78,8 +78,6 @@ static struct {
 	uint64_t		 protocol_errors;
 } shell;
 
-#pragma weak download_url
-
 static void	shell_read_cb(evutil_socket_t, short, void *);
 static void	shell_write_cb(evutil_socket_t, short, void *);
 static void	shell_lines(struct shell *);
@@ -229,8 +227,16 @@ shell_fetch(void *arg, const char *url)
 		return;
 	}
 	sh->urls[sh->nurls++] = h;
-	if (download_url != NULL)	/* until download.c is merged */
-		download_url(&sh->origin, url);
+	download_url(&sh->origin, url);
+}
+
+/* The host an address in a command stands for: egress.h's rule. */
+static void
+shell_host(void *arg, const char *host, char *out, size_t outlen)
+{
+	struct shell	*sh = arg;
+
+	egress_host(&sh->origin, host, out, outlen);
 }
 
 /* A command the peer ran: its event. */
@@ -273,6 +279,7 @@ shell_session(struct shell *sh)
 	ops.output = shell_output;
 	ops.fetch = shell_fetch;
 	ops.command = shell_command;
+	ops.host = shell_host;
 	ops.arg = sh;
 	host.name = shell.conf->host_name;
 	host.version = shell.conf->host_version;

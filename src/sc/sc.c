@@ -35,7 +35,7 @@ sc_result_add(struct sc_result *res, const struct sc_action *a)
 	for (i = 0; i < res->nactions; i++) {
 		if (!sc_action_same(&res->actions[i], a))
 			continue;
-		/* Found twice: the strongest evidence is the one that counts. */
+		/* Found twice: the strongest evidence counts. */
 		if (a->evidence > res->actions[i].evidence)
 			res->actions[i].evidence = a->evidence;
 		return 0;
@@ -124,7 +124,7 @@ sc_exec_downloads(const struct sc_action *exec, const char *attacker,
     struct sc_result *res)
 {
 	struct sc_result	*cmd;
-	enum sc_evidence	 ev = exec->evidence;	/* exec is in res */
+	enum sc_evidence	 ev = exec->evidence;	/* in res */
 	size_t			 i;
 
 	if ((cmd = calloc(1, sizeof(*cmd))) == NULL)

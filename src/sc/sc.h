@@ -72,7 +72,7 @@ struct sc_result {
 /* Budgets of one analysis. */
 struct sc_limits {
 	uint64_t	max_steps;	/* x86 instructions per candidate */
-	uint64_t	max_usec;	/* wall time for the whole payload */
+	uint64_t	max_usec;	/* CPU time for the whole payload */
 	size_t		max_candidates;	/* offsets emulated */
 };
 

@@ -22,6 +22,7 @@
 #define SC_CMD_PATH	260		/* Windows' MAX_PATH */
 #define SC_CMD_LINE	8191		/* cmd.exe's longest line */
 #define SC_CMD_BANNER	160
+#define SC_CMD_OUT_MAX	(128 * 1024)	/* output of one line; the rest lost */
 
 /* The Windows host the shell is part of (config.h: host.*). */
 struct sc_cmd_host {
@@ -41,6 +42,12 @@ struct sc_cmd_ops {
 	 * that && or || skipped are not.
 	 */
 	void	(*command)(void *arg, const char *text, size_t outlen);
+	/*
+	 * The host an address written in a command or a script stands for,
+	 * into out; NULL: the attacker's address for 0.0.0.0 and private,
+	 * loopback, link-local and CGNAT ones (addr_is_private()).
+	 */
+	void	(*host)(void *arg, const char *host, char *out, size_t outlen);
 	void	*arg;
 };
 
@@ -57,8 +64,8 @@ void		 sc_cmd_free(struct sc_cmd *);
 
 /*
  * Runs one command line (len bytes, without its line end; a NUL ends
- * it early).  Returns 1 once the shell has exited (exit at the outer
- * level), else 0.
+ * it early), its output at most SC_CMD_OUT_MAX bytes.  Returns 1 once
+ * the shell has exited (exit at the outer level), else 0.
  */
 int		 sc_cmd_run(struct sc_cmd *, const char *line, size_t len);
 

@@ -378,12 +378,20 @@ sc_emu_conclude(struct sc_emu *e)
 	return e->nadded;
 }
 
+/*
+ * The CPU time this thread has used, in usec: the budget of an analysis.
+ * Wall time would make the verdict depend on what else the machine runs:
+ * under load, a real shellcode's emulation ran out of time before its
+ * bind() and the action was left with the evidence of a signature in
+ * clear, which is not carried out.  The analyser's alarm (wall time)
+ * still bounds a whole analysis.
+ */
 static uint64_t
 sc_emu_now_usec(void)
 {
 	struct timespec	ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
@@ -450,7 +458,7 @@ sc_emu_hook_fnop(uc_engine *uc, uint64_t addr, uint32_t size, void *arg)
 		uc_reg_write(uc, UC_X86_REG_FIP, &fip);
 }
 
-/* Checks the wall-time deadline every 256 blocks. */
+/* Checks the CPU-time deadline every 256 blocks. */
 static void
 sc_emu_hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *arg)
 {

