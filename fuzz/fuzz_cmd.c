@@ -3,7 +3,8 @@
  * lines a peer types into a shell, one session for all of them, so that
  * the file system, the current directory and the nested levels carry
  * from one line to the next.  It must never crash or leak, every URL it
- * offers must be one of its two kinds, and its output stays bounded.
+ * offers must be one of its two kinds, and its output and its work (the
+ * commands a line runs, batch files included) stay bounded.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -50,6 +51,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sc_cmd		*st;
 	const uint8_t		*p = data, *e, *end = data + size;
 	char			 prompt[SC_CMD_PATH + 2];
+	int			 cut;
 
 	if ((st = sc_cmd_new(NULL, &ops, "203.0.113.1")) == NULL)
 		return 0;
@@ -64,6 +66,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (fuzz_out > SC_CMD_OUT_MAX)
 			abort();
 		fuzz_out = 0;
+		/* A batch file that runs itself: the budget ends the line. */
+		if (sc_cmd_steps(st, &cut) > SC_CMD_STEPS ||
+		    (cut && sc_cmd_steps(st, NULL) != SC_CMD_STEPS))
+			abort();
 		if (sc_cmd_prompt(st, prompt, sizeof(prompt)) == 0)
 			abort();
 		p = e + 1;

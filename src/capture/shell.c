@@ -245,11 +245,16 @@ shell_command(void *arg, const char *text, size_t outlen)
 {
 	struct shell		*sh = arg;
 	struct event_buf	 ev;
+	int			 cut;
 
 	sh->commands++;
 	shell_event(&ev, sh, "sundew.shell.command");
 	event_str(&ev, "command", text);
 	event_int(&ev, "output_size", (int64_t)outlen);
+	/* It ran SC_CMD_STEPS commands: the rest of the line did not run. */
+	(void)sc_cmd_steps(sh->cmd, &cut);
+	if (cut)
+		event_str(&ev, "cut", "step_budget");
 	sensor_send_event(&ev);
 }
 
@@ -502,13 +507,17 @@ shell_lines(struct shell *sh)
 {
 	char	*nl;
 	size_t	 n;
-	int	 exited;
+	int	 exited, cut;
 
 	while (!sh->exiting && evbuffer_get_length(sh->out) < SHELL_OUT_MAX &&
 	    (nl = memchr(sh->in, '\n', sh->inlen)) != NULL) {
 		n = (size_t)(nl - sh->in) + 1;
 		evbuffer_add(sh->out, sh->in, n);
 		exited = sc_cmd_run(sh->cmd, sh->in, n);
+		if (sc_cmd_steps(sh->cmd, &cut) > 0 && cut)
+			log_info("shell of session %s: a line ran %d commands: "
+			    "the rest of it not run", sh->origin.session,
+			    SC_CMD_STEPS);
 		memmove(sh->in, sh->in + n, sh->inlen - n);
 		sh->inlen -= n;
 		if (exited)

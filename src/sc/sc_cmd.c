@@ -289,6 +289,25 @@ sc_cmd_echo(struct sc_cmd *st, const char *text, int dot)
 }
 
 /*
+ * Runs line in a process of its own (cmd /c, start), one level deeper:
+ * no batch file runs there yet.  Returns 1 if an exit ended it.
+ */
+static int
+sc_cmd_process(struct sc_cmd *st, const char *line, int level)
+{
+	int	batch = st->batch, ended;
+
+	st->batch = 0;
+	st->procs++;
+	sc_cmd_line(st, line, level + 1);
+	st->procs--;
+	st->batch = batch;
+	ended = st->stop;
+	st->stop = 0;
+	return ended;
+}
+
+/*
  * start ["TITLE"] [/B /MIN /WAIT ...] [COMMAND]: the command runs in a
  * window of its own, so none of its output comes back.
  */
@@ -319,11 +338,8 @@ sc_cmd_start(struct sc_cmd *st, const char *args, int level)
 	fr.up = st->top;
 	fr.fd[0].to = fr.fd[1].to = SC_TO_NUL;
 	st->top = &fr;
-	st->procs++;
-	sc_cmd_line(st, p, level + 1);
-	st->procs--;
+	sc_cmd_process(st, p, level);
 	st->top = fr.up;
-	st->stop = 0;
 	return 0;
 }
 
@@ -362,11 +378,7 @@ sc_cmd_cmd(struct sc_cmd *st, const char *args, int level)
 			n -= 2;
 		}
 		sc_cmd_copy(inner, sizeof(inner), p, n);
-		st->procs++;
-		sc_cmd_line(st, inner, level + 1);
-		st->procs--;
-		ended = st->stop;
-		st->stop = 0;
+		ended = sc_cmd_process(st, inner, level);
 	} else if ((n = sc_cmd_banner(st->version, banner,
 	    sizeof(banner))) > 2)
 		sc_cmd_out(st, 1, banner, n - 2);	/* the prompt's \r\n */
@@ -599,6 +611,41 @@ static const char *const sc_cmd_quiet[] = {
 	"wscript",
 };
 
+/*
+ * Runs the batch file f, its lines one level deeper.  A batch file that
+ * one of them runs without call takes over (cmd.exe does not come back
+ * to the rest of the first): it runs next, at the same level.
+ */
+static int
+sc_cmd_batch(struct sc_cmd *st, const struct sc_cmd_file *f, int level)
+{
+	char		 text[SC_CMD_LINE + 1], one[SC_CMD_LINE + 1];
+	const char	*p, *e;
+
+	if (level + 1 >= SC_CMD_DEPTH)
+		return 0;
+	st->batch++;
+	while (f != NULL && !f->dir && f->len <= SC_CMD_LINE && !st->cut) {
+		memcpy(text, f->data, f->len);
+		text[f->len] = '\0';
+		for (p = text; *p != '\0' && !st->stop && !st->cut;
+		    p = *e != '\0' ? e + 1 : e) {
+			e = p + strcspn(p, "\r\n");
+			sc_cmd_copy(one, sizeof(one), p, (size_t)(e - p));
+			sc_cmd_line(st, one, level + 1);
+		}
+		if (st->chain[0] == '\0')
+			break;
+		f = sc_cmd_file(st, st->chain);
+		st->chain[0] = '\0';
+		st->stop = 0;
+	}
+	st->chain[0] = '\0';
+	st->batch--;
+	st->stop = 0;
+	return st->err;
+}
+
 /* Runs a file of the session named by word, if there is one; -1 if not. */
 static int
 sc_cmd_program(struct sc_cmd *st, const char *word, int level)
@@ -607,10 +654,10 @@ sc_cmd_program(struct sc_cmd *st, const char *word, int level)
 	    ".cmd" };
 	struct sc_cmd_file	*f = NULL;
 	char			 name[SC_CMD_PATH], full[SC_CMD_PATH];
-	char			 line[SC_CMD_LINE + 1];
-	const char		*p, *e;
 	size_t			 i;
+	int			 call = st->call;
 
+	st->call = 0;
 	for (i = 0; i < sizeof(exts) / sizeof(exts[0]) && f == NULL; i++) {
 		if (i > 0 && strchr(sc_cmd_base(word), '.') != NULL)
 			break;
@@ -624,20 +671,13 @@ sc_cmd_program(struct sc_cmd *st, const char *word, int level)
 	if (!sc_cmd_has_ext(f->path, ".bat") && !sc_cmd_has_ext(f->path,
 	    ".cmd"))
 		return 0;
-	/* A batch file: its lines, one level deeper. */
-	if (level + 1 >= SC_CMD_DEPTH || f->len > SC_CMD_LINE)
+	if (st->batch > 0 && !call) {
+		/* Hands over: the batch file running ends here. */
+		sc_cmd_set(st->chain, sizeof(st->chain), f->path);
+		st->stop = 1;
 		return 0;
-	memcpy(line, f->data, f->len);
-	line[f->len] = '\0';
-	for (p = line; *p != '\0' && !st->stop; p = *e != '\0' ? e + 1 : e) {
-		char	one[SC_CMD_LINE + 1];
-
-		e = p + strcspn(p, "\r\n");
-		sc_cmd_copy(one, sizeof(one), p, (size_t)(e - p));
-		sc_cmd_line(st, one, level + 1);
 	}
-	st->stop = 0;
-	return st->err;
+	return sc_cmd_batch(st, f, level);
 }
 
 /* The programs: word is the command as typed, args what follows it. */
@@ -684,6 +724,7 @@ sc_cmd_simple(struct sc_cmd *st, const char *text, int level)
 	char		 word[SC_CMD_ARG], banner[SC_CMD_BANNER];
 	const char	*p = text, *rest;
 	size_t		 n;
+	int		 rc;
 
 	while (sc_cmd_blank(*p) || *p == '@')
 		p++;
@@ -719,6 +760,13 @@ sc_cmd_simple(struct sc_cmd *st, const char *text, int level)
 		return sc_cmd_md(st, rest);
 	if (strcasecmp(word, "start") == 0)
 		return sc_cmd_start(st, rest, level);
+	if (strcasecmp(word, "call") == 0) {
+		/* A batch file it names comes back to the caller. */
+		st->call = 1;
+		rc = sc_cmd_simple(st, rest, level);
+		st->call = 0;
+		return rc;
+	}
 	if (strcasecmp(word, "exit") == 0)
 		return sc_cmd_exit(st, rest, level);
 	if (strcasecmp(word, "ver") == 0) {
@@ -869,6 +917,12 @@ sc_cmd_segment(struct sc_cmd *st, const char *seg, int level, int piped)
 	const char		*why;
 	size_t			 before = st->outlen;
 
+	/* The step budget: a batch file that runs itself fans out. */
+	if (st->steps == SC_CMD_STEPS) {
+		st->cut = 1;
+		return;
+	}
+	st->steps++;
 	memset(&fr, 0, sizeof(fr));
 	fr.up = st->top;
 	if ((why = sc_cmd_redirs(st, seg, text, sizeof(text), &fr)) != NULL) {
@@ -909,7 +963,7 @@ sc_cmd_line(struct sc_cmd *st, const char *line, int level)
 	size_t		 n = 0;
 	int		 inq = 0, op = '&', run, next;
 
-	if (level >= SC_CMD_DEPTH)
+	if (level >= SC_CMD_DEPTH || st->cut)
 		return;
 	for (;;) {
 		if (*p == '\0' || (!inq && (*p == '&' || *p == '|') &&
@@ -921,7 +975,7 @@ sc_cmd_line(struct sc_cmd *st, const char *line, int level)
 			    st->err != 0 : 1;
 			if (run && strspn(seg, " \t") != n)
 				sc_cmd_segment(st, seg, level, next == '|');
-			if (*p == '\0' || st->stop)
+			if (*p == '\0' || st->stop || st->cut)
 				return;
 			p += next == 'A' || next == 'O' ? 2 : 1;
 			op = next;
@@ -1018,6 +1072,8 @@ sc_cmd_run(struct sc_cmd *st, const char *line, size_t len)
 	if (st->exited)
 		return 1;
 	st->runout = 0;
+	st->steps = 0;
+	st->cut = 0;
 	n = strnlen(line, len);
 	while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == '\n'))
 		n--;
@@ -1031,6 +1087,14 @@ sc_cmd_run(struct sc_cmd *st, const char *line, size_t len)
 	sc_cmd_line(st, buf, 0);
 	st->stop = 0;
 	return st->exited;
+}
+
+size_t
+sc_cmd_steps(const struct sc_cmd *st, int *cut)
+{
+	if (cut != NULL)
+		*cut = st->cut;
+	return st->steps;
 }
 
 size_t

@@ -22,7 +22,8 @@
 #define SC_CMD_PATH	260		/* Windows' MAX_PATH */
 #define SC_CMD_LINE	8191		/* cmd.exe's longest line */
 #define SC_CMD_BANNER	160
-#define SC_CMD_OUT_MAX	(128 * 1024)	/* output of one line; the rest lost */
+#define SC_CMD_OUT_MAX	(32 * 1024)	/* output of one line; the rest lost */
+#define SC_CMD_STEPS	1000		/* commands one line may run */
 
 /* The Windows host the shell is part of (config.h: host.*). */
 struct sc_cmd_host {
@@ -64,10 +65,18 @@ void		 sc_cmd_free(struct sc_cmd *);
 
 /*
  * Runs one command line (len bytes, without its line end; a NUL ends
- * it early), its output at most SC_CMD_OUT_MAX bytes.  Returns 1 once
- * the shell has exited (exit at the outer level), else 0.
+ * it early), its output at most SC_CMD_OUT_MAX bytes, at most
+ * SC_CMD_STEPS commands (those of the batch files it runs included):
+ * past them the line ends.  Returns 1 once the shell has exited (exit
+ * at the outer level), else 0.
  */
 int		 sc_cmd_run(struct sc_cmd *, const char *line, size_t len);
+
+/*
+ * The commands the last sc_cmd_run() ran (at most SC_CMD_STEPS); *cut
+ * (if not NULL) 1 if it ended the line there with commands left.
+ */
+size_t		 sc_cmd_steps(const struct sc_cmd *, int *cut);
 
 /* The prompt, "C:\WINDOWS\system32>"; its length. */
 size_t		 sc_cmd_prompt(const struct sc_cmd *, char *buf, size_t len);

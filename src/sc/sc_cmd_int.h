@@ -67,6 +67,11 @@ struct sc_cmd {
 	int			 stop;		/* exit: the rest of the line */
 	size_t			 outlen;	/* bytes to ops.output */
 	size_t			 runout;	/* of them, this line's */
+	size_t			 steps;		/* commands this line ran */
+	int			 cut;		/* it met SC_CMD_STEPS */
+	int			 call;		/* the program is call'ed */
+	int			 batch;		/* batch files running */
+	char			 chain[SC_CMD_PATH]; /* handed over to */
 };
 
 /* cmd.exe's messages. */

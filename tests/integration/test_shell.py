@@ -331,3 +331,24 @@ def test_session_and_idle_timeouts(sundew):
     assert c1[0]["reason"] == "session_timeout" and 1.5 < busy < 4
     assert c1[0]["commands"] >= 3
     assert c2[0]["reason"] == "idle_timeout" and 1.5 < idle < 4
+
+
+@needs_corpus(BIND)
+def test_batch_file_that_runs_itself_is_cut(sundew):
+    # `a&a&...&a` in a.bat once fanned out to ~N^3 commands and froze the
+    # sensor; a line now runs at most 1,000 commands.
+    d = sundew()
+    exp, s, session = open_shell(d)
+    assert run(s, "echo a" + "^&a" * 1999 + "> a.bat") == b""
+    t = time.monotonic()
+    assert run(s, "a.bat & echo after") == b""
+    assert time.monotonic() - t < 5
+    assert run(s, "echo ok") == b"ok\r\n"
+    s.close()
+    d.wait_events("sundew.shell.close", session=session)
+    assert "a line ran 1000 commands: the rest of it not run" in d.log_text()
+    exp.close()
+    d.stop()
+    commands = d.events("sundew.shell.command", session=session)
+    assert [(c["command"][:8], c.get("cut")) for c in commands] == [
+        ("echo a^&", None), ("a.bat", "step_budget"), ("echo ok", None)]

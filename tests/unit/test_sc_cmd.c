@@ -443,6 +443,68 @@ test_batch(void **state)
 	expect("x.bat", "done \r\n");
 }
 
+/* A batch file run without call takes over; call comes back. */
+static void
+test_batch_call(void **state)
+{
+	int	cut;
+
+	(void)state;
+	session(NULL, NULL);
+	put("c.bat", "echo c\r\n");
+	put("b.bat", "echo one&c&echo two\r\necho three\r\n");
+	expect("b", "one\r\nc\r\n");
+	put("b.bat", "echo one&call c&echo two\r\necho three\r\n");
+	expect("b & echo back", "one\r\nc\r\ntwo\r\nthree\r\nback\r\n");
+	/* b, its three commands, call c and c's echo, echo back. */
+	assert_int_equal(sc_cmd_steps(st, &cut), 7);
+	assert_int_equal(cut, 0);
+	expect("call c", "c\r\n");
+}
+
+/*
+ * The batch file that runs itself: `a&a&...&a` once cost ~N^3
+ * commands (each a one level deeper, fanning out).  A line now runs at
+ * most SC_CMD_STEPS commands, the file handing over or called.
+ */
+static void
+test_batch_budget(void **state)
+{
+	static char	line[SC_CMD_LINE + 1];
+	size_t		n, i;
+	int		cut;
+
+	(void)state;
+	session(NULL, NULL);
+	n = (size_t)snprintf(line, sizeof(line), "echo a");
+	for (i = 1; i < 2000; i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "^&a");
+	snprintf(line + n, sizeof(line) - n, "> a.bat");
+	expect(line, "");
+	assert_int_equal(sc_cmd_steps(st, &cut), 1);
+	assert_int_equal(cut, 0);
+	ncmds = 0;
+	expect("a.bat & echo after", "");
+	assert_int_equal(sc_cmd_steps(st, &cut), SC_CMD_STEPS);
+	assert_int_equal(cut, 1);
+	/* a.bat, cut; echo after did not run. */
+	assert_int_equal(ncmds, 1);
+	assert_string_equal(cmds[0], "a.bat");
+	/* call: each a comes back, the fan-out is cut the same way. */
+	n = (size_t)snprintf(line, sizeof(line), "echo call a");
+	for (i = 1; i < 1000; i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "^&call a");
+	snprintf(line + n, sizeof(line) - n, "> a.bat");
+	expect(line, "");
+	expect("a", "");
+	assert_int_equal(sc_cmd_steps(st, &cut), SC_CMD_STEPS);
+	assert_int_equal(cut, 1);
+	/* The next line has a budget of its own. */
+	expect("echo ok", "ok\r\n");
+	assert_int_equal(sc_cmd_steps(st, &cut), 1);
+	assert_int_equal(cut, 0);
+}
+
 static void
 test_caps(void **state)
 {
@@ -567,6 +629,8 @@ main(void)
 		cmocka_unit_test_teardown(test_ftp_forms, teardown),
 		cmocka_unit_test_teardown(test_tftp, teardown),
 		cmocka_unit_test_teardown(test_batch, teardown),
+		cmocka_unit_test_teardown(test_batch_call, teardown),
+		cmocka_unit_test_teardown(test_batch_budget, teardown),
 		cmocka_unit_test_teardown(test_caps, teardown),
 		cmocka_unit_test_teardown(test_host, teardown),
 		cmocka_unit_test_teardown(test_host_callback, teardown),
