@@ -40,7 +40,12 @@
 #include "shell.h"
 
 #define SHELL_LINE_MAX	8192		/* longer: protocol_error */
-#define SHELL_OUT_MAX	(64 * 1024)	/* queued for the peer: stop reading */
+/*
+ * Queued for the peer: no line runs (and reading stops) at or past it.
+ * With a line's echo (SHELL_LINE_MAX) and its output (SC_CMD_OUT_MAX)
+ * the queue stays under 57 KiB.
+ */
+#define SHELL_OUT_MAX	(16 * 1024)
 #define SHELL_URLS	32		/* URLs remembered per shell */
 #define SHELL_CONNECT_TIMEOUT	30	/* seconds for a connect-back */
 

@@ -352,3 +352,22 @@ def test_batch_file_that_runs_itself_is_cut(sundew):
     commands = d.events("sundew.shell.command", session=session)
     assert [(c["command"][:8], c.get("cut")) for c in commands] == [
         ("echo a^&", None), ("a.bat", "step_budget"), ("echo ok", None)]
+
+
+@needs_corpus(BIND)
+def test_one_lines_output_is_capped_at_32_kib(sundew):
+    d = sundew()
+    exp, s, session = open_shell(d)
+    assert run(s, "echo " + "x" * 7000 + "> x") == b""
+    out = run(s, "type x&" * 10)
+    assert len(out) == 32768
+    assert out == (b"x" * 7000 + b"\r\n") * 4 + b"x" * (32768 - 4 * 7002)
+    # The next line has its own.
+    assert run(s, "type x") == b"x" * 7000 + b"\r\n"
+    s.close()
+    d.wait_events("sundew.shell.close", session=session)
+    exp.close()
+    d.stop()
+    sizes = [c["output_size"] for c in d.events("sundew.shell.command",
+                                                session=session)]
+    assert sizes == [0] + [7002] * 4 + [32768 - 4 * 7002] + [0] * 5 + [7002]
