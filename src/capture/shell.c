@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,6 +49,7 @@
 #define SHELL_OUT_MAX	(16 * 1024)
 #define SHELL_URLS	32		/* URLs remembered per shell */
 #define SHELL_CONNECT_TIMEOUT	30	/* seconds for a connect-back */
+#define SHELL_PER_SOURCE	8	/* shells of one attacker per sensor */
 
 enum shell_kind { SHELL_BIND, SHELL_CONNECT };
 
@@ -56,6 +58,10 @@ struct shell {
 	struct capture_origin	 origin;
 	enum shell_kind		 kind;
 	uint16_t		 port;
+	char			 src[64];	/* the attacker's address */
+	char			 host[64];	/* connect-back: to, as asked */
+	char			 claim[96];	/* its egress claim, or "" */
+	int			 tried;		/* its connect went out */
 	int			 lfd;		/* listening, -1 */
 	int			 fd;		/* the peer, -1 */
 	struct event		*ev;		/* accept, connect, then read */
@@ -117,12 +123,18 @@ shell_open_event(const struct shell *sh, const char *state,
 	sensor_send_event(&ev);
 }
 
-/* A new shell for origin, or NULL past shell.max_open (then limit.hit). */
+/*
+ * A new shell for origin, or NULL past shell.max_open or past
+ * SHELL_PER_SOURCE shells (listening, connecting or open) of its
+ * attacker (then a limit.hit, "shells" or "shells_per_source").
+ */
 static struct shell *
 shell_new(const struct capture_origin *o, enum shell_kind kind,
     uint16_t port)
 {
 	struct shell	*sh;
+	char		 src[sizeof(sh->src)];
+	uint32_t	 mine = 0;
 
 	if (shell.conf == NULL)
 		return NULL;
@@ -130,10 +142,20 @@ shell_new(const struct capture_origin *o, enum shell_kind kind,
 		conn_limit_fields(o->ctx, o->ctxlen, "shells");
 		return NULL;
 	}
+	capture_attacker(o, src, sizeof(src));
+	LIST_FOREACH(sh, &shell.all, entry)
+		if (strcmp(sh->src, src) == 0)
+			mine++;
+	/* One attacker does not take every slot for listen_timeout. */
+	if (mine >= SHELL_PER_SOURCE) {
+		conn_limit_fields(o->ctx, o->ctxlen, "shells_per_source");
+		return NULL;
+	}
 	if ((sh = calloc(1, sizeof(*sh))) == NULL) {
 		log_warnx("shell for session %s: out of memory", o->session);
 		return NULL;
 	}
+	memcpy(sh->src, src, sizeof(sh->src));
 	sh->origin = *o;
 	sh->kind = kind;
 	sh->port = port;
@@ -160,6 +182,9 @@ shell_free(struct shell *sh, const char *reason)
 		event_int(&ev, "bytes_out", (int64_t)sh->bytes_out);
 		sensor_send_event(&ev);
 	}
+	/* A failed connect rests as a failed download does; a shell not. */
+	if (sh->claim[0] != '\0')
+		egress_release_url(sh->claim, sh->tried && sh->cmd == NULL);
 	if (sh->ev != NULL)
 		event_free(sh->ev);
 	if (sh->wev != NULL)
@@ -335,26 +360,53 @@ shell_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	struct shell	*sh = arg;
 
 	if (sh->kind == SHELL_CONNECT && sh->cmd == NULL) {
-		shell_open_event(sh, "failed", "timeout", NULL);
+		shell_open_event(sh, "failed", "timeout", sh->host);
 		shell_free(sh, NULL);
 		return;
 	}
 	shell_free(sh, sh->lfd != -1 ? "listen_timeout" : "session_timeout");
 }
 
+/*
+ * The open event of a shell whose peer is there: state, and the peer's
+ * address and port, and the host a connect-back
+ * asked for.
+ */
+static void
+shell_peer_event(const struct shell *sh, const char *state)
+{
+	struct sockaddr_storage	 ss;
+	struct event_buf	 ev;
+	socklen_t		 len = sizeof(ss);
+	char			 ip[64] = "";
+	uint16_t		 port = 0;
+
+	memset(&ss, 0, sizeof(ss));
+	if (getpeername(sh->fd, (struct sockaddr *)&ss, &len) == 0) {
+		addr_ntop((struct sockaddr *)&ss, ip, sizeof(ip));
+		if (ss.ss_family == AF_INET)
+			port = ntohs(((struct sockaddr_in *)(void *)&ss)->
+			    sin_port);
+		else if (ss.ss_family == AF_INET6)
+			port = ntohs(((struct sockaddr_in6 *)(void *)&ss)->
+			    sin6_port);
+	}
+	shell_event(&ev, sh, "sundew.shell.open");
+	event_str(&ev, "state", state);
+	if (sh->host[0] != '\0')
+		event_str(&ev, "host", sh->host);
+	event_str(&ev, "peer_ip", ip);
+	event_int(&ev, "peer_port", port);
+	sensor_send_event(&ev);
+}
+
 /* The one peer of a bind shell: the listener closes. */
 static void
 shell_accept_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct shell		*sh = arg;
-	struct sockaddr_storage	 ss;
-	struct event_buf	 ev;
-	socklen_t		 len = sizeof(ss);
-	char			 ip[64];
-	uint16_t		 port = 0;
+	struct shell	*sh = arg;
 
-	sh->fd = accept4(sh->lfd, (struct sockaddr *)&ss, &len,
-	    SOCK_NONBLOCK | SOCK_CLOEXEC);
+	sh->fd = accept4(sh->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (sh->fd == -1) {
 		if (errno == EAGAIN || errno == EINTR ||
 		    errno == ECONNABORTED)
@@ -366,16 +418,7 @@ shell_accept_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	close(sh->lfd);
 	sh->lfd = -1;
-	addr_ntop((struct sockaddr *)&ss, ip, sizeof(ip));
-	if (ss.ss_family == AF_INET)
-		port = ntohs(((struct sockaddr_in *)(void *)&ss)->sin_port);
-	else if (ss.ss_family == AF_INET6)
-		port = ntohs(((struct sockaddr_in6 *)(void *)&ss)->sin6_port);
-	shell_event(&ev, sh, "sundew.shell.open");
-	event_str(&ev, "state", "accepted");
-	event_str(&ev, "peer_ip", ip);
-	event_int(&ev, "peer_port", port);
-	sensor_send_event(&ev);
+	shell_peer_event(sh, "accepted");
 	evtimer_del(sh->deadline);
 	shell_session(sh);
 }
@@ -466,11 +509,11 @@ shell_connected_cb(evutil_socket_t fd, short what, void *arg)
 		shell_open_event(sh, "failed", err == ECONNREFUSED ?
 		    "connection_refused" : err == ETIMEDOUT ? "timeout" :
 		    err == ENETUNREACH || err == EHOSTUNREACH ?
-		    "unreachable" : "connect_error", NULL);
+		    "unreachable" : "connect_error", sh->host);
 		shell_free(sh, NULL);
 		return;
 	}
-	shell_open_event(sh, "connected", NULL, NULL);
+	shell_peer_event(sh, "connected");
 	evtimer_del(sh->deadline);
 	shell_session(sh);
 }
@@ -482,14 +525,30 @@ shell_connect(const struct capture_origin *o, const char *host,
 	struct shell	*sh;
 	struct timeval	 tv = { SHELL_CONNECT_TIMEOUT, 0 };
 	const char	*why = NULL;
+	int		 v6 = strchr(host, ':') != NULL;
 
 	if ((sh = shell_new(o, SHELL_CONNECT, port)) == NULL)
 		return;
+	snprintf(sh->host, sizeof(sh->host), "%s", host);
+	/*
+	 * The rate limits of every outbound connection: download.per_source
+	 * and download.max_concurrent count it (while it is open), and one
+	 * shell at a time goes to a host:port.
+	 */
+	snprintf(sh->claim, sizeof(sh->claim), "shell://%s%s%s:%u",
+	    v6 ? "[" : "", sh->host, v6 ? "]" : "", port);
+	if ((why = egress_claim_url(o, sh->claim)) != NULL) {
+		sh->claim[0] = '\0';
+		shell_open_event(sh, "failed", why, host);
+		shell_free(sh, NULL);
+		return;
+	}
 	if ((sh->fd = egress_connect(host, port, &why)) == -1) {
 		shell_open_event(sh, "failed", why, host);
 		shell_free(sh, NULL);
 		return;
 	}
+	sh->tried = 1;
 	sh->ev = event_new(shell.base, sh->fd, EV_WRITE, shell_connected_cb,
 	    sh);
 	sh->deadline = evtimer_new(shell.base, shell_deadline_cb, sh);
@@ -637,9 +696,20 @@ shell_init(const struct config *conf, struct event_base *base)
 	LIST_INIT(&shell.all);
 }
 
+/*
+ * Ends every shell: a close event for each that had an open one, a
+ * failed open for a connect-back still connecting.
+ */
 void
 shell_stop(void)
 {
-	while (!LIST_EMPTY(&shell.all))
-		shell_free(LIST_FIRST(&shell.all), "shutdown");
+	struct shell	*sh;
+
+	while ((sh = LIST_FIRST(&shell.all)) != NULL) {
+		if (sh->kind == SHELL_CONNECT && sh->cmd == NULL) {
+			shell_open_event(sh, "failed", "shutdown", sh->host);
+			shell_free(sh, NULL);
+		} else
+			shell_free(sh, "shutdown");
+	}
 }

@@ -36,13 +36,23 @@ def bind_shellcode(port=4444):
     return bytes(code)
 
 
-def exploit(d, payload, src="127.0.0.1"):
+def reverse_shellcode(port=4321):
+    """libemu_06 (a connect-back to 216.75.15.231:4321) with its port set."""
+    code = bytearray(REVERSE.read_bytes())
+    at = code.find(b"\x10\xe1")
+    code[at:at + 2] = port.to_bytes(2, "big")
+    return bytes(code)
+
+
+def exploit(d, payload, src="127.0.0.1", nth=1):
     """Sends payload to the generic port on a connection left open and
-    returns it with the exploit's session (from its verdict)."""
+    returns it with the exploit's session (from its verdict, the nth
+    from src)."""
     s = connect(GENERIC_PORT, src=src)
     s.sendall(payload)
-    det = d.wait_events("sundew.shellcode.detected", src_ip=src, timeout=20)
-    return s, det[0]["session"]
+    det = d.wait_events("sundew.shellcode.detected", count=nth, src_ip=src,
+                        timeout=20)
+    return s, det[nth - 1]["session"]
 
 
 def recv_until(s, end, timeout=10.0):
@@ -165,6 +175,9 @@ def test_connect_back_shell(sundew):
     opened = d.events("sundew.shell.open", session=session)
     assert [(o["state"], o["shell"], o["port"]) for o in opened] == \
         [("connected", "connect", 4321)]
+    # The host asked for, and where connect_to sent it.
+    assert (opened[0]["host"], opened[0]["peer_ip"],
+            opened[0]["peer_port"]) == ("216.75.15.231", "127.0.0.1", port)
     assert [c["command"] for c in d.events("sundew.shell.command",
                                            session=session)] == ["hostname"]
 
@@ -371,3 +384,116 @@ def test_one_lines_output_is_capped_at_32_kib(sundew):
     sizes = [c["output_size"] for c in d.events("sundew.shell.command",
                                                 session=session)]
     assert sizes == [0] + [7002] * 4 + [32768 - 4 * 7002] + [0] * 5 + [7002]
+
+
+def listener():
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(8)
+    lst.settimeout(10)
+    return lst, lst.getsockname()[1]
+
+
+@needs_corpus(REVERSE)
+def test_connect_back_shells_are_rate_limited(sundew):
+    # download.per_source and the one-at-a-time rule of the egress policy
+    # count connect-back shells as they count downloads.
+    lst, port = listener()
+    d = sundew([f"download.connect_to=216.75.15.231:4321:127.0.0.1:{port}",
+                "download.per_source=1"])
+    e1, s1 = exploit(d, REVERSE.read_bytes(), src="127.0.0.2")
+    c1, _ = lst.accept()
+    assert recv_until(c1, PROMPT) == BANNER + PROMPT
+    # The same host:port while the first is open: a duplicate.
+    e2, s2 = exploit(d, REVERSE.read_bytes(), src="127.0.0.3")
+    o2 = d.wait_events("sundew.shell.open", session=s2)
+    c1.close()
+    d.wait_events("sundew.shell.close", session=s1)
+    # Closed, it is free again; but 127.0.0.2 had its one a minute.
+    e3, s3 = exploit(d, REVERSE.read_bytes(), src="127.0.0.2", nth=2)
+    o3 = d.wait_events("sundew.shell.open", session=s3)
+    e4, s4 = exploit(d, REVERSE.read_bytes(), src="127.0.0.3", nth=2)
+    c4, _ = lst.accept()
+    assert recv_until(c4, PROMPT) == BANNER + PROMPT
+    o4 = d.wait_events("sundew.shell.open", session=s4)
+    c4.close()
+    d.wait_events("sundew.shell.close", session=s4)
+    for e in (e1, e2, e3, e4):
+        e.close()
+    d.stop()
+    lst.close()
+    assert [(o["state"], o["reason"], o["host"]) for o in o2 + o3] == [
+        ("failed", "duplicate", "216.75.15.231"),
+        ("failed", "source_rate", "216.75.15.231")]
+    assert [o["state"] for o in o4] == ["connected"]
+    assert d.events("sundew.shell.close", session=s2) == []
+    assert d.events("sundew.shell.close", session=s3) == []
+
+
+@needs_corpus(REVERSE)
+def test_connect_back_shells_count_against_max_concurrent(sundew):
+    lst, port = listener()
+    d = sundew([f"download.connect_to=216.75.15.231:4321:127.0.0.1:{port},"
+                f"216.75.15.231:4322:127.0.0.1:{port}",
+                "download.max_concurrent=1", "sensors=1"])
+    e1, s1 = exploit(d, reverse_shellcode(4321), src="127.0.0.2")
+    c1, _ = lst.accept()
+    assert recv_until(c1, PROMPT) == BANNER + PROMPT
+    e2, s2 = exploit(d, reverse_shellcode(4322), src="127.0.0.3")
+    o2 = d.wait_events("sundew.shell.open", session=s2)
+    c1.close()
+    d.wait_events("sundew.shell.close", session=s1)
+    e1.close()
+    e2.close()
+    d.stop()
+    lst.close()
+    assert [(o["state"], o["reason"], o["port"]) for o in o2] == [
+        ("failed", "max_concurrent", 4322)]
+
+
+@needs_corpus(BIND)
+def test_bind_shells_per_source_capped(sundew):
+    # One attacker may hold 8 shells of a sensor, not all shell.max_open.
+    d = sundew(["sensors=1"])
+    ports = range(4460, 4469)
+    sessions = []
+    for i, port in enumerate(ports):
+        e, session = exploit(d, bind_shellcode(port), src="127.0.0.2",
+                             nth=i + 1)
+        e.close()
+        sessions.append(session)
+        if port < 4468:
+            d.wait_events("sundew.shell.open", session=session,
+                          state="listening")
+    hit = d.wait_events("sundew.limit.hit", session=sessions[-1])
+    # Another attacker still gets one.
+    e, other = exploit(d, bind_shellcode(4469), src="127.0.0.3")
+    e.close()
+    d.wait_events("sundew.shell.open", session=other, state="listening")
+    d.stop()
+    assert [h["limit"] for h in hit] == ["shells_per_source"]
+    assert d.events("sundew.shell.open", session=sessions[-1]) == []
+    assert len(d.events("sundew.shell.open", state="listening")) == 9
+    assert len(d.events("sundew.shell.close", reason="shutdown")) == 9
+
+
+@needs_corpus(REVERSE)
+def test_connect_back_still_connecting_at_shutdown(sundew):
+    # A listener whose queue is full drops the SYN: the connect hangs.
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(0)
+    port = lst.getsockname()[1]
+    fill = socket.create_connection(("127.0.0.1", port), timeout=1)
+    d = sundew([f"download.connect_to=216.75.15.231:4321:127.0.0.1:{port}"])
+    e, session = exploit(d, REVERSE.read_bytes())
+    time.sleep(1)
+    assert d.events("sundew.shell.open", session=session) == []
+    d.stop()
+    e.close()
+    fill.close()
+    lst.close()
+    opened = d.events("sundew.shell.open", session=session)
+    assert [(o["state"], o["reason"], o["host"]) for o in opened] == [
+        ("failed", "shutdown", "216.75.15.231")]
+    assert d.events("sundew.shell.close", session=session) == []
