@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "log.h"
 #include "sc.h"
 #include "sc_cmd.h"
 
@@ -165,19 +166,26 @@ sc_cmd_port(const char *s)
 
 /*
  * Appends s to the URL being built at *n, percent-encoding what is not
- * printable ASCII, '%', and the characters in reserved.
+ * printable ASCII, '%', and the characters in reserved.  -1 if it does
+ * not fit: a URL cut short is another file.
  */
-static void
+static int
 sc_cmd_url_add(char *url, size_t size, size_t *n, const char *s,
     const char *reserved)
 {
 	static const char	hex[] = "0123456789ABCDEF";
 	unsigned char		c;
+	int			enc;
 
-	for (; *s != '\0' && *n + 4 < size; s++) {
+	if (*n >= size)
+		return -1;
+	for (; *s != '\0'; s++) {
 		c = (unsigned char)*s;
-		if (c <= 0x20 || c >= 0x7f || c == '%' ||
-		    strchr(reserved, c) != NULL) {
+		enc = c <= 0x20 || c >= 0x7f || c == '%' ||
+		    strchr(reserved, c) != NULL;
+		if (*n + (enc ? 3 : 1) >= size)
+			break;
+		if (enc) {
 			url[(*n)++] = '%';
 			url[(*n)++] = hex[c >> 4];
 			url[(*n)++] = hex[c & 15];
@@ -185,6 +193,20 @@ sc_cmd_url_add(char *url, size_t size, size_t *n, const char *s,
 			url[(*n)++] = (char)c;
 	}
 	url[*n] = '\0';
+	return *s == '\0' ? 0 : -1;
+}
+
+/* Offers url, built whole (ok 0), or says why not. */
+static void
+sc_cmd_fetch_url(struct sc_cmd *st, const char *url, int ok)
+{
+	if (ok != 0) {
+		log_info("cmd: a URL longer than %d bytes not fetched: %.64s...",
+		    SC_CMD_URL - 1, url);
+		return;
+	}
+	if (st->ops.fetch != NULL)
+		st->ops.fetch(st->ops.arg, url);
 }
 
 /* --- output ------------------------------------------------------- */
@@ -257,13 +279,6 @@ sc_cmd_printf(struct sc_cmd *st, int fd, const char *fmt, ...)
 	if (n > 0)
 		sc_cmd_out(st, fd, buf, (size_t)n < sizeof(buf) ? (size_t)n :
 		    sizeof(buf) - 1);
-}
-
-static void
-sc_cmd_fetch(struct sc_cmd *st, const char *url)
-{
-	if (st->ops.fetch != NULL)
-		st->ops.fetch(st->ops.arg, url);
 }
 
 /* --- the internal commands ---------------------------------------- */
@@ -421,26 +436,26 @@ sc_cmd_ftp_get(struct sc_cmd *st, struct sc_cmd_ftp *ftp, const char *name,
 {
 	char	url[SC_CMD_URL], path[2 * SC_CMD_PATH], host[SC_CMD_HOST];
 	size_t	n = 0;
+	int	ok = 0;
 
 	if (ftp->host[0] == '\0' || name[0] == '\0')
 		return;
 	n = (size_t)snprintf(url, sizeof(url), "ftp://");
 	if (ftp->user[0] != '\0') {
-		sc_cmd_url_add(url, sizeof(url), &n, ftp->user, ":@/?#");
-		sc_cmd_url_add(url, sizeof(url), &n, ":", "");
-		sc_cmd_url_add(url, sizeof(url), &n, ftp->pass, ":@/?#");
-		sc_cmd_url_add(url, sizeof(url), &n, "@", "");
+		ok |= sc_cmd_url_add(url, sizeof(url), &n, ftp->user, ":@/?#");
+		ok |= sc_cmd_url_add(url, sizeof(url), &n, ":", "");
+		ok |= sc_cmd_url_add(url, sizeof(url), &n, ftp->pass, ":@/?#");
+		ok |= sc_cmd_url_add(url, sizeof(url), &n, "@", "");
 	}
-	n += (size_t)snprintf(url + n, sizeof(url) - n, "%s:%u/",
-	    sc_cmd_host(st, ftp->host, host, sizeof(host)), ftp->port);
-	if (n >= sizeof(url))
-		return;
+	if (ok == 0)
+		n += (size_t)snprintf(url + n, sizeof(url) - n, "%s:%u/",
+		    sc_cmd_host(st, ftp->host, host, sizeof(host)), ftp->port);
 	if (name[0] == '/' || ftp->rdir[0] == '\0')
 		sc_cmd_set(path, sizeof(path), name + (name[0] == '/'));
 	else
 		snprintf(path, sizeof(path), "%s/%s", ftp->rdir, name);
-	sc_cmd_url_add(url, sizeof(url), &n, path, "?#");
-	sc_cmd_fetch(st, url);
+	ok |= sc_cmd_url_add(url, sizeof(url), &n, path, "?#");
+	sc_cmd_fetch_url(st, url, ok);
 	(void)sc_cmd_file_put(st, local != NULL ? local : sc_cmd_base(name),
 	    "", 0);
 }
@@ -593,10 +608,8 @@ sc_cmd_tftp(struct sc_cmd *st, const char *args)
 	src = argv[i + 2];
 	n = (size_t)snprintf(url, sizeof(url), "tftp://%s/",
 	    sc_cmd_host(st, host, to, sizeof(to)));
-	if (n >= sizeof(url))
-		return 1;
-	sc_cmd_url_add(url, sizeof(url), &n, src + (src[0] == '/'), "?#");
-	sc_cmd_fetch(st, url);
+	sc_cmd_fetch_url(st, url, sc_cmd_url_add(url, sizeof(url), &n,
+	    src + (src[0] == '/'), "?#"));
 	(void)sc_cmd_file_put(st, argc - i > 3 ? argv[i + 3] :
 	    sc_cmd_base(src), "", 0);
 	return 0;

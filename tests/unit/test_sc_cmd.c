@@ -505,6 +505,45 @@ test_batch_budget(void **state)
 	assert_int_equal(cut, 0);
 }
 
+/* A URL that does not fit is not offered cut short: another file. */
+static void
+test_long_url(void **state)
+{
+	char	script[1024], line[512], a[300], want[600];
+
+	(void)state;
+	session(NULL, NULL);
+	memset(a, 'a', 245);
+	a[245] = '\0';
+	/* ftp://203.0.113.9:21/ and 490 bytes: 511, the most; then 512. */
+	snprintf(script, sizeof(script), "open 203.0.113.9\r\ncd %s\r\n"
+	    "get %.244s\r\nget %s\r\nbye\r\n", a, a, a);
+	put("o", script);
+	expect("ftp -n -s:o", "");
+	assert_int_equal(nurls, 1);
+	snprintf(want, sizeof(want), "ftp://203.0.113.9:21/%s/%.244s", a, a);
+	assert_int_equal(strlen(urls[0]), 511);
+	assert_string_equal(urls[0], want);
+	/* A character encoded as three: 200 of them do not fit. */
+	memset(a, '%', 200);
+	a[200] = '\0';
+	snprintf(line, sizeof(line), "tftp -i 203.0.113.9 get %s", a);
+	expect(line, "");
+	/* ftp: a long user and password, percent-encoded. */
+	snprintf(script, sizeof(script), "open 203.0.113.9\r\nuser %.100s "
+	    "%.100s\r\nget b.exe\r\n", a, a);
+	put("p", script);
+	expect("ftp -n -s:p", "");
+	assert_int_equal(nurls, 1);
+	/* Shorter, they fit. */
+	snprintf(script, sizeof(script), "open 203.0.113.9\r\nuser %.50s "
+	    "%.50s\r\nget b.exe\r\n", a, a);
+	put("p", script);
+	expect("ftp -n -s:p", "");
+	assert_int_equal(nurls, 2);
+	assert_int_equal(strlen(urls[1]), 6 + 150 + 1 + 150 + 1 + 15 + 5);
+}
+
 static void
 test_caps(void **state)
 {
@@ -631,6 +670,7 @@ main(void)
 		cmocka_unit_test_teardown(test_batch, teardown),
 		cmocka_unit_test_teardown(test_batch_call, teardown),
 		cmocka_unit_test_teardown(test_batch_budget, teardown),
+		cmocka_unit_test_teardown(test_long_url, teardown),
 		cmocka_unit_test_teardown(test_caps, teardown),
 		cmocka_unit_test_teardown(test_host, teardown),
 		cmocka_unit_test_teardown(test_host_callback, teardown),
