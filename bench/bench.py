@@ -611,7 +611,10 @@ def shells_measure(args, hard, workdir):
         base = rss_settled(sensors)
         for i in range(args.shells):
             code[at:at + 2] = (SHELL_PORTS + i).to_bytes(2, "big")
-            s = socket.create_connection(("127.0.0.1", args.port))
+            # A source each: a sensor holds 8 shells of one attacker.
+            s = socket.create_connection(
+                ("127.0.0.1", args.port),
+                source_address=(f"127.1.{i // 250}.{i % 250 + 1}", 0))
             s.sendall(code)
             s.close()
         for i in range(args.shells):
