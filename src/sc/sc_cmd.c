@@ -732,12 +732,11 @@ sc_cmd_external(struct sc_cmd *st, const char *word, const char *args,
  * then the internal command or the program it names.
  */
 static int
-sc_cmd_simple(struct sc_cmd *st, const char *text, int level)
+sc_cmd_word(struct sc_cmd *st, const char *text, int level)
 {
 	char		 word[SC_CMD_ARG], banner[SC_CMD_BANNER];
 	const char	*p = text, *rest;
 	size_t		 n;
-	int		 rc;
 
 	while (sc_cmd_blank(*p) || *p == '@')
 		p++;
@@ -773,13 +772,6 @@ sc_cmd_simple(struct sc_cmd *st, const char *text, int level)
 		return sc_cmd_md(st, rest);
 	if (strcasecmp(word, "start") == 0)
 		return sc_cmd_start(st, rest, level);
-	if (strcasecmp(word, "call") == 0) {
-		/* A batch file it names comes back to the caller. */
-		st->call = 1;
-		rc = sc_cmd_simple(st, rest, level);
-		st->call = 0;
-		return rc;
-	}
 	if (strcasecmp(word, "exit") == 0)
 		return sc_cmd_exit(st, rest, level);
 	if (strcasecmp(word, "ver") == 0) {
@@ -803,6 +795,28 @@ sc_cmd_simple(struct sc_cmd *st, const char *text, int level)
 		return 1;
 	}
 	return sc_cmd_external(st, word, rest, level);
+}
+
+/*
+ * One command: call (a batch file it names comes back to the caller),
+ * however many times, then the command.
+ */
+static int
+sc_cmd_simple(struct sc_cmd *st, const char *text, int level)
+{
+	const char	*p = text;
+	int		 rc;
+
+	while (sc_cmd_blank(*p) || *p == '@')
+		p++;
+	while (strncasecmp(p, "call", 4) == 0 && (p[4] == '\0' ||
+	    sc_cmd_blank(p[4]))) {
+		st->call = 1;
+		p = sc_cmd_skip_blanks(p + 4);
+	}
+	rc = sc_cmd_word(st, p, level);
+	st->call = 0;
+	return rc;
 }
 
 /* The file name after a redirection operator; p moves past it. */

@@ -447,7 +447,8 @@ test_batch(void **state)
 static void
 test_batch_call(void **state)
 {
-	int	cut;
+	static char	line[SC_CMD_LINE + 1];
+	int		cut, i;
 
 	(void)state;
 	session(NULL, NULL);
@@ -460,6 +461,12 @@ test_batch_call(void **state)
 	assert_int_equal(sc_cmd_steps(st, &cut), 7);
 	assert_int_equal(cut, 0);
 	expect("call c", "c\r\n");
+	expect("@call call  c", "c\r\n");
+	/* However many calls: no recursion per call. */
+	for (i = 0; i < 1600; i++)
+		memcpy(line + 5 * i, "call ", 5);
+	memcpy(line + 5 * i, "c", 2);
+	expect(line, "c\r\n");
 }
 
 /*
