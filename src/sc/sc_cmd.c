@@ -281,6 +281,22 @@ sc_cmd_printf(struct sc_cmd *st, int fd, const char *fmt, ...)
 		    sizeof(buf) - 1);
 }
 
+/*
+ * Counts a command (or a line of an ftp script) against the line's
+ * budget: -1, and the line cut, past SC_CMD_STEPS.  A batch file that
+ * runs itself fans out; an ftp script may be 32 KiB of lines.
+ */
+static int
+sc_cmd_step(struct sc_cmd *st)
+{
+	if (st->steps == SC_CMD_STEPS) {
+		st->cut = 1;
+		return -1;
+	}
+	st->steps++;
+	return 0;
+}
+
 /* --- the internal commands ---------------------------------------- */
 
 /* echo TEXT, echo. (an empty line), echo alone, echo on|off. */
@@ -580,7 +596,7 @@ sc_cmd_ftp(struct sc_cmd *st, const char *args)
 	for (p = text; *p != '\0'; p = *e != '\0' ? e + 1 : e) {
 		e = p + strcspn(p, "\r\n");
 		sc_cmd_copy(line, sizeof(line), p, (size_t)(e - p));
-		if (sc_cmd_ftp_line(st, &ftp, line))
+		if (sc_cmd_step(st) == -1 || sc_cmd_ftp_line(st, &ftp, line))
 			break;
 	}
 	free(text);
@@ -944,12 +960,8 @@ sc_cmd_segment(struct sc_cmd *st, const char *seg, int level, int piped)
 	const char		*why;
 	size_t			 before = st->outlen;
 
-	/* The step budget: a batch file that runs itself fans out. */
-	if (st->steps == SC_CMD_STEPS) {
-		st->cut = 1;
+	if (sc_cmd_step(st) == -1)
 		return;
-	}
-	st->steps++;
 	memset(&fr, 0, sizeof(fr));
 	fr.up = st->top;
 	if ((why = sc_cmd_redirs(st, seg, text, sizeof(text), &fr)) != NULL) {

@@ -23,7 +23,7 @@
 #define SC_CMD_LINE	8191		/* cmd.exe's longest line */
 #define SC_CMD_BANNER	160
 #define SC_CMD_OUT_MAX	(32 * 1024)	/* output of one line; the rest lost */
-#define SC_CMD_STEPS	1000		/* commands one line may run */
+#define SC_CMD_STEPS	1000		/* commands (and ftp script lines) a line runs */
 
 /* The Windows host the shell is part of (config.h: host.*). */
 struct sc_cmd_host {

@@ -506,6 +506,16 @@ test_batch_budget(void **state)
 	expect("a", "");
 	assert_int_equal(sc_cmd_steps(st, &cut), SC_CMD_STEPS);
 	assert_int_equal(cut, 1);
+	/* An ftp script's lines count too: the get after 1,200 is cut. */
+	line[0] = '\0';
+	for (i = 0; i < 1200; i++)
+		strcat(line, "cd x\r\n");
+	strcat(line, "open 203.0.113.9\r\nget a.exe\r\n");
+	put("o", line);
+	expect("ftp -n -s:o", "");
+	assert_int_equal(sc_cmd_steps(st, &cut), SC_CMD_STEPS);
+	assert_int_equal(cut, 1);
+	assert_int_equal(nurls, 0);
 	/* The next line has a budget of its own. */
 	expect("echo ok", "ok\r\n");
 	assert_int_equal(sc_cmd_steps(st, &cut), 1);
