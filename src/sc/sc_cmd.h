@@ -66,9 +66,9 @@ void		 sc_cmd_free(struct sc_cmd *);
 /*
  * Runs one command line (len bytes, without its line end; a NUL ends
  * it early), its output at most SC_CMD_OUT_MAX bytes, at most
- * SC_CMD_STEPS commands (those of the batch files it runs included):
- * past them the line ends.  Returns 1 once the shell has exited (exit
- * at the outer level), else 0.
+ * SC_CMD_STEPS commands (those of the batch files it runs and the lines
+ * of its ftp scripts included): past them the line ends.  Returns 1
+ * once the shell has exited (exit at the outer level), else 0.
  */
 int		 sc_cmd_run(struct sc_cmd *, const char *line, size_t len);
 
