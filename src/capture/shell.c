@@ -368,9 +368,8 @@ shell_deadline_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * The open event of a shell whose peer is there: state, and the peer's
- * address and port, and the host a connect-back
- * asked for.
+ * The open event of a shell whose peer is there: state, the peer's
+ * address and port, and the host a connect-back asked for.
  */
 static void
 shell_peer_event(const struct shell *sh, const char *state)
@@ -578,7 +577,8 @@ shell_lines(struct shell *sh)
 		n = (size_t)(nl - sh->in) + 1;
 		evbuffer_add(sh->out, sh->in, n);
 		exited = sc_cmd_run(sh->cmd, sh->in, n);
-		if (sc_cmd_steps(sh->cmd, &cut) > 0 && cut)
+		(void)sc_cmd_steps(sh->cmd, &cut);
+		if (cut)
 			log_info("shell of session %s: a line ran %d commands: "
 			    "the rest of it not run", sh->origin.session,
 			    SC_CMD_STEPS);
