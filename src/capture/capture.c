@@ -15,9 +15,13 @@
 
 #include "capture.h"
 #include "download.h"
+#include "egress.h"
 #include "event.h"
 #include "log.h"
 #include "sc.h"
+#include "sensor.h"
+#include "shell.h"
+#include "transfer.h"
 
 /* Digests of what sessions had done: 2^16 of them, 1 MiB. */
 #define CAPTURE_SEEN	65536
@@ -30,6 +34,7 @@ struct capture_seen_slot {
 };
 
 static struct capture_seen_slot	capture_table[CAPTURE_SEEN];
+static const struct config	*capture_conf;
 static uint64_t			capture_tick;
 
 /* FNV-1a, 64 bits, over n bytes, continuing from h. */
@@ -145,10 +150,13 @@ capture_attacker(const struct capture_origin *o, char *buf, size_t len)
 		inet_ntop(AF_INET6, &sin6->sin6_addr, buf, (socklen_t)len);
 }
 
+
 void
 capture_init(const struct config *conf)
 {
 	/* Each module's set-up that needs files: before the chroot. */
+	egress_init(conf, sensor_egress());
+	capture_conf = conf;
 	download_init(conf);
 }
 
@@ -157,26 +165,86 @@ capture_start(struct event_base *base)
 {
 	/* Each module on the sensor's loop. */
 	download_start_loop(base);
+	shell_init(capture_conf, base);
+	transfer_init(capture_conf, base);
 }
 
 void
 capture_stop(void)
 {
 	/* Each module's shells, transfers and downloads end here. */
+	shell_stop();
+	transfer_stop();
 	download_stop();
+}
+
+int
+capture_url(const struct capture_origin *o, const char *url, char *out,
+    size_t outlen)
+{
+	const char	*auth, *end, *at, *host, *hend, *pre, *post, *p;
+	char		 h[SC_HOST_MAX], to[SC_HOST_MAX];
+	size_t		 n;
+	int		 v6;
+
+	if ((p = strstr(url, "://")) == NULL)
+		return -1;
+	auth = p + 3;
+	end = auth + strcspn(auth, "/?#");
+	/* user:password@ ends at the last '@' of the authority. */
+	for (host = auth, at = auth; at < end; at++)
+		if (*at == '@')
+			host = at + 1;
+	pre = host;		/* the URL up to the host, brackets out */
+	if (*host == '[') {
+		if ((hend = memchr(host, ']', (size_t)(end - host))) == NULL)
+			return -1;
+		host++;
+		post = hend + 1;
+	} else {
+		for (hend = host; hend < end && *hend != ':'; hend++)
+			;
+		post = hend;
+	}
+	if ((n = (size_t)(hend - host)) == 0 || n >= sizeof(h))
+		return -1;
+	memcpy(h, host, n);
+	h[n] = '\0';
+	egress_host(o, h, to, sizeof(to));
+	v6 = strchr(to, ':') != NULL;
+	n = (size_t)snprintf(out, outlen, "%.*s%s%s%s%s", (int)(pre - url), url,
+	    v6 ? "[" : "", to, v6 ? "]" : "", post);
+	return n < outlen ? 0 : -1;
 }
 
 /* One action, already known new for its session and asked for by code. */
 static void
 capture_action(const struct capture_origin *o, const struct sc_action *a)
 {
+	struct sc_action	r;
+	char			url[SC_URL_MAX + SC_HOST_MAX], host[SC_HOST_MAX];
+
 	switch (a->kind) {
-	case SC_DOWNLOAD:
-		download_url(o, a->url);
+	case SC_BIND_SHELL:
+		shell_bind(o, a->port);
 		break;
-	case SC_BIND_SHELL:		/* shell.c */
-	case SC_CONNECT_SHELL:		/* shell.c */
-	case SC_RECEIVE_FILE:		/* transfer.c */
+	case SC_CONNECT_SHELL:
+		egress_host(o, a->host, host, sizeof(host));
+		shell_connect(o, host, a->port);
+		break;
+	case SC_RECEIVE_FILE:
+		r = *a;
+		egress_host(o, a->host, r.host, sizeof(r.host));
+		transfer_start(o, &r);
+		break;
+	case SC_DOWNLOAD:
+		if (capture_url(o, a->url, url, sizeof(url)) == -1) {
+			log_warnx("session %s: a URL that does not parse: "
+			    "not fetched", o->session);
+			break;
+		}
+		download_url(o, url);
+		break;
 	case SC_EXEC:			/* its downloads are actions of their own */
 		log_debug("session %s: action %d", o->session, (int)a->kind);
 		break;

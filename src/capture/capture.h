@@ -56,6 +56,14 @@ void	capture_result(const struct capture_origin *, const struct sc_result *);
  */
 int	capture_seen(const struct capture_origin *, const struct sc_result *);
 
+/*
+ * url with its host as egress_host() has it (an address in shellcode that
+ * stands for the attacker's: 0.0.0.0, a private one), into out.  Returns
+ * 0, or -1 if url has no scheme://host or out is too small.
+ */
+int	capture_url(const struct capture_origin *, const char *url, char *out,
+	    size_t outlen);
+
 /* Starts an event with the fields of origin's session. */
 void	capture_event(struct event_buf *, const struct capture_origin *,
 	    const char *eventid);

@@ -434,7 +434,10 @@ egress_url_slot(struct egress_url *b, const uint64_t h[2], uint32_t now,
 /*
  * The source slot of a (an address as connlimit keys it) for a new
  * start: its own, else a free one or the one whose window began first.
- * *fresh when its window is over or it is new.
+ * *fresh when its window is over or it is new.  Taking a source's slot
+ * gives that source a new minute; it takes more than EGRESS_WAYS sources
+ * starting downloads in one bucket within a minute, which the random key
+ * keeps an attacker from aiming at.
  */
 static struct egress_src *
 egress_src_slot(const uint32_t a[4], uint32_t now, int *fresh)

@@ -1,9 +1,11 @@
 /*
  * Nepenthes' file transfers as small dialogues: receive_file mode
- * "connect" (connect out, send the key, read until close: link; csend
- * with its 4-byte length prefix) and mode "bind" (listen on the port and
- * take what arrives: blink, creceive, bind file transfer).  What arrives
- * goes to the store as a file with its origin.
+ * "connect" (connect out; link: the peer speaks first, the sensor answers
+ * the key, the file follows until close; csend: the file until close, or
+ * after a 4-byte little-endian length) and mode "bind" (listen on the
+ * port for one peer: blink, the link dialogue; creceive and amberg's bind
+ * file transfer, what arrives until close).  What arrives goes to the
+ * store as a file with its origin.  transfer_dlg.h has the framing.
  */
 #ifndef SUNDEW_TRANSFER_H
 #define SUNDEW_TRANSFER_H
@@ -16,7 +18,11 @@ struct sc_action;
 void	transfer_init(const struct config *, struct event_base *);
 void	transfer_stop(void);
 
-/* A receive_file action (sc.h). */
+/*
+ * Starts a receive_file action (sc.h: mode, proto, key, length_prefix)
+ * for the session of origin; its host is already the one to reach (the
+ * dispatcher applied egress_host()).  Its events tell how it ends.
+ */
 void	transfer_start(const struct capture_origin *, const struct sc_action *);
 
 #endif

@@ -391,6 +391,8 @@ addr_rule_host(const char **p, const char *end, char *out, size_t outlen)
 	n = (size_t)(e - s);
 	if (n >= outlen)
 		return "host name too long";
+	if (memchr(s, '\0', n) != NULL)
+		return "a host holds no NUL byte";
 	memcpy(out, s, n);
 	out[n] = '\0';
 	if (bracket)

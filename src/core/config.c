@@ -69,6 +69,16 @@ static const struct config_key config_keys[] = {
 	    CONFIG_FORMAT_FLAT),
 	KNUM("output.sqlite.enabled", CONFIG_T_BOOL, sqlite_enabled, 0, 1, 1),
 	KSTR("output.sqlite.path", CONFIG_T_PATH, sqlite_path, "sundew.sqlite"),
+	KSTR("host.name", CONFIG_T_NETBIOS, host_name, "ACCOUNTING-PC3"),
+	KSTR("host.domain", CONFIG_T_NETBIOS, host_domain, "WORKGROUP"),
+	KSTR("host.version", CONFIG_T_WINVER, host_version, "5.1.2600"),
+	KSTR("host.system_root", CONFIG_T_WINPATH, host_system_root,
+	    "C:\\WINDOWS"),
+	KNUM("shell.listen_timeout", CONFIG_T_DURATION, shell_listen_timeout,
+	    1, 86400, 180),
+	KNUM("shell.session_timeout", CONFIG_T_DURATION,
+	    shell_session_timeout, 1, 86400, 600),
+	KNUM("shell.max_open", CONFIG_T_U32, shell_max, 0, 65536, 256),
 	KNUM("download.enabled", CONFIG_T_BOOL, download_enabled, 0, 1, 1),
 	/* At most what one message to the store carries (proc.h). */
 	KNUM("download.max_size", CONFIG_T_SIZE, download_max_size,
@@ -308,6 +318,9 @@ config_set(struct config_ctx *ctx, const struct config_ref *ref,
 	case CONFIG_T_DIR:
 	case CONFIG_T_USER:
 	case CONFIG_T_PATH:
+	case CONFIG_T_NETBIOS:
+	case CONFIG_T_WINVER:
+	case CONFIG_T_WINPATH:
 	case CONFIG_T_FILE:
 		rc = config_value_set_string(ctx, ref->key, name, node, line);
 		break;
@@ -968,6 +981,10 @@ config_free(struct config *conf)
 		free(conf->listen_addr[i]);
 	free(conf->json_path);
 	free(conf->sqlite_path);
+	free(conf->host_name);
+	free(conf->host_domain);
+	free(conf->host_version);
+	free(conf->host_system_root);
 	free(conf->download_source_address);
 	free(conf->download_allow);
 	free(conf->download_connect_to);
@@ -1053,6 +1070,9 @@ config_dump_key(FILE *fp, const struct config *conf,
 	case CONFIG_T_DIR:
 	case CONFIG_T_USER:
 	case CONFIG_T_PATH:
+	case CONFIG_T_NETBIOS:
+	case CONFIG_T_WINVER:
+	case CONFIG_T_WINPATH:
 	case CONFIG_T_FILE:
 	case CONFIG_T_ADDR:
 		config_dump_string(fp, *(char *const *)(const void *)field);

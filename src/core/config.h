@@ -67,6 +67,19 @@ struct config {
 	int		 sqlite_enabled;	/* output.sqlite.enabled */
 	char		*sqlite_path;		/* relative to data_dir */
 
+	/*
+	 * host.*: the one Windows host that every emulator presents (the
+	 * shells' cmd.exe now, the SMB emulator's names later).
+	 */
+	char		*host_name;		/* NetBIOS name */
+	char		*host_domain;		/* workgroup or domain */
+	char		*host_version;		/* "5.1.2600" */
+	char		*host_system_root;	/* "C:\\WINDOWS" */
+
+	/* shell.*: bind and connect-back shells */
+	uint32_t	 shell_listen_timeout;	/* seconds a bind waits */
+	uint32_t	 shell_session_timeout;	/* seconds a shell lasts */
+	uint32_t	 shell_max;		/* open shells per sensor */
 	/* download.*: every outbound connection (egress.h, download.h) */
 	int		 download_enabled;
 	uint64_t	 download_max_size;	/* bytes of one file */

@@ -33,6 +33,9 @@ enum config_type {
 	CONFIG_T_ADDRS,		/* listen.address */
 	CONFIG_T_SVC_ENABLED,	/* services.NAME.enabled */
 	CONFIG_T_SVC_PORTS,	/* services.NAME.ports */
+	CONFIG_T_NETBIOS,	/* host.name, host.domain: a NetBIOS name */
+	CONFIG_T_WINVER,	/* host.version: a version cmd.exe knows */
+	CONFIG_T_WINPATH,	/* host.system_root: C:\NAME\... */
 	CONFIG_T_FILE,		/* an absolute path, read before the chroot */
 	CONFIG_T_ADDR,		/* char *: "" or an IPv4 or IPv6 address */
 	CONFIG_T_CIDRS,		/* download.allow */

@@ -20,6 +20,7 @@
 #include "addr.h"
 #include "config.h"
 #include "config_int.h"
+#include "sc_cmd.h"
 
 #define CONFIG_VALUE_MAX	1024		/* a scalar value */
 #define CONFIG_USER_MAX		32		/* user: */
@@ -394,6 +395,33 @@ config_check_string(enum config_type type, const char *s)
 			return "longer than 32 characters";
 		if (strpbrk(s, "/: \t") != NULL)
 			return "is not a user name";
+		break;
+	case CONFIG_T_NETBIOS:
+		/* What a NetBIOS name may hold and every tool shows. */
+		if (len > 15)
+			return "longer than 15 characters (a NetBIOS name)";
+		for (p = s; *p != '\0'; p++)
+			if (!isalnum((unsigned char)*p) && *p != '-' &&
+			    *p != '_')
+				return "may hold only letters, digits, '-' and "
+				    "'_' (a NetBIOS name)";
+		break;
+	case CONFIG_T_WINVER:
+		if (!sc_cmd_version_known(s))
+			return "expected 5.0.2195 (Windows 2000), 5.1.2600 "
+			    "(XP) or 5.2.3790 (Server 2003)";
+		break;
+	case CONFIG_T_WINPATH:
+		if (len > 48 || toupper((unsigned char)s[0]) != 'C' ||
+		    s[1] != ':' || s[2] != '\\' || s[len - 1] == '\\' ||
+		    strstr(s, "\\\\") != NULL)
+			return "expected a directory of drive C such as "
+			    "C:\\WINDOWS (at most 48 characters)";
+		for (p = s + 3; *p != '\0'; p++)
+			if (!isalnum((unsigned char)*p) && *p != '\\' &&
+			    *p != ' ' && *p != '_' && *p != '-' && *p != '.')
+				return "may hold only letters, digits, blanks, "
+				    "'\\', '_', '-' and '.'";
 		break;
 	case CONFIG_T_FILE:
 		if (s[0] != '/')

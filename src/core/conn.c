@@ -405,6 +405,19 @@ conn_limit_hit(const struct conn *c, const char *limit)
 	sensor_send_event(&ev);
 }
 
+void
+conn_limit_fields(const char *ctx, size_t ctxlen, const char *limit)
+{
+	struct event_buf	ev;
+
+	if (!conn_limit_take(limit))
+		return;
+	event_begin(&ev, "sundew.limit.hit");
+	event_fields(&ev, ctx, ctxlen);
+	event_str(&ev, "limit", limit);
+	sensor_send_event(&ev);
+}
+
 /* A cap that the listener l hit before any session began: no source. */
 void
 conn_listener_limit(const struct listener *l, const char *limit)

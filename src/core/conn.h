@@ -98,6 +98,8 @@ void	conn_shellcode(const struct capture_origin *,
  * without a source says how many ("suppressed") within a second.
  */
 void	conn_limit_hit(const struct conn *, const char *limit);
+/* The same for a session known by its fields (conn_fields()) only. */
+void	conn_limit_fields(const char *ctx, size_t ctxlen, const char *limit);
 /* The same for a cap hit on a listener before any session (no source). */
 void	conn_listener_limit(const struct listener *, const char *limit);
 /* Sends the summaries of the hits left out now (at shutdown). */

@@ -16,7 +16,6 @@
 #include "capture.h"
 #include "config.h"
 #include "conn.h"
-#include "egress.h"
 #include "event.h"
 #include "link.h"
 #include "listen.h"
@@ -51,6 +50,7 @@ struct sensor {
 	int			 ctl;
 	struct event_base	*base;
 	struct connlimit		*limits;
+	struct egress_shared	*egress;
 	const struct listener	*listeners;
 	size_t			 nlisteners;
 	struct event		**tcp;
@@ -96,6 +96,12 @@ struct connlimit *
 sensor_limits(void)
 {
 	return sensor.limits;
+}
+
+struct egress_shared *
+sensor_egress(void)
+{
+	return sensor.egress;
 }
 
 struct sensor_stats *
@@ -525,6 +531,7 @@ sensor_main(const struct sensor_args *a)
 	sensor.index = a->index;
 	sensor.ctl = a->ctl;
 	sensor.limits = a->limits;
+	sensor.egress = a->egress;
 	sensor.listeners = a->listeners;
 	sensor.nlisteners = a->nlisteners;
 
@@ -553,7 +560,6 @@ sensor_main(const struct sensor_args *a)
 	sensor.analyser = link_new(sensor.base, "analyser",
 	    sensor_analyser_msg, NULL);
 	sensor_sched_batch();
-	egress_init(a->conf, a->egress);
 	capture_init(a->conf);
 	sandbox_enter(a->sandbox, a->sandbox->empty_dir, SANDBOX_SENSOR);
 	capture_start(sensor.base);

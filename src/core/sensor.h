@@ -52,6 +52,7 @@ const struct config	*sensor_conf(void);
 struct event_base	*sensor_base(void);
 int			 sensor_index(void);
 struct connlimit		*sensor_limits(void);
+struct egress_shared	*sensor_egress(void);	/* for capture_init() */
 struct sensor_stats	*sensor_stats(void);
 struct ledger		*sensor_ledger(void);
 /* Listener i of the table every sensor shares; NULL past its end. */

@@ -22,7 +22,9 @@ sc_action_same(const struct sc_action *a, const struct sc_action *b)
 	return a->kind == b->kind && a->port == b->port &&
 	    strcmp(a->host, b->host) == 0 && strcmp(a->url, b->url) == 0 &&
 	    strcmp(a->command, b->command) == 0 &&
-	    strcmp(a->mode, b->mode) == 0 && strcmp(a->key, b->key) == 0;
+	    strcmp(a->mode, b->mode) == 0 && strcmp(a->key, b->key) == 0 &&
+	    strcmp(a->proto, b->proto) == 0 &&
+	    a->length_prefix == b->length_prefix;
 }
 
 int
@@ -33,7 +35,7 @@ sc_result_add(struct sc_result *res, const struct sc_action *a)
 	for (i = 0; i < res->nactions; i++) {
 		if (!sc_action_same(&res->actions[i], a))
 			continue;
-		/* Found twice: the strongest evidence is the one that counts. */
+		/* Found twice: the strongest evidence counts. */
 		if (a->evidence > res->actions[i].evidence)
 			res->actions[i].evidence = a->evidence;
 		return 0;
@@ -73,7 +75,8 @@ sc_result_decoder(struct sc_result *res, const char *name)
 
 /*
  * Whether res already holds an action on that port: the emulator's view
- * of a socket (bind shell, file transfer) wins over a byte signature.
+ * of a socket (bind shell, file transfer, with its key) wins over a byte
+ * signature.
  */
 static int
 sc_port_known(const struct sc_result *res, uint16_t port)
@@ -99,8 +102,8 @@ sc_merge(struct sc_result *res, const struct sc_result *pat)
 		memcpy(res->family, pat->family, sizeof(res->family));
 	for (i = 0; i < pat->nactions; i++) {
 		a = &pat->actions[i];
-		if ((a->kind == SC_BIND_SHELL || a->kind == SC_CONNECT_SHELL) &&
-		    sc_port_known(res, a->port))
+		if ((a->kind == SC_BIND_SHELL || a->kind == SC_CONNECT_SHELL ||
+		    a->kind == SC_RECEIVE_FILE) && sc_port_known(res, a->port))
 			continue;
 		(void)sc_result_add(res, a);
 	}
@@ -121,7 +124,7 @@ sc_exec_downloads(const struct sc_action *exec, const char *attacker,
     struct sc_result *res)
 {
 	struct sc_result	*cmd;
-	enum sc_evidence	 ev = exec->evidence;	/* exec is in res */
+	enum sc_evidence	 ev = exec->evidence;	/* in res */
 	size_t			 i;
 
 	if ((cmd = calloc(1, sizeof(*cmd))) == NULL)

@@ -49,6 +49,14 @@ struct sc_action {
 	char			command[SC_CMD_MAX];
 	char			mode[16];		/* receive_file */
 	char			key[SC_KEY_MAX];	/* hex */
+	/*
+	 * receive_file: Nepenthes' name of the dialogue, "link" (connect,
+	 * key), "blink" (bind, key), "csend" (connect), "creceive" (bind),
+	 * or "" when only a signature saw it; length_prefix 4 when the code
+	 * first reads a 4-byte length (little-endian) before the file.
+	 */
+	char			proto[16];
+	uint8_t			length_prefix;
 };
 
 struct sc_result {
@@ -64,7 +72,7 @@ struct sc_result {
 /* Budgets of one analysis. */
 struct sc_limits {
 	uint64_t	max_steps;	/* x86 instructions per candidate */
-	uint64_t	max_usec;	/* wall time for the whole payload */
+	uint64_t	max_usec;	/* CPU time for the whole payload */
 	size_t		max_candidates;	/* offsets emulated */
 };
 

@@ -159,6 +159,11 @@ sc_cli_action(const struct sc_action *a)
 		json_object_set_new(o, "command", sc_cli_str(a->command));
 	if (a->key[0] != '\0')
 		json_object_set_new(o, "key", sc_cli_str(a->key));
+	if (a->proto[0] != '\0')
+		json_object_set_new(o, "proto", sc_cli_str(a->proto));
+	if (a->length_prefix != 0)
+		json_object_set_new(o, "length_prefix",
+		    json_integer(a->length_prefix));
 	return o;
 }
 

@@ -143,6 +143,75 @@ sc_emu_reg(struct sc_emu *e, int reg)
 	return v;
 }
 
+static const int sc_emu_keyregs[SC_EMU_NKEYREGS] = { UC_X86_REG_EBX,
+    UC_X86_REG_ECX, UC_X86_REG_EDX, UC_X86_REG_ESI, UC_X86_REG_EDI,
+    UC_X86_REG_EBP };
+
+uint32_t
+sc_emu_recv(struct sc_emu *e, uint32_t buf, uint32_t len)
+{
+	uint8_t		fill[256];
+	uint32_t	n, done, k;
+	size_t		i;
+
+	if (e->flags & SC_EMU_RECV) {
+		uc_emu_stop(e->uc);
+		return 0;
+	}
+	e->flags |= SC_EMU_RECV;
+	e->recv_buf = buf;
+	e->recv_len = len;
+	for (i = 0; i < SC_EMU_NKEYREGS; i++)
+		e->recv_regs[i] = sc_emu_reg(e, sc_emu_keyregs[i]);
+	n = len < SC_EMU_RECV_FILL ? len : SC_EMU_RECV_FILL;
+	memset(fill, 0xcc, sizeof(fill));
+	for (done = 0; done < n; done += k) {
+		k = n - done < sizeof(fill) ? n - done : sizeof(fill);
+		if (uc_mem_write(e->uc, buf + done, fill, k) != UC_ERR_OK) {
+			uc_emu_stop(e->uc);
+			return 0;
+		}
+	}
+	return n;
+}
+
+/* Whether addr is in the int3 bytes of the first recv(). */
+static int
+sc_emu_in_recv(const struct sc_emu *e, uint32_t addr)
+{
+	return (e->flags & SC_EMU_RECV) && addr >= e->recv_buf &&
+	    addr - e->recv_buf < e->recv_len &&
+	    addr - e->recv_buf < SC_EMU_RECV_FILL;
+}
+
+/*
+ * The code jumped into the bytes of its first recv(): a stager.  What
+ * stage 1 hands stage 2 is the one register it set since the recv()
+ * that does not point into the received bytes, as the linkbot's
+ * `mov edi, key; jmp ebp`: stage 2 sends that key back to the attacker,
+ * who then sends the file.  Recorded as hex, in memory order (what
+ * stage 2 sends).
+ */
+static void
+sc_emu_stage(struct sc_emu *e)
+{
+	uint32_t	v, key = 0;
+	size_t		i, nchanged = 0;
+
+	e->flags |= SC_EMU_STAGE;
+	for (i = 0; i < SC_EMU_NKEYREGS; i++) {
+		v = sc_emu_reg(e, sc_emu_keyregs[i]);
+		if (v == e->recv_regs[i] ||
+		    (v >= e->recv_buf && v - e->recv_buf <= e->recv_len))
+			continue;
+		key = v;
+		nchanged++;
+	}
+	if (nchanged == 1)
+		snprintf(e->key, sizeof(e->key), "%02x%02x%02x%02x",
+		    key & 0xff, key >> 8 & 0xff, key >> 16 & 0xff, key >> 24);
+}
+
 /* One Linux network call: records intent, returns the value for EAX. */
 static uint32_t
 sc_emu_linux_net(struct sc_emu *e, int call, const uint32_t *a)
@@ -176,9 +245,7 @@ sc_emu_linux_net(struct sc_emu *e, int call, const uint32_t *a)
 		return 4;
 	case SC_EMU_SYS_RECV:
 	case SC_EMU_SYS_RECVFROM:
-		e->flags |= SC_EMU_RECV;
-		uc_emu_stop(e->uc);
-		return 0;
+		return sc_emu_recv(e, a[1], a[2]);
 	}
 	return (uint32_t)-38;	/* ENOSYS */
 }
@@ -194,6 +261,12 @@ sc_emu_hook_intr(uc_engine *uc, uint32_t intno, void *arg)
 	uint32_t	 nr, ret = 0, a[3] = { 0, 0, 0 };
 	int		 i;
 
+	if (intno == 3 && sc_emu_in_recv(e, sc_emu_reg(e, UC_X86_REG_EIP) -
+	    1)) {
+		sc_emu_stage(e);
+		uc_emu_stop(uc);
+		return;
+	}
 	if (intno != 0x80) {
 		/* divide error, int3, and the rest as access violations */
 		e->fault = intno == 0 ? 0xc0000094u : intno == 3 ?
@@ -246,6 +319,33 @@ sc_emu_hook_intr(uc_engine *uc, uint32_t intno, void *arg)
 	uc_reg_write(uc, UC_X86_REG_EAX, &ret);
 }
 
+/*
+ * A socket the code reads from, as Nepenthes named the dialogues: with a
+ * key handed to a second stage, link (connect) or blink (bind); without,
+ * csend or creceive.  A first recv() of exactly 4 bytes that is not run
+ * is the length of the file (halle's csend, as Nepenthes' csend URL
+ * with offset 4).
+ */
+static void
+sc_emu_transfer(struct sc_emu *e, struct sc_action *a, const char *mode)
+{
+	int	connect = strcmp(mode, "connect") == 0;
+
+	a->kind = SC_RECEIVE_FILE;
+	a->evidence = SC_EV_EMULATED;
+	snprintf(a->mode, sizeof(a->mode), "%s", mode);
+	if ((e->flags & SC_EMU_STAGE) && e->key[0] != '\0') {
+		snprintf(a->key, sizeof(a->key), "%s", e->key);
+		snprintf(a->proto, sizeof(a->proto), "%s",
+		    connect ? "link" : "blink");
+		return;
+	}
+	snprintf(a->proto, sizeof(a->proto), "%s",
+	    connect ? "csend" : "creceive");
+	if (e->recv_len == 4 && !(e->flags & SC_EMU_STAGE))
+		a->length_prefix = 4;
+}
+
 /* The intent of one candidate as actions; returns how many it added. */
 static unsigned
 sc_emu_conclude(struct sc_emu *e)
@@ -257,18 +357,16 @@ sc_emu_conclude(struct sc_emu *e)
 	if (f & SC_EMU_CONNECT) {
 		a.port = e->connect_port;
 		snprintf(a.host, sizeof(a.host), "%s", e->connect_host);
-		if (f & SC_EMU_RECV) {
-			a.kind = SC_RECEIVE_FILE;
-			snprintf(a.mode, sizeof(a.mode), "connect");
-		} else
+		if (f & SC_EMU_RECV)
+			sc_emu_transfer(e, &a, "connect");
+		else
 			a.kind = SC_CONNECT_SHELL;
 		sc_emu_add(e, &a);
 	} else if ((f & SC_EMU_BIND) && (f & (SC_EMU_LISTEN | SC_EMU_ACCEPT))) {
 		a.port = e->bind_port;
-		if (f & SC_EMU_RECV) {
-			a.kind = SC_RECEIVE_FILE;
-			snprintf(a.mode, sizeof(a.mode), "bind");
-		} else
+		if (f & SC_EMU_RECV)
+			sc_emu_transfer(e, &a, "bind");
+		else
 			a.kind = SC_BIND_SHELL;
 		sc_emu_add(e, &a);
 	} else if ((f & SC_EMU_EXEC) && !(f & (SC_EMU_DOWNLOAD |
@@ -280,12 +378,20 @@ sc_emu_conclude(struct sc_emu *e)
 	return e->nadded;
 }
 
+/*
+ * The CPU time this thread has used, in usec: the budget of an analysis.
+ * Wall time would make the verdict depend on what else the machine runs:
+ * under load, a real shellcode's emulation ran out of time before its
+ * bind() and the action was left with the evidence of a signature in
+ * clear, which is not carried out.  The analyser's alarm (wall time)
+ * still bounds a whole analysis.
+ */
 static uint64_t
 sc_emu_now_usec(void)
 {
 	struct timespec	ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
@@ -352,7 +458,7 @@ sc_emu_hook_fnop(uc_engine *uc, uint64_t addr, uint32_t size, void *arg)
 		uc_reg_write(uc, UC_X86_REG_FIP, &fip);
 }
 
-/* Checks the wall-time deadline every 256 blocks. */
+/* Checks the CPU-time deadline every 256 blocks. */
 static void
 sc_emu_hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *arg)
 {
@@ -455,6 +561,14 @@ sc_emu_run_seh(struct sc_emu *e, uint64_t begin, uint64_t steps)
 		    err == UC_ERR_INSN_INVALID)
 			e->fault = err == UC_ERR_INSN_INVALID ? 0xc000001du :
 			    0xc0000005u;
+		eip = 0;
+		uc_reg_read(e->uc, UC_X86_REG_EIP, &eip);
+		/* Received bytes on the stack or in data: not executable. */
+		if ((err == UC_ERR_FETCH_PROT || err == UC_ERR_FETCH_UNMAPPED) &&
+		    sc_emu_in_recv(e, eip)) {
+			sc_emu_stage(e);
+			return;
+		}
 		if (e->fault == 0 || sc_emu_now_usec() >= e->deadline ||
 		    sc_win32_seh(e, e->fault) == -1)
 			return;
@@ -542,6 +656,8 @@ sc_emu_prepare(struct sc_emu *e, const uint8_t *buf, size_t len,
 	e->connect_host[0] = '\0';
 	e->exec_cmd[0] = '\0';
 	e->resolved[0] = '\0';
+	e->recv_buf = e->recv_len = 0;
+	e->key[0] = '\0';
 	e->heap_next = SC_EMU_HEAP_BASE;
 	e->fault = 0;
 	e->nseh = 0;

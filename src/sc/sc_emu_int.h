@@ -42,6 +42,11 @@ _Static_assert(SC_EMU_CODE_BASE + SC_EMU_CODE_MAX + SC_EMU_CODE_SLACK +
 #define SC_EMU_EXEC		0x0040
 #define SC_EMU_DOWNLOAD		0x0080
 #define SC_EMU_FILE		0x0100	/* created or wrote a file */
+#define SC_EMU_STAGE		0x0200	/* ran the bytes it received */
+
+/* Bytes of int3 the first recv() hands the code (a second stage). */
+#define SC_EMU_RECV_FILL	0x1000u
+#define SC_EMU_NKEYREGS		6	/* ebx ecx edx esi edi ebp */
 
 /* One analysis: one engine, reused for every candidate offset. */
 struct sc_emu {
@@ -55,8 +60,12 @@ struct sc_emu {
 	char			 connect_host[SC_HOST_MAX];
 	char			 exec_cmd[SC_CMD_MAX];
 	char			 resolved[SC_HOST_MAX];	/* gethostbyname */
+	uint32_t		 recv_buf;	/* the first recv() */
+	uint32_t		 recv_len;	/* what it asked for */
+	uint32_t		 recv_regs[SC_EMU_NKEYREGS];	/* at that call */
+	char			 key[SC_KEY_MAX];	/* hex, for stage 2 */
 	unsigned		 nadded;	/* actions added by hooks */
-	uint64_t		 deadline;	/* CLOCK_MONOTONIC, usec */
+	uint64_t		 deadline;	/* thread CPU time, usec */
 	uint64_t		 blocks;	/* basic blocks run */
 	uint32_t		 fault;		/* exception code, or 0 */
 	unsigned		 nseh;		/* SEH dispatches */
@@ -96,6 +105,13 @@ int	sc_emu_sockaddr(struct sc_emu *, uint32_t addr, char *host,
 	    size_t hostsize, uint16_t *port);
 /* Bump allocation in the guest heap; 0 when exhausted. */
 uint32_t sc_emu_alloc(struct sc_emu *, uint32_t size);
+/*
+ * A recv() of len bytes into buf, for sc_win32.c and int 0x80: the first
+ * gets int3 bytes (a second stage that the code may run: sc_emu.c then
+ * learns what stage 1 hands it, a link transfer's key), any later one
+ * ends the candidate (a loop that writes a file).  Returns the count.
+ */
+uint32_t sc_emu_recv(struct sc_emu *, uint32_t buf, uint32_t len);
 /* Adds an action now (downloads) as SC_EV_EMULATED; counts it. */
 void	sc_emu_add(struct sc_emu *, const struct sc_action *);
 

@@ -67,7 +67,9 @@ sc_result_check(const struct sc_result *r)
 		    !sc_event_terminated(a->url, sizeof(a->url)) ||
 		    !sc_event_terminated(a->command, sizeof(a->command)) ||
 		    !sc_event_terminated(a->mode, sizeof(a->mode)) ||
-		    !sc_event_terminated(a->key, sizeof(a->key)))
+		    !sc_event_terminated(a->key, sizeof(a->key)) ||
+		    !sc_event_terminated(a->proto, sizeof(a->proto)) ||
+		    (a->length_prefix != 0 && a->length_prefix != 4))
 			return -1;
 	}
 	return 0;
@@ -126,6 +128,10 @@ sc_event_action(struct sc_event_out *o, const struct sc_action *a, int first)
 		sc_event_str(o, "command", a->command);
 	if (a->key[0] != '\0')
 		sc_event_str(o, "key", a->key);
+	if (a->proto[0] != '\0')
+		sc_event_str(o, "proto", a->proto);
+	if (a->length_prefix != 0)
+		sc_event_put(o, ",\"length_prefix\":%u", a->length_prefix);
 	sc_event_put(o, "}");
 }
 

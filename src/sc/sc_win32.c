@@ -632,10 +632,7 @@ w32_net(struct sc_emu *e, const struct w32_api *api, const uint32_t *a)
 	case 7:
 		return w32_gethostbyname(e, a[0]);
 	case 5:
-		/* What follows runs the received bytes: intent is known. */
-		e->flags |= SC_EMU_RECV;
-		uc_emu_stop(e->uc);
-		return 0;
+		return sc_emu_recv(e, a[1], a[2]);
 	}
 	return a[2];	/* send: all of it */
 }

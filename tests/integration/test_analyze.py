@@ -28,8 +28,8 @@ EXPECTED = {
     "libemu_06_win32-reverse-exitfunc-seh-lhost-216-75-15-231-lport-4321-si.bin": {"action": "connect_shell", "host": "216.75.15.231", "port": 4321, "evidence": "emulated"},
     "libemu_07_win32-downloadexec-url-http-nepenthes-mwcollect-org-bad-exe.bin": {"action": "download", "url": "http://nepenthes.mwcollect.org/bad.exe", "evidence": "emulated"},
     "libemu_09_some-old-dcom-shellcode.bin": {"action": "bind_shell", "port": 4444, "evidence": "emulated"},
-    "libemu_12_lindau-linkbot-connectback-version.bin": {"action": "receive_file", "mode": "connect", "host": "62.47.217.254", "port": 15385, "evidence": "emulated"},
-    "libemu_14_halle-filetransferr-via-csend.bin": {"action": "receive_file", "mode": "connect", "host": "70.228.36.118", "port": 11805, "evidence": "emulated"},
+    "libemu_12_lindau-linkbot-connectback-version.bin": {"action": "receive_file", "mode": "connect", "host": "62.47.217.254", "port": 15385, "proto": "link", "key": "acac0685", "evidence": "emulated"},
+    "libemu_14_halle-filetransferr-via-csend.bin": {"action": "receive_file", "mode": "connect", "host": "70.228.36.118", "port": 11805, "proto": "csend", "length_prefix": 4, "evidence": "emulated"},
     "libemu_16_win32-bind-pex-clet-s-win32-bind-pex-b-50-t-b-c-f-spectrum-s.bin": {"action": "bind_shell", "port": 4444, "evidence": "decoded"},
     "libemu_18_the-hackers-choice-realplayer-8-exploit.bin": {"action": "bind_shell", "port": 6318, "evidence": "emulated"},
     "libemu_24_linux-bindshell.bin": {"action": "bind_shell", "port": 20000, "evidence": "emulated"},
@@ -64,7 +64,7 @@ def test_corpus_file_gives_its_action(name):
 def test_amberg_bind_file_transfer():
     r, out = analyze(SC / "libemu_11_amberg.bin")
     assert has_action(out[0], {"action": "receive_file", "mode": "bind", "port": 44028,
-                               "evidence": "emulated"}), out
+                               "proto": "creceive", "evidence": "emulated"}), out
 
 
 @corpus

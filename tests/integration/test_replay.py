@@ -18,21 +18,21 @@ def hexdumps(d):
 
 @needs_corpus(PCAPS)
 def test_honeynet_lsass_attack(sundew):
-    # 1957 is the bind shell the exploit asks for; until the shellcode
-    # analyser opens it, a generic port stands in for it.
-    d = sundew(["services.kuang2.ports=[17300,1957]"])
+    # The exploit's two connections to 445, then the bind shell on 1957
+    # that its shellcode opened (test_capture.py follows the story to
+    # the stored file).
+    d = sundew()
     r = replay(PCAPS / "attack" / "honeynet-fc2010-1_attack-trace.pcap",
                "--retry", "2")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "-> 445" in r.stdout and "-> 1957" in r.stdout
-    assert r.stdout.count("skip") >= 2       # the victim's own downloads
-    d.wait_events("sundew.connection.close", dst_port=1957)
+    assert "summary: 3 played, 0 failed, 2 skipped" in r.stdout, r.stdout
     d.wait_events("sundew.file.stored", dst_port=445)
     d.stop()
+    # The first connection sends nothing; the second, the exploit.
+    assert len(d.events("sundew.file.stored", dst_port=445)) == 1
     dumps = hexdumps(d)
     assert any(XOR_DECODER in b for b in dumps.values())
-    assert any(b"echo open 0.0.0.0 8884 > o" in b and b"ssms.exe" in b
-               for b in dumps.values())
     smb = d.events("sundew.request", dst_port=445)[0]
     assert smb["service"] == "smb"
     # The NetBIOS session request of the exploit is the first thing sent.

