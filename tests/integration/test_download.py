@@ -117,13 +117,10 @@ class HttpServer:
 
 
 class FtpServer:
-    """pyftpdlib on 127.0.0.2 with one user; mode "active" refuses
-    PASV/EPSV, "passive" refuses PORT/EPRT.  Records the data commands.
-    On 127.0.0.2, so that the sensor's end of the control connection
-    (127.0.0.1, where active mode's data port listens) is not the
-    server's address."""
+    """pyftpdlib on host:port with one user; mode "active" refuses
+    PASV/EPSV, "passive" refuses PORT/EPRT.  Records the data commands."""
 
-    def __init__(self, root, port, user, password, mode):
+    def __init__(self, root, port, user, password, mode, host="127.0.0.1"):
         from pyftpdlib.authorizers import DummyAuthorizer
         from pyftpdlib.handlers import FTPHandler
         from pyftpdlib.servers import FTPServer
@@ -149,7 +146,7 @@ class FtpServer:
 
         Handler.authorizer = auth
         Handler.permit_privileged_ports = True
-        self.server = FTPServer(("127.0.0.2", port), Handler)
+        self.server = FTPServer((host, port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        kwargs={"timeout": 0.1}, daemon=True)
         self.thread.start()
@@ -247,7 +244,10 @@ def test_ftp_download(sundew, tmp_path, mode):
     body = sample(120000, 3)
     (root / "w.exe").write_bytes(body)
     sha = hashlib.sha256(body).hexdigest()
-    ftp = FtpServer(root, FTP_PORT, "worm", "s3cret", mode)
+    # On 127.0.0.2, so that the sensor's end of the control connection
+    # (127.0.0.1, where active mode's data port listens) is not the
+    # server's address.
+    ftp = FtpServer(root, FTP_PORT, "worm", "s3cret", mode, "127.0.0.2")
     try:
         d = sundew([f"download.connect_to=ftp.example.org:21:"
                     f"127.0.0.2:{FTP_PORT}"])
