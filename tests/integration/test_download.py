@@ -407,8 +407,11 @@ def test_redirect_to_loopback_refused(sundew):
 
 def test_same_url_from_1000_connections_fetched_once(sundew):
     """The same URL offered by 1,000 connections from 100 sources: one
-    request reaches the server, one file is stored, 999 offers fail as
-    duplicates."""
+    request reaches the server, one file is stored, every other offer
+    fails as a duplicate.  An offer is made for each verdict whose URL
+    the emulator saw asked for; on a loaded machine an emulation may run
+    out of its budget before the call (the URL is then only "clear", and
+    not fetched), so the offers are counted against those verdicts."""
     body = sample(30000, 6)
     web = HttpServer(HTTP_PORT, {"/once.exe": body})
     payload = url_shellcode("http://once.example.org/once.exe")
@@ -420,17 +423,24 @@ def test_same_url_from_1000_connections_fetched_once(sundew):
             s = connect(GENERIC_PORT, src=f"127.0.{1 + i // 10}.{10 + i % 10}")
             s.sendall(payload)
             s.close()
-        d.wait_events("sundew.download.offer", count=n, timeout=180)
-        d.wait_events("sundew.download.failed", count=n - 1, timeout=60)
+        d.wait_events("sundew.shellcode.detected", count=n, timeout=180)
+        emulated = [e for e in d.events("sundew.shellcode.detected")
+                    if [a["evidence"] for a in e["actions"]] == ["emulated"]]
+        offers = len(emulated)
+        assert offers >= n * 9 // 10
+        d.wait_events("sundew.download.offer", count=offers, timeout=60)
+        d.wait_events("sundew.download.failed", count=offers - 1,
+                      timeout=60)
         d.wait_events("sundew.file.stored", origin="download", timeout=30)
         time.sleep(1)
         d.stop()
     finally:
         web.close()
     assert web.hits == {"/once.exe": 1}
-    assert len(d.events("sundew.download.offer")) == n
+    assert sorted(e["session"] for e in d.events("sundew.download.offer")) \
+        == sorted(e["session"] for e in emulated)
     failed = d.events("sundew.download.failed")
-    assert [e["reason"] for e in failed] == ["duplicate"] * (n - 1)
+    assert [e["reason"] for e in failed] == ["duplicate"] * (offers - 1)
     assert len(d.events("sundew.download.complete")) == 1
     assert len(d.events("sundew.file.stored", origin="download")) == 1
     sha = hashlib.sha256(body).hexdigest()
