@@ -333,15 +333,19 @@ setup(void **state)
 	return 0;
 }
 
+/* Forgets the events kept so far. */
+static void
+events_clear(void)
+{
+	while (nevents > 0)
+		free(events[--nevents]);
+}
+
 static int
 teardown(void **state)
 {
-	size_t	i;
-
 	download_stop();
-	for (i = 0; i < nevents; i++)
-		free(events[i]);
-	nevents = 0;
+	events_clear();
 	if (shared != NULL)
 		egress_shared_free(shared);
 	shared = NULL;
@@ -413,7 +417,7 @@ test_policy_refusals(void **state)
 
 	test_start(NULL);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		nevents = 0;
+		events_clear();
 		snprintf(url, sizeof(url), "http://%s:%u/count",
 		    cases[i].host, http_port);
 		fetch(url);
