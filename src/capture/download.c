@@ -48,6 +48,7 @@ static struct {
 	struct event_base	*base;		/* NULL until the loop runs */
 	TAILQ_HEAD(, download)	 running;
 	size_t			 nrunning;
+	size_t			 bodies;	/* bytes allocated for them */
 	int			 stopping;
 } dl = { .running = TAILQ_HEAD_INITIALIZER(dl.running) };
 
@@ -139,6 +140,49 @@ download_refuse(const struct capture_origin *o, const char *url,
 	sensor_send_event(&ev);
 }
 
+/* Gives back d's body (a new attempt starts from nothing). */
+static void
+download_body_reset(struct download *d)
+{
+	dl.bodies -= d->cap;
+	free(d->body);
+	d->body = NULL;
+	d->len = d->cap = 0;
+}
+
+/*
+ * The body grows as it comes, doubling from DOWNLOAD_BODY_FIRST, never
+ * from the length the server announces: a server that announces
+ * download.max_size and then sends a byte a minute would have it all.
+ */
+int
+download_body_add(struct download *d, const void *p, size_t n)
+{
+	size_t	 cap = d->cap > 0 ? d->cap : DOWNLOAD_BODY_FIRST;
+	uint8_t	*b;
+
+	if (n > download_conf.max_size - d->len) {
+		d->over = 1;
+		return -1;
+	}
+	if (d->len + n > d->cap) {
+		while (cap < d->len + n)
+			cap = cap > download_conf.max_size / 2 ?
+			    download_conf.max_size : cap * 2;
+		if (dl.bodies - d->cap + cap > DOWNLOAD_BODY_BUDGET ||
+		    (b = realloc(d->body, cap)) == NULL) {
+			d->nomem = 1;
+			return -1;
+		}
+		dl.bodies = dl.bodies - d->cap + cap;
+		d->body = b;
+		d->cap = cap;
+	}
+	memcpy(d->body + d->len, p, n);
+	d->len += n;
+	return 0;
+}
+
 static void
 download_free(struct download *d)
 {
@@ -149,9 +193,9 @@ download_free(struct download *d)
 		event_free(d->retry_ev);
 	TAILQ_REMOVE(&dl.running, d, entry);
 	dl.nrunning--;
+	download_body_reset(d);
 	free(d->url);
 	free(d->hop);
-	free(d->body);
 	free(d);
 }
 
@@ -380,8 +424,9 @@ download_attempt(struct download *d)
 		port = to_port;
 	}
 	d->pin_port = port;
-	d->len = 0;
+	download_body_reset(d);
 	d->over = 0;
+	d->nomem = 0;
 	d->guard = NULL;
 	d->error[0] = '\0';
 	memset(&hints, 0, sizeof(hints));
@@ -536,7 +581,16 @@ download_done(struct download *d, int curlcode, long status,
 
 	download_curl_cancel(d);
 	if (d->over || c == CURLE_FILESIZE_EXCEEDED) {
+		snprintf(d->error, sizeof(d->error), "more than %llu bytes",
+		    (unsigned long long)download_conf.max_size);
 		download_fail(d, "max_size");	/* nothing is stored */
+		return;
+	}
+	if (d->nomem) {
+		log_warnx("download %s: the bodies of the running downloads "
+		    "would pass %u MiB: failed", d->url,
+		    DOWNLOAD_BODY_BUDGET >> 20);
+		download_fail(d, "memory");
 		return;
 	}
 	if (d->guard != NULL) {

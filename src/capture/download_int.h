@@ -18,8 +18,14 @@
 #define DOWNLOAD_URL_MAX	1024
 /* Redirects followed, each checked against the egress policy. */
 #define DOWNLOAD_HOPS_MAX	5
-/* The first allocation of a body whose size is not announced. */
+/* A body's first allocation; it doubles as the data comes. */
 #define DOWNLOAD_BODY_FIRST	(16 * 1024)
+/*
+ * The bodies of a sensor's downloads together: download.max_size times
+ * download.max_concurrent could be gigabytes.  Past it a download fails
+ * ("memory") rather than the sensor.
+ */
+#define DOWNLOAD_BODY_BUDGET	(256u * 1024 * 1024)
 /*
  * libcurl's receive buffer per transfer (its minimum is 1024): the larger
  * part of what a running download costs besides its body.
@@ -71,10 +77,17 @@ struct download {
 	uint8_t			*body;
 	size_t			 len, cap;
 	int			 over;		/* passed max_size */
+	int			 nomem;		/* passed the budget */
 };
 
 /* download.c */
 extern struct download_conf	download_conf;
+/*
+ * Appends n bytes of the body: 0, or -1 with d->over set (past
+ * download.max_size) or d->nomem (past DOWNLOAD_BODY_BUDGET, or no
+ * memory).
+ */
+int	download_body_add(struct download *, const void *, size_t n);
 /* A transfer ended: curl's result, the HTTP status (0: none). */
 void	download_done(struct download *, int curlcode, long status,
 	    const char *redirect);

@@ -61,6 +61,12 @@ static char	 file_ctx[SENSOR_FILE_CTX + 1];
 static uint8_t	*file_data;
 static size_t	 file_len, nfiles;
 
+/* /huge: its bytes, and the requests waiting for their end. */
+#define HUGE		(33u << 20)
+static uint8_t			*huge;
+static struct evhttp_request	*huge_reqs[8];
+static size_t			 nhuge;
+
 /* Requests the server got, by path. */
 static int	 hits_file, hits_count, hits_error, hits_slow;
 static struct evhttp_request *slow_req;
@@ -159,6 +165,17 @@ http_cb(struct evhttp_request *req, void *arg)
 		}
 		evhttp_send_reply_end(req);
 		free(big);
+	} else if (strncmp(uri, "/huge", 5) == 0) {
+		/* HUGE bytes, then the end only when the test says. */
+		struct evbuffer	*b = evbuffer_new();
+
+		if (huge == NULL)
+			huge = calloc(1, HUGE);
+		evbuffer_add_reference(b, huge, HUGE, NULL, NULL);
+		evhttp_send_reply_start(req, 200, "OK");
+		evhttp_send_reply_chunk(req, b);
+		evbuffer_free(b);
+		huge_reqs[nhuge++] = req;
 	} else if (strcmp(uri, "/error") == 0) {
 		hits_error++;
 		http_reply(req, 503, "busy", 4);
@@ -493,6 +510,41 @@ test_retries(void **state)
 	assert_int_equal(hits_error, 1);
 }
 
+/*
+ * The bodies of the running downloads share one budget (256 MiB): five
+ * downloads of 33 MiB, whose buffers double to 64 MiB, do not all fit;
+ * the fourth to grow fails ("memory") and gives its room back, and the
+ * others complete.
+ */
+static void
+test_bodies_budget(void **state)
+{
+	char	url[64];
+	size_t	i;
+	time_t	end;
+
+	test_start("download.max_size=64MiB");
+	nhuge = 0;
+	for (i = 0; i < 5; i++) {
+		snprintf(url, sizeof(url), "http://files.test/huge%zu", i);
+		fetch(url);
+	}
+	end = time(NULL) + 60;
+	while (count("sundew.download.failed") == 0 && time(NULL) < end)
+		run_for(20);
+	assert_int_equal(nhuge, 5);
+	for (i = 0; i < nhuge; i++)
+		evhttp_send_reply_end(huge_reqs[i]);
+	run_until(5, 60);
+	assert_int_equal(count("sundew.download.failed"), 1);
+	assert_non_null(strstr(last("sundew.download.failed"),
+	    "\"reason\":\"memory\""));
+	assert_int_equal(nfiles, 4);
+	assert_int_equal(file_len, HUGE);
+	free(file_data);
+	file_data = NULL;
+}
+
 /* A server that does not answer: the time cap, no retry. */
 static void
 test_timeout(void **state)
@@ -696,6 +748,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_redirects, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_retries, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bodies_budget, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup,
 		    teardown),
