@@ -45,10 +45,10 @@ struct download_conf	download_conf;
 
 static struct {
 	struct evdns_base	*dns;
-	struct event_base	*base;		/* NULL until the loop runs */
+	struct event_base	*base;		/* NULL until the loop */
 	TAILQ_HEAD(, download)	 running;
 	size_t			 nrunning;
-	size_t			 bodies;	/* bytes allocated for them */
+	size_t			 bodies;	/* their bytes */
 	int			 stopping;
 } dl = { .running = TAILQ_HEAD_INITIALIZER(dl.running) };
 
@@ -78,7 +78,7 @@ download_dns_init(const struct config *conf)
 	const char	*hosts = conf->download_hosts;
 	int		 r;
 
-	/* libevent seeds its DNS ids from the kernel: now, not in the chroot. */
+	/* libevent seeds its DNS ids from the kernel: before the chroot. */
 	evutil_secure_rng_init();
 	if ((dl.dns = evdns_base_new(sensor_base(),
 	    EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL)
@@ -86,10 +86,11 @@ download_dns_init(const struct config *conf)
 	if (rc != NULL && *rc != '\0' &&
 	    (r = evdns_base_resolv_conf_parse(dl.dns, DNS_OPTIONS_ALL,
 	    rc)) != 0) {
-		/* 6: no name server in it; evdns then asks 127.0.0.1. */
-		if (r == 6)
-			log_warnx("download.resolv_conf %s names no name "
-			    "server: asking 127.0.0.1", rc);
+		/* 1: no such file, 6: no name server in it: 127.0.0.1. */
+		if (r == 1 || r == 6)
+			log_warnx("download.resolv_conf %s %s: asking the name "
+			    "server on 127.0.0.1", rc, r == 1 ?
+			    "could not be opened" : "names no name server");
 		else
 			log_warnx("download.resolv_conf %s could not be read "
 			    "(evdns error %d): host names resolve from "
@@ -226,12 +227,14 @@ download_fail(struct download *d, const char *reason)
 static size_t
 download_ctx(const struct download *d, char *buf, size_t len)
 {
-	char	url[2 * DOWNLOAD_URL_MAX + 1], hop[2 * DOWNLOAD_URL_MAX + 1];
+	char	url[2 * DOWNLOAD_URL_MAX + 1];
+	char	hop[2 * DOWNLOAD_URL_MAX + 1];
 	int	n;
 
 	event_escape(url, sizeof(url), d->url, strlen(d->url), NULL);
 	event_escape(hop, sizeof(hop), d->hop, strlen(d->hop), NULL);
-	n = snprintf(buf, len, "%.*s,\"origin\":\"download\",\"url\":\"%s\"%s%s%s",
+	n = snprintf(buf, len,
+	    "%.*s,\"origin\":\"download\",\"url\":\"%s\"%s%s%s",
 	    (int)d->origin.ctxlen, d->origin.ctx, url,
 	    d->hops > 0 ? ",\"hop_url\":\"" : "", d->hops > 0 ? hop : "",
 	    d->hops > 0 ? "\"" : "");
@@ -245,7 +248,7 @@ download_ctx(const struct download *d, char *buf, size_t len)
 static void
 download_complete(struct download *d)
 {
-	char	ctx[CAPTURE_CTX_MAX + 5 * DOWNLOAD_URL_MAX];
+	char	ctx[SENSOR_FILE_CTX];
 	size_t	n;
 
 	if (d->len == 0) {
@@ -291,8 +294,8 @@ download_retry(struct download *d, const char *reason)
 	}
 	d->hops = 0;
 	d->passive = 0;
-	if (d->retry_ev == NULL &&
-	    (d->retry_ev = evtimer_new(dl.base, download_retry_cb, d)) == NULL) {
+	if (d->retry_ev == NULL && (d->retry_ev = evtimer_new(dl.base,
+	    download_retry_cb, d)) == NULL) {
 		download_fail(d, "memory");
 		return;
 	}

@@ -50,34 +50,35 @@ struct download {
 	TAILQ_ENTRY(download)	 entry;
 	struct capture_origin	 origin;
 	char			*url;		/* as offered */
-	char			*hop;		/* the URL being fetched */
-	int			 hops;		/* redirects followed */
+	char			*hop;		/* being fetched */
+	int			 hops;		/* redirects */
 	uint32_t		 attempt;	/* 0 for the first */
 	enum download_scheme	 scheme;
-	int			 passive;	/* ftp: active mode failed */
+	int			 passive;	/* ftp: active failed */
 
 	/* The one address curl may connect to, after the policy. */
 	struct sockaddr_storage	 pin;
 	socklen_t		 pinlen;
-	char			 pin_host[64];	/* pin as text, for curl */
+	char			 pin_host[64];	/* pin as text */
 	uint16_t		 pin_port;
-	int			 mapped;	/* download.connect_to named it */
+	int			 mapped;	/* a connect_to rule's */
 
-	struct evdns_getaddrinfo_request *dns;	/* resolving */
-	struct event		*retry_ev;	/* waiting for the next try */
+	/* While resolving. */
+	struct evdns_getaddrinfo_request *dns;
+	struct event		*retry_ev;	/* to the next try */
 
-	void			*easy;		/* CURL *, while fetching */
-	void			*connect_to;	/* struct curl_slist * */
-	int			 ctl_fd;	/* its first socket, -1: none */
-	int			 sockets;	/* curl opened for it */
-	int			 tried;		/* a packet went out for it */
-	const char		*guard;		/* why a socket was refused */
+	void			*easy;		/* CURL *, fetching */
+	void			*connect_to;	/* curl_slist * */
+	int			 ctl_fd;	/* first socket or -1 */
+	int			 sockets;	/* curl opened */
+	int			 tried;		/* a query went out */
+	const char		*guard;		/* a socket refused */
 	char			 error[256];	/* curl's words */
 
 	uint8_t			*body;
 	size_t			 len, cap;
 	int			 over;		/* passed max_size */
-	int			 nomem;		/* passed the budget */
+	int			 nomem;		/* past the budget */
 };
 
 /* download.c */

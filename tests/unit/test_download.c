@@ -473,7 +473,8 @@ test_redirects(void **state)
 	run_until(2, 10);
 	assert_int_equal(nfiles, 1);
 	assert_memory_equal(file_data, body, sizeof(body));
-	assert_non_null(strstr(file_ctx, "\"url\":\"http://files.test/to-file\","
+	assert_non_null(strstr(file_ctx,
+	    "\"url\":\"http://files.test/to-file\","
 	    "\"hop_url\":\"http://files.test/file\""));
 
 	fetch("http://files.test/loop0");
