@@ -117,10 +117,12 @@ class HttpServer:
 
 
 class FtpServer:
-    """pyftpdlib on host:port with one user; mode "active" refuses
-    PASV/EPSV, "passive" refuses PORT/EPRT.  Records the data commands."""
+    """pyftpdlib on host:port with one user (1, password 1, as the
+    Honeynet attacker's); mode "active" refuses PASV/EPSV, "passive"
+    refuses PORT/EPRT.  Records the data commands."""
 
-    def __init__(self, root, port, user, password, mode, host="127.0.0.1"):
+    def __init__(self, root, port, user="1", password="1", mode="active",
+                 host="127.0.0.1"):
         from pyftpdlib.authorizers import DummyAuthorizer
         from pyftpdlib.handlers import FTPHandler
         from pyftpdlib.servers import FTPServer
@@ -129,6 +131,7 @@ class FtpServer:
         auth.add_user(user, password, str(root), perm="elr")
         self.commands = []
         self.sent = []
+        self.retrieved = self.sent      # the name test_shell reads
         outer = self
         refused = ("PASV", "EPSV") if mode == "active" else ("PORT", "EPRT")
 
