@@ -295,6 +295,28 @@ def test_transfer_over_max_size_is_refused_and_nothing_stored(sundew):
 
 
 @corpus
+def test_transfer_of_exactly_max_size_is_stored(sundew):
+    """A file of exactly download.max_size, past a quarter of the 64 MiB
+    ring a sensor had before, reaches the store: the ring is sized for
+    it."""
+    size = 20 * 1024 * 1024
+    data = sample(size, "max-size")
+
+    def talk(srv, c):
+        c.sendall(struct.pack("<I", len(data)) + data)
+        srv.got = c.recv(1)
+
+    srv = Server(talk)
+    d = sundew(["download.max_size=20MiB",
+                f"download.connect_to=70.228.36.118:11805:127.0.0.1:{srv.port}"])
+    s = send_exploit(CSEND)
+    session = exploit_session(d, s)
+    srv.join()
+    assert_stored(d, session, "csend://70.228.36.118:11805/4", data)
+    s.close()
+
+
+@corpus
 def test_bind_on_a_port_in_use_is_reported(sundew):
     d = sundew()
     busy = socket.socket()

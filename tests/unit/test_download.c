@@ -91,7 +91,7 @@ sensor_send_event(struct event_buf *ev)
 	events[nevents++] = strdup(ev->buf);
 }
 
-void
+int
 sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
     size_t n)
 {
@@ -104,6 +104,7 @@ sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
 	memcpy(file_data, p, n);
 	file_len = n;
 	nfiles++;
+	return 0;
 }
 
 /* The body of /file: 40 KiB that are not all the same byte. */
