@@ -461,7 +461,10 @@ egress_src_slot(const uint32_t a[4], uint32_t now, int *fresh)
 	return pick;
 }
 
-/* The source address of o as the table keys it. */
+/*
+ * The source of o as the table keys it: an IPv4 address, or an IPv6
+ * one's /64 (one host's share: an attacker holds all of it).
+ */
 static void
 egress_src_addr(const struct capture_origin *o, uint32_t a[4])
 {
@@ -476,7 +479,7 @@ egress_src_addr(const struct capture_origin *o, uint32_t a[4])
 		    4);
 	} else
 		memcpy(a, &((struct sockaddr_in6 *)(void *)&ss)->sin6_addr,
-		    16);
+		    8);
 }
 
 /* The most a fetch with its retries may take, and a margin. */

@@ -787,6 +787,30 @@ test_per_source(void **state)
 	}
 }
 
+/*
+ * An IPv6 attacker holds a /64 at least: its sources count as one, so
+ * that 2^64 addresses do not give it 2^64 times download.per_source.
+ */
+static void
+test_per_source_ipv6_prefix(void **state)
+{
+	struct capture_origin	x1, x2, x3, other;
+
+	(void)state;
+	origin(&x1, "2001:db8:1:2::9");
+	origin(&x2, "2001:db8:1:2:ffff:ffff:ffff:fffe");
+	origin(&x3, "2001:db8:1:2:8000::1");
+	origin(&other, "2001:db8:1:3::9");	/* the next /64 */
+	setup("download.per_source=2", "download.max_concurrent=0", NULL);
+	assert_string_equal(claim(&x1, "http://p/1"), "ok");
+	assert_string_equal(claim(&x2, "http://p/2"), "ok");
+	assert_string_equal(claim(&x3, "http://p/3"), "source_rate");
+	assert_string_equal(claim(&x1, "http://p/3"), "source_rate");
+	assert_string_equal(claim(&other, "http://p/3"), "ok");
+	assert_string_equal(claim(&other, "http://p/4"), "ok");
+	assert_string_equal(claim(&other, "http://p/5"), "source_rate");
+}
+
 /* download.max_concurrent: this process's open claims. */
 static void
 test_max_concurrent(void **state)
@@ -833,6 +857,7 @@ main(void)
 		cmocka_unit_test_teardown(test_url_shared, teardown),
 		cmocka_unit_test_teardown(test_url_thousand, teardown),
 		cmocka_unit_test_teardown(test_per_source, teardown),
+		cmocka_unit_test_teardown(test_per_source_ipv6_prefix, teardown),
 		cmocka_unit_test_teardown(test_max_concurrent, teardown),
 	};
 
