@@ -104,8 +104,9 @@ int	egress_connect(const char *host, uint16_t port, const char **why);
  * NULL if this sensor may fetch url now (then egress_release_url() when
  * it ends), else the reason: "duplicate" while any sensor fetches it or
  * for download.url_interval after; "max_concurrent" when this sensor has
- * that many claims open; "source_rate" when origin's attacker started
- * download.per_source of them in the last minute, all sensors together.
+ * that many claims open; "source_rate" when origin's attacker (an IPv6
+ * one: its /64) started download.per_source of them in the last minute,
+ * all sensors together.
  * A duplicate is not counted against the source.
  *
  * egress_release_url: fetched 1 when anything went out towards the URL
