@@ -259,8 +259,13 @@ download_complete(struct download *d)
 		download_fail(d, "url");
 		return;
 	}
-	sensor_send_file(STORE_BINARY | STORE_DOWNLOAD, ctx, n, d->body,
-	    d->len);
+	if (sensor_send_file(STORE_BINARY | STORE_DOWNLOAD, ctx, n, d->body,
+	    d->len) == -1) {
+		/* Lost, not stored: the URL may be offered again at once. */
+		d->tried = d->sockets = 0;
+		download_fail(d, "store_behind");
+		return;
+	}
 	egress_release_url(d->url, 1);
 	download_free(d);
 }

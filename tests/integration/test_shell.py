@@ -268,13 +268,13 @@ def test_shells_per_sensor_capped(sundew):
 
 @needs_corpus(BIND)
 def test_ftp_script_typed_in_the_shell_is_fetched_and_stored(sundew, tmp_path):
-    from test_capture import FtpServer
+    from test_download import FtpServer
 
     body = b"MZ" + bytes(range(256)) * 64
     root = tmp_path / "ftp"
     root.mkdir()
     (root / "f.exe").write_bytes(body)
-    ftp = FtpServer(root, 8884)
+    ftp = FtpServer(root, 8884, "1", "1", "active")
     try:
         # The shell's peer is the attacker, 127.0.0.1: "open 0.0.0.0"
         # means it, and the rule sends it to the test's server.
@@ -292,7 +292,7 @@ def test_ftp_script_typed_in_the_shell_is_fetched_and_stored(sundew, tmp_path):
         d.stop()
     finally:
         ftp.close()
-    assert ftp.retrieved == ["f.exe"]
+    assert ftp.sent == ["f.exe"]
     url = "ftp://1:1@127.0.0.1:8884/f.exe"
     assert [o["url"] for o in d.events("sundew.download.offer",
                                        session=session)] == [url]

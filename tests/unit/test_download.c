@@ -60,6 +60,7 @@ static int	 file_kind;
 static char	 file_ctx[SENSOR_FILE_CTX + 1];
 static uint8_t	*file_data;
 static size_t	 file_len, nfiles;
+static int	 file_lost;	/* the ring is full: files are lost */
 
 /* /huge: its bytes, and the requests waiting for their end. */
 #define HUGE		(33u << 20)
@@ -97,7 +98,7 @@ sensor_send_event(struct event_buf *ev)
 	events[nevents++] = strdup(ev->buf);
 }
 
-void
+int
 sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
     size_t n)
 {
@@ -110,6 +111,7 @@ sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
 	memcpy(file_data, p, n);
 	file_len = n;
 	nfiles++;
+	return file_lost ? -1 : 0;
 }
 
 /* The body of /file: 40 KiB that are not all the same byte. */
@@ -393,6 +395,29 @@ test_http_complete(void **state)
 	assert_non_null(strstr(last("sundew.download.offer"),
 	    "\"url\":\"http://files.test/file\""));
 	assert_int_equal(hits_file, 1);
+}
+
+/*
+ * A file the ring to the store cannot take (the store far behind) is a
+ * failed download ("store_behind"), and the same URL may be fetched
+ * again at once: it is not a duplicate.
+ */
+static void
+test_store_behind(void **state)
+{
+	test_start(NULL);
+	file_lost = 1;
+	fetch("http://files.test/file");
+	run_until(1, 10);
+	file_lost = 0;
+	assert_int_equal(count("sundew.download.failed"), 1);
+	assert_non_null(strstr(last("sundew.download.failed"),
+	    "\"reason\":\"store_behind\""));
+	fetch("http://files.test/file");
+	run_until(2, 10);
+	assert_int_equal(count("sundew.download.failed"), 1);
+	assert_int_equal(nfiles, 2);
+	assert_int_equal(hits_file, 2);
 }
 
 /* Past download.max_size, announced or not: refused, nothing stored. */
@@ -740,6 +765,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_http_complete, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_store_behind, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_max_size, setup,
 		    teardown),
