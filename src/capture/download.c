@@ -426,11 +426,10 @@ download_attempt(struct download *d)
 		download_fail(d, why);
 		return;
 	}
+	/* A rule may change the port only: the policy still applies then. */
 	d->mapped = egress_map(host, port, to, sizeof(to), &to_port);
-	if (d->mapped) {
-		snprintf(host, sizeof(host), "%s", to);
-		port = to_port;
-	}
+	snprintf(host, sizeof(host), "%s", to);
+	port = to_port;
 	d->pin_port = port;
 	download_body_reset(d);
 	d->over = 0;

@@ -61,7 +61,7 @@ struct download {
 	socklen_t		 pinlen;
 	char			 pin_host[64];	/* pin as text */
 	uint16_t		 pin_port;
-	int			 mapped;	/* a connect_to rule's */
+	int			 mapped;	/* a rule's TO_HOST: past the policy */
 
 	/* While resolving. */
 	struct evdns_getaddrinfo_request *dns;

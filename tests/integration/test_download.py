@@ -448,3 +448,36 @@ def test_same_url_from_1000_connections_fetched_once(sundew):
     assert len(d.events("sundew.file.stored", origin="download")) == 1
     sha = hashlib.sha256(body).hexdigest()
     assert [p.name for p in (d.data / "binaries").iterdir()] == [sha]
+
+
+def test_port_only_rule_changes_the_port_and_keeps_the_policy(sundew,
+                                                              tmp_path):
+    """A connect_to rule without TO_HOST changes only the port: the host
+    is resolved (here by download.hosts, to 127.0.0.1) and the policy
+    still judges the address: refused as loopback, then fetched on the
+    rule's port once download.allow lets 127.0.0.0/8 through."""
+    body = sample(20000, 7)
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 nepenthes.mwcollect.org\n")
+    web = HttpServer(HTTP_PORT, {"/bad.exe": body})
+    rule = f"download.connect_to=nepenthes.mwcollect.org:80::{HTTP_PORT}"
+    try:
+        d = sundew([rule, f"download.hosts={hosts}"])
+        s = attack(URL_SC.read_bytes(), "127.0.0.22")
+        session = session_of(d, "127.0.0.22")
+        failed = d.wait_events("sundew.download.failed", session=session,
+                               timeout=30)
+        s.close()
+        d.stop()
+        assert [f["reason"] for f in failed] == ["loopback"]
+        assert web.hits == {}
+        d = sundew([rule, f"download.hosts={hosts}",
+                    "download.allow=[127.0.0.0/8]"])
+        s = attack(URL_SC.read_bytes(), "127.0.0.23")
+        stored = stored_download(d, session_of(d, "127.0.0.23"))
+        s.close()
+        d.stop()
+    finally:
+        web.close()
+    assert web.hits == {"/bad.exe": 1}
+    assert stored["sha256"] == hashlib.sha256(body).hexdigest()
