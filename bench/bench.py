@@ -12,7 +12,11 @@ Measured in one run on loopback, with the load generator bench_load:
 5. the store's CPU time per connection, in-process (bench_store);
 6. the sensors' memory per open shell: a bind-shell shellcode sent N
    times (each asking for a port of its own), each shell then spoken to
-   (banner, prompt, a command that writes a file), held open.
+   (banner, prompt, a command that writes a file), held open;
+7. with ../shared/corpora: 1,000 downloads held in flight by a slow local
+   HTTP server (each asked for by libemu's URL shellcode with a URL of its
+   own), the sensors' memory per running download, and the connection
+   rate of (2) again, runs alternating with (1) as before, meanwhile.
 
 Then sundew is stopped and its JSON log must hold one
 sundew.connection.close event per connection completed in (2).
@@ -55,6 +59,17 @@ HOLD_SOURCES = (128, 254)
 LOG_QUIET = 0.5
 
 TARGET_RATIO = 0.70
+# With downloads in flight, the ratio stays within this of the one without.
+TARGET_DOWNLOAD_RATIO = 0.95
+TARGET_DOWNLOAD_BYTES = 64 * 1024
+DOWNLOADS = 1000
+# The rate runs while downloads are in flight come from nets of their own.
+SUNDEW_DL_NET = 11
+TRIVIAL_DL_NET = 21
+URL_SC = ("shellcode", "libemu_07_win32-downloadexec-url-http-nepenthes-"
+          "mwcollect-org-bad-exe.bin")
+URL_SC_URL = b"http://nepenthes.mwcollect.org/bad.exe"
+SLOW_HOST = "slow.example.org"
 TARGET_BYTES_PER_CONN = 4096
 TARGET_CONCURRENT = 50000
 TARGET_PREFILTER_MBS = 200
@@ -196,7 +211,8 @@ def rate_summary(label, runs, key="rate"):
             "errors": sum(r["errors"] for r in runs), "runs": runs}
 
 
-def rate_measure(args, tport, sport, datadir):
+def rate_measure(args, tport, sport, datadir, snet=SUNDEW_NET,
+                 tnet=TRIVIAL_NET):
     """A warm-up run of each, then args.runs runs of the trivial server
     and of sundew in turn, so that both see the same machine (other load,
     a neighbour on the host) and its drift falls on both alike.  After
@@ -207,12 +223,11 @@ def rate_measure(args, tport, sport, datadir):
     say(f"rate: warm-up, then {args.runs} runs of {args.seconds} s of the "
         f"trivial server and of sundew in turn, {args.concurrency} "
         "connections in flight")
-    triv = [rate_once(args, tport, 1, TRIVIAL_NET, 0)]
-    sd = [rate_once(args, sport, 1, SUNDEW_NET, 0, datadir)]
+    triv = [rate_once(args, tport, 1, tnet, 0)]
+    sd = [rate_once(args, sport, 1, snet, 0, datadir)]
     for k in range(1, args.runs + 1):
-        triv.append(rate_once(args, tport, args.seconds, TRIVIAL_NET, k))
-        sd.append(rate_once(args, sport, args.seconds, SUNDEW_NET, k,
-                            datadir))
+        triv.append(rate_once(args, tport, args.seconds, tnet, k))
+        sd.append(rate_once(args, sport, args.seconds, snet, k, datadir))
     return rate_summary("trivial server", triv), sd
 
 
@@ -506,9 +521,10 @@ def log_files(datadir):
             if n.startswith("sundew.json")]
 
 
-def log_count(datadir, port):
-    """({rate run: its close events}, all close events, files read)."""
-    prefix = f"127.{SUNDEW_NET}."
+def log_count(datadir, port, net=SUNDEW_NET):
+    """({rate run: its close events}, all close events, files read), for
+    the runs from 127.net.K.x."""
+    prefix = f"127.{net}."
     per_run = {}
     total = 0
     files = log_files(datadir)
@@ -536,7 +552,14 @@ def log_count(datadir, port):
 def sundew_measure(args, hard, workdir, tport):
     datadir = os.path.join(workdir, "data")
     logpath = os.path.join(workdir, "sundew.out")
-    proc = sundew_start(args, datadir, logpath, hard)
+    extra = []
+    if args.slow_port:
+        # Downloads of the slow server: no cap on how many run at once or
+        # start from one source, a time cap longer than the bench.
+        extra = [f"download.connect_to={SLOW_HOST}:80:127.0.0.1:"
+                 f"{args.slow_port}", "download.max_concurrent=0",
+                 "download.per_source=0", "download.timeout=600s"]
+    proc = sundew_start(args, datadir, logpath, hard, extra)
     res = {"datadir": datadir, "logpath": logpath}
     try:
         wait_port(proc, args.port, 30)
@@ -548,6 +571,9 @@ def sundew_measure(args, hard, workdir, tport):
         res["sensors_how"] = how
         res["trivial"], sd_runs = rate_measure(args, tport, args.port,
                                                datadir)
+        if args.slow_port:
+            res["dl"] = downloads_measure(args, proc, sensors, tport,
+                                          datadir)
         say(f"sundew: holding {args.idle} idle connections")
         res["idle"] = hold_measure(args, proc, sensors, args.port,
                                    args.idle, hard)
@@ -564,6 +590,10 @@ def sundew_measure(args, hard, workdir, tport):
         say(f"  sundew exited with status {status} after SIGTERM")
     res["log"] = log_count(datadir, args.port)
     res["rate"] = logged_rates(sd_runs, res["log"][0])
+    if "dl" in res:
+        res["dl"]["rate"] = logged_rates(
+            res["dl"]["sd_runs"], log_count(datadir, args.port,
+                                            SUNDEW_DL_NET)[0])
     return res
 
 
@@ -663,6 +693,108 @@ def sundew_stop(proc):
     return status
 
 
+# ------------------------------------------------------------- downloads
+
+class SlowServer:
+    """An HTTP server on 127.0.0.1 that holds every download: it reads a
+    request, answers with headers that announce a large body, and sends
+    nothing more.  One thread, selectors; counts the requests."""
+
+    def __init__(self):
+        import selectors
+        import threading
+        self.sel = selectors.DefaultSelector()
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(4096)
+        self.lsock.setblocking(False)
+        self.port = self.lsock.getsockname()[1]
+        self.sel.register(self.lsock, selectors.EVENT_READ)
+        self.held = []
+        self.requests = 0
+        self.running = True
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def loop(self):
+        import selectors
+        while self.running:
+            for key, _ in self.sel.select(0.1):
+                if key.fileobj is self.lsock:
+                    try:
+                        c, _ = self.lsock.accept()
+                    except OSError:
+                        continue
+                    c.setblocking(False)
+                    self.sel.register(c, selectors.EVENT_READ)
+                    continue
+                c = key.fileobj
+                try:
+                    data = c.recv(4096)
+                except OSError:
+                    data = b""
+                self.sel.unregister(c)
+                if b"\r\n\r\n" in data:
+                    self.requests += 1
+                    c.send(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000"
+                           b"\r\n\r\n")
+                    self.held.append(c)
+                else:
+                    c.close()
+
+    def close(self):
+        self.running = False
+        self.thread.join(5)
+        for c in self.held:
+            c.close()
+        self.lsock.close()
+
+
+def download_payloads(n):
+    """n payloads of libemu's URL shellcode, each with a URL of its own
+    on the slow server's name."""
+    with open(os.path.join(CORPORA, *URL_SC), "rb") as f:
+        sc = f.read()
+    at = sc.index(URL_SC_URL)
+    return [sc[:at] + f"http://{SLOW_HOST}/{i:04d}.exe".encode() +
+            sc[at + len(URL_SC_URL):] for i in range(n)]
+
+
+def downloads_measure(args, proc, sensors, tport, datadir):
+    """DOWNLOADS downloads held in flight by the slow server: the sensors'
+    memory per running download (their RSS, settled, after minus before,
+    with no byte of a body received: what a download costs besides its
+    body), then the rate runs again while they run."""
+    say(f"sundew: {DOWNLOADS} downloads held in flight by a slow server")
+    before = rss_settled(sensors)
+    for p in download_payloads(DOWNLOADS):
+        with socket.create_connection(("127.0.0.1", args.port)) as c:
+            c.sendall(p)
+    # Until all arrived, or none for 10 s: an analysis that ran out of
+    # its budget under load asks for no download (the URL is "clear").
+    deadline = time.monotonic() + 120
+    last, since = -1, time.monotonic()
+    while args.slow.requests < DOWNLOADS and time.monotonic() < deadline \
+            and time.monotonic() - since < 10:
+        if args.slow.requests != last:
+            last, since = args.slow.requests, time.monotonic()
+        time.sleep(0.2)
+    held = args.slow.requests
+    if held < DOWNLOADS * 9 // 10:
+        raise BenchError(f"only {held} of {DOWNLOADS} downloads reached "
+                         "the slow server")
+    log_settle(datadir)
+    after = rss_settled(sensors)
+    per = (after - before) * 1024 / held
+    say(f"  {held} in flight, sensor RSS {before} -> {after} KiB: "
+        f"{per / 1024:.1f} KiB a download")
+    triv, sd_runs = rate_measure(args, tport, args.port, datadir,
+                                 SUNDEW_DL_NET, TRIVIAL_DL_NET)
+    return {"per_download": per, "rss_before": before, "rss_after": after,
+            "in_flight": held, "trivial": triv, "sd_runs": sd_runs}
+
+
 # ---------------------------------------------------------------- report
 
 def verdict(ok):
@@ -727,6 +859,21 @@ def report(args, triv, sd, hard, sc=None, sh=None):
                  f"< {TARGET_BYTES_PER_CONN // 1024} KiB",
                  verdict(per is not None and per < TARGET_BYTES_PER_CONN)))
 
+    dl = sd.get("dl")
+    if dl is not None:
+        dl_ratio = (dl["rate"]["median"] / dl["trivial"]["median"]
+                    if dl["trivial"]["median"] else 0)
+        rel = dl_ratio / ratio if ratio else 0
+        rows.append((f"conn/s, {dl['in_flight']} downloads in flight",
+                     f"{dl['rate']['median']:.0f}",
+                     f"{dl['trivial']['median']:.0f}", f"{dl_ratio:.0%}",
+                     f">= {TARGET_DOWNLOAD_RATIO:.0%} of {ratio:.0%}",
+                     verdict(rel >= TARGET_DOWNLOAD_RATIO)))
+        rows.append(("memory per running download",
+                     f"{dl['per_download'] / 1024:.1f} KiB", "-", "-",
+                     f"< {TARGET_DOWNLOAD_BYTES // 1024} KiB",
+                     verdict(dl["per_download"] < TARGET_DOWNLOAD_BYTES)))
+
     if sc is not None:
         rows.append(("pre-filter MB/s, pcap traffic",
                      f"{sc['prefilter']:.0f}", f"{sc['memchr']:.0f} (memchr)",
@@ -768,6 +915,18 @@ def report(args, triv, sd, hard, sc=None, sh=None):
         "rate runs")
     say(f"memory: VmRSS of the sensor processes ({sd['sensors_how']}), "
         "after minus before, per connection held by sundew (its sockets)")
+    if dl is not None:
+        say(f"downloads: {DOWNLOADS} payloads of libemu's URL shellcode, "
+            "each with a URL of its own, sent to the generic service; a "
+            "local server answers each request with headers only and "
+            "holds it; memory is the sensors' VmRSS, settled, after minus "
+            "before, over the downloads (no body byte received); then the "
+            "rate runs again, alternating with the trivial server's, while "
+            f"they run (ratio {dl_ratio:.0%} against {ratio:.0%} "
+            "without)")
+    elif not os.path.isdir(CORPORA):
+        say(f"downloads: not measured, {CORPORA} not found (the URL "
+            "shellcode comes from it)")
     if mx["established"] > mx["held"]:
         say(f"held: the load generator saw {mx['established']} established; "
             "the rest waited in the kernel's accept queue")
@@ -832,10 +991,14 @@ def main(argv):
     ok = False
     try:
         tproc, tport = trivial_start(args, workdir)
+        args.slow = SlowServer() if os.path.isdir(CORPORA) else None
+        args.slow_port = args.slow.port if args.slow else 0
         try:
             sd = sundew_measure(args, hard, workdir, tport)
         finally:
             stop(tproc)
+            if args.slow:
+                args.slow.close()
         triv = sd["trivial"]
         store_measure(args, workdir)
         sc = analyser_measure(args) if os.path.isdir(CORPORA) else None

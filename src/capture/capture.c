@@ -10,8 +10,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "capture.h"
 #include "download.h"
@@ -178,6 +180,35 @@ capture_stop(void)
 	download_stop();
 }
 
+/*
+ * The port of url whose host ends at post (the authority at end): its
+ * own, else its scheme's (those download.c fetches), else 0.
+ */
+static uint16_t
+capture_url_port(const char *url, const char *post, const char *end)
+{
+	static const struct {
+		const char	*scheme;
+		uint16_t	 port;
+	} known[] = { { "http:", 80 }, { "https:", 443 }, { "ftp:", 21 },
+	    { "tftp:", 69 } };
+	unsigned long	 v = 0;
+	size_t		 i;
+
+	if (post < end && *post == ':' && post + 1 < end) {
+		for (post++; post < end && isdigit((unsigned char)*post);
+		    post++)
+			if ((v = v * 10 + (unsigned long)(*post - '0')) > 65535)
+				return 0;
+		return post == end ? (uint16_t)v : 0;
+	}
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strncasecmp(url, known[i].scheme,
+		    strlen(known[i].scheme)) == 0)
+			return known[i].port;
+	return 0;
+}
+
 int
 capture_url(const struct capture_origin *o, const char *url, char *out,
     size_t outlen)
@@ -210,7 +241,7 @@ capture_url(const struct capture_origin *o, const char *url, char *out,
 		return -1;
 	memcpy(h, host, n);
 	h[n] = '\0';
-	egress_host(o, h, to, sizeof(to));
+	egress_host(o, h, capture_url_port(url, post, end), to, sizeof(to));
 	v6 = strchr(to, ':') != NULL;
 	n = (size_t)snprintf(out, outlen, "%.*s%s%s%s%s", (int)(pre - url), url,
 	    v6 ? "[" : "", to, v6 ? "]" : "", post);
@@ -229,12 +260,12 @@ capture_action(const struct capture_origin *o, const struct sc_action *a)
 		shell_bind(o, a->port);
 		break;
 	case SC_CONNECT_SHELL:
-		egress_host(o, a->host, host, sizeof(host));
+		egress_host(o, a->host, a->port, host, sizeof(host));
 		shell_connect(o, host, a->port);
 		break;
 	case SC_RECEIVE_FILE:
 		r = *a;
-		egress_host(o, a->host, r.host, sizeof(r.host));
+		egress_host(o, a->host, a->port, r.host, sizeof(r.host));
 		transfer_start(o, &r);
 		break;
 	case SC_DOWNLOAD:

@@ -33,6 +33,8 @@ struct capture_origin {
 	struct sockaddr_storage	 local;		/* the sensor's address it reached */
 	char			 ctx[CAPTURE_CTX_MAX];
 	size_t			 ctxlen;
+	/* Where the payload analysed starts in the session's input. */
+	size_t			 input_at;
 };
 
 /* Before the chroot: what needs files (resolver, libcurl, TLS). */

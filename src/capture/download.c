@@ -45,9 +45,10 @@ struct download_conf	download_conf;
 
 static struct {
 	struct evdns_base	*dns;
-	struct event_base	*base;		/* NULL until the loop runs */
+	struct event_base	*base;		/* NULL until the loop */
 	TAILQ_HEAD(, download)	 running;
 	size_t			 nrunning;
+	size_t			 bodies;	/* their bytes */
 	int			 stopping;
 } dl = { .running = TAILQ_HEAD_INITIALIZER(dl.running) };
 
@@ -77,7 +78,7 @@ download_dns_init(const struct config *conf)
 	const char	*hosts = conf->download_hosts;
 	int		 r;
 
-	/* libevent seeds its DNS ids from the kernel: now, not in the chroot. */
+	/* libevent seeds its DNS ids from the kernel: before the chroot. */
 	evutil_secure_rng_init();
 	if ((dl.dns = evdns_base_new(sensor_base(),
 	    EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL)
@@ -85,10 +86,11 @@ download_dns_init(const struct config *conf)
 	if (rc != NULL && *rc != '\0' &&
 	    (r = evdns_base_resolv_conf_parse(dl.dns, DNS_OPTIONS_ALL,
 	    rc)) != 0) {
-		/* 6: no name server in it; evdns then asks 127.0.0.1. */
-		if (r == 6)
-			log_warnx("download.resolv_conf %s names no name "
-			    "server: asking 127.0.0.1", rc);
+		/* 1: no such file, 6: no name server in it: 127.0.0.1. */
+		if (r == 1 || r == 6)
+			log_warnx("download.resolv_conf %s %s: asking the name "
+			    "server on 127.0.0.1", rc, r == 1 ?
+			    "could not be opened" : "names no name server");
 		else
 			log_warnx("download.resolv_conf %s could not be read "
 			    "(evdns error %d): host names resolve from "
@@ -139,6 +141,49 @@ download_refuse(const struct capture_origin *o, const char *url,
 	sensor_send_event(&ev);
 }
 
+/* Gives back d's body (a new attempt starts from nothing). */
+static void
+download_body_reset(struct download *d)
+{
+	dl.bodies -= d->cap;
+	free(d->body);
+	d->body = NULL;
+	d->len = d->cap = 0;
+}
+
+/*
+ * The body grows as it comes, doubling from DOWNLOAD_BODY_FIRST, never
+ * from the length the server announces: a server that announces
+ * download.max_size and then sends a byte a minute would have it all.
+ */
+int
+download_body_add(struct download *d, const void *p, size_t n)
+{
+	size_t	 cap = d->cap > 0 ? d->cap : DOWNLOAD_BODY_FIRST;
+	uint8_t	*b;
+
+	if (n > download_conf.max_size - d->len) {
+		d->over = 1;
+		return -1;
+	}
+	if (d->len + n > d->cap) {
+		while (cap < d->len + n)
+			cap = cap > download_conf.max_size / 2 ?
+			    download_conf.max_size : cap * 2;
+		if (dl.bodies - d->cap + cap > DOWNLOAD_BODY_BUDGET ||
+		    (b = realloc(d->body, cap)) == NULL) {
+			d->nomem = 1;
+			return -1;
+		}
+		dl.bodies = dl.bodies - d->cap + cap;
+		d->body = b;
+		d->cap = cap;
+	}
+	memcpy(d->body + d->len, p, n);
+	d->len += n;
+	return 0;
+}
+
 static void
 download_free(struct download *d)
 {
@@ -149,9 +194,9 @@ download_free(struct download *d)
 		event_free(d->retry_ev);
 	TAILQ_REMOVE(&dl.running, d, entry);
 	dl.nrunning--;
+	download_body_reset(d);
 	free(d->url);
 	free(d->hop);
-	free(d->body);
 	free(d);
 }
 
@@ -182,12 +227,14 @@ download_fail(struct download *d, const char *reason)
 static size_t
 download_ctx(const struct download *d, char *buf, size_t len)
 {
-	char	url[2 * DOWNLOAD_URL_MAX + 1], hop[2 * DOWNLOAD_URL_MAX + 1];
+	char	url[2 * DOWNLOAD_URL_MAX + 1];
+	char	hop[2 * DOWNLOAD_URL_MAX + 1];
 	int	n;
 
 	event_escape(url, sizeof(url), d->url, strlen(d->url), NULL);
 	event_escape(hop, sizeof(hop), d->hop, strlen(d->hop), NULL);
-	n = snprintf(buf, len, "%.*s,\"origin\":\"download\",\"url\":\"%s\"%s%s%s",
+	n = snprintf(buf, len,
+	    "%.*s,\"origin\":\"download\",\"url\":\"%s\"%s%s%s",
 	    (int)d->origin.ctxlen, d->origin.ctx, url,
 	    d->hops > 0 ? ",\"hop_url\":\"" : "", d->hops > 0 ? hop : "",
 	    d->hops > 0 ? "\"" : "");
@@ -201,7 +248,7 @@ download_ctx(const struct download *d, char *buf, size_t len)
 static void
 download_complete(struct download *d)
 {
-	char	ctx[CAPTURE_CTX_MAX + 5 * DOWNLOAD_URL_MAX];
+	char	ctx[SENSOR_FILE_CTX];
 	size_t	n;
 
 	if (d->len == 0) {
@@ -212,8 +259,13 @@ download_complete(struct download *d)
 		download_fail(d, "url");
 		return;
 	}
-	sensor_send_file(STORE_BINARY | STORE_DOWNLOAD, ctx, n, d->body,
-	    d->len);
+	if (sensor_send_file(STORE_BINARY | STORE_DOWNLOAD, ctx, n, d->body,
+	    d->len) == -1) {
+		/* Lost, not stored: the URL may be offered again at once. */
+		d->tried = d->sockets = 0;
+		download_fail(d, "store_behind");
+		return;
+	}
 	egress_release_url(d->url, 1);
 	download_free(d);
 }
@@ -247,8 +299,8 @@ download_retry(struct download *d, const char *reason)
 	}
 	d->hops = 0;
 	d->passive = 0;
-	if (d->retry_ev == NULL &&
-	    (d->retry_ev = evtimer_new(dl.base, download_retry_cb, d)) == NULL) {
+	if (d->retry_ev == NULL && (d->retry_ev = evtimer_new(dl.base,
+	    download_retry_cb, d)) == NULL) {
 		download_fail(d, "memory");
 		return;
 	}
@@ -374,14 +426,14 @@ download_attempt(struct download *d)
 		download_fail(d, why);
 		return;
 	}
+	/* A rule may change the port only: the policy still applies then. */
 	d->mapped = egress_map(host, port, to, sizeof(to), &to_port);
-	if (d->mapped) {
-		snprintf(host, sizeof(host), "%s", to);
-		port = to_port;
-	}
+	snprintf(host, sizeof(host), "%s", to);
+	port = to_port;
 	d->pin_port = port;
-	d->len = 0;
+	download_body_reset(d);
 	d->over = 0;
+	d->nomem = 0;
 	d->guard = NULL;
 	d->error[0] = '\0';
 	memset(&hints, 0, sizeof(hints));
@@ -536,7 +588,16 @@ download_done(struct download *d, int curlcode, long status,
 
 	download_curl_cancel(d);
 	if (d->over || c == CURLE_FILESIZE_EXCEEDED) {
+		snprintf(d->error, sizeof(d->error), "more than %llu bytes",
+		    (unsigned long long)download_conf.max_size);
 		download_fail(d, "max_size");	/* nothing is stored */
+		return;
+	}
+	if (d->nomem) {
+		log_warnx("download %s: the bodies of the running downloads "
+		    "would pass %u MiB: failed", d->url,
+		    DOWNLOAD_BODY_BUDGET >> 20);
+		download_fail(d, "memory");
 		return;
 	}
 	if (d->guard != NULL) {

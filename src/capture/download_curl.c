@@ -278,43 +278,13 @@ download_curl_closesocket(void *arg, curl_socket_t fd)
 	return close(fd);
 }
 
-/*
- * CURLOPT_WRITEFUNCTION: the body, in a buffer that grows as it comes
- * (from the announced size if there is one) up to download.max_size.
- * One byte past it ends the transfer (d->over): nothing is stored.
- */
+/* CURLOPT_WRITEFUNCTION: the body, kept by download.c within its caps. */
 static size_t
 download_curl_write(char *p, size_t size, size_t nmemb, void *arg)
 {
-	struct download	*d = arg;
-	curl_off_t	 announced = -1;
-	size_t		 n = size * nmemb, cap;
-	uint8_t		*b;
+	size_t	n = size * nmemb;
 
-	if (n > download_conf.max_size - d->len) {
-		d->over = 1;
-		return 0;
-	}
-	if (d->len + n > d->cap) {
-		cap = d->cap;
-		if (cap == 0) {
-			curl_easy_getinfo(d->easy,
-			    CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
-			cap = announced > 0 && (uint64_t)announced <=
-			    download_conf.max_size ? (size_t)announced :
-			    DOWNLOAD_BODY_FIRST;
-		}
-		while (cap < d->len + n)
-			cap = cap > download_conf.max_size / 2 ?
-			    download_conf.max_size : cap * 2;
-		if ((b = realloc(d->body, cap)) == NULL)
-			return 0;
-		d->body = b;
-		d->cap = cap;
-	}
-	memcpy(d->body + d->len, p, n);
-	d->len += n;
-	return n;
+	return download_body_add(arg, p, n) == 0 ? n : 0;
 }
 
 /* The options of d's transfer; -1 if curl refused one. */

@@ -18,8 +18,14 @@
 #define DOWNLOAD_URL_MAX	1024
 /* Redirects followed, each checked against the egress policy. */
 #define DOWNLOAD_HOPS_MAX	5
-/* The first allocation of a body whose size is not announced. */
+/* A body's first allocation; it doubles as the data comes. */
 #define DOWNLOAD_BODY_FIRST	(16 * 1024)
+/*
+ * The bodies of a sensor's downloads together: download.max_size times
+ * download.max_concurrent could be gigabytes.  Past it a download fails
+ * ("memory") rather than the sensor.
+ */
+#define DOWNLOAD_BODY_BUDGET	(256u * 1024 * 1024)
 /*
  * libcurl's receive buffer per transfer (its minimum is 1024): the larger
  * part of what a running download costs besides its body.
@@ -44,37 +50,45 @@ struct download {
 	TAILQ_ENTRY(download)	 entry;
 	struct capture_origin	 origin;
 	char			*url;		/* as offered */
-	char			*hop;		/* the URL being fetched */
-	int			 hops;		/* redirects followed */
+	char			*hop;		/* being fetched */
+	int			 hops;		/* redirects */
 	uint32_t		 attempt;	/* 0 for the first */
 	enum download_scheme	 scheme;
-	int			 passive;	/* ftp: active mode failed */
+	int			 passive;	/* ftp: active failed */
 
 	/* The one address curl may connect to, after the policy. */
 	struct sockaddr_storage	 pin;
 	socklen_t		 pinlen;
-	char			 pin_host[64];	/* pin as text, for curl */
+	char			 pin_host[64];	/* pin as text */
 	uint16_t		 pin_port;
-	int			 mapped;	/* download.connect_to named it */
+	int			 mapped;	/* a rule's TO_HOST: past the policy */
 
-	struct evdns_getaddrinfo_request *dns;	/* resolving */
-	struct event		*retry_ev;	/* waiting for the next try */
+	/* While resolving. */
+	struct evdns_getaddrinfo_request *dns;
+	struct event		*retry_ev;	/* to the next try */
 
-	void			*easy;		/* CURL *, while fetching */
-	void			*connect_to;	/* struct curl_slist * */
-	int			 ctl_fd;	/* its first socket, -1: none */
-	int			 sockets;	/* curl opened for it */
-	int			 tried;		/* a packet went out for it */
-	const char		*guard;		/* why a socket was refused */
+	void			*easy;		/* CURL *, fetching */
+	void			*connect_to;	/* curl_slist * */
+	int			 ctl_fd;	/* first socket or -1 */
+	int			 sockets;	/* curl opened */
+	int			 tried;		/* a query went out */
+	const char		*guard;		/* a socket refused */
 	char			 error[256];	/* curl's words */
 
 	uint8_t			*body;
 	size_t			 len, cap;
 	int			 over;		/* passed max_size */
+	int			 nomem;		/* past the budget */
 };
 
 /* download.c */
 extern struct download_conf	download_conf;
+/*
+ * Appends n bytes of the body: 0, or -1 with d->over set (past
+ * download.max_size) or d->nomem (past DOWNLOAD_BODY_BUDGET, or no
+ * memory).
+ */
+int	download_body_add(struct download *, const void *, size_t n);
 /* A transfer ended: curl's result, the HTTP status (0: none). */
 void	download_done(struct download *, int curlcode, long status,
 	    const char *redirect);

@@ -244,28 +244,31 @@ egress_active(void)
 	return eg.active;
 }
 
-/* Whether a rule names host explicitly (HOST not empty, any PORT). */
+/*
+ * Whether a rule names host explicitly (HOST not empty) for port (a rule
+ * for another port leaves that port's connections to the attacker's).
+ */
 static int
-egress_named(const char *host)
+egress_named(const char *host, uint16_t port)
 {
 	const struct addr_rule	*r;
 	size_t			 i;
 
 	for (i = 0; i < eg.conf->download_nconnect_to; i++) {
 		r = &eg.conf->download_connect_to[i];
-		if (r->host[0] != '\0' && addr_rule_match(r, host, r->port))
+		if (r->host[0] != '\0' && addr_rule_match(r, host, port))
 			return 1;
 	}
 	return 0;
 }
 
 void
-egress_host(const struct capture_origin *o, const char *host, char *out,
-    size_t outlen)
+egress_host(const struct capture_origin *o, const char *host, uint16_t port,
+    char *out, size_t outlen)
 {
 	char	a[64];
 
-	if (o != NULL && addr_is_private(host) && !egress_named(host) &&
+	if (o != NULL && addr_is_private(host) && !egress_named(host, port) &&
 	    addr_ntop((const struct sockaddr *)&o->attacker, a,
 	    sizeof(a)) == 0) {
 		snprintf(out, outlen, "%s", a);
@@ -281,22 +284,22 @@ egress_map(const char *host, uint16_t port, char *to_host, size_t to_hostlen,
 	const struct addr_rule	*r;
 	size_t			 i, len;
 
+	*to_port = port;
+	/* The host itself, without brackets, unless a rule's TO_HOST. */
+	len = strlen(host);
+	if (len >= 2 && host[0] == '[' && host[len - 1] == ']')
+		snprintf(to_host, to_hostlen, "%.*s", (int)(len - 2), host + 1);
+	else
+		snprintf(to_host, to_hostlen, "%s", host);
 	for (i = 0; i < eg.conf->download_nconnect_to; i++) {
 		r = &eg.conf->download_connect_to[i];
 		if (!addr_rule_match(r, host, port))
 			continue;
-		if (r->to_host[0] != '\0')
-			snprintf(to_host, to_hostlen, "%s", r->to_host);
-		else {
-			/* The host itself, without brackets. */
-			len = strlen(host);
-			if (len >= 2 && host[0] == '[' && host[len - 1] == ']')
-				snprintf(to_host, to_hostlen, "%.*s",
-				    (int)(len - 2), host + 1);
-			else
-				snprintf(to_host, to_hostlen, "%s", host);
-		}
-		*to_port = r->to_port != 0 ? r->to_port : port;
+		if (r->to_port != 0)
+			*to_port = r->to_port;
+		if (r->to_host[0] == '\0')
+			return 0;	/* the policy judges what host is */
+		snprintf(to_host, to_hostlen, "%s", r->to_host);
 		return 1;
 	}
 	return 0;
@@ -350,7 +353,7 @@ egress_connect(const char *host, uint16_t port, const char **why)
 {
 	struct sockaddr_storage	 ss, dst;
 	char			 to[64];
-	uint16_t		 to_port = port;
+	uint16_t		 to_port;
 	socklen_t		 len;
 	int			 fd, mapped;
 
@@ -358,8 +361,7 @@ egress_connect(const char *host, uint16_t port, const char **why)
 		*why = "disabled";
 		return -1;
 	}
-	if (!(mapped = egress_map(host, port, to, sizeof(to), &to_port)))
-		snprintf(to, sizeof(to), "%s", host);
+	mapped = egress_map(host, port, to, sizeof(to), &to_port);
 	if (addr_parse(to, &ss) == 0) {
 		*why = "bad_address";
 		return -1;
@@ -461,7 +463,10 @@ egress_src_slot(const uint32_t a[4], uint32_t now, int *fresh)
 	return pick;
 }
 
-/* The source address of o as the table keys it. */
+/*
+ * The source of o as the table keys it: an IPv4 address, or an IPv6
+ * one's /64 (one host's share: an attacker holds all of it).
+ */
 static void
 egress_src_addr(const struct capture_origin *o, uint32_t a[4])
 {
@@ -476,7 +481,7 @@ egress_src_addr(const struct capture_origin *o, uint32_t a[4])
 		    4);
 	} else
 		memcpy(a, &((struct sockaddr_in6 *)(void *)&ss)->sin6_addr,
-		    16);
+		    8);
 }
 
 /* The most a fetch with its retries may take, and a margin. */

@@ -4,7 +4,8 @@
  * private, link-local, multicast, broadcast or reserved destination,
  * IPv4 or IPv6, unless download.allow names it; download.connect_to maps
  * a destination to another (curl's --connect-to syntax), and a
- * destination that a rule names passes the policy; a cap on concurrent
+ * destination that a rule maps to its TO_HOST passes the policy (a rule
+ * without TO_HOST changes only the port); a cap on concurrent
  * downloads; per-source and per-URL rate limits, both shared by every
  * sensor; download.source_address for the outbound sockets.  The address
  * classes are addr.h's, which the analyser shares.
@@ -59,17 +60,23 @@ void	egress_init(const struct config *, struct egress_shared *);
  * told the worm its private address), as Nepenthes did.  Writes the host
  * to use into out: origin's attacker address (IPv6 without brackets), or
  * host as it is.  A host that a download.connect_to rule names
- * explicitly (HOST not empty, any PORT) is kept: the rule decides where
- * it goes, so that `0.0.0.0:8884:127.0.0.1:8884` works.
+ * explicitly for port (HOST not empty, PORT empty or port) is kept: the
+ * rule decides where it goes, so that `0.0.0.0:8884:127.0.0.1:8884`
+ * works; for another port it stands for the attacker.  port 0: unknown
+ * (only a rule for any port keeps it).
  */
 void	egress_host(const struct capture_origin *, const char *host,
-	    char *out, size_t outlen);
+	    uint16_t port, char *out, size_t outlen);
 
 /*
  * Applies download.connect_to to host:port (host a name or an address,
- * an IPv6 one with or without brackets): 1 with the destination the
- * first rule that names it maps it to (*to_host, an address without
- * brackets, or host itself; *to_port), 0 if no rule names it.
+ * an IPv6 one with or without brackets): the destination to connect to
+ * goes into *to_host (an address or name without brackets) and *to_port,
+ * from the first rule that names host:port, or host:port itself.
+ * Returns 1 when that rule has a TO_HOST: the destination is the
+ * operator's and passes the policy; 0 otherwise (no rule, or one that
+ * only changes the port): the policy judges what host is or resolves to
+ * (egress_refused()).
  */
 int	egress_map(const char *host, uint16_t port, char *to_host,
 	    size_t to_hostlen, uint16_t *to_port);
@@ -91,7 +98,7 @@ int	egress_socket(const struct sockaddr *dst, int type, const char **why);
 
 /*
  * A non-blocking TCP connection for an action to the literal address
- * host:port: connect_to applied, then the policy (a mapped destination
+ * host:port: connect_to applied, then the policy (a rule's TO_HOST
  * passes), bound to download.source_address.  Returns the socket (the
  * connection in progress: wait for it to be writable, then check
  * SO_ERROR), or -1 with *why set.
@@ -104,8 +111,9 @@ int	egress_connect(const char *host, uint16_t port, const char **why);
  * NULL if this sensor may fetch url now (then egress_release_url() when
  * it ends), else the reason: "duplicate" while any sensor fetches it or
  * for download.url_interval after; "max_concurrent" when this sensor has
- * that many claims open; "source_rate" when origin's attacker started
- * download.per_source of them in the last minute, all sensors together.
+ * that many claims open; "source_rate" when origin's attacker (an IPv6
+ * one: its /64) started download.per_source of them in the last minute,
+ * all sensors together.
  * A duplicate is not counted against the source.
  *
  * egress_release_url: fetched 1 when anything went out towards the URL

@@ -262,11 +262,12 @@ shell_fetch(void *arg, const char *url)
 
 /* The host an address in a command stands for: egress.h's rule. */
 static void
-shell_host(void *arg, const char *host, char *out, size_t outlen)
+shell_host(void *arg, const char *host, uint16_t port, char *out,
+    size_t outlen)
 {
 	struct shell	*sh = arg;
 
-	egress_host(&sh->origin, host, out, outlen);
+	egress_host(&sh->origin, host, port, out, outlen);
 }
 
 /* A command the peer ran: its event. */

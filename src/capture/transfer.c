@@ -165,10 +165,15 @@ transfer_complete(struct transfer *t)
 		transfer_fail(t, "url");
 		return;
 	}
+	if (sensor_send_file(STORE_BINARY | STORE_DOWNLOAD, ctx, (size_t)n,
+	    t->dlg.buf, t->dlg.len) == -1) {
+		/* Lost, not stored: the URL may be offered again at once. */
+		t->fetched = 0;
+		transfer_fail(t, "store_behind");
+		return;
+	}
 	log_info("transfer %s (session %s): %zu bytes", t->url,
 	    t->origin.session, t->dlg.len);
-	sensor_send_file(STORE_BINARY | STORE_DOWNLOAD, ctx, (size_t)n,
-	    t->dlg.buf, t->dlg.len);
 	egress_release_url(t->url, 1);
 	transfer_free(t);
 }

@@ -254,13 +254,14 @@ conn_origin(const struct conn *c, struct capture_origin *o)
 }
 
 int
-conn_analyse(const struct conn *c, const void *p, size_t n)
+conn_analyse(const struct conn *c, const void *p, size_t n, size_t at)
 {
 	struct capture_origin	o;
 
 	if (n == 0 || !sc_prefilter(p, n))
 		return 0;
 	conn_origin(c, &o);
+	o.input_at = at;
 	if (sensor_analyse(&o, p, n) == -1) {
 		conn_limit_hit(c, "analyser_backlog");
 		return 0;
@@ -273,6 +274,7 @@ conn_shellcode(const struct capture_origin *o, const struct sc_result *res)
 {
 	struct event_buf	 ev;
 	static char		 f[EVENT_MAX];
+	static struct sc_result	 r;
 	size_t			 n;
 
 	/*
@@ -290,10 +292,14 @@ conn_shellcode(const struct capture_origin *o, const struct sc_result *res)
 	/* Analysed again as more came: said once a session. */
 	if (capture_seen(o, res))
 		return;
+	/* The offset in the session's input, not in the part analysed. */
+	memcpy(&r, res, sizeof(r));
+	if (r.offset >= 0)
+		r.offset += (long)o->input_at;
 	event_begin(&ev, res->nactions > 0 ? "sundew.shellcode.detected" :
 	    "sundew.shellcode.unknown");
 	event_fields(&ev, o->ctx, o->ctxlen);
-	if ((n = sc_event_fields(res, f, sizeof(f))) == 0)
+	if ((n = sc_event_fields(&r, f, sizeof(f))) == 0)
 		ev.truncated = 1;
 	event_fields(&ev, f, n);
 	sensor_send_event(&ev);

@@ -81,9 +81,11 @@ size_t	conn_fields(const struct conn *, char *buf, size_t len);
 void	conn_store_file(const struct conn *, int kind, const void *, size_t);
 /*
  * A payload that may hold shellcode goes to the analyser: 1 if it went, 0
- * if the pre-filter saw none or the analyser is too far behind.
+ * if the pre-filter saw none or the analyser is too far behind.  at:
+ * where it starts in the session's input (the verdict's offset counts
+ * from there).
  */
-int	conn_analyse(const struct conn *, const void *, size_t);
+int	conn_analyse(const struct conn *, const void *, size_t, size_t at);
 /* The session as the origin of what its payloads ask for (capture.h). */
 void	conn_origin(const struct conn *, struct capture_origin *);
 /*

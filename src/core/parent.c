@@ -489,18 +489,16 @@ parent_steer(void)
 }
 
 /*
- * A sensor's ring holds what the store has not committed: 64 MiB, or room
- * for four sessions' whole input if that is more.  Only the pages in use
- * take memory; the store gives back the pages it has committed.
+ * A sensor's ring holds what the store has not committed: room for four
+ * of its largest records, a session's whole input or a downloaded file
+ * (a file that did not fit would be lost), and 64 MiB at least.  Only
+ * the pages in use take memory; the store gives back what it committed.
  */
 static size_t
 parent_ring_size(const struct config *conf)
 {
-	uint64_t	size = 64u * 1024 * 1024;
-
-	if (conf->max_input > (size - 65536 * 4) / 4)
-		size = conf->max_input * 4 + 65536 * 4;
-	return (size_t)size;
+	return ring_size_for(conf->max_input > conf->download_max_size ?
+	    conf->max_input : conf->download_max_size);
 }
 
 /* Writes our pid into the lock file (again after daemonizing). */

@@ -195,6 +195,14 @@ ring_flush(struct ring *r)
 	return r->wait != NULL ? evbuffer_get_length(r->wait) : 0;
 }
 
+size_t
+ring_size_for(uint64_t largest)
+{
+	if (largest > (RING_MIN_SIZE - RING_SLACK * 4) / 4)
+		return (size_t)(largest * 4 + RING_SLACK * 4);
+	return RING_MIN_SIZE;
+}
+
 int
 ring_put(struct ring *r, uint32_t type, uint64_t id, const void *a,
     size_t alen, const void *b, size_t blen)

@@ -55,6 +55,15 @@ struct ring_rec {
 #define RING_STORE	63
 #define RING_INDEXES	64
 struct ring	*ring_create(unsigned index, size_t size);
+/*
+ * The size of a sensor's ring that takes a record of largest bytes (a
+ * session's input, a downloaded file) with its head and context:
+ * ring_put takes a record of up to a quarter of the ring.  64 MiB at
+ * least (only the pages in use take memory).
+ */
+#define RING_MIN_SIZE	(64u * 1024 * 1024)
+#define RING_SLACK	65536	/* a record's head and context, and more */
+size_t		 ring_size_for(uint64_t largest);
 /* In a child that must not see this ring. */
 void		 ring_unmap(struct ring *);
 /* Unmaps and frees (the tests). */

@@ -282,7 +282,10 @@ sandbox_args(scmp_filter_ctx ctx, enum sandbox_profile profile)
 }
 
 /*
- * socket(): the sensor's network families only, none for the others.
+ * socket(): the sensor's network families only, none for the others,
+ * and only TCP and UDP sockets of them (SOCK_STREAM, SOCK_DGRAM, with
+ * SOCK_NONBLOCK or SOCK_CLOEXEC): a raw or packet socket is fatal, as
+ * another family is, whatever capabilities are left.
  * AF_UNIX is refused (EACCES) rather than fatal in every profile: glibc's
  * syslog (log.c, in the background) opens a new AF_UNIX socket after it
  * lost its connection or never had one; refused, the line is dropped and
@@ -292,14 +295,24 @@ sandbox_args(scmp_filter_ctx ctx, enum sandbox_profile profile)
 static void
 sandbox_socket(scmp_filter_ctx ctx, enum sandbox_profile profile)
 {
+	static const int	families[] = { AF_INET, AF_INET6 };
+	static const int	types[] = { SOCK_STREAM, SOCK_DGRAM };
+	/* The type without its flags; the kernel reads an int. */
+	const scmp_datum_t	flags = 0xffffffffu &
+				    ~(scmp_datum_t)(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	size_t			i, j;
+
 	sandbox_rule(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 0,
 	    SCMP_CMP_EQ, AF_UNIX, 0);
 	if (profile != SANDBOX_SENSOR)
 		return;
-	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 0, SCMP_CMP_EQ,
-	    AF_INET, 0);
-	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 0, SCMP_CMP_EQ,
-	    AF_INET6, 0);
+	for (i = 0; i < sizeof(families) / sizeof(families[0]); i++)
+		for (j = 0; j < sizeof(types) / sizeof(types[0]); j++)
+			if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+			    SCMP_SYS(socket), 2, SCMP_A0(SCMP_CMP_EQ,
+			    families[i]), SCMP_A1(SCMP_CMP_MASKED_EQ, flags,
+			    types[j])) < 0)
+				fatalx("seccomp_rule_add socket failed");
 }
 
 /*

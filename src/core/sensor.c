@@ -171,7 +171,7 @@ sensor_send_event(struct event_buf *ev)
 	sensor_ring_check();
 }
 
-void
+int
 sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *data,
     size_t len)
 {
@@ -180,6 +180,7 @@ sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *data,
 		char		ctx[SENSOR_FILE_CTX];
 	} m;
 	uint64_t	id;
+	int		rc;
 
 	if (ctxlen > sizeof(m.ctx))
 		ctxlen = 0;
@@ -194,9 +195,10 @@ sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *data,
 	id = ring_next_id(sensor.ring);
 	if (kind & STORE_DOWNLOAD)
 		ring_next_id(sensor.ring);
-	ring_put(sensor.ring, RING_FILE, id, &m, sizeof(m.mf) + ctxlen, data,
-	    len);
+	rc = ring_put(sensor.ring, RING_FILE, id, &m, sizeof(m.mf) + ctxlen,
+	    data, len);
 	sensor_ring_check();
+	return rc;
 }
 
 /* Queues pending analysis pa for the analyser; -1 if it cannot. */

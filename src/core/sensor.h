@@ -61,10 +61,13 @@ const struct listener	*sensor_listener(size_t i);
  * Queues an event (built with event.h) or a file for the store: kind is
  * store.h's, with STORE_DOWNLOAD for a download; ctx (at most
  * SENSOR_FILE_CTX bytes, else left out) its rendered JSON fields.
+ * sensor_send_file returns 0 when the ring took the file (or holds it in
+ * the sensor's memory until the store makes room), -1 when it is lost
+ * (the store is far behind: logged): the caller tells of it.
  */
 #define SENSOR_FILE_CTX	6144
 void			 sensor_send_event(struct event_buf *);
-void			 sensor_send_file(int kind, const char *ctx, size_t ctxlen,
+int			 sensor_send_file(int kind, const char *ctx, size_t ctxlen,
 			    const void *data, size_t len);
 /*
  * Hands a payload of the session of origin (capture.h) to the analyser;

@@ -33,6 +33,18 @@
 #define GENERIC_QUIET_MSEC	150
 /* ... at most this many times while the session is open, then at close. */
 #define GENERIC_ANALYSES	8
+/*
+ * While it is open, an analysis sees what came since the last one and
+ * this much before it (a decoder and its payload close together) ...
+ */
+#define GENERIC_OVERLAP		(64u * 1024)
+/*
+ * ... and at most this much, the rest at the next quiet moment: a session
+ * that trickles its 4 MiB hands the analyser about 4 MiB while open, not
+ * the whole input again each time.  At close, the whole of it once more
+ * if anything came since.
+ */
+#define GENERIC_WINDOW		(512u * 1024)
 
 static size_t			 generic_total;
 static const struct timeval	*generic_quiet_tv;
@@ -71,7 +83,9 @@ generic_free(void *arg)
 	free(g);
 }
 
-/* What came since the last analysis goes to the analyser, whole. */
+static void	generic_arm(struct generic *);
+
+/* At close: the whole input, if anything came since the last analysis. */
 static void
 generic_analyse(struct generic *g)
 {
@@ -79,13 +93,24 @@ generic_analyse(struct generic *g)
 		return;
 	g->analysed = g->len;
 	g->nanalyses++;
-	conn_analyse(g->c, g->buf, g->len);
+	conn_analyse(g->c, g->buf, g->len, 0);
 }
 
+/* The input has been quiet: a window of what came since the last look. */
 static void
 generic_quiet_cb(evutil_socket_t fd, short what, void *arg)
 {
-	generic_analyse(arg);
+	struct generic	*g = arg;
+	size_t		 at, end;
+
+	if (g->len <= g->analysed)
+		return;
+	at = g->analysed > GENERIC_OVERLAP ? g->analysed - GENERIC_OVERLAP : 0;
+	end = g->len - at > GENERIC_WINDOW ? at + GENERIC_WINDOW : g->len;
+	g->analysed = end;
+	g->nanalyses++;
+	conn_analyse(g->c, g->buf + at, end - at, at);
+	generic_arm(g);		/* the rest, if the window left some */
 }
 
 /* Input came: analyse it once it has been quiet a moment. */
@@ -94,7 +119,8 @@ generic_arm(struct generic *g)
 {
 	struct event_base	*base = sensor_base();
 
-	if (g->nanalyses >= GENERIC_ANALYSES || g->len <= g->analysed)
+	if (g->nanalyses >= GENERIC_ANALYSES || g->len <= g->analysed ||
+	    g->c->closing)
 		return;
 	if (generic_quiet_tv == NULL) {
 		struct timeval	tv = { 0, GENERIC_QUIET_MSEC * 1000 };
@@ -174,7 +200,7 @@ generic_datagram(struct conn *c, const uint8_t *p, size_t n)
 	generic_report(c, p, n);
 	if (n > 0) {
 		conn_store_file(c, STORE_HEXDUMP, p, n);
-		conn_analyse(c, p, n);
+		conn_analyse(c, p, n, 0);
 	}
 }
 

@@ -125,10 +125,11 @@ sc_cmd_has_ext(const char *s, const char *ext)
 
 /* The host a command's address stands for (sc_cmd.h), in buf. */
 static const char *
-sc_cmd_host(const struct sc_cmd *st, const char *h, char *buf, size_t size)
+sc_cmd_host(const struct sc_cmd *st, const char *h, uint16_t port, char *buf,
+    size_t size)
 {
 	if (st->ops.host != NULL) {
-		st->ops.host(st->ops.arg, h, buf, size);
+		st->ops.host(st->ops.arg, h, port, buf, size);
 		return buf;
 	}
 	if (st->attacker[0] != '\0' && addr_is_private(h))
@@ -465,7 +466,8 @@ sc_cmd_ftp_get(struct sc_cmd *st, struct sc_cmd_ftp *ftp, const char *name,
 	}
 	if (ok == 0)
 		n += (size_t)snprintf(url + n, sizeof(url) - n, "%s:%u/",
-		    sc_cmd_host(st, ftp->host, host, sizeof(host)), ftp->port);
+		    sc_cmd_host(st, ftp->host, ftp->port, host, sizeof(host)),
+		    ftp->port);
 	if (name[0] == '/' || ftp->rdir[0] == '\0')
 		sc_cmd_set(path, sizeof(path), name + (name[0] == '/'));
 	else
@@ -623,7 +625,7 @@ sc_cmd_tftp(struct sc_cmd *st, const char *args)
 		return strcasecmp(argv[i + 1], "put") == 0 ? 0 : 1;
 	src = argv[i + 2];
 	n = (size_t)snprintf(url, sizeof(url), "tftp://%s/",
-	    sc_cmd_host(st, host, to, sizeof(to)));
+	    sc_cmd_host(st, host, 69, to, sizeof(to)));
 	sc_cmd_fetch_url(st, url, sc_cmd_url_add(url, sizeof(url), &n,
 	    src + (src[0] == '/'), "?#"));
 	(void)sc_cmd_file_put(st, argc - i > 3 ? argv[i + 3] :

@@ -16,6 +16,7 @@
 #define SUNDEW_SC_CMD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define SC_CMD_FILES	32		/* files and directories made */
 #define SC_CMD_FS_MAX	(32 * 1024)	/* their names and contents */
@@ -45,10 +46,12 @@ struct sc_cmd_ops {
 	void	(*command)(void *arg, const char *text, size_t outlen);
 	/*
 	 * The host an address written in a command or a script stands for,
-	 * into out; NULL: the attacker's address for 0.0.0.0 and private,
-	 * loopback, link-local and CGNAT ones (addr_is_private()).
+	 * given the port it is reached on (ftp's, 69 for tftp), into out;
+	 * NULL: the attacker's address for 0.0.0.0 and private, loopback,
+	 * link-local and CGNAT ones (addr_is_private()).
 	 */
-	void	(*host)(void *arg, const char *host, char *out, size_t outlen);
+	void	(*host)(void *arg, const char *host, uint16_t port, char *out,
+		    size_t outlen);
 	void	*arg;
 };
 

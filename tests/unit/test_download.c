@@ -60,6 +60,13 @@ static int	 file_kind;
 static char	 file_ctx[SENSOR_FILE_CTX + 1];
 static uint8_t	*file_data;
 static size_t	 file_len, nfiles;
+static int	 file_lost;	/* the ring is full: files are lost */
+
+/* /huge: its bytes, and the requests waiting for their end. */
+#define HUGE		(33u << 20)
+static uint8_t			*huge;
+static struct evhttp_request	*huge_reqs[8];
+static size_t			 nhuge;
 
 /* Requests the server got, by path. */
 static int	 hits_file, hits_count, hits_error, hits_slow;
@@ -91,7 +98,7 @@ sensor_send_event(struct event_buf *ev)
 	events[nevents++] = strdup(ev->buf);
 }
 
-void
+int
 sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
     size_t n)
 {
@@ -104,6 +111,7 @@ sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
 	memcpy(file_data, p, n);
 	file_len = n;
 	nfiles++;
+	return file_lost ? -1 : 0;
 }
 
 /* The body of /file: 40 KiB that are not all the same byte. */
@@ -159,6 +167,17 @@ http_cb(struct evhttp_request *req, void *arg)
 		}
 		evhttp_send_reply_end(req);
 		free(big);
+	} else if (strncmp(uri, "/huge", 5) == 0) {
+		/* HUGE bytes, then the end only when the test says. */
+		struct evbuffer	*b = evbuffer_new();
+
+		if (huge == NULL)
+			huge = calloc(1, HUGE);
+		evbuffer_add_reference(b, huge, HUGE, NULL, NULL);
+		evhttp_send_reply_start(req, 200, "OK");
+		evhttp_send_reply_chunk(req, b);
+		evbuffer_free(b);
+		huge_reqs[nhuge++] = req;
 	} else if (strcmp(uri, "/error") == 0) {
 		hits_error++;
 		http_reply(req, 503, "busy", 4);
@@ -333,15 +352,19 @@ setup(void **state)
 	return 0;
 }
 
+/* Forgets the events kept so far. */
+static void
+events_clear(void)
+{
+	while (nevents > 0)
+		free(events[--nevents]);
+}
+
 static int
 teardown(void **state)
 {
-	size_t	i;
-
 	download_stop();
-	for (i = 0; i < nevents; i++)
-		free(events[i]);
-	nevents = 0;
+	events_clear();
 	if (shared != NULL)
 		egress_shared_free(shared);
 	shared = NULL;
@@ -372,6 +395,29 @@ test_http_complete(void **state)
 	assert_non_null(strstr(last("sundew.download.offer"),
 	    "\"url\":\"http://files.test/file\""));
 	assert_int_equal(hits_file, 1);
+}
+
+/*
+ * A file the ring to the store cannot take (the store far behind) is a
+ * failed download ("store_behind"), and the same URL may be fetched
+ * again at once: it is not a duplicate.
+ */
+static void
+test_store_behind(void **state)
+{
+	test_start(NULL);
+	file_lost = 1;
+	fetch("http://files.test/file");
+	run_until(1, 10);
+	file_lost = 0;
+	assert_int_equal(count("sundew.download.failed"), 1);
+	assert_non_null(strstr(last("sundew.download.failed"),
+	    "\"reason\":\"store_behind\""));
+	fetch("http://files.test/file");
+	run_until(2, 10);
+	assert_int_equal(count("sundew.download.failed"), 1);
+	assert_int_equal(nfiles, 2);
+	assert_int_equal(hits_file, 2);
 }
 
 /* Past download.max_size, announced or not: refused, nothing stored. */
@@ -413,7 +459,7 @@ test_policy_refusals(void **state)
 
 	test_start(NULL);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		nevents = 0;
+		events_clear();
 		snprintf(url, sizeof(url), "http://%s:%u/count",
 		    cases[i].host, http_port);
 		fetch(url);
@@ -452,7 +498,8 @@ test_redirects(void **state)
 	run_until(2, 10);
 	assert_int_equal(nfiles, 1);
 	assert_memory_equal(file_data, body, sizeof(body));
-	assert_non_null(strstr(file_ctx, "\"url\":\"http://files.test/to-file\","
+	assert_non_null(strstr(file_ctx,
+	    "\"url\":\"http://files.test/to-file\","
 	    "\"hop_url\":\"http://files.test/file\""));
 
 	fetch("http://files.test/loop0");
@@ -487,6 +534,41 @@ test_retries(void **state)
 	assert_non_null(strstr(last("sundew.download.failed"),
 	    "\"reason\":\"duplicate\""));
 	assert_int_equal(hits_error, 1);
+}
+
+/*
+ * The bodies of the running downloads share one budget (256 MiB): five
+ * downloads of 33 MiB, whose buffers double to 64 MiB, do not all fit;
+ * the fourth to grow fails ("memory") and gives its room back, and the
+ * others complete.
+ */
+static void
+test_bodies_budget(void **state)
+{
+	char	url[64];
+	size_t	i;
+	time_t	end;
+
+	test_start("download.max_size=64MiB");
+	nhuge = 0;
+	for (i = 0; i < 5; i++) {
+		snprintf(url, sizeof(url), "http://files.test/huge%zu", i);
+		fetch(url);
+	}
+	end = time(NULL) + 60;
+	while (count("sundew.download.failed") == 0 && time(NULL) < end)
+		run_for(20);
+	assert_int_equal(nhuge, 5);
+	for (i = 0; i < nhuge; i++)
+		evhttp_send_reply_end(huge_reqs[i]);
+	run_until(5, 60);
+	assert_int_equal(count("sundew.download.failed"), 1);
+	assert_non_null(strstr(last("sundew.download.failed"),
+	    "\"reason\":\"memory\""));
+	assert_int_equal(nfiles, 4);
+	assert_int_equal(file_len, HUGE);
+	free(file_data);
+	file_data = NULL;
 }
 
 /* A server that does not answer: the time cap, no retry. */
@@ -684,6 +766,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_http_complete, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_store_behind, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_max_size, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_policy_refusals, setup,
@@ -692,6 +776,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_redirects, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_retries, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bodies_budget, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup,
 		    teardown),

@@ -380,17 +380,29 @@ test_rule_syntax(void **state)
 	}
 }
 
-/* egress_map() as a string: "to_host:to_port", or "-" for no rule. */
+/*
+ * egress_map() as a string: "to_host:to_port" for a rule's TO_HOST (past
+ * the policy), "policy to_host:to_port" for a destination that the
+ * policy still judges, "-" for one left as it was (no brackets).
+ */
 static const char *
 mapped(const char *host, uint16_t port)
 {
 	static char	out[128];
-	char		to[64];
+	char		to[64], same[64];
 	uint16_t	to_port = 0;
+	size_t		len = strlen(host);
+	int		bypass;
 
-	if (!egress_map(host, port, to, sizeof(to), &to_port))
+	bypass = egress_map(host, port, to, sizeof(to), &to_port);
+	if (host[0] == '[')
+		snprintf(same, sizeof(same), "%.*s", (int)(len - 2), host + 1);
+	else
+		snprintf(same, sizeof(same), "%s", host);
+	if (!bypass && to_port == port && strcmp(to, same) == 0)
 		return "-";
-	snprintf(out, sizeof(out), "%s:%u", to, to_port);
+	snprintf(out, sizeof(out), "%s%s:%u", bypass ? "" : "policy ", to,
+	    to_port);
 	return out;
 }
 
@@ -427,9 +439,11 @@ test_map_order(void **state)
 	}
 	setup("download.connect_to=[\"Evil.Example:80::81\", "
 	    "\"[::1]:99::\"]", NULL);
-	assert_string_equal(mapped("EVIL.example", 80), "EVIL.example:81");
+	/* Without TO_HOST: the port changes, the policy still judges. */
+	assert_string_equal(mapped("EVIL.example", 80),
+	    "policy EVIL.example:81");
 	assert_string_equal(mapped("evil.example.org", 80), "-");
-	assert_string_equal(mapped("[::1]", 99), "::1:99");
+	assert_string_equal(mapped("[::1]", 99), "-");
 }
 
 /* An origin whose attacker has address a. */
@@ -442,11 +456,11 @@ origin(struct capture_origin *o, const char *a)
 }
 
 static const char *
-host_for(const struct capture_origin *o, const char *h)
+host_for(const struct capture_origin *o, const char *h, uint16_t port)
 {
 	static char	out[128];
 
-	egress_host(o, h, out, sizeof(out));
+	egress_host(o, h, port, out, sizeof(out));
 	return out;
 }
 
@@ -460,23 +474,32 @@ test_host(void **state)
 	origin(&mapped4, "::ffff:98.114.205.102");
 	origin(&v6, "2001:4860::5");
 	setup(NULL);
-	assert_string_equal(host_for(&v4, "0.0.0.0"), "98.114.205.102");
-	assert_string_equal(host_for(&v4, "192.168.1.10"), "98.114.205.102");
-	assert_string_equal(host_for(&v4, "127.1"), "98.114.205.102");
-	assert_string_equal(host_for(&v4, "fe80::1"), "98.114.205.102");
-	assert_string_equal(host_for(&mapped4, "10.0.0.5"), "98.114.205.102");
-	assert_string_equal(host_for(&v6, "10.0.0.5"), "2001:4860::5");
-	assert_string_equal(host_for(&v4, "8.8.8.8"), "8.8.8.8");
-	assert_string_equal(host_for(&v4, "203.0.113.7"), "203.0.113.7");
-	assert_string_equal(host_for(&v4, "evil.example"), "evil.example");
-	assert_string_equal(host_for(NULL, "10.0.0.5"), "10.0.0.5");
+	assert_string_equal(host_for(&v4, "0.0.0.0", 80), "98.114.205.102");
+	assert_string_equal(host_for(&v4, "192.168.1.10", 80),
+	    "98.114.205.102");
+	assert_string_equal(host_for(&v4, "127.1", 80), "98.114.205.102");
+	assert_string_equal(host_for(&v4, "fe80::1", 80), "98.114.205.102");
+	assert_string_equal(host_for(&mapped4, "10.0.0.5", 80),
+	    "98.114.205.102");
+	assert_string_equal(host_for(&v6, "10.0.0.5", 80), "2001:4860::5");
+	assert_string_equal(host_for(&v4, "8.8.8.8", 80), "8.8.8.8");
+	assert_string_equal(host_for(&v4, "203.0.113.7", 80), "203.0.113.7");
+	assert_string_equal(host_for(&v4, "evil.example", 80), "evil.example");
+	assert_string_equal(host_for(NULL, "10.0.0.5", 80), "10.0.0.5");
 
 	/* A rule that names the host keeps it; one for any host does not. */
 	setup("download.connect_to=0.0.0.0:8884:127.0.0.1:8884,"
 	    ":21:127.0.0.1:2121", NULL);
-	assert_string_equal(host_for(&v4, "0.0.0.0"), "0.0.0.0");
+	assert_string_equal(host_for(&v4, "0.0.0.0", 8884), "0.0.0.0");
 	assert_string_equal(mapped("0.0.0.0", 8884), "127.0.0.1:8884");
-	assert_string_equal(host_for(&v4, "10.0.0.1"), "98.114.205.102");
+	assert_string_equal(host_for(&v4, "10.0.0.1", 21), "98.114.205.102");
+	/* Another port than the rule's: the address is the attacker's. */
+	assert_string_equal(host_for(&v4, "0.0.0.0", 80), "98.114.205.102");
+	assert_string_equal(host_for(&v4, "0.0.0.0", 0), "98.114.205.102");
+	/* A rule for any port keeps it for every port. */
+	setup("download.connect_to=0.0.0.0::127.0.0.1:", NULL);
+	assert_string_equal(host_for(&v4, "0.0.0.0", 80), "0.0.0.0");
+	assert_string_equal(host_for(&v4, "0.0.0.0", 0), "0.0.0.0");
 }
 
 /* A listening socket on addr (127.0.0.1 or ::1); its port in *port. */
@@ -569,6 +592,24 @@ test_connect(void **state)
 	/* Not the port the rule names: the policy refuses the original. */
 	assert_int_equal(egress_connect("127.0.0.1", port, &why), -1);
 	assert_string_equal(why, "loopback");
+
+	/*
+	 * A rule without TO_HOST changes the port only: what the host is
+	 * still goes through the policy (allow lets it through).
+	 */
+	snprintf(rule, sizeof(rule), "download.connect_to=127.0.0.1:1::%u,"
+	    "[::1]:::%u", port, port6);
+	setup(rule, NULL);
+	assert_int_equal(egress_connect("127.0.0.1", 1, &why), -1);
+	assert_string_equal(why, "loopback");
+	assert_int_equal(egress_connect("::1", 1, &why), -1);
+	assert_string_equal(why, "loopback");
+	setup(rule, "download.allow=127.0.0.0/8", NULL);
+	fd = egress_connect("127.0.0.1", 1, &why);
+	assert_true(fd >= 0);
+	assert_string_equal(accepted(fd, l), "127.0.0.1");
+	snprintf(rule, sizeof(rule), "download.connect_to=98.114.205.102:"
+	    "8884:127.0.0.1:%u,[2001:db8::7]:21:[::1]:%u", port, port6);
 
 	/* allow lets loopback through; source_address binds the socket. */
 	setup("download.allow=127.0.0.0/8", "download.source_address=127.0.0.2",
@@ -787,6 +828,30 @@ test_per_source(void **state)
 	}
 }
 
+/*
+ * An IPv6 attacker holds a /64 at least: its sources count as one, so
+ * that 2^64 addresses do not give it 2^64 times download.per_source.
+ */
+static void
+test_per_source_ipv6_prefix(void **state)
+{
+	struct capture_origin	x1, x2, x3, other;
+
+	(void)state;
+	origin(&x1, "2001:db8:1:2::9");
+	origin(&x2, "2001:db8:1:2:ffff:ffff:ffff:fffe");
+	origin(&x3, "2001:db8:1:2:8000::1");
+	origin(&other, "2001:db8:1:3::9");	/* the next /64 */
+	setup("download.per_source=2", "download.max_concurrent=0", NULL);
+	assert_string_equal(claim(&x1, "http://p/1"), "ok");
+	assert_string_equal(claim(&x2, "http://p/2"), "ok");
+	assert_string_equal(claim(&x3, "http://p/3"), "source_rate");
+	assert_string_equal(claim(&x1, "http://p/3"), "source_rate");
+	assert_string_equal(claim(&other, "http://p/3"), "ok");
+	assert_string_equal(claim(&other, "http://p/4"), "ok");
+	assert_string_equal(claim(&other, "http://p/5"), "source_rate");
+}
+
 /* download.max_concurrent: this process's open claims. */
 static void
 test_max_concurrent(void **state)
@@ -833,6 +898,7 @@ main(void)
 		cmocka_unit_test_teardown(test_url_shared, teardown),
 		cmocka_unit_test_teardown(test_url_thousand, teardown),
 		cmocka_unit_test_teardown(test_per_source, teardown),
+		cmocka_unit_test_teardown(test_per_source_ipv6_prefix, teardown),
 		cmocka_unit_test_teardown(test_max_concurrent, teardown),
 	};
 

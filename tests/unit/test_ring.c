@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "ring.h"
+#include "sensor.h"
 
 #define SIZE	(64 * 1024)
 
@@ -101,6 +102,45 @@ test_two_parts(void **state)
 	assert_memory_equal(p, "headbody!", 9);
 	assert_int_equal(ring_read(r, &rec, &p), 0);
 	ring_free(r);
+}
+
+/*
+ * A ring sized for the largest file (download.max_size, up to 64 MiB)
+ * takes that file with its head and the largest context a sensor sends:
+ * none is lost (ring_put takes up to a quarter of the ring).
+ */
+static void
+test_size_for_largest_file(void **state)
+{
+	static const uint64_t	 sizes[] = { 16u << 20, 20u << 20, 64u << 20 };
+	struct ring		*r;
+	struct ring_rec		 rec;
+	const void		*p;
+	char			*head, *data;
+	size_t			 i, hlen = sizeof(struct ring_file) +
+				    SENSOR_FILE_CTX;
+
+	(void)state;
+	assert_int_equal(ring_size_for(0), 64u << 20);
+	assert_int_equal(ring_size_for(4u << 20), 64u << 20);
+	head = calloc(1, hlen);
+	data = calloc(1, 64u << 20);
+	assert_non_null(head);
+	assert_non_null(data);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		r = ring_create(0, ring_size_for(sizes[i]));
+		assert_non_null(r);
+		data[sizes[i] - 1] = (char)(i + 1);
+		assert_int_equal(ring_put(r, RING_FILE, 64, head, hlen, data,
+		    sizes[i]), 0);
+		assert_int_equal(ring_read(r, &rec, &p), 1);
+		assert_int_equal(rec.len, hlen + sizes[i]);
+		assert_int_equal(((const char *)p)[hlen + sizes[i] - 1],
+		    (char)(i + 1));
+		ring_free(r);
+	}
+	free(data);
+	free(head);
 }
 
 /* Ids: unique across rings and across restarts of the ring's process. */
@@ -303,6 +343,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip_and_wrap),
 		cmocka_unit_test(test_two_parts),
+		cmocka_unit_test(test_size_for_largest_file),
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_writer_killed),
 		cmocka_unit_test(test_reader_killed),

@@ -198,6 +198,43 @@ static int probe_inet(void) { return probe_socket(AF_INET, SOCK_STREAM); }
 static int probe_inet6(void) { return probe_socket(AF_INET6, SOCK_DGRAM); }
 
 static int
+probe_inet_flags(void)
+{
+	return probe_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC);
+}
+
+static int
+probe_inet6_flags(void)
+{
+	return probe_socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC);
+}
+
+static int
+probe_inet_raw(void)
+{
+	return probe_socket(AF_INET, SOCK_RAW);
+}
+
+static int
+probe_inet6_raw(void)
+{
+	return probe_socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK);
+}
+
+static int
+probe_inet_packet(void)
+{
+	return probe_socket(AF_INET, SOCK_PACKET);
+}
+
+static int
+probe_inet_seqpacket(void)
+{
+	return probe_socket(AF_INET6, SOCK_SEQPACKET | SOCK_CLOEXEC);
+}
+
+static int
 probe_openat(void)
 {
 	return probe_ret(open("/dev/null", O_RDONLY | O_CLOEXEC));
@@ -263,6 +300,28 @@ test_socket_families(void **state)
 	expect_all(probe_unix, "socket AF_UNIX", EACCES, EACCES, EACCES);
 	expect_all(probe_netlink, "socket AF_NETLINK", KILLED, KILLED, KILLED);
 	expect_all(probe_packet, "socket AF_PACKET", KILLED, KILLED, KILLED);
+}
+
+/*
+ * Of the sensor's families, TCP and UDP sockets only (with their flags):
+ * a raw or packet socket is fatal, as another family, even where
+ * capabilities would let it be made.
+ */
+static void
+test_socket_types(void **state)
+{
+	expect_all(probe_inet_flags, "socket AF_INET SOCK_STREAM|flags",
+	    0, KILLED, KILLED);
+	expect_all(probe_inet6_flags, "socket AF_INET6 SOCK_DGRAM|CLOEXEC",
+	    0, KILLED, KILLED);
+	expect_all(probe_inet_raw, "socket AF_INET SOCK_RAW",
+	    KILLED, KILLED, KILLED);
+	expect_all(probe_inet6_raw, "socket AF_INET6 SOCK_RAW|NONBLOCK",
+	    KILLED, KILLED, KILLED);
+	expect_all(probe_inet_packet, "socket AF_INET SOCK_PACKET",
+	    KILLED, KILLED, KILLED);
+	expect_all(probe_inet_seqpacket, "socket AF_INET6 SOCK_SEQPACKET",
+	    KILLED, KILLED, KILLED);
 }
 
 /* The calls of one profile's job are not another's. */
@@ -596,6 +655,7 @@ main(void)
 		cmocka_unit_test(test_prctl_kills),
 		cmocka_unit_test(test_exec_mappings),
 		cmocka_unit_test(test_socket_families),
+		cmocka_unit_test(test_socket_types),
 		cmocka_unit_test(test_other_profiles_jobs_kill),
 		cmocka_unit_test(test_default_action_kills),
 		cmocka_unit_test(test_common_calls_work),

@@ -628,11 +628,12 @@ test_host(void **state)
 }
 
 static void
-host_rule(void *arg, const char *host, char *to, size_t len)
+host_rule(void *arg, const char *host, uint16_t port, char *to, size_t len)
 {
 	(void)arg;
-	snprintf(to, len, "%s", strcmp(host, "0.0.0.0") == 0 ? host :
-	    "192.0.2.1");
+	/* The port each host is reached on comes with it. */
+	snprintf(to, len, "%s", strcmp(host, "0.0.0.0") == 0 && port == 2121 ?
+	    host : port == 69 ? "192.0.2.1" : "wrong.port");
 }
 
 /* A caller's own rule for addresses (the shell's: egress_host()). */
@@ -645,10 +646,10 @@ test_host_callback(void **state)
 	sc_cmd_free(st);
 	assert_non_null(st = sc_cmd_new(NULL, &ops, "198.51.100.7"));
 	nurls = 0;
-	expect("echo open 0.0.0.0 21>o&echo get a>>o&ftp -n -s:o&"
+	expect("echo open 0.0.0.0 2121>o&echo get a>>o&ftp -n -s:o&"
 	    "tftp -i 203.0.113.1 get b", "");
 	assert_int_equal(nurls, 2);
-	assert_string_equal(urls[0], "ftp://0.0.0.0:21/a");
+	assert_string_equal(urls[0], "ftp://0.0.0.0:2121/a");
 	assert_string_equal(urls[1], "tftp://192.0.2.1/b");
 }
 
