@@ -64,9 +64,14 @@ def test_background_children_live_through_their_log_lines(tmp_path):
     try:
         def kids():
             return sorted((comm(p), p) for p in children(pid))
-        wait_for(lambda: len(kids()) >= 3 and
-                 (data / "log" / "sundew.json").exists(), 15, "children")
-        before = kids()
+        def settled():
+            # Every child forked and named (a sensor names itself just
+            # after its fork): the same list twice, half a second apart.
+            first = kids()
+            time.sleep(0.5)
+            return first if first == kids() and len(first) >= 3 else None
+        wait_for(lambda: (data / "log" / "sundew.json").exists(), 15, "log")
+        before = wait_for(settled, 15, "children")
         for i in range(20):
             s = connect(GENERIC_PORT)
             s.sendall(b"\x90" * 64 + b"\xeb\xfe" + b"%d" % i)
