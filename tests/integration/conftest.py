@@ -97,6 +97,13 @@ def require_private_netns():
     """Fails the test unless it runs in a namespace of its own (once a run)."""
     if not _netns_checked:
         _netns_checked.append(netns_problem())
+        if _netns_checked[0] is None:
+            # The namespace's own outbound connections take their ports
+            # from 50000 up, so that none holds a port a test listens on
+            # or a shellcode asks for (4444, 44028, ...), even in
+            # TIME_WAIT.
+            with open("/proc/sys/net/ipv4/ip_local_port_range", "w") as f:
+                f.write("50000 65000\n")
     if _netns_checked[0] is not None:
         pytest.fail(f"{_netns_checked[0]}: run the integration tests with "
                     "`make integration`, or under `unshare --net sh -c 'ip "
