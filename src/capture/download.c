@@ -120,12 +120,17 @@ download_start_loop(struct event_base *base)
 	dl.base = base;
 }
 
-/* Starts an event of the download: the session's fields and the URL. */
+/*
+ * Starts an event of the download: the session's fields, its origin and
+ * the URL.
+ */
 static void
 download_event(struct event_buf *ev, const struct capture_origin *o,
     const char *eventid, const char *url)
 {
 	capture_event(ev, o, eventid);
+	/* As a transfer's say "transfer": what asked for the file. */
+	event_str(ev, "origin", "download");
 	event_str(ev, "url", url);
 }
 

@@ -393,7 +393,7 @@ test_http_complete(void **state)
 	    "\"http://files.test/file\""));
 	assert_null(strstr(file_ctx, "hop_url"));
 	assert_non_null(strstr(last("sundew.download.offer"),
-	    "\"url\":\"http://files.test/file\""));
+	    "\"origin\":\"download\",\"url\":\"http://files.test/file\""));
 	assert_int_equal(hits_file, 1);
 }
 
@@ -580,6 +580,8 @@ test_timeout(void **state)
 	run_until(1, 10);
 	assert_non_null(strstr(last("sundew.download.failed"),
 	    "\"reason\":\"timeout\""));
+	assert_non_null(strstr(last("sundew.download.failed"),
+	    "\"origin\":\"download\",\"url\":\"http://files.test/slow\""));
 	assert_int_equal(hits_slow, 1);
 	if (slow_req != NULL)
 		evhttp_send_reply(slow_req, 200, "OK", NULL);
