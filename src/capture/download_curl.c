@@ -48,9 +48,28 @@ struct download_sock {
 	curl_socket_t	fd;
 };
 
+/*
+ * What libcurl (and its OpenSSL) would read from the environment and a
+ * download must not follow: a proxy (curl would send every download
+ * there, and start its threaded resolver for a named one, a clone the
+ * sensor's filter kills), a file to log TLS keys in, another TLS
+ * backend.  OPENSSL_CONF stays: the operator's OpenSSL configuration,
+ * read once, before the chroot.
+ */
+static const char *const download_curl_env[] = {
+	"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+	"ftp_proxy", "FTP_PROXY", "all_proxy", "ALL_PROXY",
+	"no_proxy", "NO_PROXY", "SSLKEYLOGFILE", "CURL_SSL_BACKEND",
+};
+
 int
 download_curl_init(void)
 {
+	size_t	i;
+
+	for (i = 0; i < sizeof(download_curl_env) /
+	    sizeof(download_curl_env[0]); i++)
+		unsetenv(download_curl_env[i]);
 	/* OpenSSL reads its configuration here: before the chroot. */
 	return curl_global_init(CURL_GLOBAL_ALL) == CURLE_OK ? 0 : -1;
 }
@@ -306,6 +325,9 @@ download_curl_setup(struct download *d, CURL *e)
 	SET(CURLOPT_PRIVATE, d);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https,ftp,tftp");
 	SET(CURLOPT_CONNECT_TO, l);
+	/* Straight to the pinned address, whatever the environment says. */
+	SET(CURLOPT_PROXY, "");
+	SET(CURLOPT_NOPROXY, "*");
 	SET(CURLOPT_OPENSOCKETFUNCTION, download_curl_opensocket);
 	SET(CURLOPT_OPENSOCKETDATA, d);
 	SET(CURLOPT_CLOSESOCKETFUNCTION, download_curl_closesocket);

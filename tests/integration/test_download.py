@@ -481,3 +481,40 @@ def test_port_only_rule_changes_the_port_and_keeps_the_policy(sundew,
         web.close()
     assert web.hits == {"/bad.exe": 1}
     assert stored["sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_proxy_in_environment_not_followed(sundew, tmp_path):
+    """A daemon started with proxies in its environment (a named one,
+    which would make libcurl start its threaded resolver, a clone the
+    sensor's filter kills; a numeric one, which the socket guard would
+    refuse): the download goes straight to the server and is stored, no
+    sensor dies or is started again, no TLS key log is written, and the
+    offer says "origin":"download"."""
+    body = sample(30000, 8)
+    web = HttpServer(HTTP_PORT, {"/bad.exe": body})
+    env = dict(os.environ, http_proxy="http://proxy.example:3128",
+               HTTPS_PROXY="http://proxy.example:3128",
+               ALL_PROXY="http://127.0.0.9:3128", NO_PROXY="",
+               SSLKEYLOGFILE=str(tmp_path / "keys"))
+    try:
+        d = sundew([f"download.connect_to=nepenthes.mwcollect.org:80:"
+                    f"127.0.0.1:{HTTP_PORT}"], env=env)
+        sensors = sorted(d.sensors())
+        s = attack(URL_SC.read_bytes(), "127.0.0.27")
+        session = session_of(d, "127.0.0.27")
+        stored = stored_download(d, session)
+        s.close()
+        time.sleep(0.5)
+        after = sorted(d.sensors())
+        log = d.log_text()
+        d.stop()
+    finally:
+        web.close()
+    assert web.hits == {"/bad.exe": 1}
+    assert stored["sha256"] == hashlib.sha256(body).hexdigest()
+    assert after == sensors
+    assert "killed by signal" not in log
+    assert [e["origin"] for e in
+            d.events("sundew.download.offer", session=session)] == \
+        ["download"]
+    assert not (tmp_path / "keys").exists()

@@ -762,6 +762,60 @@ test_under_sensor_filter(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/*
+ * Proxies in the environment are not followed: a named one (curl would
+ * start its threaded resolver, a clone the sensor's filter kills) set
+ * before the set-up, and a numeric one set after it (curl reads the
+ * environment at each connection: the socket guard would refuse it).
+ * In a child under the sensor's live filter; the file comes straight
+ * from the server.
+ */
+static void
+test_proxy_env(void **state)
+{
+	struct sandbox	sb;
+	pid_t		pid;
+	int		status;
+
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		nevents = nfiles = 0;
+		setenv("http_proxy", "http://proxy.example:3128", 1);
+		setenv("HTTPS_PROXY", "http://proxy.example:3128", 1);
+		setenv("ALL_PROXY", "socks5://proxy.example:1080", 1);
+		setenv("SSLKEYLOGFILE", "/tmp/sundew-test-keys", 1);
+		if (servers_start() == -1)
+			_exit(2);
+		test_start(NULL);
+		servers_files_remove();
+		if (getenv("http_proxy") != NULL ||
+		    getenv("SSLKEYLOGFILE") != NULL)
+			_exit(2);
+		memset(&sb, 0, sizeof(sb));
+		sb.seccomp = 1;
+		sb.uid = getuid();
+		sb.gid = getgid();
+		sandbox_enter(&sb, ".", SANDBOX_SENSOR);
+		fetch("http://files.test/file");
+		run_until(1, 10);
+		if (nfiles != 1)
+			_exit(3);
+		setenv("http_proxy", "http://127.0.0.1:1", 1);
+		fetch("http://files.test/count");
+		run_until(2, 10);
+		if (nfiles != 2 || count("sundew.download.failed") != 0)
+			_exit(4);
+		download_stop();
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status))
+		fail_msg("killed by signal %d (%d: SIGSYS)", WTERMSIG(status),
+		    SIGSYS);
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int
 main(void)
 {
@@ -790,6 +844,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_under_sensor_filter,
 		    setup, NULL),
+		cmocka_unit_test_setup_teardown(test_proxy_env, setup, NULL),
 	};
 	int	r;
 
