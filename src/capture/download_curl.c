@@ -339,6 +339,11 @@ download_curl_setup(struct download *d, CURL *e)
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_FORBID_REUSE, 1L);
 	SET(CURLOPT_TIMEOUT_MS, ms);
+	/* A server that trickles a byte a second does not keep its slot. */
+	if (download_conf.min_speed > 0) {
+		SET(CURLOPT_LOW_SPEED_LIMIT, (long)download_conf.min_speed);
+		SET(CURLOPT_LOW_SPEED_TIME, (long)download_conf.min_speed_time);
+	}
 	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)download_conf.max_size);
 	SET(CURLOPT_BUFFERSIZE, (long)DOWNLOAD_CURL_BUFFER);
 	SET(CURLOPT_USERAGENT, DOWNLOAD_AGENT);

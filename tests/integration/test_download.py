@@ -518,3 +518,58 @@ def test_proxy_in_environment_not_followed(sundew, tmp_path):
             d.events("sundew.download.offer", session=session)] == \
         ["download"]
     assert not (tmp_path / "keys").exists()
+
+
+def test_trickling_server_too_slow(sundew):
+    """A server that sends its headers and then a byte a second: under
+    download.min_speed for download.min_speed_time, the try ends with
+    reason too_slow (final: one request), long before download.timeout;
+    the failed event says "origin":"download"."""
+    stop = threading.Event()
+    hits = []
+
+    class Trickle(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"MZ")
+            while not stop.is_set():
+                try:
+                    self.wfile.write(b"\x90")
+                    self.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(1)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", HTTP_PORT), Trickle)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1},
+                     daemon=True).start()
+    try:
+        d = sundew(["download.min_speed=100", "download.min_speed_time=3s",
+                    "download.timeout=60s",
+                    f"download.connect_to=slow.example.org:80:"
+                    f"127.0.0.1:{HTTP_PORT}"])
+        s = attack(url_shellcode("http://slow.example.org/t.exe"),
+                   "127.0.0.29")
+        session = session_of(d, "127.0.0.29")
+        offered = time.monotonic()
+        failed = d.wait_events("sundew.download.failed", session=session,
+                               timeout=20)
+        took = time.monotonic() - offered
+        time.sleep(1)
+        s.close()
+        d.stop()
+    finally:
+        stop.set()
+        srv.shutdown()
+        srv.server_close()
+    assert [(e["reason"], e["attempts"], e["origin"]) for e in failed] == \
+        [("too_slow", 1, "download")]
+    assert took < 15
+    assert hits == ["/t.exe"]
+    assert list((d.data / "binaries").iterdir()) == []

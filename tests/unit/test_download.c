@@ -587,6 +587,29 @@ test_timeout(void **state)
 		evhttp_send_reply(slow_req, 200, "OK", NULL);
 }
 
+/*
+ * A server that sends nothing for download.min_speed_time, long before
+ * download.timeout: "too_slow", final (no retry).
+ */
+static void
+test_too_slow(void **state)
+{
+	time_t	start = time(NULL);
+
+	test_start("download.min_speed_time=1s");
+	fetch("http://files.test/slow");
+	run_until(1, 10);
+	assert_int_equal(count("sundew.download.failed"), 1);
+	assert_non_null(strstr(last("sundew.download.failed"),
+	    "\"reason\":\"too_slow\""));
+	assert_non_null(strstr(last("sundew.download.failed"),
+	    "\"attempts\":1"));
+	assert_true(time(NULL) - start < 5);
+	assert_int_equal(hits_slow, 1);
+	if (slow_req != NULL)
+		evhttp_send_reply(slow_req, 200, "OK", NULL);
+}
+
 /* The same URL offered while it is being fetched: fetched once. */
 static void
 test_duplicate(void **state)
@@ -836,6 +859,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bodies_budget, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_too_slow, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate, setup,
 		    teardown),
