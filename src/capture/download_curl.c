@@ -10,12 +10,16 @@
  * is the last guard: a socket to any other address is refused.  FTP's
  * data connection goes to the pinned address too (passive mode), or is
  * a listener on the control connection's own address (active mode).
+ * tftp's socket hears only the pinned address (a socket filter): curl
+ * would answer the first datagram from anywhere.  No proxy is used,
+ * whatever the environment says.
  *
  * No certificate is verified: the hosts that serve malware use whatever
  * certificate they have, and a sample behind a bad one is still a sample.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <linux/filter.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -243,6 +247,49 @@ download_curl_own(const struct download *d, const struct sockaddr *sa,
 }
 
 /*
+ * A UDP socket (tftp) hears the pinned address only: curl takes the
+ * first reply from any address as its peer and answers it, so a
+ * datagram from elsewhere would carry the download past the policy.
+ * A classic BPF filter on the socket drops every datagram whose IP
+ * source is not sa's (IPv4: 4 bytes at 12 of the IP header; IPv6: 16 at
+ * 8), before curl sees it.  0, or -1 with errno.
+ */
+static int
+download_curl_peer_only(int fd, const struct sockaddr *sa)
+{
+	struct sock_filter	 f[2 * 4 + 2];
+	struct sock_fprog	 prog;
+	uint32_t		 w[4];
+	unsigned int		 i, words, off;
+
+	if (sa->sa_family == AF_INET) {
+		memcpy(w, &((const struct sockaddr_in *)(const void *)sa)->
+		    sin_addr, 4);
+		words = 1;
+		off = 12;
+	} else {
+		memcpy(w, &((const struct sockaddr_in6 *)(const void *)sa)->
+		    sin6_addr, 16);
+		words = 4;
+		off = 8;
+	}
+	/* Each word of the source, or the last instruction: drop. */
+	for (i = 0; i < words; i++) {
+		f[2 * i] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W |
+		    BPF_ABS, SKF_NET_OFF + off + 4 * i);
+		f[2 * i + 1] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ |
+		    BPF_K, ntohl(w[i]), 0, 2 * (words - i) - 1);
+	}
+	f[2 * words] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+	    0xffffffffu);
+	f[2 * words + 1] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+	prog.len = (unsigned short)(2 * words + 2);
+	prog.filter = f;
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+	    sizeof(prog));
+}
+
+/*
  * CURLOPT_OPENSOCKETFUNCTION, the last guard: a socket only to the
  * pinned address (its port; any port for FTP's data connection), or for
  * active FTP's listener.  A refusal ends the transfer; d->guard says why.
@@ -278,6 +325,13 @@ download_curl_opensocket(void *arg, curlsocktype purpose,
 	if (fd == -1) {
 		snprintf(d->error, sizeof(d->error), "%s",
 		    own ? strerror(errno) : why);
+		return CURL_SOCKET_BAD;
+	}
+	if (a->socktype == SOCK_DGRAM && download_curl_peer_only(fd,
+	    sa) == -1) {
+		snprintf(d->error, sizeof(d->error), "SO_ATTACH_FILTER: %s",
+		    strerror(errno));
+		close(fd);
 		return CURL_SOCKET_BAD;
 	}
 	if (ctl)

@@ -520,6 +520,51 @@ def test_proxy_in_environment_not_followed(sundew, tmp_path):
     assert not (tmp_path / "keys").exists()
 
 
+def tftp_data(block, payload):
+    return b"\x00\x03" + block.to_bytes(2, "big") + payload
+
+
+def test_tftp_reply_from_another_address_not_heard(sundew):
+    """A tftp server on 127.0.0.1 gets the read request; before it
+    answers, 127.0.0.77 (an address the download was never pinned to)
+    sends DATA block 1 to the sensor's port.  The sensor answers nothing
+    to 127.0.0.77 and stores the real server's file, which it ACKs."""
+    real, rogue_body = sample(300, 9), b"MZ from 127.0.0.77"
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", TFTP_PORT))
+    server.settimeout(10)
+    rogue = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rogue.bind(("127.0.0.77", 0))
+    try:
+        d = sundew([f"download.connect_to=tftp.example.org:69:"
+                    f"127.0.0.1:{TFTP_PORT}"])
+        s = attack(url_shellcode("tftp://tftp.example.org/r.exe"),
+                   "127.0.0.28")
+        session = session_of(d, "127.0.0.28")
+        rrq, sensor = server.recvfrom(2048)
+        assert rrq[:2] == b"\x00\x01" and b"r.exe\x00octet\x00" in rrq
+        rogue.sendto(tftp_data(1, rogue_body), sensor)
+        rogue.settimeout(2)
+        with pytest.raises(socket.timeout):
+            heard = rogue.recvfrom(2048)
+            raise AssertionError(f"the sensor answered 127.0.0.77: {heard}")
+        server.sendto(tftp_data(1, real), sensor)
+        while True:         # the ACK (a repeated RRQ is not it)
+            ack, peer = server.recvfrom(2048)
+            if ack[:2] == b"\x00\x04":
+                break
+        stored = stored_download(d, session)
+        s.close()
+        d.stop()
+    finally:
+        server.close()
+        rogue.close()
+    assert ack == b"\x00\x04\x00\x01" and peer == sensor
+    assert stored["sha256"] == hashlib.sha256(real).hexdigest()
+    assert [p.name for p in (d.data / "binaries").iterdir()] == \
+        [hashlib.sha256(real).hexdigest()]
+
+
 def test_trickling_server_too_slow(sundew):
     """A server that sends its headers and then a byte a second: under
     download.min_speed for download.min_speed_time, the try ends with
