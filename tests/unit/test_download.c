@@ -785,6 +785,99 @@ test_under_sensor_filter(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* A UDP socket on addr (a text address), any port; its port in *port. */
+static int
+udp_socket(const char *addr, uint16_t *port)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t		 len = sizeof(ss);
+	int			 fd, six = strchr(addr, ':') != NULL;
+
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = six ? AF_INET6 : AF_INET;
+	if (six)
+		assert_int_equal(inet_pton(AF_INET6, addr, &sin6->sin6_addr), 1);
+	else
+		assert_int_equal(inet_pton(AF_INET, addr, &sin->sin_addr), 1);
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	assert_true(fd != -1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&ss, six ?
+	    sizeof(*sin6) : sizeof(*sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+	*port = ntohs(six ? sin6->sin6_port : sin->sin_port);
+	return fd;
+}
+
+/*
+ * tftp from a server on addr: it gets the read request; rogue (-1: none),
+ * another address, sends DATA block 1 first; the sensor must answer
+ * nothing to rogue and take the server's block, which it ACKs.
+ */
+static void
+tftp_exchange(const char *addr, const char *rogue_addr)
+{
+	static const uint8_t	 real[] = "\0\3\0\1MZ the server's";
+	static const uint8_t	 fake[] = "\0\3\0\1MZ another address's";
+	struct sockaddr_storage	 peer;
+	socklen_t		 plen = sizeof(peer);
+	char			 rule[128], buf[600];
+	uint16_t		 port, rport;
+	int			 srv, rogue = -1, i;
+	ssize_t			 n = -1;
+
+	srv = udp_socket(addr, &port);
+	if (rogue_addr != NULL)
+		rogue = udp_socket(rogue_addr, &rport);
+	snprintf(rule, sizeof(rule), strchr(addr, ':') != NULL ?
+	    "download.connect_to=tftp.test:69:[%s]:%u" :
+	    "download.connect_to=tftp.test:69:%s:%u", addr, port);
+	test_start(rule);
+	fetch("tftp://tftp.test/t.exe");
+	for (i = 0; i < 250 && n == -1; i++) {
+		run_for(20);
+		n = recvfrom(srv, buf, sizeof(buf), 0,
+		    (struct sockaddr *)&peer, &plen);
+	}
+	assert_true(n > 2 && memcmp(buf, "\0\1t.exe\0", 8) == 0);
+	if (rogue != -1) {
+		assert_int_equal(sendto(rogue, fake, sizeof(fake) - 1, 0,
+		    (struct sockaddr *)&peer, plen), sizeof(fake) - 1);
+		run_for(500);
+		assert_int_equal(recv(rogue, buf, sizeof(buf), 0), -1);
+	}
+	assert_int_equal(sendto(srv, real, sizeof(real) - 1, 0,
+	    (struct sockaddr *)&peer, plen), sizeof(real) - 1);
+	run_until(1, 10);
+	assert_int_equal(nfiles, 1);
+	assert_int_equal(file_len, sizeof(real) - 5);
+	assert_memory_equal(file_data, real + 4, sizeof(real) - 5);
+	/* The ACK of block 1 (after repeated requests, if any). */
+	do
+		n = recv(srv, buf, sizeof(buf), 0);
+	while (n > 0 && buf[1] == 1);
+	assert_int_equal(n, 4);
+	assert_memory_equal(buf, "\0\4\0\1", 4);
+	close(srv);
+	if (rogue != -1)
+		close(rogue);
+}
+
+/* tftp hears the pinned address only (IPv4: another loopback address). */
+static void
+test_tftp_pinned(void **state)
+{
+	tftp_exchange("127.0.0.1", "127.0.0.77");
+}
+
+/* The same filter lets the pinned IPv6 address through. */
+static void
+test_tftp_pinned6(void **state)
+{
+	tftp_exchange("::1", NULL);
+}
+
 /*
  * Proxies in the environment are not followed: a named one (curl would
  * start its threaded resolver, a clone the sensor's filter kills) set
@@ -870,6 +963,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_under_sensor_filter,
 		    setup, NULL),
 		cmocka_unit_test_setup_teardown(test_proxy_env, setup, NULL),
+		cmocka_unit_test_setup_teardown(test_tftp_pinned, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_tftp_pinned6, setup,
+		    teardown),
 	};
 	int	r;
 
