@@ -64,6 +64,8 @@ download_conf_load(const struct config *conf)
 	download_conf.retries = conf->download_retries > 0 ?
 	    (uint32_t)conf->download_retries : 0;
 	download_conf.retry_delay = conf->download_retry_delay;
+	download_conf.min_speed = conf->download_min_speed;
+	download_conf.min_speed_time = conf->download_min_speed_time;
 }
 
 /*
@@ -120,12 +122,17 @@ download_start_loop(struct event_base *base)
 	dl.base = base;
 }
 
-/* Starts an event of the download: the session's fields and the URL. */
+/*
+ * Starts an event of the download: the session's fields, its origin and
+ * the URL.
+ */
 static void
 download_event(struct event_buf *ev, const struct capture_origin *o,
     const char *eventid, const char *url)
 {
 	capture_event(ev, o, eventid);
+	/* As a transfer's say "transfer": what asked for the file. */
+	event_str(ev, "origin", "download");
 	event_str(ev, "url", url);
 }
 
@@ -610,6 +617,15 @@ download_done(struct download *d, int curlcode, long status,
 	    c == CURLE_FTP_ACCEPT_TIMEOUT)) {
 		d->passive = 1;
 		download_attempt(d);
+		return;
+	}
+	/*
+	 * Under download.min_speed: curl tells it from the time cap only in
+	 * its words ("Operation too slow. Less than ..."), same code.
+	 */
+	if (c == CURLE_OPERATION_TIMEDOUT &&
+	    strstr(d->error, "too slow") != NULL) {
+		download_fail(d, "too_slow");
 		return;
 	}
 	if (c != CURLE_OK) {

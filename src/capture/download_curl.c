@@ -10,12 +10,16 @@
  * is the last guard: a socket to any other address is refused.  FTP's
  * data connection goes to the pinned address too (passive mode), or is
  * a listener on the control connection's own address (active mode).
+ * tftp's socket hears only the pinned address (a socket filter): curl
+ * would answer the first datagram from anywhere.  No proxy is used,
+ * whatever the environment says.
  *
  * No certificate is verified: the hosts that serve malware use whatever
  * certificate they have, and a sample behind a bad one is still a sample.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <linux/filter.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -48,9 +52,28 @@ struct download_sock {
 	curl_socket_t	fd;
 };
 
+/*
+ * What libcurl (and its OpenSSL) would read from the environment and a
+ * download must not follow: a proxy (curl would send every download
+ * there, and start its threaded resolver for a named one, a clone the
+ * sensor's filter kills), a file to log TLS keys in, another TLS
+ * backend.  OPENSSL_CONF stays: the operator's OpenSSL configuration,
+ * read once, before the chroot.
+ */
+static const char *const download_curl_env[] = {
+	"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+	"ftp_proxy", "FTP_PROXY", "all_proxy", "ALL_PROXY",
+	"no_proxy", "NO_PROXY", "SSLKEYLOGFILE", "CURL_SSL_BACKEND",
+};
+
 int
 download_curl_init(void)
 {
+	size_t	i;
+
+	for (i = 0; i < sizeof(download_curl_env) /
+	    sizeof(download_curl_env[0]); i++)
+		unsetenv(download_curl_env[i]);
 	/* OpenSSL reads its configuration here: before the chroot. */
 	return curl_global_init(CURL_GLOBAL_ALL) == CURLE_OK ? 0 : -1;
 }
@@ -224,6 +247,49 @@ download_curl_own(const struct download *d, const struct sockaddr *sa,
 }
 
 /*
+ * A UDP socket (tftp) hears the pinned address only: curl takes the
+ * first reply from any address as its peer and answers it, so a
+ * datagram from elsewhere would carry the download past the policy.
+ * A classic BPF filter on the socket drops every datagram whose IP
+ * source is not sa's (IPv4: 4 bytes at 12 of the IP header; IPv6: 16 at
+ * 8), before curl sees it.  0, or -1 with errno.
+ */
+static int
+download_curl_peer_only(int fd, const struct sockaddr *sa)
+{
+	struct sock_filter	 f[2 * 4 + 2];
+	struct sock_fprog	 prog;
+	uint32_t		 w[4];
+	unsigned int		 i, words, off;
+
+	if (sa->sa_family == AF_INET) {
+		memcpy(w, &((const struct sockaddr_in *)(const void *)sa)->
+		    sin_addr, 4);
+		words = 1;
+		off = 12;
+	} else {
+		memcpy(w, &((const struct sockaddr_in6 *)(const void *)sa)->
+		    sin6_addr, 16);
+		words = 4;
+		off = 8;
+	}
+	/* Each word of the source, or the last instruction: drop. */
+	for (i = 0; i < words; i++) {
+		f[2 * i] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W |
+		    BPF_ABS, SKF_NET_OFF + off + 4 * i);
+		f[2 * i + 1] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ |
+		    BPF_K, ntohl(w[i]), 0, 2 * (words - i) - 1);
+	}
+	f[2 * words] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+	    0xffffffffu);
+	f[2 * words + 1] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+	prog.len = (unsigned short)(2 * words + 2);
+	prog.filter = f;
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+	    sizeof(prog));
+}
+
+/*
  * CURLOPT_OPENSOCKETFUNCTION, the last guard: a socket only to the
  * pinned address (its port; any port for FTP's data connection), or for
  * active FTP's listener.  A refusal ends the transfer; d->guard says why.
@@ -259,6 +325,13 @@ download_curl_opensocket(void *arg, curlsocktype purpose,
 	if (fd == -1) {
 		snprintf(d->error, sizeof(d->error), "%s",
 		    own ? strerror(errno) : why);
+		return CURL_SOCKET_BAD;
+	}
+	if (a->socktype == SOCK_DGRAM && download_curl_peer_only(fd,
+	    sa) == -1) {
+		snprintf(d->error, sizeof(d->error), "SO_ATTACH_FILTER: %s",
+		    strerror(errno));
+		close(fd);
 		return CURL_SOCKET_BAD;
 	}
 	if (ctl)
@@ -306,6 +379,9 @@ download_curl_setup(struct download *d, CURL *e)
 	SET(CURLOPT_PRIVATE, d);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https,ftp,tftp");
 	SET(CURLOPT_CONNECT_TO, l);
+	/* Straight to the pinned address, whatever the environment says. */
+	SET(CURLOPT_PROXY, "");
+	SET(CURLOPT_NOPROXY, "*");
 	SET(CURLOPT_OPENSOCKETFUNCTION, download_curl_opensocket);
 	SET(CURLOPT_OPENSOCKETDATA, d);
 	SET(CURLOPT_CLOSESOCKETFUNCTION, download_curl_closesocket);
@@ -317,6 +393,11 @@ download_curl_setup(struct download *d, CURL *e)
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_FORBID_REUSE, 1L);
 	SET(CURLOPT_TIMEOUT_MS, ms);
+	/* A server that trickles a byte a second does not keep its slot. */
+	if (download_conf.min_speed > 0) {
+		SET(CURLOPT_LOW_SPEED_LIMIT, (long)download_conf.min_speed);
+		SET(CURLOPT_LOW_SPEED_TIME, (long)download_conf.min_speed_time);
+	}
 	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)download_conf.max_size);
 	SET(CURLOPT_BUFFERSIZE, (long)DOWNLOAD_CURL_BUFFER);
 	SET(CURLOPT_USERAGENT, DOWNLOAD_AGENT);

@@ -40,6 +40,8 @@ struct download_conf {
 	uint32_t	timeout;	/* seconds of one attempt */
 	uint32_t	retries;	/* attempts after the first */
 	uint32_t	retry_delay;	/* seconds between two */
+	uint64_t	min_speed;	/* bytes a second, 0: no floor */
+	uint32_t	min_speed_time;	/* seconds below it end a try */
 };
 
 enum download_scheme {

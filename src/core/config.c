@@ -85,6 +85,11 @@ static const struct config_key config_keys[] = {
 	    1, 64 * MIB, 16 * MIB),
 	KNUM("download.timeout", CONFIG_T_DURATION, download_timeout,
 	    1, 86400, 120),
+	/* A server that trickles holds a slot no longer than this. */
+	KNUM("download.min_speed", CONFIG_T_SIZE, download_min_speed,
+	    0, 64 * MIB, 512),
+	KNUM("download.min_speed_time", CONFIG_T_DURATION,
+	    download_min_speed_time, 1, 86400, 30),
 	KNUM("download.retries", CONFIG_T_INT, download_retries, 0, 10, 2),
 	KNUM("download.retry_delay", CONFIG_T_DURATION, download_retry_delay,
 	    0, 86400, 10),

@@ -84,6 +84,8 @@ struct config {
 	int		 download_enabled;
 	uint64_t	 download_max_size;	/* bytes of one file */
 	uint32_t	 download_timeout;	/* seconds of one try */
+	uint64_t	 download_min_speed;	/* bytes/s, 0 = no floor */
+	uint32_t	 download_min_speed_time; /* seconds below it */
 	int		 download_retries;	/* tries after the first */
 	uint32_t	 download_retry_delay;	/* seconds between tries */
 	uint32_t	 download_max_concurrent; /* per sensor, 0 = no cap */

@@ -311,12 +311,13 @@ class Sundew:
 
 @pytest.fixture
 def sundew(tmp_path):
-    """A factory: sundew(overrides=[...], config=...) starts a daemon."""
+    """A factory: sundew(overrides=[...], config=..., env=...) starts a
+    daemon (env: its whole environment, None: the tests')."""
     require_private_netns()
     started = []
 
-    def start(overrides=(), config=None, ready=True, pass_fds=()):
-        d = Sundew(tmp_path, overrides, config, pass_fds=pass_fds)
+    def start(overrides=(), config=None, ready=True, pass_fds=(), env=None):
+        d = Sundew(tmp_path, overrides, config, env=env, pass_fds=pass_fds)
         started.append(d)
         if ready:
             d.wait_ready()

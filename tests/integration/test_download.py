@@ -481,3 +481,140 @@ def test_port_only_rule_changes_the_port_and_keeps_the_policy(sundew,
         web.close()
     assert web.hits == {"/bad.exe": 1}
     assert stored["sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_proxy_in_environment_not_followed(sundew, tmp_path):
+    """A daemon started with proxies in its environment (a named one,
+    which would make libcurl start its threaded resolver, a clone the
+    sensor's filter kills; a numeric one, which the socket guard would
+    refuse): the download goes straight to the server and is stored, no
+    sensor dies or is started again, no TLS key log is written, and the
+    offer says "origin":"download"."""
+    body = sample(30000, 8)
+    web = HttpServer(HTTP_PORT, {"/bad.exe": body})
+    env = dict(os.environ, http_proxy="http://proxy.example:3128",
+               HTTPS_PROXY="http://proxy.example:3128",
+               ALL_PROXY="http://127.0.0.9:3128", NO_PROXY="",
+               SSLKEYLOGFILE=str(tmp_path / "keys"))
+    try:
+        d = sundew([f"download.connect_to=nepenthes.mwcollect.org:80:"
+                    f"127.0.0.1:{HTTP_PORT}"], env=env)
+        sensors = sorted(d.sensors())
+        s = attack(URL_SC.read_bytes(), "127.0.0.27")
+        session = session_of(d, "127.0.0.27")
+        stored = stored_download(d, session)
+        s.close()
+        time.sleep(0.5)
+        after = sorted(d.sensors())
+        log = d.log_text()
+        d.stop()
+    finally:
+        web.close()
+    assert web.hits == {"/bad.exe": 1}
+    assert stored["sha256"] == hashlib.sha256(body).hexdigest()
+    assert after == sensors
+    assert "killed by signal" not in log
+    assert [e["origin"] for e in
+            d.events("sundew.download.offer", session=session)] == \
+        ["download"]
+    assert not (tmp_path / "keys").exists()
+
+
+def tftp_data(block, payload):
+    return b"\x00\x03" + block.to_bytes(2, "big") + payload
+
+
+def test_tftp_reply_from_another_address_not_heard(sundew):
+    """A tftp server on 127.0.0.1 gets the read request; before it
+    answers, 127.0.0.77 (an address the download was never pinned to)
+    sends DATA block 1 to the sensor's port.  The sensor answers nothing
+    to 127.0.0.77 and stores the real server's file, which it ACKs."""
+    real, rogue_body = sample(300, 9), b"MZ from 127.0.0.77"
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", TFTP_PORT))
+    server.settimeout(10)
+    rogue = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rogue.bind(("127.0.0.77", 0))
+    try:
+        d = sundew([f"download.connect_to=tftp.example.org:69:"
+                    f"127.0.0.1:{TFTP_PORT}"])
+        s = attack(url_shellcode("tftp://tftp.example.org/r.exe"),
+                   "127.0.0.28")
+        session = session_of(d, "127.0.0.28")
+        rrq, sensor = server.recvfrom(2048)
+        assert rrq[:2] == b"\x00\x01" and b"r.exe\x00octet\x00" in rrq
+        rogue.sendto(tftp_data(1, rogue_body), sensor)
+        rogue.settimeout(2)
+        with pytest.raises(socket.timeout):
+            heard = rogue.recvfrom(2048)
+            raise AssertionError(f"the sensor answered 127.0.0.77: {heard}")
+        server.sendto(tftp_data(1, real), sensor)
+        while True:         # the ACK (a repeated RRQ is not it)
+            ack, peer = server.recvfrom(2048)
+            if ack[:2] == b"\x00\x04":
+                break
+        stored = stored_download(d, session)
+        s.close()
+        d.stop()
+    finally:
+        server.close()
+        rogue.close()
+    assert ack == b"\x00\x04\x00\x01" and peer == sensor
+    assert stored["sha256"] == hashlib.sha256(real).hexdigest()
+    assert [p.name for p in (d.data / "binaries").iterdir()] == \
+        [hashlib.sha256(real).hexdigest()]
+
+
+def test_trickling_server_too_slow(sundew):
+    """A server that sends its headers and then a byte a second: under
+    download.min_speed for download.min_speed_time, the try ends with
+    reason too_slow (final: one request), long before download.timeout;
+    the failed event says "origin":"download"."""
+    stop = threading.Event()
+    hits = []
+
+    class Trickle(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"MZ")
+            while not stop.is_set():
+                try:
+                    self.wfile.write(b"\x90")
+                    self.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(1)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", HTTP_PORT), Trickle)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1},
+                     daemon=True).start()
+    try:
+        d = sundew(["download.min_speed=100", "download.min_speed_time=3s",
+                    "download.timeout=60s",
+                    f"download.connect_to=slow.example.org:80:"
+                    f"127.0.0.1:{HTTP_PORT}"])
+        s = attack(url_shellcode("http://slow.example.org/t.exe"),
+                   "127.0.0.29")
+        session = session_of(d, "127.0.0.29")
+        offered = time.monotonic()
+        failed = d.wait_events("sundew.download.failed", session=session,
+                               timeout=20)
+        took = time.monotonic() - offered
+        time.sleep(1)
+        s.close()
+        d.stop()
+    finally:
+        stop.set()
+        srv.shutdown()
+        srv.server_close()
+    assert [(e["reason"], e["attempts"], e["origin"]) for e in failed] == \
+        [("too_slow", 1, "download")]
+    assert took < 15
+    assert hits == ["/t.exe"]
+    assert list((d.data / "binaries").iterdir()) == []

@@ -1007,6 +1007,8 @@ test_download(void **state)
 	assert_true(conf.download_enabled);
 	assert_int_equal(conf.download_max_size, 16 * 1024 * 1024);
 	assert_int_equal(conf.download_timeout, 120);
+	assert_int_equal(conf.download_min_speed, 512);
+	assert_int_equal(conf.download_min_speed_time, 30);
 	assert_int_equal(conf.download_retries, 2);
 	assert_int_equal(conf.download_retry_delay, 10);
 	assert_int_equal(conf.download_max_concurrent, 256);

@@ -393,7 +393,7 @@ test_http_complete(void **state)
 	    "\"http://files.test/file\""));
 	assert_null(strstr(file_ctx, "hop_url"));
 	assert_non_null(strstr(last("sundew.download.offer"),
-	    "\"url\":\"http://files.test/file\""));
+	    "\"origin\":\"download\",\"url\":\"http://files.test/file\""));
 	assert_int_equal(hits_file, 1);
 }
 
@@ -580,6 +580,31 @@ test_timeout(void **state)
 	run_until(1, 10);
 	assert_non_null(strstr(last("sundew.download.failed"),
 	    "\"reason\":\"timeout\""));
+	assert_non_null(strstr(last("sundew.download.failed"),
+	    "\"origin\":\"download\",\"url\":\"http://files.test/slow\""));
+	assert_int_equal(hits_slow, 1);
+	if (slow_req != NULL)
+		evhttp_send_reply(slow_req, 200, "OK", NULL);
+}
+
+/*
+ * A server that sends nothing for download.min_speed_time, long before
+ * download.timeout: "too_slow", final (no retry).
+ */
+static void
+test_too_slow(void **state)
+{
+	time_t	start = time(NULL);
+
+	test_start("download.min_speed_time=1s");
+	fetch("http://files.test/slow");
+	run_until(1, 10);
+	assert_int_equal(count("sundew.download.failed"), 1);
+	assert_non_null(strstr(last("sundew.download.failed"),
+	    "\"reason\":\"too_slow\""));
+	assert_non_null(strstr(last("sundew.download.failed"),
+	    "\"attempts\":1"));
+	assert_true(time(NULL) - start < 5);
 	assert_int_equal(hits_slow, 1);
 	if (slow_req != NULL)
 		evhttp_send_reply(slow_req, 200, "OK", NULL);
@@ -760,6 +785,153 @@ test_under_sensor_filter(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* A UDP socket on addr (a text address), any port; its port in *port. */
+static int
+udp_socket(const char *addr, uint16_t *port)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t		 len = sizeof(ss);
+	int			 fd, six = strchr(addr, ':') != NULL;
+
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = six ? AF_INET6 : AF_INET;
+	if (six)
+		assert_int_equal(inet_pton(AF_INET6, addr, &sin6->sin6_addr), 1);
+	else
+		assert_int_equal(inet_pton(AF_INET, addr, &sin->sin_addr), 1);
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	assert_true(fd != -1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&ss, six ?
+	    sizeof(*sin6) : sizeof(*sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+	*port = ntohs(six ? sin6->sin6_port : sin->sin_port);
+	return fd;
+}
+
+/*
+ * tftp from a server on addr: it gets the read request; rogue (-1: none),
+ * another address, sends DATA block 1 first; the sensor must answer
+ * nothing to rogue and take the server's block, which it ACKs.
+ */
+static void
+tftp_exchange(const char *addr, const char *rogue_addr)
+{
+	static const uint8_t	 real[] = "\0\3\0\1MZ the server's";
+	static const uint8_t	 fake[] = "\0\3\0\1MZ another address's";
+	struct sockaddr_storage	 peer;
+	socklen_t		 plen = sizeof(peer);
+	char			 rule[128], buf[600];
+	uint16_t		 port, rport;
+	int			 srv, rogue = -1, i;
+	ssize_t			 n = -1;
+
+	srv = udp_socket(addr, &port);
+	if (rogue_addr != NULL)
+		rogue = udp_socket(rogue_addr, &rport);
+	snprintf(rule, sizeof(rule), strchr(addr, ':') != NULL ?
+	    "download.connect_to=tftp.test:69:[%s]:%u" :
+	    "download.connect_to=tftp.test:69:%s:%u", addr, port);
+	test_start(rule);
+	fetch("tftp://tftp.test/t.exe");
+	for (i = 0; i < 250 && n == -1; i++) {
+		run_for(20);
+		n = recvfrom(srv, buf, sizeof(buf), 0,
+		    (struct sockaddr *)&peer, &plen);
+	}
+	assert_true(n > 2 && memcmp(buf, "\0\1t.exe\0", 8) == 0);
+	if (rogue != -1) {
+		assert_int_equal(sendto(rogue, fake, sizeof(fake) - 1, 0,
+		    (struct sockaddr *)&peer, plen), sizeof(fake) - 1);
+		run_for(500);
+		assert_int_equal(recv(rogue, buf, sizeof(buf), 0), -1);
+	}
+	assert_int_equal(sendto(srv, real, sizeof(real) - 1, 0,
+	    (struct sockaddr *)&peer, plen), sizeof(real) - 1);
+	run_until(1, 10);
+	assert_int_equal(nfiles, 1);
+	assert_int_equal(file_len, sizeof(real) - 5);
+	assert_memory_equal(file_data, real + 4, sizeof(real) - 5);
+	/* The ACK of block 1 (after repeated requests, if any). */
+	do
+		n = recv(srv, buf, sizeof(buf), 0);
+	while (n > 0 && buf[1] == 1);
+	assert_int_equal(n, 4);
+	assert_memory_equal(buf, "\0\4\0\1", 4);
+	close(srv);
+	if (rogue != -1)
+		close(rogue);
+}
+
+/* tftp hears the pinned address only (IPv4: another loopback address). */
+static void
+test_tftp_pinned(void **state)
+{
+	tftp_exchange("127.0.0.1", "127.0.0.77");
+}
+
+/* The same filter lets the pinned IPv6 address through. */
+static void
+test_tftp_pinned6(void **state)
+{
+	tftp_exchange("::1", NULL);
+}
+
+/*
+ * Proxies in the environment are not followed: a named one (curl would
+ * start its threaded resolver, a clone the sensor's filter kills) set
+ * before the set-up, and a numeric one set after it (curl reads the
+ * environment at each connection: the socket guard would refuse it).
+ * In a child under the sensor's live filter; the file comes straight
+ * from the server.
+ */
+static void
+test_proxy_env(void **state)
+{
+	struct sandbox	sb;
+	pid_t		pid;
+	int		status;
+
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		nevents = nfiles = 0;
+		setenv("http_proxy", "http://proxy.example:3128", 1);
+		setenv("HTTPS_PROXY", "http://proxy.example:3128", 1);
+		setenv("ALL_PROXY", "socks5://proxy.example:1080", 1);
+		setenv("SSLKEYLOGFILE", "/tmp/sundew-test-keys", 1);
+		if (servers_start() == -1)
+			_exit(2);
+		test_start(NULL);
+		servers_files_remove();
+		if (getenv("http_proxy") != NULL ||
+		    getenv("SSLKEYLOGFILE") != NULL)
+			_exit(2);
+		memset(&sb, 0, sizeof(sb));
+		sb.seccomp = 1;
+		sb.uid = getuid();
+		sb.gid = getgid();
+		sandbox_enter(&sb, ".", SANDBOX_SENSOR);
+		fetch("http://files.test/file");
+		run_until(1, 10);
+		if (nfiles != 1)
+			_exit(3);
+		setenv("http_proxy", "http://127.0.0.1:1", 1);
+		fetch("http://files.test/count");
+		run_until(2, 10);
+		if (nfiles != 2 || count("sundew.download.failed") != 0)
+			_exit(4);
+		download_stop();
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status))
+		fail_msg("killed by signal %d (%d: SIGSYS)", WTERMSIG(status),
+		    SIGSYS);
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int
 main(void)
 {
@@ -781,6 +953,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_too_slow, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bad_urls, setup,
@@ -788,6 +962,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_under_sensor_filter,
 		    setup, NULL),
+		cmocka_unit_test_setup_teardown(test_proxy_env, setup, NULL),
+		cmocka_unit_test_setup_teardown(test_tftp_pinned, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_tftp_pinned6, setup,
+		    teardown),
 	};
 	int	r;
 
