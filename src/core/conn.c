@@ -776,6 +776,12 @@ conn_read(struct conn *c)
 		return;
 	}
 	ledger_bytes(sensor_ledger(), c->slot, c->bytes_in, c->bytes_out);
+	/*
+	 * libevent counts a timeout from the time it cached when this turn
+	 * of the loop began, which a busy turn leaves milliseconds behind:
+	 * the idle timeout would end a session that much early.
+	 */
+	event_base_update_cache_time(sensor_base());
 	event_add(c->rev, conn_idle_tv);
 }
 
