@@ -397,6 +397,10 @@ def wait_port(proc, port, timeout):
 def sundew_start(args, datadir, logpath, hard, extra=()):
     """sundew run -f on loopback, without the per-source cap (every
     connection comes from 127.0.0.x) and with a long idle time-out.
+    Rotated JSON logs are all kept: the rate runs' close events are
+    counted once sundew has stopped, after the downloads' and the held
+    connections' events, which would otherwise push them out of the
+    default ten.
 
     limits.max_connections keeps its default (60,000): where one process
     may open fewer files, the daemon starts enough sensors to hold them.
@@ -409,6 +413,7 @@ def sundew_start(args, datadir, logpath, hard, extra=()):
            "-o", f"data_dir={datadir}",
            "-o", "limits.per_source=0",
            "-o", "limits.idle_timeout=600s",
+           "-o", "output.json.keep=10000",
            "-o", f"limits.nofile={hard}"]
     for o in extra:
         cmd += ["-o", o]
