@@ -12,7 +12,6 @@ namespace.
 import hashlib
 import http.server
 import os
-import random
 import shutil
 import socket
 import ssl
@@ -22,7 +21,8 @@ import time
 
 import pytest
 
-from conftest import CORPORA, GENERIC_PORT, connect, needs_corpus, wait_for
+from conftest import (CORPORA, GENERIC_PORT, connect, needs_corpus, sample,
+                      wait_for)
 
 URL_SC = CORPORA / "shellcode" / \
     "libemu_07_win32-downloadexec-url-http-nepenthes-mwcollect-org-bad-exe.bin"
@@ -38,12 +38,6 @@ def url_shellcode(url):
     sc = URL_SC.read_bytes()
     at = sc.index(URL.encode())
     return sc[:at] + url.encode() + sc[at + len(URL):]
-
-
-def sample(n, seed):
-    """n bytes that look like a Windows program and are unique to seed."""
-    rng = random.Random(seed)
-    return b"MZ\x90\x00" + rng.randbytes(n - 4)
 
 
 def attack(payload, src):

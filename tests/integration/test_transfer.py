@@ -29,7 +29,8 @@ import struct
 import threading
 import time
 
-from conftest import CORPORA, GENERIC_PORT, connect, needs_corpus, wait_for
+from conftest import (CORPORA, GENERIC_PORT, connect, needs_corpus, sample,
+                      wait_for)
 
 SC = CORPORA / "shellcode"
 LINKBOT = SC / "libemu_12_lindau-linkbot-connectback-version.bin"
@@ -46,16 +47,6 @@ BLINK_KEY = bytes.fromhex("d00dfeed")
 STAGE2 = b"\x90" * 200 + b"\xcc"          # what a linkbot sends first
 
 corpus = needs_corpus(SC)
-
-
-def sample(size, seed):
-    """A file of size bytes that no other test sends."""
-    out = bytearray()
-    block = hashlib.sha256(seed.encode()).digest()
-    while len(out) < size:
-        block = hashlib.sha256(block).digest()
-        out += block
-    return bytes(out[:size])
 
 
 class Server:
