@@ -158,6 +158,19 @@ def stored_download(d, session, timeout=30):
                          origin="download", timeout=timeout)[0]
 
 
+def fetch_stored(sundew, options, payload, src):
+    """A daemon with options, payload sent from src as an exploit; once
+    the file is stored and the daemon stopped: the daemon, the exploit's
+    session and the file.stored event."""
+    d = sundew(options)
+    s = attack(payload, src)
+    session = session_of(d, src)
+    stored = stored_download(d, session)
+    s.close()
+    d.stop()
+    return d, session, stored
+
+
 def story(d, session):
     """The download events of a session, in the log's order."""
     return [e["eventid"] for e in d.events(session=session)
@@ -175,13 +188,10 @@ def test_url_shellcode_http_download_stored_under_exploit_session(sundew):
     sha = hashlib.sha256(body).hexdigest()
     web = HttpServer(HTTP_PORT, {"/bad.exe": body})
     try:
-        d = sundew([f"download.connect_to=nepenthes.mwcollect.org:80:"
-                    f"127.0.0.1:{HTTP_PORT}"])
-        s = attack(URL_SC.read_bytes(), "127.0.0.21")
-        session = session_of(d, "127.0.0.21")
-        stored = stored_download(d, session)
-        s.close()
-        d.stop()
+        d, session, stored = fetch_stored(sundew, [
+            "download.connect_to=nepenthes.mwcollect.org:80:"
+            f"127.0.0.1:{HTTP_PORT}"],
+            URL_SC.read_bytes(), "127.0.0.21")
     finally:
         web.close()
     assert web.hits == {"/bad.exe": 1}
@@ -218,13 +228,10 @@ def test_https_download_without_certificate_check(sundew, tmp_path):
     sha = hashlib.sha256(body).hexdigest()
     web = HttpServer(HTTPS_PORT, {"/x.exe": body}, tls=tls)
     try:
-        d = sundew([f"download.connect_to=secure.example.org:443:"
-                    f"127.0.0.1:{HTTPS_PORT}"])
-        s = attack(url_shellcode("https://secure.example.org/x.exe"),
-                   "127.0.0.22")
-        stored = stored_download(d, session_of(d, "127.0.0.22"))
-        s.close()
-        d.stop()
+        d, _, stored = fetch_stored(sundew, [
+            "download.connect_to=secure.example.org:443:"
+            f"127.0.0.1:{HTTPS_PORT}"],
+            url_shellcode("https://secure.example.org/x.exe"), "127.0.0.22")
     finally:
         web.close()
     assert stored["sha256"] == sha
@@ -246,14 +253,11 @@ def test_ftp_download(sundew, tmp_path, mode):
     # server's address.
     ftp = FtpServer(root, FTP_PORT, "worm", "s3cret", mode, "127.0.0.2")
     try:
-        d = sundew([f"download.connect_to=ftp.example.org:21:"
-                    f"127.0.0.2:{FTP_PORT}"])
         url = "ftp://worm:s3cret@ftp.example.org/w.exe"
-        s = attack(url_shellcode(url), "127.0.0.23")
-        session = session_of(d, "127.0.0.23")
-        stored = stored_download(d, session)
-        s.close()
-        d.stop()
+        d, session, stored = fetch_stored(sundew, [
+            "download.connect_to=ftp.example.org:21:"
+            f"127.0.0.2:{FTP_PORT}"],
+            url_shellcode(url), "127.0.0.23")
     finally:
         ftp.close()
     assert stored["sha256"] == sha and stored["url"] == url
@@ -286,13 +290,10 @@ def test_tftp_download(sundew, tmp_path):
                               "--listen", "-4", "--address",
                               f":{TFTP_PORT}", "--secure", str(root)])
     try:
-        d = sundew([f"download.connect_to=tftp.example.org:69:"
-                    f"127.0.0.1:{TFTP_PORT}"])
-        s = attack(url_shellcode("tftp://tftp.example.org/t.exe"),
-                   "127.0.0.24")
-        stored = stored_download(d, session_of(d, "127.0.0.24"))
-        s.close()
-        d.stop()
+        d, _, stored = fetch_stored(sundew, [
+            "download.connect_to=tftp.example.org:69:"
+            f"127.0.0.1:{TFTP_PORT}"],
+            url_shellcode("tftp://tftp.example.org/t.exe"), "127.0.0.24")
     finally:
         tftpd.terminate()
         tftpd.wait()
@@ -465,12 +466,10 @@ def test_port_only_rule_changes_the_port_and_keeps_the_policy(sundew,
         d.stop()
         assert [f["reason"] for f in failed] == ["loopback"]
         assert web.hits == {}
-        d = sundew([rule, f"download.hosts={hosts}",
-                    "download.allow=[127.0.0.0/8]"])
-        s = attack(URL_SC.read_bytes(), "127.0.0.23")
-        stored = stored_download(d, session_of(d, "127.0.0.23"))
-        s.close()
-        d.stop()
+        d, _, stored = fetch_stored(
+            sundew, [rule, f"download.hosts={hosts}",
+                     "download.allow=[127.0.0.0/8]"],
+            URL_SC.read_bytes(), "127.0.0.23")
     finally:
         web.close()
     assert web.hits == {"/bad.exe": 1}
