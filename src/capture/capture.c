@@ -7,14 +7,14 @@
  * can at worst have an action of an old session done again, within the
  * egress policy's rate limits.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "addr.h"
 #include "capture.h"
 #include "download.h"
 #include "egress.h"
@@ -138,20 +138,9 @@ capture_event(struct event_buf *ev, const struct capture_origin *o,
 void
 capture_attacker(const struct capture_origin *o, char *buf, size_t len)
 {
-	const struct sockaddr_in	*sin = (const void *)&o->attacker;
-	const struct sockaddr_in6	*sin6 = (const void *)&o->attacker;
-
-	buf[0] = '\0';
-	if (o->attacker.ss_family == AF_INET)
-		inet_ntop(AF_INET, &sin->sin_addr, buf, (socklen_t)len);
-	else if (o->attacker.ss_family == AF_INET6 &&
-	    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
-		inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], buf,
-		    (socklen_t)len);
-	else if (o->attacker.ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &sin6->sin6_addr, buf, (socklen_t)len);
+	/* addr_ntop() writes an IPv4-mapped attacker as IPv4. */
+	(void)addr_ntop((const struct sockaddr *)&o->attacker, buf, len);
 }
-
 
 void
 capture_init(const struct config *conf)

@@ -595,6 +595,43 @@ shell_lines(struct shell *sh)
 }
 
 /*
+ * Writes what the peer can take now.  Ends the shell (and returns -1) when
+ * the peer is gone, or when it exited and all its output went out.
+ */
+static int
+shell_drain(struct shell *sh)
+{
+	if (shell_flush(sh) == -1) {
+		shell_free(sh, "peer_closed");
+		return -1;
+	}
+	if (sh->exiting && evbuffer_get_length(sh->out) == 0) {
+		shell_free(sh, "exit");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads only while the output is under SHELL_OUT_MAX and the shell has
+ * not exited: a peer that does not read what it asked for waits.
+ */
+static void
+shell_pace(struct shell *sh)
+{
+	int	want;
+
+	want = evbuffer_get_length(sh->out) < SHELL_OUT_MAX && !sh->exiting;
+	if (want == sh->reading)
+		return;
+	if (want)
+		event_add(sh->ev, NULL);
+	else
+		event_del(sh->ev);
+	sh->reading = want;
+}
+
+/*
  * Reading (and the idle timer: what is EV_TIMEOUT).  Lines longer than
  * SHELL_LINE_MAX end the shell as a protocol error.
  */
@@ -642,19 +679,8 @@ shell_read_cb(evutil_socket_t fd, short what, void *arg)
 		shell_free(sh, "protocol_error");
 		return;
 	}
-	if (shell_flush(sh) == -1) {
-		shell_free(sh, "peer_closed");
-		return;
-	}
-	if (sh->exiting && evbuffer_get_length(sh->out) == 0) {
-		shell_free(sh, "exit");
-		return;
-	}
-	/* The peer does not read what it asked for: wait for it. */
-	if (evbuffer_get_length(sh->out) >= SHELL_OUT_MAX || sh->exiting) {
-		event_del(sh->ev);
-		sh->reading = 0;
-	}
+	if (shell_drain(sh) == 0)
+		shell_pace(sh);
 }
 
 /* The peer takes more of the output; lines that waited run. */
@@ -663,30 +689,11 @@ shell_write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct shell	*sh = arg;
 
-	if (shell_flush(sh) == -1) {
-		shell_free(sh, "peer_closed");
+	if (shell_drain(sh) == -1 || evbuffer_get_length(sh->out) > 0)
 		return;
-	}
-	if (evbuffer_get_length(sh->out) > 0)
-		return;
-	if (sh->exiting) {
-		shell_free(sh, "exit");
-		return;
-	}
 	shell_lines(sh);
-	if (shell_flush(sh) == -1) {
-		shell_free(sh, "peer_closed");
-		return;
-	}
-	if (sh->exiting && evbuffer_get_length(sh->out) == 0) {
-		shell_free(sh, "exit");
-		return;
-	}
-	if (!sh->reading && evbuffer_get_length(sh->out) < SHELL_OUT_MAX &&
-	    !sh->exiting) {
-		event_add(sh->ev, NULL);
-		sh->reading = 1;
-	}
+	if (shell_drain(sh) == 0)
+		shell_pace(sh);
 }
 
 void

@@ -646,80 +646,38 @@ config_value_set_addr(struct config_ctx *ctx, const struct config_key *k,
 	return 0;
 }
 
-/* A new download.allow list being built. */
-struct config_cidrs {
-	struct addr_cidr	c[CONFIG_MAX_ALLOW];
-	size_t			n;
+/* A list being built from a key's items: at most max of size bytes. */
+struct config_list {
+	void	*items;
+	size_t	 n, max, size;
 };
 
+/* One item of download.allow: an address block. */
 static int
 config_add_cidr(struct config_ctx *ctx, const char *key, const char *s,
     int line, void *arg)
 {
-	struct config_cidrs	*a = arg;
+	struct config_list	*l = arg;
+	struct addr_cidr	*c = l->items;
 	char			 why[128], show[64];
 
 	config_value_show(show, sizeof(show), s, strlen(s));
-	if (a->n == CONFIG_MAX_ALLOW)
-		return config_err(ctx, line, key, "at most %d blocks",
-		    CONFIG_MAX_ALLOW);
-	if (addr_cidr_parse(s, &a->c[a->n], why, sizeof(why)) == -1)
+	if (l->n == l->max)
+		return config_err(ctx, line, key, "at most %zu blocks",
+		    l->max);
+	if (addr_cidr_parse(s, &c[l->n], why, sizeof(why)) == -1)
 		return config_err(ctx, line, key, "%s, got \"%s\"", why, show);
-	a->n++;
+	l->n++;
 	return 0;
 }
-
-/* A copy of n items of size bytes (NULL for none) into *dup. */
-static int
-config_dup_list(struct config_ctx *ctx, const char *key, int line,
-    const void *items, size_t n, size_t size, void **dup)
-{
-	*dup = NULL;
-	if (n > 0 && (*dup = malloc(n * size)) == NULL)
-		return config_err(ctx, line, key, "out of memory");
-	if (n > 0)
-		memcpy(*dup, items, n * size);
-	return 0;
-}
-
-/* Sets download.allow: one block or a list; nothing or [] is none. */
-int
-config_value_set_cidrs(struct config_ctx *ctx, const char *key,
-    struct fy_node *node, int line)
-{
-	struct config_cidrs	*a;
-	struct config		*conf = ctx->conf;
-	void			*dup;
-	int			 rc = 0;
-
-	if ((a = calloc(1, sizeof(*a))) == NULL)
-		return config_err(ctx, line, key, "out of memory");
-	if (!config_value_is_null(node) && config_each_item(ctx, key, node,
-	    line, "an address block such as 10.0.0.0/8", config_add_cidr,
-	    a) == -1)
-		rc = -1;
-	if (rc == 0 && (rc = config_dup_list(ctx, key, line, a->c, a->n,
-	    sizeof(a->c[0]), &dup)) == 0) {
-		free(conf->download_allow);
-		conf->download_allow = dup;
-		conf->download_nallow = a->n;
-	}
-	free(a);
-	return rc;
-}
-
-/* A new download.connect_to list being built. */
-struct config_rules {
-	struct addr_rule	r[CONFIG_MAX_CONNECT_TO];
-	size_t			n;
-};
 
 /* One item of download.connect_to: one rule or several, comma-separated. */
 static int
 config_add_rules(struct config_ctx *ctx, const char *key, const char *s,
     int line, void *arg)
 {
-	struct config_rules	*a = arg;
+	struct config_list	*l = arg;
+	struct addr_rule	*r = l->items;
 	const char		*end, *why;
 	char			 show[64];
 	size_t			 len;
@@ -734,16 +692,64 @@ config_add_rules(struct config_ctx *ctx, const char *key, const char *s,
 		while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
 			len--;
 		config_value_show(show, sizeof(show), s, len);
-		if (a->n == CONFIG_MAX_CONNECT_TO)
-			return config_err(ctx, line, key, "at most %d rules",
-			    CONFIG_MAX_CONNECT_TO);
-		if ((why = addr_rule_parse(s, len, &a->r[a->n])) != NULL)
+		if (l->n == l->max)
+			return config_err(ctx, line, key, "at most %zu rules",
+			    l->max);
+		if ((why = addr_rule_parse(s, len, &r[l->n])) != NULL)
 			return config_err(ctx, line, key, "%s, got \"%s\"",
 			    why, show);
-		a->n++;
+		l->n++;
 		if (*end == '\0')
 			return 0;
 	}
+}
+
+/*
+ * Builds the list a key names (nothing or [] is none) with add for each
+ * item: at most max items of size bytes.  On success *list is a new copy
+ * of n items (NULL for none) for the caller; on failure nothing changes.
+ */
+static int
+config_set_list(struct config_ctx *ctx, const char *key,
+    struct fy_node *node, int line, const char *what,
+    int (*add)(struct config_ctx *, const char *, const char *, int, void *),
+    size_t max, size_t size, void **list, size_t *n)
+{
+	struct config_list	 l = { NULL, 0, max, size };
+	int			 rc = 0;
+
+	*list = NULL;
+	if ((l.items = calloc(max, size)) == NULL)
+		return config_err(ctx, line, key, "out of memory");
+	if (!config_value_is_null(node) && config_each_item(ctx, key, node,
+	    line, what, add, &l) == -1)
+		rc = -1;
+	if (rc == 0 && l.n > 0 && (*list = malloc(l.n * size)) == NULL)
+		rc = config_err(ctx, line, key, "out of memory");
+	if (*list != NULL)
+		memcpy(*list, l.items, l.n * size);
+	*n = l.n;
+	free(l.items);
+	return rc;
+}
+
+/* Sets download.allow: one block or a list; nothing or [] is none. */
+int
+config_value_set_cidrs(struct config_ctx *ctx, const char *key,
+    struct fy_node *node, int line)
+{
+	struct config	*conf = ctx->conf;
+	void		*list;
+	size_t		 n;
+
+	if (config_set_list(ctx, key, node, line,
+	    "an address block such as 10.0.0.0/8", config_add_cidr,
+	    CONFIG_MAX_ALLOW, sizeof(struct addr_cidr), &list, &n) == -1)
+		return -1;
+	free(conf->download_allow);
+	conf->download_allow = list;
+	conf->download_nallow = n;
+	return 0;
 }
 
 /*
@@ -754,25 +760,19 @@ int
 config_value_set_rules(struct config_ctx *ctx, const char *key,
     struct fy_node *node, int line)
 {
-	struct config_rules	*a;
-	struct config		*conf = ctx->conf;
-	void			*dup;
-	int			 rc = 0;
+	struct config	*conf = ctx->conf;
+	void		*list;
+	size_t		 n;
 
-	if ((a = calloc(1, sizeof(*a))) == NULL)
-		return config_err(ctx, line, key, "out of memory");
-	if (!config_value_is_null(node) && config_each_item(ctx, key, node,
-	    line, "rules HOST:PORT:TO_HOST:TO_PORT", config_add_rules,
-	    a) == -1)
-		rc = -1;
-	if (rc == 0 && (rc = config_dup_list(ctx, key, line, a->r, a->n,
-	    sizeof(a->r[0]), &dup)) == 0) {
-		free(conf->download_connect_to);
-		conf->download_connect_to = dup;
-		conf->download_nconnect_to = a->n;
-	}
-	free(a);
-	return rc;
+	if (config_set_list(ctx, key, node, line,
+	    "rules HOST:PORT:TO_HOST:TO_PORT", config_add_rules,
+	    CONFIG_MAX_CONNECT_TO, sizeof(struct addr_rule), &list,
+	    &n) == -1)
+		return -1;
+	free(conf->download_connect_to);
+	conf->download_connect_to = list;
+	conf->download_nconnect_to = n;
+	return 0;
 }
 
 /* Edit distance of two short strings (capped at 64 characters each). */

@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import pathlib
+import random
 import select
 import signal
 import socket
@@ -132,6 +133,13 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "needs_root" in item.keywords or "sundew" in item.fixturenames:
                 item.add_marker(skip)
+
+
+def sample(n, seed):
+    """n bytes that look like a Windows program and are unique to seed
+    (a file for a download or transfer test to send)."""
+    rng = random.Random(seed)
+    return b"MZ\x90\x00" + rng.randbytes(n - 4)
 
 
 def wait_for(pred, timeout=10.0, what="condition"):

@@ -15,10 +15,11 @@ import time
 
 import pytest
 
-from conftest import CORPORA, GENERIC_PORT, SUNDEW, connect, needs_corpus, wait_for
+from conftest import (CORPORA, GENERIC_PORT, SUNDEW, connect, needs_corpus,
+                      sample, wait_for)
 import pcapcarve
 from test_analyser_limits import BIND_SHELL, NO_ACTION
-from test_download import FtpServer, sample
+from test_download import FtpServer
 
 HONEYNET = CORPORA / "pcaps" / "attack" / "honeynet-fc2010-1_attack-trace.pcap"
 WINEXEC = CORPORA / "shellcode" / \

@@ -12,7 +12,6 @@ namespace.
 import hashlib
 import http.server
 import os
-import random
 import shutil
 import socket
 import ssl
@@ -22,7 +21,8 @@ import time
 
 import pytest
 
-from conftest import CORPORA, GENERIC_PORT, connect, needs_corpus, wait_for
+from conftest import (CORPORA, GENERIC_PORT, connect, needs_corpus, sample,
+                      wait_for)
 
 URL_SC = CORPORA / "shellcode" / \
     "libemu_07_win32-downloadexec-url-http-nepenthes-mwcollect-org-bad-exe.bin"
@@ -38,12 +38,6 @@ def url_shellcode(url):
     sc = URL_SC.read_bytes()
     at = sc.index(URL.encode())
     return sc[:at] + url.encode() + sc[at + len(URL):]
-
-
-def sample(n, seed):
-    """n bytes that look like a Windows program and are unique to seed."""
-    rng = random.Random(seed)
-    return b"MZ\x90\x00" + rng.randbytes(n - 4)
 
 
 def attack(payload, src):
@@ -164,6 +158,19 @@ def stored_download(d, session, timeout=30):
                          origin="download", timeout=timeout)[0]
 
 
+def fetch_stored(sundew, options, payload, src):
+    """A daemon with options, payload sent from src as an exploit; once
+    the file is stored and the daemon stopped: the daemon, the exploit's
+    session and the file.stored event."""
+    d = sundew(options)
+    s = attack(payload, src)
+    session = session_of(d, src)
+    stored = stored_download(d, session)
+    s.close()
+    d.stop()
+    return d, session, stored
+
+
 def story(d, session):
     """The download events of a session, in the log's order."""
     return [e["eventid"] for e in d.events(session=session)
@@ -181,13 +188,10 @@ def test_url_shellcode_http_download_stored_under_exploit_session(sundew):
     sha = hashlib.sha256(body).hexdigest()
     web = HttpServer(HTTP_PORT, {"/bad.exe": body})
     try:
-        d = sundew([f"download.connect_to=nepenthes.mwcollect.org:80:"
-                    f"127.0.0.1:{HTTP_PORT}"])
-        s = attack(URL_SC.read_bytes(), "127.0.0.21")
-        session = session_of(d, "127.0.0.21")
-        stored = stored_download(d, session)
-        s.close()
-        d.stop()
+        d, session, stored = fetch_stored(sundew, [
+            "download.connect_to=nepenthes.mwcollect.org:80:"
+            f"127.0.0.1:{HTTP_PORT}"],
+            URL_SC.read_bytes(), "127.0.0.21")
     finally:
         web.close()
     assert web.hits == {"/bad.exe": 1}
@@ -224,13 +228,10 @@ def test_https_download_without_certificate_check(sundew, tmp_path):
     sha = hashlib.sha256(body).hexdigest()
     web = HttpServer(HTTPS_PORT, {"/x.exe": body}, tls=tls)
     try:
-        d = sundew([f"download.connect_to=secure.example.org:443:"
-                    f"127.0.0.1:{HTTPS_PORT}"])
-        s = attack(url_shellcode("https://secure.example.org/x.exe"),
-                   "127.0.0.22")
-        stored = stored_download(d, session_of(d, "127.0.0.22"))
-        s.close()
-        d.stop()
+        d, _, stored = fetch_stored(sundew, [
+            "download.connect_to=secure.example.org:443:"
+            f"127.0.0.1:{HTTPS_PORT}"],
+            url_shellcode("https://secure.example.org/x.exe"), "127.0.0.22")
     finally:
         web.close()
     assert stored["sha256"] == sha
@@ -252,14 +253,11 @@ def test_ftp_download(sundew, tmp_path, mode):
     # server's address.
     ftp = FtpServer(root, FTP_PORT, "worm", "s3cret", mode, "127.0.0.2")
     try:
-        d = sundew([f"download.connect_to=ftp.example.org:21:"
-                    f"127.0.0.2:{FTP_PORT}"])
         url = "ftp://worm:s3cret@ftp.example.org/w.exe"
-        s = attack(url_shellcode(url), "127.0.0.23")
-        session = session_of(d, "127.0.0.23")
-        stored = stored_download(d, session)
-        s.close()
-        d.stop()
+        d, session, stored = fetch_stored(sundew, [
+            "download.connect_to=ftp.example.org:21:"
+            f"127.0.0.2:{FTP_PORT}"],
+            url_shellcode(url), "127.0.0.23")
     finally:
         ftp.close()
     assert stored["sha256"] == sha and stored["url"] == url
@@ -292,13 +290,10 @@ def test_tftp_download(sundew, tmp_path):
                               "--listen", "-4", "--address",
                               f":{TFTP_PORT}", "--secure", str(root)])
     try:
-        d = sundew([f"download.connect_to=tftp.example.org:69:"
-                    f"127.0.0.1:{TFTP_PORT}"])
-        s = attack(url_shellcode("tftp://tftp.example.org/t.exe"),
-                   "127.0.0.24")
-        stored = stored_download(d, session_of(d, "127.0.0.24"))
-        s.close()
-        d.stop()
+        d, _, stored = fetch_stored(sundew, [
+            "download.connect_to=tftp.example.org:69:"
+            f"127.0.0.1:{TFTP_PORT}"],
+            url_shellcode("tftp://tftp.example.org/t.exe"), "127.0.0.24")
     finally:
         tftpd.terminate()
         tftpd.wait()
@@ -471,12 +466,10 @@ def test_port_only_rule_changes_the_port_and_keeps_the_policy(sundew,
         d.stop()
         assert [f["reason"] for f in failed] == ["loopback"]
         assert web.hits == {}
-        d = sundew([rule, f"download.hosts={hosts}",
-                    "download.allow=[127.0.0.0/8]"])
-        s = attack(URL_SC.read_bytes(), "127.0.0.23")
-        stored = stored_download(d, session_of(d, "127.0.0.23"))
-        s.close()
-        d.stop()
+        d, _, stored = fetch_stored(
+            sundew, [rule, f"download.hosts={hosts}",
+                     "download.allow=[127.0.0.0/8]"],
+            URL_SC.read_bytes(), "127.0.0.23")
     finally:
         web.close()
     assert web.hits == {"/bad.exe": 1}

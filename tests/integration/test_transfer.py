@@ -29,7 +29,8 @@ import struct
 import threading
 import time
 
-from conftest import CORPORA, GENERIC_PORT, connect, needs_corpus, wait_for
+from conftest import (CORPORA, GENERIC_PORT, connect, needs_corpus, sample,
+                      wait_for)
 
 SC = CORPORA / "shellcode"
 LINKBOT = SC / "libemu_12_lindau-linkbot-connectback-version.bin"
@@ -46,16 +47,6 @@ BLINK_KEY = bytes.fromhex("d00dfeed")
 STAGE2 = b"\x90" * 200 + b"\xcc"          # what a linkbot sends first
 
 corpus = needs_corpus(SC)
-
-
-def sample(size, seed):
-    """A file of size bytes that no other test sends."""
-    out = bytearray()
-    block = hashlib.sha256(seed.encode()).digest()
-    while len(out) < size:
-        block = hashlib.sha256(block).digest()
-        out += block
-    return bytes(out[:size])
 
 
 class Server:
@@ -124,6 +115,20 @@ def exploit_session(d, s):
     return d.wait_events("sundew.connection.open", src_port=port)[0]["session"]
 
 
+def exploit_to_server(sundew, talk, code, target, options=()):
+    """A Server that runs talk, a daemon (with options) whose
+    download.connect_to sends target, the HOST:PORT in code, to it, and
+    code sent as an exploit.  Once the server is done: the daemon, the
+    exploit's session, the server and the exploit's socket."""
+    srv = Server(talk)
+    d = sundew([*options,
+                f"download.connect_to={target}:127.0.0.1:{srv.port}"])
+    s = send_exploit(code)
+    session = exploit_session(d, s)
+    srv.join()
+    return d, session, srv, s
+
+
 def stored(d, data):
     return d.data / "binaries" / hashlib.sha256(data).hexdigest()
 
@@ -157,11 +162,8 @@ def test_linkbot_link_sends_the_key_and_stores_the_file(sundew):
         if srv.recv_exactly(c, 4) == LINK_KEY:
             c.sendall(data)
 
-    srv = Server(talk)
-    d = sundew([f"download.connect_to=62.47.217.254:15385:127.0.0.1:{srv.port}"])
-    s = send_exploit(LINKBOT)
-    session = exploit_session(d, s)
-    srv.join()
+    d, session, srv, s = exploit_to_server(sundew, talk, LINKBOT,
+                                           "62.47.217.254:15385")
     assert srv.got == LINK_KEY          # exactly the key, nothing more
     assert_stored(d, session, "link://62.47.217.254:15385/rKwGhQ==", data)
     s.close()
@@ -180,11 +182,8 @@ def test_link_peer_that_waits_for_the_key_gets_it(sundew):
             srv.waited = time.monotonic() - start
             c.sendall(data)
 
-    srv = Server(talk)
-    d = sundew([f"download.connect_to=62.47.217.254:15385:127.0.0.1:{srv.port}"])
-    s = send_exploit(LINKBOT)
-    session = exploit_session(d, s)
-    srv.join()
+    d, session, srv, s = exploit_to_server(sundew, talk, LINKBOT,
+                                           "62.47.217.254:15385")
     assert srv.got == LINK_KEY
     assert 2.5 < srv.waited < 6
     assert_stored(d, session, "link://62.47.217.254:15385/rKwGhQ==", data)
@@ -206,11 +205,8 @@ def test_csend_reads_the_length_then_the_file(sundew):
         # The file is whole at the announced length: the sensor closes.
         srv.got = c.recv(1)
 
-    srv = Server(talk)
-    d = sundew([f"download.connect_to=70.228.36.118:11805:127.0.0.1:{srv.port}"])
-    s = send_exploit(CSEND)
-    session = exploit_session(d, s)
-    srv.join()
+    d, session, srv, s = exploit_to_server(sundew, talk, CSEND,
+                                           "70.228.36.118:11805")
     assert srv.got == b""               # csend sends nothing; then it closed
     assert_stored(d, session, "csend://70.228.36.118:11805/4", data)
     s.close()
@@ -309,12 +305,9 @@ def test_transfer_of_exactly_max_size_is_stored(sundew):
         c.sendall(struct.pack("<I", len(data)) + data)
         srv.got = c.recv(1)
 
-    srv = Server(talk)
-    d = sundew(["download.max_size=20MiB",
-                f"download.connect_to=70.228.36.118:11805:127.0.0.1:{srv.port}"])
-    s = send_exploit(CSEND)
-    session = exploit_session(d, s)
-    srv.join()
+    d, session, srv, s = exploit_to_server(sundew, talk, CSEND,
+                                           "70.228.36.118:11805",
+                                           ["download.max_size=20MiB"])
     assert_stored(d, session, "csend://70.228.36.118:11805/4", data)
     s.close()
 

@@ -739,6 +739,36 @@ servers_files_remove(void)
 	unlink(resolv_path);
 }
 
+/* Enters the sensor's live seccomp filter (not privileged: no chroot). */
+static void
+sensor_filter_enter(void)
+{
+	struct sandbox	sb;
+
+	memset(&sb, 0, sizeof(sb));
+	sb.seccomp = 1;
+	sb.uid = getuid();
+	sb.gid = getgid();
+	sandbox_enter(&sb, ".", SANDBOX_SENSOR);
+}
+
+/*
+ * Waits for the child pid: it must exit 0.  Killed by SIGSYS, it made a
+ * system call the filter lacks.
+ */
+static void
+child_wait(pid_t pid)
+{
+	int	status;
+
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status))
+		fail_msg("killed by signal %d (%d: SIGSYS)", WTERMSIG(status),
+		    SIGSYS);
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /*
  * Everything above that makes system calls, in a child under the
  * sensor's live seccomp filter (sandbox_enter, not privileged: no
@@ -749,9 +779,7 @@ servers_files_remove(void)
 static void
 test_under_sensor_filter(void **state)
 {
-	struct sandbox	sb;
-	pid_t		pid;
-	int		status;
+	pid_t	pid;
 
 	fflush(NULL);
 	if ((pid = fork()) == 0) {
@@ -759,11 +787,7 @@ test_under_sensor_filter(void **state)
 		if (servers_start() == -1)
 			_exit(2);
 		test_start(NULL);
-		memset(&sb, 0, sizeof(sb));
-		sb.seccomp = 1;
-		sb.uid = getuid();
-		sb.gid = getgid();
-		sandbox_enter(&sb, ".", SANDBOX_SENSOR);
+		sensor_filter_enter();
 		fetch("http://files.test/file");
 		fetch("http://dns-private.test/count");
 		run_until(2, 10);
@@ -777,12 +801,7 @@ test_under_sensor_filter(void **state)
 		download_stop();
 		_exit(0);
 	}
-	assert_true(pid > 0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (WIFSIGNALED(status))
-		fail_msg("killed by signal %d (%d: SIGSYS)", WTERMSIG(status),
-		    SIGSYS);
-	assert_int_equal(WEXITSTATUS(status), 0);
+	child_wait(pid);
 }
 
 /* A UDP socket on addr (a text address), any port; its port in *port. */
@@ -889,9 +908,7 @@ test_tftp_pinned6(void **state)
 static void
 test_proxy_env(void **state)
 {
-	struct sandbox	sb;
-	pid_t		pid;
-	int		status;
+	pid_t	pid;
 
 	fflush(NULL);
 	if ((pid = fork()) == 0) {
@@ -907,11 +924,7 @@ test_proxy_env(void **state)
 		if (getenv("http_proxy") != NULL ||
 		    getenv("SSLKEYLOGFILE") != NULL)
 			_exit(2);
-		memset(&sb, 0, sizeof(sb));
-		sb.seccomp = 1;
-		sb.uid = getuid();
-		sb.gid = getgid();
-		sandbox_enter(&sb, ".", SANDBOX_SENSOR);
+		sensor_filter_enter();
 		fetch("http://files.test/file");
 		run_until(1, 10);
 		if (nfiles != 1)
@@ -924,12 +937,7 @@ test_proxy_env(void **state)
 		download_stop();
 		_exit(0);
 	}
-	assert_true(pid > 0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (WIFSIGNALED(status))
-		fail_msg("killed by signal %d (%d: SIGSYS)", WTERMSIG(status),
-		    SIGSYS);
-	assert_int_equal(WEXITSTATUS(status), 0);
+	child_wait(pid);
 }
 
 int
