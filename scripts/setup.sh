@@ -9,7 +9,8 @@ libevent-dev libssl-dev libsqlite3-dev libfyaml-dev libjansson-dev
 libseccomp-dev libcap-ng-dev libmagic-dev libmagic-mgc libpcap-dev libunicorn-dev
 libcurl4-openssl-dev libcmocka-dev
 python3 python3-pytest python3-pyftpdlib tftpd-hpa tftp-hpa curl
-nmap sqlite3 procps iproute2 util-linux strace"
+nmap sqlite3 procps iproute2 util-linux strace
+smbclient python3-impacket"
 
 missing=""
 for p in $PKGS; do

@@ -1,0 +1,63 @@
+/*
+ * The one Windows host that every emulator presents (DESIGN.md section 2):
+ * names, OS version and build, SMB server GUID, boot time, shares and the
+ * NTLM target information all come from the host.* block of the
+ * configuration and agree everywhere, so that a scanner (nmap's smb-*
+ * scripts) tells one story.  Nothing in a reply is random filler: what is
+ * not configured is derived from what is (the GUID from the names), so a
+ * sensor says the same after a restart.
+ */
+#ifndef SUNDEW_HOST_H
+#define SUNDEW_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+
+/* A share of the host's (tree connect, NetShareEnumAll, RAP). */
+#define HOST_SHARE_DISK		0x00000000	/* STYPE_DISKTREE */
+#define HOST_SHARE_IPC		0x00000003	/* STYPE_IPC */
+#define HOST_SHARE_SPECIAL	0x80000000	/* STYPE_SPECIAL (ADMIN$, C$) */
+
+struct host_share {
+	const char	*name;		/* "IPC$" */
+	uint32_t	 type;		/* HOST_SHARE_* */
+	const char	*remark;	/* "Remote IPC" */
+	const char	*path;		/* "C:\\WINDOWS", "" for IPC$ */
+};
+
+struct host {
+	char		 name[16];	/* NetBIOS name, upper case */
+	char		 domain[16];	/* workgroup or domain, upper case */
+	char		 dns_name[64];	/* "accounting-pc3", lower case */
+	char		 dns_domain[64];	/* "" in a workgroup */
+	uint8_t		 major, minor;	/* 5.1 */
+	uint16_t	 build;		/* 2600 */
+	char		 native_os[64];	/* SMB1 NativeOS: "Windows 5.1" */
+	char		 native_lanman[64];	/* "Windows 2000 LAN Manager" */
+	char		 product[64];	/* "Windows XP", for cmd.exe and RAP */
+	char		 system_root[64];	/* "C:\\WINDOWS" */
+	uint8_t		 guid[16];	/* SMB server GUID */
+	int64_t		 boot_us;	/* boot time, Unix microseconds */
+	/* The highest SMB2 dialect the version speaks (0x0202 ... 0x0311). */
+	uint16_t	 smb2_max;
+	const struct host_share	*shares;
+	size_t		 nshares;
+};
+
+/* Reads the host.* keys (after config_load); 0, or -1 with a log line. */
+int			 host_init(const struct config *);
+/* The host; host_init() must have run (defaults if never configured). */
+const struct host	*host_get(void);
+/* A share by name, case-insensitively; NULL if the host has none. */
+const struct host_share	*host_share_find(const char *name, size_t len);
+/* Unix microseconds as a Windows FILETIME (100 ns since 1601). */
+uint64_t		 host_filetime(int64_t usec);
+/*
+ * The NTLM target information (AV pairs: NetBIOS and DNS computer and
+ * domain names, timestamp) into buf; its length, 0 if cap is too small.
+ */
+size_t			 host_ntlm_target_info(uint8_t *buf, size_t cap);
+
+#endif
