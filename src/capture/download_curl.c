@@ -33,6 +33,7 @@
 
 #include "download_int.h"
 #include "egress.h"
+#include "listen.h"
 #include "log.h"
 
 /* What Windows XP's URLDownloadToFile said: what a worm's host expects. */
@@ -318,9 +319,11 @@ download_curl_opensocket(void *arg, curlsocktype purpose,
 		return CURL_SOCKET_BAD;
 	}
 	/* Bound to download.source_address, but the listener (curl binds). */
-	if (own)
+	if (own) {
 		fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-	else
+		if (fd != -1)
+			(void)listen_ttl(fd, a->family);
+	} else
 		fd = egress_socket(sa, a->socktype, &why);
 	if (fd == -1) {
 		snprintf(d->error, sizeof(d->error), "%s",

@@ -33,6 +33,7 @@
 #include "capture.h"
 #include "config.h"
 #include "egress.h"
+#include "listen.h"
 #include "log.h"
 
 #define EGRESS_WAYS		8
@@ -333,6 +334,7 @@ egress_socket(const struct sockaddr *dst, int type, const char **why)
 		*why = "socket_error";
 		return -1;
 	}
+	(void)listen_ttl(fd, dst->sa_family);
 	if (eg.sourcelen != 0) {
 		/* The port is picked at connect(): no ephemeral port per bind. */
 		if (type == SOCK_STREAM)

@@ -35,6 +35,7 @@
 #include "download.h"
 #include "egress.h"
 #include "event.h"
+#include "listen.h"
 #include "log.h"
 #include "sc_cmd.h"
 #include "sensor.h"
@@ -470,6 +471,7 @@ shell_bind(const struct capture_origin *o, uint16_t port)
 	/* SO_REUSEADDR for TIME_WAIT only: a port in use stays refused. */
 	if ((sh->lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1 ||
+	    listen_ttl(sh->lfd, ss.ss_family) == -1 ||
 	    setsockopt(sh->lfd, SOL_SOCKET, SO_REUSEADDR, &one,
 	    sizeof(one)) == -1 ||
 	    bind(sh->lfd, (struct sockaddr *)&ss, len) == -1 ||

@@ -41,6 +41,7 @@
 #include "config.h"
 #include "egress.h"
 #include "event.h"
+#include "listen.h"
 #include "log.h"
 #include "sc.h"
 #include "sensor.h"
@@ -401,6 +402,7 @@ transfer_listen(const struct capture_origin *o, uint16_t port,
 		*why = "socket_error";
 		return -1;
 	}
+	(void)listen_ttl(fd, ss.ss_family);
 	/* Past a TIME_WAIT, never onto a live listener (no SO_REUSEPORT). */
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||

@@ -65,7 +65,7 @@ listen_one(const char *addr, uint16_t port, int transport, int backlog,
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
-	int			 fd, on = 1, ttl = 128, type;
+	int			 fd, on = 1, type;
 
 	memset(&ss, 0, sizeof(ss));
 	if (inet_pton(AF_INET, addr,
@@ -90,14 +90,7 @@ listen_one(const char *addr, uint16_t port, int transport, int backlog,
 	fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;
-	/*
-	 * Windows sends with a TTL of 128; accepted sockets inherit it, so
-	 * a scanner counting hops sees the host the emulators present.
-	 */
-	if ((ss.ss_family == AF_INET && setsockopt(fd, IPPROTO_IP, IP_TTL,
-	    &ttl, sizeof(ttl)) == -1) ||
-	    (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_UNICAST_HOPS, &ttl, sizeof(ttl)) == -1) ||
+	if (listen_ttl(fd, ss.ss_family) == -1 ||
 	    (!(probe && type == SOCK_DGRAM) && setsockopt(fd, SOL_SOCKET,
 	    SO_REUSEADDR, &on, sizeof(on)) == -1) ||
 	    (!probe && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on,
@@ -113,6 +106,17 @@ listen_one(const char *addr, uint16_t port, int transport, int backlog,
 		return -1;
 	}
 	return fd;
+}
+
+int
+listen_ttl(int fd, int family)
+{
+	int	ttl = 128;
+
+	if (family == AF_INET6)
+		return setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl,
+		    sizeof(ttl));
+	return setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl));
 }
 
 /* Whether nobody holds the port (a probe binds it); errno says why not. */

@@ -46,5 +46,12 @@ void	listen_close_all(struct listener *, size_t);
 int	listen_steer(const struct listener *, size_t, const int *sets, int n);
 /* Whether an accept queue of the set is more than a quarter full. */
 int	listen_backlogged(const struct listener *, size_t, int set);
+/*
+ * Gives a socket of the family the host's TTL (hop limit): 128, as
+ * Windows sends, so that a scanner counting hops sees the host that the
+ * emulators present.  Listeners pass it to what they accept; outbound and
+ * shell sockets take it too.  0, or -1 with errno.
+ */
+int	listen_ttl(int fd, int family);
 
 #endif

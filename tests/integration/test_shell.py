@@ -87,6 +87,26 @@ def open_shell(d, port=4444, src="127.0.0.1"):
 
 
 @needs_corpus(BIND)
+def test_bind_shell_sends_with_the_windows_ttl(sundew):
+    """The shell's listener is the Windows host's too: TTL 128."""
+    from test_windows import ttls_from
+    d = sundew()
+    exp, session = exploit(d, bind_shellcode(4444))
+    d.wait_events("sundew.shell.open", session=session, state="listening")
+    held = []
+
+    def session_on_shell():
+        s = connect(4444)
+        recv_until(s, PROMPT)
+        held.append(s)
+
+    ttls = ttls_from(4444, socket.AF_INET, session_on_shell)
+    assert ttls and set(ttls) == {128}, ttls
+    held[0].close()
+    exp.close()
+
+
+@needs_corpus(BIND)
 def test_bind_shell_session(sundew):
     d = sundew()
     exp, s, session = open_shell(d)
