@@ -1,6 +1,7 @@
 """The one Windows host that the emulators present, as a scanner sees it
 from outside: the IP TTL of its packets, and (with nmap's smb-* scripts)
 one story of names, version and time."""
+import calendar
 import os
 import socket
 import struct
@@ -69,3 +70,56 @@ def test_packets_carry_the_windows_ttl(sundew, family, host):
     ttls = ttls_from(GENERIC_PORT, family, session)
     assert len(ttls) >= 3, ttls       # SYN-ACK, ACK of the data, FIN
     assert set(ttls) == {128}, ttls
+
+
+NMAP_SCRIPTS = ("smb-protocols,smb-os-discovery,smb-security-mode,"
+                "smb2-capabilities,smb2-time,smb-vuln-ms08-067,"
+                "smb-vuln-ms17-010,msrpc-enum")
+
+
+def nmap_scripts(ports):
+    """nmap's Windows scripts against the loopback: {script id: output}
+    of the host and of each port, from its XML report."""
+    import xml.etree.ElementTree as ET
+    import subprocess
+    out = subprocess.run(
+        ["nmap", "-n", "-Pn", "-sT", "-p", ports, "--script", NMAP_SCRIPTS,
+         "--script-timeout", "60s", "-oX", "-", "127.0.0.1"],
+        capture_output=True, timeout=300, check=True).stdout
+    root = ET.fromstring(out)
+    found = {}
+    for script in root.iter("script"):
+        found[script.get("id")] = script.get("output")
+    return found
+
+
+def test_nmap_sees_one_unpatched_windows_host(sundew):
+    """nmap's SMB and MSRPC scripts run to completion and tell one story:
+    the configured name, workgroup and OS, SMB2 time that agrees with the
+    clock, and MS08-067 and MS17-010 open."""
+    d = sundew(["host.name=PAYROLL-7", "host.domain=FINANCE"])
+    before = time.time()
+    found = nmap_scripts("135,139,445")
+    after = time.time()
+    for script in NMAP_SCRIPTS.split(","):
+        assert script in found, (script, sorted(found))
+    osd = found["smb-os-discovery"]
+    assert "OS: Windows XP" in osd, osd
+    assert "Computer name: PAYROLL-7" in osd or \
+        "NetBIOS computer name: PAYROLL-7" in osd, osd
+    assert "Workgroup: FINANCE" in osd or "Domain name: FINANCE" in osd, osd
+    assert "VULNERABLE" in found["smb-vuln-ms08-067"], found["smb-vuln-ms08-067"]
+    assert "VULNERABLE" in found["smb-vuln-ms17-010"], found["smb-vuln-ms17-010"]
+    assert "message_signing: disabled" in found["smb-security-mode"]
+    assert "NT LM 0.12" in found["smb-protocols"] and \
+        "2.0.2" in found["smb-protocols"], found["smb-protocols"]
+    # smb2-time: "date: 2026-12-02T08:01:02" within the run
+    import re
+    m = re.search(r"date: (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)", found["smb2-time"])
+    assert m, found["smb2-time"]
+    t = calendar.timegm(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S"))
+    assert before - 2 <= t <= after + 2, (m.group(1), before, after)
+    assert "12345778-1234-abcd-ef00-0123456789ab" in found["msrpc-enum"] or \
+        "lsarpc" in found["msrpc-enum"].lower(), found["msrpc-enum"]
+    d.stop()
+    assert d.events("sundew.exploit.detected") == []
