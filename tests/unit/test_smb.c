@@ -306,10 +306,11 @@ test_garbage(void **state)
 	req[4 + 32] = 100;
 	assert_int_equal(tsess_send(&t, req, n, n), -1);
 	tsess_close(&t);
-	/* A byte count past the message. */
+	/* A byte count past the message (a tree disconnect has no bytes). */
 	tsess_open(&t, "smb");
-	n = negotiate_nt1(req, 0x4001);
-	smb_put16(req + 4 + 33, sizeof(negotiate_dialects) + 1);
+	n = smb1_build(req, 0x71, 0x4001, NULL, 0, NULL, 0);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	smb_put16(req + 4 + 33, 1);
 	assert_int_equal(tsess_send(&t, req, n, n), -1);
 	tsess_close(&t);
 	/* A dialect list that is not one. */
@@ -393,6 +394,25 @@ test_andx_chain(void **state)
 	smb_put16(req + 4 + 32 + 1 + 26, 28);
 	smb_put16(req + 4 + 32 + 1 + 2, 20);
 	assert_int_equal(tsess_send(&t, req, n, n), -1);
+	tsess_close(&t);
+	/* A tree connect chained to itself: handled once, then garbage. */
+	tsess_open(&t, "smb");
+	{
+		uint8_t		w[8];
+		const char	*e;
+		int		count = 0;
+
+		memset(w, 0, sizeof(w));
+		w[0] = 0x75;
+		smb_put16(w + 2, 32);
+		smb_put16(w + 6, 1);
+		n = smb1_build(req, 0x75, 0x4001, w, 4,
+		    (const uint8_t *)"\0\\\\HOST\\IPC$\0?????", 19);
+		assert_int_equal(tsess_send(&t, req, n, n), -1);
+		for (e = events; (e = strstr(e, "tree_connect")) != NULL; e++)
+			count++;
+		assert_int_equal(count, 1);
+	}
 	tsess_close(&t);
 	/* ... and so is one past the message. */
 	tsess_open(&t, "smb");
