@@ -10,6 +10,7 @@
  * (0x1f) opens a NetDDE session, not an SMB one: what follows is the
  * MS04-031 exploit's or a scanner's, and goes to the analyser.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -283,8 +284,7 @@ smb_file_open(struct smb_conn *sc, uint16_t tid, const uint8_t *name,
 		sc->next_fid = 1;
 	f->fid = sc->next_fid++;
 	f->tid = t != NULL ? t->tid : tid;
-	memcpy(f->name, pipe != NULL ? pipe : nm, sizeof(f->name));
-	f->name[sizeof(f->name) - 1] = '\0';
+	snprintf(f->name, sizeof(f->name), "%s", pipe != NULL ? pipe : nm);
 	*status = SMB_OK;
 	return f;
 }
