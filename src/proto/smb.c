@@ -481,7 +481,9 @@ smb_message(struct smb_conn *sc, const uint8_t *p, size_t n, size_t at)
 	}
 	if (n >= 4 && p[0] == 0xff && memcmp(p + 1, "SMB", 3) == 0)
 		return smb1_message(sc, p, n, at);
-	if (n >= 4 && p[0] == 0xfe && memcmp(p + 1, "SMB", 3) == 0)
+	/* SMB2, its transform (encrypted) and compression transform. */
+	if (n >= 4 && (p[0] == 0xfe || p[0] == 0xfd || p[0] == 0xfc) &&
+	    memcmp(p + 1, "SMB", 3) == 0)
 		return smb2_message(sc, p, n, at);
 	return -1;
 }
@@ -554,6 +556,9 @@ smb_frame(struct smb_conn *sc, const uint8_t *p, size_t n, size_t at)
 	}
 	if (len > SMB_FRAME_MAX)
 		return -1;
+	/* An empty session message carries nothing: as a keepalive. */
+	if (len == 0)
+		return 4;
 	if (n >= 8 && p[4] == 0xff && len > 0x1ffff)
 		return -1;
 	if (n - 4 < len)
