@@ -313,8 +313,12 @@ smb_file_close(struct smb_conn *sc, struct smb_file *f)
 		return;
 	/* A file cut at the cap is not stored as if it were whole. */
 	if (f->dce == NULL && f->data != NULL && f->len > 0 &&
-	    f->len <= SMB_FILE_MAX)
+	    f->len <= SMB_FILE_MAX) {
+		/* The name the file was written as, for the stored sample. */
+		smb_request_event(sc, "file_written", "name",
+		    (const uint8_t *)f->name, strlen(f->name));
 		conn_store_file(sc->c, STORE_BINARY, f->data, f->len);
+	}
 	smb_file_release(f);
 }
 

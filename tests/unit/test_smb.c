@@ -276,7 +276,7 @@ static void
 test_garbage(void **state)
 {
 	struct tsess	 t;
-	uint8_t		 req[256];
+	uint8_t		 req[256], rep[256];
 	size_t		 n;
 
 	/* An NBSS type a client never sends. */
@@ -306,12 +306,19 @@ test_garbage(void **state)
 	req[4 + 32] = 100;
 	assert_int_equal(tsess_send(&t, req, n, n), -1);
 	tsess_close(&t);
-	/* A byte count past the message (a tree disconnect has no bytes). */
+	/*
+	 * A byte count past the message (a tree disconnect has no bytes):
+	 * the SMB is invalid, said so, and the session goes on.
+	 */
 	tsess_open(&t, "smb");
 	n = smb1_build(req, 0x71, 0x4001, NULL, 0, NULL, 0);
 	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4 + 35);
+	assert_int_equal(smb_get32(rep + 9), 0);
 	smb_put16(req + 4 + 33, 1);
-	assert_int_equal(tsess_send(&t, req, n, n), -1);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4 + 35);
+	assert_int_equal(smb_get32(rep + 9), 0x00010002);
 	tsess_close(&t);
 	/* A dialect list that is not one. */
 	tsess_open(&t, "smb");
