@@ -265,8 +265,10 @@ def test_hundred_sessions_hundred_closes(sundew):
 def test_replay_split_netbios_message(sundew):
     # The capture's session message is split after its NBSS header and
     # the first bytes of SMB; its SMB header is cut short (32 bytes, no
-    # word count), which ends the session, but only once it is whole:
-    # all 44 bytes were taken in, not the first segment's 8.
+    # word count), which ends the session once the message is whole.
+    # (The replay sends both segments back to back, as the capture has
+    # no answer between them; test_netbios_session_then_split_negotiate
+    # waits between the pieces.)
     d = sundew()
     r = replay(PCAPS / "protocol" /
                "zeek_netbios-ssn-139-split-session-message.pcap")
