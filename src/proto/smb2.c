@@ -700,6 +700,32 @@ smb2_transform(struct smb_conn *sc, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/*
+ * A compressed message (the compression transform header, 2.2.42): what
+ * SMBGhost (CVE-2020-0796) sends, with an OriginalCompressedSegmentSize
+ * and Offset that overflow together or point past the message.  On a
+ * 1903 or 1909 host that is the exploit; its bytes go to the analyser,
+ * and the session ends, as nothing here decompresses.
+ */
+static int
+smb2_compressed(struct smb_conn *sc, const uint8_t *p, size_t n, size_t at)
+{
+	struct exploit_where w = { .version = -1, .opnum = -1,
+	    .smb_command = "compression_transform", .detail = "offset" };
+	uint64_t orig, off;
+
+	if (n < 16)
+		return -1;
+	orig = smb_get32(p + 4);
+	off = smb_get32(p + 12);
+	smb_request_event(sc, "compressed", NULL, NULL, 0);
+	if (smb2_ghost_host() && (orig + off > UINT32_MAX || off > n - 16))
+		exploit_detected(sc->c, &sc->seen, EXPLOIT_SMBGHOST, &w);
+	smb_payload(sc, p, n, at);
+	conn_close(sc->c, "compressed");
+	return 0;
+}
+
 int
 smb2_message(struct smb_conn *sc, const uint8_t *p, size_t n, size_t at)
 {
@@ -710,6 +736,8 @@ smb2_message(struct smb_conn *sc, const uint8_t *p, size_t n, size_t at)
 
 	if (n >= 4 && memcmp(p, "\xfdSMB", 4) == 0)
 		return smb2_transform(sc, p, n);
+	if (n >= 4 && memcmp(p, "\xfcSMB", 4) == 0)
+		return smb2_compressed(sc, p, n, at);
 	memset(&o, 0, sizeof(o));
 	o.sc = sc;
 	if ((o.s = smb2_state(sc)) == NULL)

@@ -222,7 +222,13 @@ smb2_write(struct smb2_out *o, const struct smb2_req *r)
 		return -1;
 	if ((f = smb2_file(o, r->body + 16)) == NULL)
 		return smb2_error(o, r, SMB2_FILE_CLOSED);
-	if (len > 0 && smb_file_write(o->sc, f, data, len, r->at + off) == -1)
+	/* A pipe's bytes are a message; a file's go where the client says. */
+	if (f->dce != NULL) {
+		if (len > 0 && smb_file_write(o->sc, f, data, len,
+		    r->at + off) == -1)
+			return -1;
+	} else if (smb_file_pwrite(o->sc, f, data, len,
+	    smb_get64(r->body + 8)) == -1)
 		return -1;
 	return smb2_write_answer(o, r, (uint32_t)len);
 }
@@ -486,6 +492,7 @@ smb2_large_begin(struct smb_conn *sc, const uint8_t *p, size_t framelen,
 	lg->skip = off - SMB2_LARGE_HEAD;
 	lg->left = len;
 	lg->count = (uint32_t)len;
+	lg->off = smb_get64(p + SMB2_HDR + 8);
 	f = smb_file_find(sc, (uint16_t)smb_get64(p + SMB2_HDR + 16));
 	if (f == NULL)
 		lg->status = SMB2_FILE_CLOSED;
@@ -513,9 +520,10 @@ smb2_large_data(struct smb_conn *sc, const uint8_t *p, size_t n, size_t at)
 	n -= k;
 	k = n < lg->left ? n : lg->left;
 	if (k > 0 && lg->file != NULL &&
-	    smb_file_write(sc, lg->file, p, k, at) == -1)
+	    smb_file_pwrite(sc, lg->file, p, k, lg->off) == -1)
 		return -1;
 	lg->left -= k;
+	lg->off += k;
 	return 0;
 }
 

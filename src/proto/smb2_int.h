@@ -67,6 +67,7 @@ struct smb2_large {
 	size_t		 skip;		/* bytes before the data */
 	size_t		 left;		/* data bytes still due */
 	uint32_t	 count;		/* data length, for the answer */
+	uint64_t	 off;		/* where the next bytes go in the file */
 };
 
 /* What smb2 keeps of a session, made at its first SMB2 message. */
