@@ -555,7 +555,7 @@ smb2_large_end(struct smb_conn *sc)
 	rc = lg->status != SMB_OK ? smb2_error(&o, &r, lg->status) :
 	    smb2_write_answer(&o, &r, lg->count);
 	if (rc == 0)
-		rc = smb_send(sc, o.buf, o.len);
+		rc = smb2_send(&o);
 	free(o.buf);
 	return rc;
 }

@@ -37,6 +37,7 @@ struct smb_conn;
 #define SMB2_FLAGS_SERVER_TO_REDIR	0x00000001
 #define SMB2_FLAGS_ASYNC_COMMAND	0x00000002
 #define SMB2_FLAGS_RELATED		0x00000004
+#define SMB2_FLAGS_SIGNED		0x00000008
 
 /* Statuses smb_int.h does not list. */
 #define SMB2_NOT_FOUND			0xc0000225
@@ -79,8 +80,17 @@ struct smb2_state {
 	uint32_t	 client_caps;
 	uint16_t	 client_secmode;
 	uint8_t		 client_guid[16];
+	/* Signing, when the login's key is known (smb2_sign.c). */
+	int		 signing;	/* SMB2_SIGN_* */
+	uint8_t		 sign_key[16];
+	uint8_t		 preauth_conn[64];	/* 3.1.1: after the negotiate */
+	uint8_t		 preauth_sess[64];	/* ... and the session setup */
 	struct smb2_large large;
 };
+
+#define SMB2_SIGN_NONE	0
+#define SMB2_SIGN_HMAC	1		/* 2.0.2, 2.1: HMAC-SHA256 */
+#define SMB2_SIGN_CMAC	2		/* 3.x: AES-128-CMAC */
 
 /* One command of a (compound) request, its header parsed. */
 struct smb2_req {
@@ -123,6 +133,8 @@ void	 smb2_done(struct smb2_out *, const struct smb2_req *, uint32_t status,
 int	 smb2_error(struct smb2_out *, const struct smb2_req *, uint32_t status);
 /* A simple response of a 4-byte body {size, 0}: ECHO, LOGOFF ...; 0 or -1. */
 int	 smb2_small(struct smb2_out *, const struct smb2_req *, uint16_t size);
+/* Signs what asks for it and sends the answer; 0, or -1. */
+int	 smb2_send(struct smb2_out *);
 /* A buffer (offset, length) inside req: 0 with *p set, or -1. */
 int	 smb2_buf(const struct smb2_req *, size_t off, size_t len,
 	    const uint8_t **p);
@@ -130,6 +142,15 @@ int	 smb2_buf(const struct smb2_req *, size_t off, size_t len,
 uint32_t smb2_caps(uint16_t dialect);
 /* The state, made on first use; NULL if out of memory. */
 struct smb2_state *smb2_state(struct smb_conn *);
+
+/* smb2_sign.c */
+/* The preauth integrity hash h over one more message (3.1.1). */
+void	smb2_preauth(uint8_t h[64], const uint8_t *msg, size_t len);
+/* Signing from now on with the session key of a login; 0, or -1. */
+int	smb2_sign_begin(struct smb2_state *, uint16_t dialect,
+	    const uint8_t key[16]);
+/* Signs one message of len bytes in place (if signing); 0, or -1. */
+int	smb2_sign(const struct smb2_state *, uint8_t *msg, size_t len);
 
 /* smb2_file.c: each 0, or -1 (protocol_error). */
 int	smb2_create(struct smb2_out *, const struct smb2_req *);

@@ -56,7 +56,7 @@ sensor_send_event(struct event_buf *ev)
 
 	event_end(ev);
 	if (nevents < 16)
-		snprintf(events[nevents++], sizeof(events[0]), "%s", ev->buf);
+		snprintf(events[nevents++], sizeof(events[0]), "%.1000s", ev->buf);
 	if (strstr(ev->buf, "\"sundew.connection.close\"") != NULL &&
 	    (r = strstr(ev->buf, "\"reason\":\"")) != NULL)
 		snprintf(closed_reason, sizeof(closed_reason), "%.*s",
