@@ -442,19 +442,21 @@ smb_nb_suffix(const uint8_t *p, size_t n)
 	return (int)(hi << 4 | lo);
 }
 
-/* A session request on 139: answered positively; NetDDE is noted. */
+/*
+ * A session request: answered positively, on 139 and on 445 too (old
+ * exploit code sends one to 445 first, and Windows answers it there).
+ * On 139 a called name with NetDDE's suffix opens a NetDDE session.
+ */
 static int
 smb_nb_request(struct smb_conn *sc, const uint8_t *p, size_t n)
 {
 	static const uint8_t	positive[4] = { NBSS_POSITIVE, 0, 0, 0 };
-	const uint8_t		*name;
 
-	if (!sc->netbios || n > NBSS_REQUEST_MAX)
+	if (n > NBSS_REQUEST_MAX)
 		return -1;
-	if (smb_nb_suffix(p, n) == NBSS_NETDDE_SUFFIX) {
+	if (sc->netbios && smb_nb_suffix(p, n) == NBSS_NETDDE_SUFFIX) {
 		sc->netdde = 1;
-		name = p + 1;
-		smb_request_event(sc, "netdde_session", "called", name, 32);
+		smb_request_event(sc, "netdde_session", "called", p + 1, 32);
 	}
 	sc->nb_ready = 1;
 	return conn_write(sc->c, positive, sizeof(positive));
