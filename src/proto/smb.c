@@ -106,7 +106,10 @@ smb_free(void *arg)
 	free(sc);
 }
 
-/* The peer went: files written to a disk share are stored as they are. */
+/*
+ * The session ends: files written to a disk share are stored as they
+ * are, and an upload cut short says so, before the close event.
+ */
 static void
 smb_close(struct conn *c, void *arg)
 {
@@ -118,6 +121,7 @@ smb_close(struct conn *c, void *arg)
 	for (i = 0; i < SMB_MAX_FILES; i++)
 		if (sc->files[i].fid != 0)
 			smb_file_close(sc, &sc->files[i]);
+	smb_dp_free(sc);
 }
 
 int
