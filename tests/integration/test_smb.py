@@ -3,7 +3,6 @@ a running sensor with real clients (smbclient, impacket) and replays of
 the SMB1 captures in shared/corpora."""
 import hashlib
 import io
-import socket
 import struct
 import subprocess
 import time
@@ -13,19 +12,14 @@ from impacket import smb
 from impacket.dcerpc.v5 import srvs, transport
 from impacket.smbconnection import SMBConnection, SessionError
 
-from conftest import CORPORA, SUNDEW, connect, needs_corpus, sample, wait_for
+from conftest import CORPORA, connect, needs_corpus, sample
+from test_replay import replay
 
 PCAPS = CORPORA / "pcaps"
 HOST = "ACCOUNTING-PC3"         # the host.* defaults
 DOMAIN = "WORKGROUP"
 SHARES = ["IPC$", "ADMIN$", "C$", "SharedDocs"]
 STATUS_BAD_NETWORK_NAME = 0xc00000cc
-
-
-def replay(pcap, *args):
-    return subprocess.run([str(SUNDEW), "replay", str(pcap), "--to",
-                           "127.0.0.1", *args],
-                          capture_output=True, text=True, timeout=120)
 
 
 def nbss(msg, kind=0):
