@@ -589,7 +589,7 @@ smb_data(struct conn *c, void *arg, const uint8_t *p, size_t n)
 	size_t		 off = 0;
 	ssize_t		 r;
 
-	while (off < n && !c->closing) {
+	while (off < n) {
 		if (sc->large_left > 0)
 			r = smb_large_more(sc, p + off, n - off,
 			    sc->in_at + off);
@@ -597,6 +597,9 @@ smb_data(struct conn *c, void *arg, const uint8_t *p, size_t n)
 			r = smb_frame(sc, p + off, n - off, sc->in_at + off);
 		if (r == -1)
 			return -1;
+		/* A handler ended the session: sc is gone, the rest moot. */
+		if (c->closing)
+			return (ssize_t)n;
 		if (r == 0)
 			break;
 		off += (size_t)r;

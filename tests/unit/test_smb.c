@@ -107,6 +107,8 @@ tsess_open(struct tsess *t, const char *name)
 	t->c.rev = event_new(base, -1, 0, NULL, NULL);
 	t->c.wev = event_new(base, -1, 0, NULL, NULL);
 	strcpy(t->c.session, "0123456789abcdef");
+	/* As inside the core's call: a conn_close() leaves c to us. */
+	t->c.in_callback = 1;
 	t->peer = sv[1];
 	fcntl(t->peer, F_SETFL, O_NONBLOCK);
 	t->c.state = t->svc->session_new(&t->c);
@@ -118,7 +120,8 @@ tsess_open(struct tsess *t, const char *name)
 static void
 tsess_close(struct tsess *t)
 {
-	t->svc->session_free(t->c.state);
+	if (!t->c.closing)
+		t->svc->session_free(t->c.state);
 	event_free(t->c.rev);
 	event_free(t->c.wev);
 	free(t->c.fields);
@@ -530,6 +533,32 @@ test_netbios(void **state)
 	tsess_close(&t);
 }
 
+/*
+ * A handler that ends the session (SMB2's encrypted frame, which no key
+ * here opens) leaves nothing to touch: the rest of the input is moot,
+ * taken whole, and not answered.
+ */
+static void
+test_closed_by_handler(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 in[512], rep[256];
+	size_t		 n;
+	ssize_t		 used;
+
+	tsess_open(&t, "smb");
+	memset(in, 0, sizeof(in));
+	memcpy(in, "\0\0\0\x34\xfdSMB", 8);
+	n = 4 + 52;
+	n += negotiate_nt1(in + n, 0x4001);
+	used = t.svc->on_data(&t.c, t.c.state, in, n);
+	assert_int_equal(t.c.closing, 1);
+	assert_int_equal(used, n);
+	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 0);
+	assert_non_null(strstr(events, "\"command\":\"encrypted\""));
+	tsess_close(&t);
+}
+
 /* A tree connect to share (ASCII); the tid answered. */
 static uint16_t
 tree_connect(struct tsess *t, const char *share)
@@ -706,6 +735,7 @@ main(void)
 		cmocka_unit_test(test_netbios),
 		cmocka_unit_test(test_pipe),
 		cmocka_unit_test(test_disk_file),
+		cmocka_unit_test(test_closed_by_handler),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
