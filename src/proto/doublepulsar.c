@@ -336,7 +336,8 @@ dp_max(void)
 {
 	const struct config	*conf = sensor_conf();
 
-	if (conf != NULL && conf->download_max_size < DP_MAX)
+	if (conf != NULL && conf->download_max_size > 0 &&
+	    conf->download_max_size < DP_MAX)
 		return (size_t)conf->download_max_size;
 	return DP_MAX;
 }

@@ -221,7 +221,8 @@ rap_server_enum(struct smb_conn *sc, const struct smb1_req *req,
 
 	if (rc->level != 0 && rc->level != 1)
 		return rap_answer(sc, req, RAP_INVALID_LEVEL, NULL, 0, NULL);
-	if (rc->type & SV_TYPE_DOMAIN_ENUM) {
+	/* SV_TYPE_ALL asks for servers, not domains. */
+	if (rc->type != 0xffffffff && (rc->type & SV_TYPE_DOMAIN_ENUM)) {
 		name = h->domain;
 		type = SV_TYPE_DOMAIN_ENUM | SV_TYPE_NT;
 		comment = h->name;
