@@ -249,9 +249,9 @@ smb_dp_chunk(struct smb_dp *dp, const uint8_t *params, size_t plen,
 		if (dp_decode(params, key, len, max, &total, &off) == -1) {
 			/* Or the first chunk, at offset 0. */
 			key = smb_get32(params + 8);
-			if ((smb_get32(params + 4) ^ key) < len ||
-			    dp_decode(params, key, len, max, &total, &off) ==
-			    -1)
+			if (dp_decode(params, key, len, max, &total, &off) ==
+			    -1 || (smb_get32(params + 4) ^ key) < len ||
+			    (smb_get32(params + 4) ^ key) > total)
 				return SMB_DP_BAD;
 		}
 		if (dp->buf != NULL)

@@ -320,6 +320,9 @@ smb1_trans_reply(struct smb_conn *sc, const struct smb1_req *req,
 	if (nsetup > TRANS_SETUP_MAX || plen > TRANS_OUT_MAX ||
 	    dlen > TRANS_OUT_MAX - plen)
 		return -1;
+	/* An error with nothing to say has no words, as Windows sends it. */
+	if ((status >> 30) == 3 && nsetup == 0 && plen == 0 && dlen == 0)
+		return smb1_reply(sc, req, status, NULL, 0, NULL, 0);
 	wct = (nt ? 18 : 10) + nsetup;
 	/* Parameters and data start on 4-byte boundaries, as Windows has it. */
 	start = SMB1_HDR + 1 + 2 * wct + 2;

@@ -80,7 +80,7 @@ feed(struct smb_dp *dp, const uint8_t *plain, uint32_t key, size_t i)
 
 	len = UP_SIZE - off < UP_CHUNK ? UP_SIZE - off : UP_CHUNK;
 	dp_params(prm, key, UP_SIZE, (uint32_t)len, (uint32_t)off);
-	dp_encrypt(enc, plain, len, key, off);
+	dp_encrypt(enc, plain + off, len, key, off);
 	return smb_dp_chunk(dp, prm, 12, enc, len, 16 << 20, 0);
 }
 
