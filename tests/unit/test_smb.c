@@ -61,13 +61,14 @@ sensor_send_event(struct event_buf *ev)
 /* The last file the service stored. */
 static int		 stored_kind;
 static uint8_t		 stored[65536];
-static size_t		 storedlen;
+static size_t		 storedlen, stored_total;
 
 int
 sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
     size_t n)
 {
 	stored_kind = kind;
+	stored_total = n;
 	storedlen = n < sizeof(stored) ? n : sizeof(stored);
 	memcpy(stored, p, storedlen);
 	return 0;
@@ -707,6 +708,73 @@ test_disk_file(void **state)
 	tsess_close(&t);
 }
 
+/*
+ * One write AndX of 100 KiB (its length's high half in DataLengthHigh,
+ * the frame past 64 KiB), sent in pieces as TCP would: kept whole.
+ */
+static void
+test_large_write(void **state)
+{
+	static uint8_t	 req[120000], data[100 * 1024];
+	struct tsess	 t;
+	uint8_t		 rep[256], w[28], cw[6];
+	uint16_t	 tid, fid;
+	size_t		 i, n, len = sizeof(data);
+
+	for (i = 0; i < len; i++)
+		data[i] = (uint8_t)(i % 253);
+	tsess_open(&t, "smb");
+	tid = tree_connect(&t, "ADMIN$");
+	assert_int_equal(nt_create(&t, tid, "svchost.exe", &fid), 0);
+	memset(w, 0, sizeof(w));
+	w[0] = 0xff;
+	smb_put16(w + 4, fid);
+	smb_put16(w + 18, (uint16_t)(len >> 16));
+	smb_put16(w + 20, (uint16_t)len);
+	smb_put16(w + 22, 32 + 1 + 28 + 2);
+	/* The byte count is 16 bits: the data runs past it, as Windows has. */
+	n = smb1_build(req, 0x2f, 0x4001, w, 14, NULL, 0);
+	memcpy(req + n, data, len);
+	n += len;
+	req[1] = (uint8_t)((n - 4) >> 16);
+	req[2] = (uint8_t)((n - 4) >> 8);
+	req[3] = (uint8_t)(n - 4);
+	assert_int_equal(tsess_send(&t, req, n, 1460), 0);
+	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4 + 32 + 1 + 12 + 2);
+	assert_int_equal(smb_get32(rep + 9), 0);
+	assert_int_equal(smb_get16(rep + 37 + 4) |
+	    (size_t)smb_get16(rep + 37 + 8) << 16, len);
+	memset(cw, 0, sizeof(cw));
+	smb_put16(cw, fid);
+	n = smb1_build(req, 0x04, 0x4001, cw, 3, NULL, 0);
+	storedlen = 0;
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(stored_total, len);
+	assert_memory_equal(stored, data, storedlen);
+	tsess_close(&t);
+}
+
+/* Echo: as many answers as asked for, each numbered, the data back. */
+static void
+test_echo(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[256], rep[512], w[2];
+	size_t		 n, one;
+
+	tsess_open(&t, "smb");
+	smb_put16(w, 2);
+	n = smb1_build(req, 0x2b, 0x4001, w, 1, (const uint8_t *)"ping", 4);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	n = tsess_recv(&t, rep, sizeof(rep));
+	one = 4 + 32 + 1 + 2 + 2 + 4;
+	assert_int_equal(n, 2 * one);
+	assert_int_equal(smb_get16(rep + 37), 1);
+	assert_memory_equal(rep + 41, "ping", 4);
+	assert_int_equal(smb_get16(rep + one + 37), 2);
+	tsess_close(&t);
+}
+
 static int
 setup(void **state)
 {
@@ -736,6 +804,8 @@ main(void)
 		cmocka_unit_test(test_pipe),
 		cmocka_unit_test(test_disk_file),
 		cmocka_unit_test(test_closed_by_handler),
+		cmocka_unit_test(test_large_write),
+		cmocka_unit_test(test_echo),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
