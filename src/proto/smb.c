@@ -47,10 +47,13 @@
 
 static size_t	smb_file_total;
 
-/* The pipes of IPC$ the host serves (\PIPE\LANMAN is smb1_trans.c's). */
+/*
+ * The pipes of IPC$ the host serves (\PIPE\LANMAN is smb1_trans.c's);
+ * nddeapi is where Metasploit's MS04-031 module calls NetDDE.
+ */
 static const char *const smb_pipes[] = {
 	"lsarpc", "lsass", "srvsvc", "browser", "samr", "wkssvc",
-	"epmapper", "spoolss", "netlogon", "ntsvcs",
+	"epmapper", "spoolss", "netlogon", "ntsvcs", "nddeapi",
 };
 
 static void *
