@@ -139,15 +139,18 @@ smb_send(struct smb_conn *sc, const void *msg, size_t len)
 	hdr[1] = (uint8_t)(len >> 16);
 	hdr[2] = (uint8_t)(len >> 8);
 	hdr[3] = (uint8_t)len;
-	/* Small replies (most) go out in one write, one segment. */
+	/*
+	 * A peer that went away shows at the next read, which ends the
+	 * session for what it is: not a protocol error of the client's.
+	 * Small replies (most) go out in one write, one segment.
+	 */
 	if (len <= sizeof(frame) - 4) {
 		memcpy(frame, hdr, 4);
 		memcpy(frame + 4, msg, len);
-		return conn_write(sc->c, frame, 4 + len);
-	}
-	if (conn_write(sc->c, hdr, 4) == -1)
-		return -1;
-	return conn_write(sc->c, msg, len);
+		(void)conn_write(sc->c, frame, 4 + len);
+	} else if (conn_write(sc->c, hdr, 4) == 0)
+		(void)conn_write(sc->c, msg, len);
+	return 0;
 }
 
 /* Trees. */
@@ -466,7 +469,8 @@ smb_nb_request(struct smb_conn *sc, const uint8_t *p, size_t n)
 		smb_request_event(sc, "netdde_session", "called", p + 1, 32);
 	}
 	sc->nb_ready = 1;
-	return conn_write(sc->c, positive, sizeof(positive));
+	(void)conn_write(sc->c, positive, sizeof(positive));	/* as smb_send */
+	return 0;
 }
 
 /*

@@ -709,6 +709,26 @@ test_disk_file(void **state)
 }
 
 /*
+ * A client that went away before its answer: the answer is lost, the
+ * request was no protocol error (the next read ends the session).
+ */
+static void
+test_peer_gone(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[256];
+	size_t		 n;
+
+	tsess_open(&t, "smb");
+	close(t.peer);
+	t.peer = open("/dev/null", O_RDONLY);
+	n = negotiate_nt1(req, 0x4001);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(t.plen, 0);
+	tsess_close(&t);
+}
+
+/*
  * One write AndX of 100 KiB (its length's high half in DataLengthHigh,
  * the frame past 64 KiB), sent in pieces as TCP would: kept whole.
  */
@@ -806,6 +826,7 @@ main(void)
 		cmocka_unit_test(test_closed_by_handler),
 		cmocka_unit_test(test_large_write),
 		cmocka_unit_test(test_echo),
+		cmocka_unit_test(test_peer_gone),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
