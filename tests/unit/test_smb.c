@@ -233,6 +233,8 @@ test_negotiate_split(void **state)
 	assert_int_equal(rep[36], 17);
 	assert_int_equal(smb_get16(rep + 37), 2);	/* NT LM 0.12 */
 	assert_int_equal(rep[37 + 33], 8);		/* challenge length */
+	/* XP, a workstation: SizReqBuf's default of 4356. */
+	assert_int_equal(smb_get32(rep + 37 + 7), 4356);
 	assert_int_equal(smb_get32(rep + 37 + 19) & 0x80000000, 0);
 	dn = smb_ascii_utf16(host_get()->domain, name, sizeof(name));
 	assert_int_equal(smb_get16(rep + 37 + 34), 8 + dn + 2 +
