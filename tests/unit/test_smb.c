@@ -710,6 +710,35 @@ test_disk_file(void **state)
 	tsess_close(&t);
 }
 
+/* Open AndX, as older clients open a pipe: a message-mode pipe, opened. */
+static void
+test_open_andx(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[256], rep[256], w[30];
+	uint16_t	 tid;
+	size_t		 n;
+
+	tsess_open(&t, "smb");
+	tid = tree_connect(&t, "IPC$");
+	memset(w, 0, sizeof(w));
+	w[0] = 0xff;
+	smb_put16(w + 6, 0x0042);	/* read/write, deny none */
+	smb_put16(w + 16, 0x0001);	/* open if it exists */
+	n = smb1_build(req, 0x2d, 0x4001, w, 15,
+	    (const uint8_t *)"\\PIPE\\srvsvc", 13);
+	smb_put16(req + 4 + 24, tid);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	n = tsess_recv(&t, rep, sizeof(rep));
+	assert_int_equal(n, 4 + 32 + 1 + 30 + 2);
+	assert_int_equal(smb_get32(rep + 9), 0);
+	assert_int_not_equal(smb_get16(rep + 37 + 4), 0);	/* fid */
+	assert_int_equal(smb_get16(rep + 37 + 18), 2);	/* message pipe */
+	assert_int_equal(smb_get16(rep + 37 + 22), 1);	/* opened */
+	assert_non_null(strstr(events, "\"name\":\"srvsvc\""));
+	tsess_close(&t);
+}
+
 /*
  * A client that went away before its answer: the answer is lost, the
  * request was no protocol error (the next read ends the session).
@@ -829,6 +858,7 @@ main(void)
 		cmocka_unit_test(test_large_write),
 		cmocka_unit_test(test_echo),
 		cmocka_unit_test(test_peer_gone),
+		cmocka_unit_test(test_open_andx),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
