@@ -333,11 +333,20 @@ smb_file_close(struct smb_conn *sc, struct smb_file *f)
 }
 
 /*
- * Room for end bytes of a disk file's data; 0, or -1 past the caps (the
- * file is then marked cut: len past SMB_FILE_MAX, never stored).
+ * A disk file past the caps is cut: len past SMB_FILE_MAX, never stored
+ * as if whole; the first cut of a file is a limit.hit event.
  */
+static void
+smb_file_cut(struct smb_conn *sc, struct smb_file *f)
+{
+	if (f->len <= SMB_FILE_MAX)
+		conn_limit_hit(sc->c, "smb_file");
+	f->len = SMB_FILE_MAX + 1;
+}
+
+/* Room for end bytes of a disk file's data; 0, or -1 past the caps. */
 static int
-smb_file_reserve(struct smb_conn *sc, struct smb_file *f, size_t end)
+smb_file_reserve(struct smb_file *f, size_t end)
 {
 	size_t	 ncap;
 	uint8_t	*nd;
@@ -345,25 +354,19 @@ smb_file_reserve(struct smb_conn *sc, struct smb_file *f, size_t end)
 	if (end <= f->cap)
 		return 0;
 	if (end > SMB_FILE_MAX)
-		goto cut;
+		return -1;
 	for (ncap = f->cap ? f->cap : 65536; ncap < end; ncap *= 2)
 		;
 	if (ncap > SMB_FILE_MAX)
 		ncap = SMB_FILE_MAX;
-	if (smb_file_total - f->cap + ncap > SMB_FILE_BUDGET)
-		goto cut;
-	if ((nd = realloc(f->data, ncap)) == NULL)
-		goto cut;
+	if (smb_file_total - f->cap + ncap > SMB_FILE_BUDGET ||
+	    (nd = realloc(f->data, ncap)) == NULL)
+		return -1;
 	memset(nd + f->cap, 0, ncap - f->cap);
 	smb_file_total = smb_file_total - f->cap + ncap;
 	f->data = nd;
 	f->cap = ncap;
 	return 0;
-cut:
-	if (f->len <= SMB_FILE_MAX)
-		conn_limit_hit(sc->c, "smb_file");
-	f->len = SMB_FILE_MAX + 1;
-	return -1;
 }
 
 int
@@ -389,8 +392,8 @@ smb_file_pwrite(struct smb_conn *sc, struct smb_file *f, const uint8_t *p,
 	if (n == 0 || f->len > SMB_FILE_MAX)
 		return 0;
 	if (off > SMB_FILE_MAX || n > SMB_FILE_MAX - off ||
-	    smb_file_reserve(sc, f, (size_t)off + n) == -1) {
-		f->len = SMB_FILE_MAX + 1;
+	    smb_file_reserve(f, (size_t)off + n) == -1) {
+		smb_file_cut(sc, f);
 		return 0;
 	}
 	memcpy(f->data + off, p, n);

@@ -805,6 +805,43 @@ test_large_write(void **state)
 	tsess_close(&t);
 }
 
+/*
+ * A write that lands past the 8 MiB a disk file keeps: said once (a
+ * limit.hit), and the file, cut, is not stored as if it were whole.
+ */
+static void
+test_file_cap(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[64], w[6], data[100];
+	uint16_t	 tid, fid;
+	size_t		 n;
+	const char	*e;
+	int		 hits = 0;
+
+	memset(data, 0x41, sizeof(data));
+	tsess_open(&t, "smb");
+	tid = tree_connect(&t, "C$");
+	assert_int_equal(nt_create(&t, tid, "big.bin", &fid), 0);
+	assert_int_equal(write_andx(&t, fid, 0, data, sizeof(data)),
+	    sizeof(data));
+	assert_int_equal(write_andx(&t, fid, SMB_FILE_MAX - 10, data,
+	    sizeof(data)), sizeof(data));
+	assert_int_equal(write_andx(&t, fid, SMB_FILE_MAX + 10, data,
+	    sizeof(data)), sizeof(data));
+	for (e = events; (e = strstr(e, "\"limit\":\"smb_file\"")) != NULL;
+	    e++)
+		hits++;
+	assert_int_equal(hits, 1);
+	storedlen = stored_total = 0;
+	memset(w, 0, sizeof(w));
+	smb_put16(w, fid);
+	n = smb1_build(req, 0x04, 0x4001, w, 3, NULL, 0);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(stored_total, 0);
+	tsess_close(&t);
+}
+
 /* Echo: as many answers as asked for, each numbered, the data back. */
 static void
 test_echo(void **state)
@@ -859,6 +896,7 @@ main(void)
 		cmocka_unit_test(test_echo),
 		cmocka_unit_test(test_peer_gone),
 		cmocka_unit_test(test_open_andx),
+		cmocka_unit_test(test_file_cap),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
