@@ -328,16 +328,27 @@ test_bind_three_items(void **state)
 	assert_int_equal(events_with(
 	    "\"uuid\":\"efbeadde-0000-0000-0000-000000000000\""), 1);
 	assert_int_equal(events_with("\"emulator\":\"dcerpc\""), 3);
-	/* The first context is bound, the second was not. */
+	/*
+	 * The first context is bound, the others were not: faults, but the
+	 * requests' events say what they were aimed at.
+	 */
 	n = req_pdu(b, 3, 2, 0, 0, "abcd", 4);
 	n += req_pdu(b + n, 3, 3, 1, 0, "abcd", 4);
+	n += req_pdu(b + n, 3, 4, 2, 7, "abcd", 4);
 	assert_int_equal(dce_write(d, b, n, 0), 0);
 	n = drain(d, out, sizeof(out));
-	assert_int_equal(n, 28 + 32);
+	assert_int_equal(n, 28 + 32 + 32);
 	assert_int_equal(out[2], 2);			/* response */
 	assert_memory_equal(out + 24, "abcd", 4);
 	assert_int_equal(out[28 + 2], 3);		/* fault */
 	assert_int_equal(get32(out + 28 + 24), DCE_FAULT_UNK_IF);
+	assert_int_equal(get32(out + 60 + 24), DCE_FAULT_UNK_IF);
+	assert_int_equal(events_with("\"dcerpc\":\"request\",\"uuid\":"
+	    "\"11111111-2222-3333-4455-66778899aabb\",\"version\":1,"
+	    "\"opnum\":0,"), 2);
+	assert_int_equal(events_with("\"dcerpc\":\"request\",\"uuid\":"
+	    "\"efbeadde-0000-0000-0000-000000000000\",\"version\":1,"
+	    "\"opnum\":7,"), 1);
 	dce_free(d);
 }
 
@@ -403,6 +414,15 @@ test_alter_context(void **state)
 	assert_int_equal(out[28], 1);
 	assert_int_equal(get16(out + 32), 0);
 	assert_int_equal(events_with("\"dcerpc\":\"alter_context\""), 1);
+	/* Context 0 rejected for another interface: it stays bound. */
+	{
+		const struct item	other = { UNKNOWN, 1, NDR };
+
+		n = bind_pdu(b, 14, 8, &other, 1);
+		assert_int_equal(dce_write(d, b, n, 0), 0);
+		n = drain(d, out, sizeof(out));
+		assert_int_equal(get16(out + 32), 2);
+	}
 	/* AUTH3 is not answered; a request on the context is. */
 	hdr(b, 16, 3, 20, 0, 8);
 	n = 20;
