@@ -724,6 +724,8 @@ dce_stub_add(struct dce *d, const uint8_t *p, size_t n)
 		dce_stub_drop(d);
 		return -1;
 	}
+	if (n == 0)		/* an empty fragment: nothing to keep yet */
+		return 0;
 	if (d->stublen + n > d->stubcap) {
 		ncap = d->stubcap > 0 ? d->stubcap : 4096;
 		while (ncap < d->stublen + n)
