@@ -69,6 +69,7 @@ struct smb_conn {
 	struct conn		*c;
 	int			 netbios;	/* port 139: session request first */
 	int			 nb_ready;	/* it was answered */
+	int			 netdde;	/* 139: a NetDDE session, not SMB */
 	int			 dialect;	/* SMB_DIALECT_*, or SMB2's */
 	uint32_t		 seen;		/* exploit bits (exploit.h) */
 	size_t			 in_at;		/* input offset of this message */
@@ -112,6 +113,12 @@ void	smb_file_close(struct smb_conn *, struct smb_file *);
  */
 int	smb_file_write(struct smb_conn *, struct smb_file *, const uint8_t *,
 	    size_t, size_t at);
+/*
+ * Bytes written at offset off of a file on a disk share (SMB1 and SMB2
+ * writes say where; smb_file_write appends).  0, or -1 for a pipe.
+ */
+int	smb_file_pwrite(struct smb_conn *, struct smb_file *, const uint8_t *,
+	    size_t, uint64_t off);
 /* Reads from a pipe what its endpoint answered; bytes copied. */
 size_t	smb_file_read(struct smb_conn *, struct smb_file *, uint8_t *,
 	    size_t cap);
