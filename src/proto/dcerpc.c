@@ -439,24 +439,29 @@ dce_ctx_find(const struct dce *d, uint16_t id)
 
 /*
  * Binds context id to an interface, or records it rejected (iface NULL);
- * a context bound stays bound.  0, or -1: the table is full.
+ * a context bound stays bound.  A full table makes room for a bound one
+ * by forgetting a rejected one: an exploit may hide its interface among
+ * many made-up ones (Metasploit's fake multi-binds).  0, or -1: full.
  */
 static int
 dce_ctx_set(struct dce *d, uint16_t id, const uint8_t uuid[16],
     uint16_t vmajor, const struct dce_iface *iface)
 {
 	struct dce_ctx	*x = (struct dce_ctx *)dce_ctx_find(d, id);
+	size_t		 i;
 
 	if (x != NULL && x->iface != NULL && iface == NULL)
 		return 0;
-	if (x == NULL) {
-		if (d->ctx == NULL &&
-		    (d->ctx = calloc(DCE_MAX_CTX, sizeof(*d->ctx))) == NULL)
-			return -1;
-		if (d->nctx == DCE_MAX_CTX)
-			return -1;
+	if (x == NULL && d->ctx == NULL &&
+	    (d->ctx = calloc(DCE_MAX_CTX, sizeof(*d->ctx))) == NULL)
+		return -1;
+	if (x == NULL && d->nctx < DCE_MAX_CTX)
 		x = &d->ctx[d->nctx++];
-	}
+	for (i = 0; x == NULL && iface != NULL && i < d->nctx; i++)
+		if (d->ctx[i].iface == NULL)
+			x = &d->ctx[i];
+	if (x == NULL)
+		return -1;
 	x->id = id;
 	x->iface = iface;
 	x->vmajor = vmajor;
