@@ -297,6 +297,8 @@ dce_out(struct dce *d, const void *p, size_t n)
 		conn_limit_hit(d->c, "dcerpc_output");
 		return -1;
 	}
+	if (n == 0)
+		return 0;
 	if (d->outoff > 0 && d->outlen + n > d->outcap) {
 		memmove(d->out, d->out + d->outoff, pending);
 		d->outoff = 0;
