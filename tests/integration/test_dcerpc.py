@@ -91,6 +91,25 @@ def test_rpcdump_lists_endpoints(sundew):
     assert [c["reason"] for c in close] == ["peer_closed"]
 
 
+def test_rpcdump_over_the_epmapper_pipe(sundew):
+    """The same endpoint behind SMB's \\pipe\\epmapper: the mapper says
+    the same over 445 as over 135."""
+    d = sundew()
+    out = {}
+    for port in (135, 445):
+        r = subprocess.run(["/usr/bin/python3", RPCDUMP, "127.0.0.1", "-port",
+                            str(port)], capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        out[port] = r.stdout.split("\n", 2)[2]
+    assert out[135] == out[445] and "Received" in out[445]
+    d.wait_events("sundew.connection.close", dst_port=445)
+    d.stop()
+    reqs = d.events("sundew.request", emulator="dcerpc", dst_port=445)
+    assert [(e["dcerpc"], e["uuid"], e["pipe"]) for e in reqs] == \
+        [("bind", EPM, "\\epmapper"), ("request", EPM, "\\epmapper")]
+
+
 @needs_corpus(PCAPS)
 def test_replay_bind_alter_context_drsuapi(sundew):
     # The capture's server listened on 1024.
