@@ -169,6 +169,7 @@ ntlm_authenticate(struct ntlm_state *st, struct conn *c, const uint8_t *msg,
 	/* No user name and no NT response (an LM one of one zero byte). */
 	st->anonymous = l.userlen == 0 && l.ntlen == 0 &&
 	    (l.lmlen == 0 || (l.lmlen == 1 && l.lm[0] == 0));
+	st->guest = l.userlen > 0 && l.ntlen == 0;
 	ntlm_login_event(c, &l, 1);
 	st->stage = 2;
 	return 0;

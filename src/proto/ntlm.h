@@ -28,6 +28,11 @@ struct ntlm_state {
 	uint32_t	flags;		/* the client's negotiate flags */
 	/* The login of NTLM_DONE was anonymous (MS-NLMP 3.2.5.1.2). */
 	uint8_t		anonymous;
+	/*
+	 * It named a user but proved no password (no NT response, as
+	 * smbclient -N sends the Unix user): Windows makes it a guest.
+	 */
+	uint8_t		guest;
 };
 
 /* The most a security blob sent back can take. */

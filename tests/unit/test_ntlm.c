@@ -515,11 +515,19 @@ test_raw_and_anonymous(void **state)
 	has(ev, "\"ntlm_version\":\"anonymous\"");
 	has(ev, "\"success\":true");
 	assert_int_equal(st.anonymous, 1);
-	/* the next login of the session is not */
+	assert_int_equal(st.guest, 0);
+	/* a user without a password proof: a guest (smbclient -N) */
+	n = auth_msg(msg, "WORKGROUP", "root", "VM", 0, 0, 1);
+	assert_int_equal(ntlm_accept(&st, &c, &seen, msg, n, 0, out,
+	    sizeof(out), &outlen), NTLM_DONE);
+	assert_int_equal(st.anonymous, 0);
+	assert_int_equal(st.guest, 1);
+	/* the next login of the session is neither */
 	n = auth_msg(msg, "ws-dom", "bob", "BOX", 24, 24, 0);
 	assert_int_equal(ntlm_accept(&st, &c, &seen, msg, n, 0, out,
 	    sizeof(out), &outlen), NTLM_DONE);
 	assert_int_equal(st.anonymous, 0);
+	assert_int_equal(st.guest, 0);
 }
 
 /* A response past the cap is cut, and says so; names are escaped. */
