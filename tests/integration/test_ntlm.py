@@ -25,12 +25,19 @@ def login(user, password, domain, dialect=smb.SMB_DIALECT):
     return c
 
 
-def test_impacket_login_is_one_event_with_its_names(sundew):
-    """login('alice', 'secret', 'CORP') over SMB1: one login event with
-    those names and an NTLMv2 response whose blob holds the target
-    information the CHALLENGE gave (the host's names)."""
-    d = sundew()
-    c = login("alice", "secret", "CORP")
+# SMB1 and SMB 2.0.2 of the default XP; 2.1 of a Windows 7.
+DIALECTS = [(smb.SMB_DIALECT, "5.1.2600"), (SMB2_DIALECT_002, "5.1.2600"),
+            (SMB2_DIALECT_21, "6.1.7601")]
+
+
+@pytest.mark.parametrize("dialect,version", DIALECTS)
+def test_impacket_login_is_one_event_with_its_names(sundew, dialect,
+                                                    version):
+    """login('alice', 'secret', 'CORP') over SMB1 and SMB2: one login
+    event with those names and an NTLMv2 response whose blob holds the
+    target information the CHALLENGE gave (the host's names)."""
+    d = sundew([f"host.version={version}"])
+    c = login("alice", "secret", "CORP", dialect)
     c.logoff()
     c.close()
     d.wait_events("sundew.connection.close", dst_port=445)
@@ -54,11 +61,12 @@ def test_impacket_login_is_one_event_with_its_names(sundew):
     assert len(ev["lm_response"]) == 48
 
 
-def test_anonymous_login_is_one_event(sundew):
+@pytest.mark.parametrize("dialect,version", DIALECTS)
+def test_anonymous_login_is_one_event(sundew, dialect, version):
     """An anonymous login (no name, no password) gives one event with an
     empty username, and is let in."""
-    d = sundew()
-    c = login("", "", "")
+    d = sundew([f"host.version={version}"])
+    c = login("", "", "", dialect)
     assert c.getServerName() == "ACCOUNTING-PC3"
     c.close()
     d.wait_events("sundew.connection.close", dst_port=445)
