@@ -7,8 +7,9 @@ see)."""
 import re
 import struct
 
-
+import pytest
 from impacket import smb
+from impacket.smb3structs import SMB2_DIALECT_002, SMB2_DIALECT_21
 from impacket.smbconnection import SMBConnection
 
 from conftest import connect
