@@ -33,6 +33,13 @@ struct ntlm_state {
 	 * smbclient -N sends the Unix user): Windows makes it a guest.
 	 */
 	uint8_t		guest;
+	/*
+	 * The ExportedSessionKey of NTLM_DONE (MS-NLMP 3.4.5.1), known only
+	 * for a login without an NT response (its SessionBaseKey is 16 zero
+	 * bytes): SMB2 signs that session's answers with it.
+	 */
+	uint8_t		session_key[16];
+	uint8_t		has_key;
 };
 
 /* The most a security blob sent back can take. */
