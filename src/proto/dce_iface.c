@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "dce_iface.h"
+#include "conn.h"
 #include "host.h"
+#include "store.h"
 #include "smb_int.h"
 
 const struct dce_iface *const dce_ifaces[] = {
@@ -213,8 +215,16 @@ dce_flag(struct dce_call *call, int exploit_id, const char *fmt, ...)
 	char	detail[128];
 	va_list	ap;
 
+	uint32_t first = !(*call->seen & (1u << exploit_id));
+
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
 	dce_exploit(call, exploit_id, detail);
+	/*
+	 * The exploit's stub is kept too, once, as the payload it is: what
+	 * the analyser got, for whoever looks at the event later.
+	 */
+	if (first && (*call->seen & (1u << exploit_id)))
+		conn_store_file(call->c, STORE_HEXDUMP, call->stub, call->len);
 }

@@ -95,7 +95,8 @@ uint32_t dce_wlen(const uint8_t *s, uint32_t n);
 uint32_t dce_longest_wstr(const uint8_t *, size_t, size_t *at);
 /*
  * Recognised: the exploit event, once, and the stub to the analyser, with
- * a detail formatted like printf.
+ * a detail formatted like printf; the stub is kept as a hexdump the first
+ * time (sundew.file.stored, kind "hexdump").
  */
 void	dce_flag(struct dce_call *, int exploit_id, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));

@@ -25,6 +25,7 @@
 #include "event.h"
 #include "host.h"
 #include "sensor.h"
+#include "store.h"
 
 static struct sensor_stats	stats;
 
@@ -43,6 +44,8 @@ static char	events[8][8192];
 static int	nevents;
 static uint8_t	analysed[16384];
 static size_t	nanalysed, analysed_len;
+static size_t	nstored, stored_len;
+static int	stored_kind;
 
 void
 sensor_send_event(struct event_buf *ev)
@@ -57,6 +60,9 @@ int
 sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
     size_t n)
 {
+	stored_kind = kind;
+	stored_len = n;
+	nstored++;
 	return 0;
 }
 
@@ -237,6 +243,7 @@ setup(void **state)
 	seen = 0;
 	nevents = 0;
 	nanalysed = 0;
+	nstored = 0;
 	return 0;
 }
 
@@ -615,9 +622,10 @@ test_ms08_067(void **state)
 	assert_int_equal(call(&dce_srvsvc, 31, &b, "browser"), 0);
 	expect_exploit("MS08-067", 31);
 	assert_non_null(strstr(events[0], "\"pipe\":\"\\\\browser\""));
-	/* Once a session: the second time, no second event. */
+	/* Once a session: the second time, no second event, no hexdump. */
 	assert_int_equal(call(&dce_srvsvc, 31, &b, "browser"), 0);
 	assert_int_equal(nevents, 1);
+	assert_int_equal(nstored, 1);
 }
 
 static void
@@ -714,6 +722,10 @@ test_ms04_011(void **state)
 	assert_int_equal(nanalysed, 1);
 	assert_int_equal(analysed_len, b.n);
 	assert_memory_equal(analysed, b.p, b.n);
+	/* And kept, once, as a hexdump. */
+	assert_int_equal(nstored, 1);
+	assert_int_equal(stored_kind, STORE_HEXDUMP);
+	assert_int_equal(stored_len, b.n);
 	/* Over TCP 135 too, without a pipe. */
 	setup(NULL);
 	assert_int_equal(call(&dce_dssetup, 9, &b, NULL), 0);
