@@ -59,6 +59,21 @@ def test_rpcdump_lists_endpoints(sundew):
     assert d.events("sundew.exploit.detected") == []
 
 
+RPCDUMP_PY = "/usr/share/doc/python3-impacket/examples/rpcdump.py"
+
+
+def test_rpcdump_py(sundew):
+    # The example script itself, as a user runs it.
+    d = sundew()
+    r = subprocess.run(["/usr/bin/python3", RPCDUMP_PY, "127.0.0.1"],
+                       capture_output=True, text=True, timeout=60)
+    d.stop()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "[*] Received 12 endpoints." in r.stdout, r.stdout
+    assert "Protocol: [MS-RPRN]: Print System Remote Protocol" in r.stdout
+    assert "Provider: spoolsv.exe" in r.stdout
+
+
 def lsass_stub():
     """The DsRolerUpgradeDownlevelServer stub the attacker sent, carved from
     the capture's client stream: one SMB write of one whole request PDU."""

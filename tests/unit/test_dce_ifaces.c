@@ -670,8 +670,9 @@ test_ms06_040(void **state)
 	(void)state;
 	for (i = 0; i < 600; i++)
 		u[i] = (uint16_t)(0x4141 + i % 13);
-	u[600] = 0;
-	canon_stub(&b, u, 601, 100);
+	u[260] = 0;
+	/* 260 characters and the prefix's one: one more than MAX_PATH. */
+	canon_stub(&b, u, 261, 100);
 	assert_int_equal(call(&dce_srvsvc, 31, &b, "browser"), 0);
 	expect_exploit("MS06-040", 31);
 	/* 259 characters and the prefix's one: within MAX_PATH. */
@@ -1003,7 +1004,20 @@ test_ms05_039(void **state)
 	assert_int_equal(call(&dce_pnp, 0x36, &b, "browser"), 0);
 	expect_exploit("MS05-039", 0x36);
 	assert_int_equal(outlen, 4 + 4 + 4);
+	/* One byte over 256, and a size beyond the data that carries it. */
 	setup(NULL);
+	pnp_stub(&b, 257);
+	assert_int_equal(call(&dce_pnp, 0x36, &b, "browser"), 0);
+	expect_exploit("MS05-039", 0x36);
+	setup(NULL);
+	pnp_stub(&b, 40);
+	b.p[32 + 8] = 41;			/* CSD_LegacyDataSize */
+	assert_int_equal(call(&dce_pnp, 0x36, &b, "browser"), 0);
+	expect_exploit("MS05-039", 0x36);
+	/* Benign: 256 bytes, and a small resource. */
+	setup(NULL);
+	pnp_stub(&b, 256);
+	assert_int_equal(call(&dce_pnp, 0x36, &b, "ntsvcs"), 0);
 	pnp_stub(&b, 40);
 	assert_int_equal(call(&dce_pnp, 0x36, &b, "ntsvcs"), 0);
 	assert_int_equal(nevents, 0);
@@ -1024,7 +1038,19 @@ test_ms05_017(void **state)
 	b_wstr(&b, q);
 	assert_int_equal(call(&dce_msmq, 0, &b, NULL), 0);
 	expect_exploit("MS05-017", 0);
+	/* 261 characters: one over; 260: accepted. */
 	setup(NULL);
+	q[261] = '\0';
+	b.n = 24;
+	b_wstr(&b, q);
+	assert_int_equal(call(&dce_msmq, 0, &b, NULL), 0);
+	expect_exploit("MS05-017", 0);
+	setup(NULL);
+	q[260] = '\0';
+	b.n = 24;
+	b_wstr(&b, q);
+	assert_int_equal(call(&dce_msmq, 0, &b, NULL),
+	    DCE_FAULT_ACCESS_DENIED);
 	q[40] = '\0';
 	b.n = 24;
 	b_wstr(&b, q);
