@@ -197,7 +197,7 @@ dce_longest_wstr(const uint8_t *p, size_t len, size_t *at)
 			continue;
 		/* Its characters, without the NUL that ends a string. */
 		n = act;
-		if (p[i + 12 + 2 * (n - 1)] == 0 && p[i + 13 + 2 * (n - 1)] == 0)
+		if (p[i + 10 + 2 * n] == 0 && p[i + 11 + 2 * n] == 0)
 			n--;
 		if (n > best) {
 			best = n;

@@ -341,7 +341,7 @@ epm_lookup(uint8_t handle[20], uint32_t max)
 static void
 test_epm_lookup(void **state)
 {
-	uint8_t		h[20] = { 0 }, zero[20] = { 0 };
+	uint8_t		h[20] = { 0 }, zero[20] = { 0 }, first[20];
 	uint32_t	total = 0, n;
 	int		pages = 0;
 
@@ -358,6 +358,18 @@ test_epm_lookup(void **state)
 	} while (memcmp(h, zero, 20) != 0);
 	assert_int_equal(pages, 3);
 	assert_int_equal(total, 12);
+	/* nmap's msrpc-enum: one a time, sending its first handle again. */
+	memset(first, 0, 20);
+	assert_int_equal(epm_lookup(first, 1), 1);
+	for (total = 1; total < 12; total++) {
+		memcpy(h, first, 20);
+		assert_int_equal(epm_lookup(h, 1), 1);
+		assert_memory_equal(h, total < 11 ? first : zero, 20);
+	}
+	/* Ended: nothing more, and it says so. */
+	memcpy(h, first, 20);
+	assert_int_equal(epm_lookup(h, 1), 0);
+	assert_memory_equal(h, zero, 20);
 	assert_int_equal(nevents, 0);
 }
 
