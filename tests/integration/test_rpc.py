@@ -74,6 +74,28 @@ def test_rpcdump_py(sundew):
     assert "Provider: spoolsv.exe" in r.stdout
 
 
+def test_nmap_ms08_067_and_msrpc_enum(sundew):
+    # nmap's check compares "\\A...A\\..\\n" with "\\n" through
+    # NetPathCompare: an unpatched host says they are the same path.  The
+    # check stays within its start: no exploit event.
+    d = sundew()
+    r = subprocess.run(["nmap", "-Pn", "-p445", "--script",
+                        "smb-vuln-ms08-067,msrpc-enum", "127.0.0.1"],
+                       capture_output=True, text=True, timeout=300)
+    d.stop()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "State: VULNERABLE" in r.stdout, r.stdout
+    assert "CVE:CVE-2008-4250" in r.stdout
+    assert r.stdout.count("uuid: ") == 12, r.stdout
+    assert "ncacn_np: \\PIPE\\lsass" in r.stdout
+    assert "tcp_port: 3372" in r.stdout
+    calls = [e["opnum"] for e in d.events("sundew.request")
+             if e.get("uuid") == "4b324fc8-1670-01d3-1278-5a47bf6ee188"
+             and "opnum" in e]
+    assert calls == [32]
+    assert d.events("sundew.exploit.detected") == []
+
+
 def lsass_stub():
     """The DsRolerUpgradeDownlevelServer stub the attacker sent, carved from
     the capture's client stream: one SMB write of one whole request PDU."""
