@@ -139,14 +139,25 @@ dce_w_ustr_body(struct ndr_w *w, const char *s)
 }
 
 /*
- * S-1-5-32 (Builtin) or the machine's S-1-5-21-a-b-c, its three numbers
- * taken from the host's GUID so that every reply agrees, and a restart too.
+ * The machine's S-1-5-21-a-b-c: its three numbers taken from the host's
+ * GUID, so that every reply agrees, and a restart too.
  */
+void
+dce_machine_sid(uint32_t sub[3])
+{
+	const uint8_t	*g = host_get()->guid;
+	int		 i;
+
+	for (i = 0; i < 3; i++)
+		sub[i] = smb_get32(g + 4 * i) | 0x10000000u;
+}
+
+/* S-1-5-32 (Builtin) or the machine's SID. */
 void
 dce_w_sid(struct ndr_w *w, int machine)
 {
 	static const uint8_t	nt_auth[6] = { 0, 0, 0, 0, 0, 5 };
-	const uint8_t		*g = host_get()->guid;
+	uint32_t		 sub[3];
 	int			 i, nsub = machine ? 4 : 1;
 
 	ndr_w_align(w, 4);
@@ -155,8 +166,9 @@ dce_w_sid(struct ndr_w *w, int machine)
 	ndr_w_u8(w, (uint8_t)nsub);
 	ndr_w_bytes(w, nt_auth, sizeof(nt_auth));
 	ndr_w_u32(w, machine ? 21 : 32);
+	dce_machine_sid(sub);
 	for (i = 0; machine && i < 3; i++)
-		ndr_w_u32(w, smb_get32(g + 4 * i) | 0x10000000u);
+		ndr_w_u32(w, sub[i]);
 }
 
 size_t

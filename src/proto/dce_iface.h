@@ -78,7 +78,9 @@ void	dce_w_uwstr(struct ndr_w *, const char *s);
  */
 void	dce_w_ustr_head(struct ndr_w *, const char *s);
 void	dce_w_ustr_body(struct ndr_w *, const char *s);
-/* The host's machine SID (S-1-5-21-x-y-z from its GUID): nsub + 1 words. */
+/* The three numbers of the machine's SID (S-1-5-21-a-b-c). */
+void	dce_machine_sid(uint32_t sub[3]);
+/* A SID as a conformant structure: the machine's, or Builtin's. */
 void	dce_w_sid(struct ndr_w *, int machine);
 
 /* UTF-16LE characters (n of them) to ASCII for a detail or a compare. */

@@ -836,6 +836,103 @@ test_lsa(void **state)
 	assert_int_equal(nevents, 0);
 }
 
+/* LsarLookupSids as lookupsid.py sends it: the SIDs of RIDs of a domain. */
+static void
+test_lsa_lookup_sids(void **state)
+{
+	static const uint32_t	rids[3] = { 500, 777, 501 };
+	struct b	b = { .n = 0 };
+	struct rd	r;
+	uint8_t		dom[28];
+	uint32_t	i, len;
+	char		name[32];
+
+	(void)state;
+	/* The machine's SID, as the account domain's query gives it. */
+	b_raw(&b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 20);
+	b_u16(&b, 5);
+	assert_int_equal(call(&dce_lsarpc, 46, &b, "lsarpc"), 0);
+	memcpy(dom, out + outlen - 4 - 28, 28);
+	assert_int_equal(dom[0], 4);
+	assert_int_equal(dom[4], 1);
+	assert_int_equal(dom[5], 4);
+	b.n = 0;
+	b_raw(&b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 20);
+	b_u32(&b, 3);
+	b_u32(&b, 0x00020000);
+	b_u32(&b, 3);
+	for (i = 0; i < 3; i++)
+		b_u32(&b, 0x00020004 + 4 * i);
+	for (i = 0; i < 3; i++) {
+		b_u32(&b, 5);
+		b.p[b.n++] = 1;
+		b.p[b.n++] = 5;
+		b_raw(&b, dom + 6, 6 + 16);
+		b_u32(&b, rids[i]);
+	}
+	b_u32(&b, 0);
+	b_u32(&b, 0);
+	b_u16(&b, 2);				/* LsapLookupWksta */
+	b_u32(&b, 0);
+	assert_int_equal(call(&dce_lsarpc, 15, &b, "lsarpc"), 0);
+	r = (struct rd){ out, outlen, 0 };
+	assert_int_not_equal(rd_u32(&r), 0);
+	assert_int_equal(rd_u32(&r), 1);	/* one domain */
+	assert_int_not_equal(rd_u32(&r), 0);
+	assert_int_equal(rd_u32(&r), 32);
+	assert_int_equal(rd_u32(&r), 1);
+	len = rd_u16(&r);
+	assert_int_equal(len, 2 * strlen(host_get()->name));
+	r.off += 2;
+	assert_int_not_equal(rd_u32(&r), 0);
+	assert_int_not_equal(rd_u32(&r), 0);
+	r.off += 12 + len;			/* the name's buffer */
+	r.off = (r.off + 3) & ~(size_t)3;
+	assert_int_equal(rd_u32(&r), 4);
+	assert_memory_equal(out + r.off, dom + 4, 24);
+	r.off += 24;
+	assert_int_equal(rd_u32(&r), 3);	/* names */
+	assert_int_not_equal(rd_u32(&r), 0);
+	assert_int_equal(rd_u32(&r), 3);
+	assert_int_equal(rd_u16(&r), 1);	/* Administrator: a user */
+	assert_int_equal(rd_u16(&r), 0);	/* pad */
+	assert_int_equal(rd_u16(&r), 26);
+	assert_int_equal(rd_u16(&r), 26);
+	assert_int_not_equal(rd_u32(&r), 0);
+	assert_int_equal(rd_u32(&r), 0);
+	assert_int_equal(rd_u16(&r), 8);	/* 777: unknown */
+	r.off = (r.off + 3) & ~(size_t)3;
+	assert_int_equal(rd_u32(&r), 0);
+	assert_int_equal(rd_u32(&r), 0);
+	assert_int_equal(rd_u32(&r), 0xffffffff);
+	assert_int_equal(rd_u16(&r), 1);	/* Guest */
+	r.off += 2;
+	len = rd_u16(&r);
+	assert_int_equal(len, 10);
+	r.off += 2;
+	assert_int_not_equal(rd_u32(&r), 0);
+	assert_int_equal(rd_u32(&r), 0);
+	/* The two names' buffers, in order. */
+	assert_int_equal(rd_u32(&r), 13);
+	r.off += 8;
+	for (i = 0; i < 13; i++)
+		name[i] = (char)out[r.off + 2 * i];
+	name[13] = '\0';
+	assert_string_equal(name, "Administrator");
+	r.off += 26;
+	assert_int_equal(rd_u32(&r), 5);
+	r.off += 8;
+	for (i = 0; i < 5; i++)
+		name[i] = (char)out[r.off + 2 * i];
+	name[5] = '\0';
+	assert_string_equal(name, "Guest");
+	r.off += 10;
+	assert_int_equal(rd_u32(&r), 2);	/* mapped */
+	assert_int_equal(rd_u32(&r), 0x107);	/* STATUS_SOME_NOT_MAPPED */
+	assert_int_equal(r.off, outlen);
+	assert_int_equal(nevents, 0);
+}
+
 /* RemoteActivation: ORPCTHIS, CLSID, object name, the rest. */
 static void
 remact_stub(struct b *b, const uint16_t *name, uint32_t n)
@@ -1176,6 +1273,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ms04_011_benign, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_lsa, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lsa_lookup_sids, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_ms03_026, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ms03_039, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ms03_049, setup, teardown),
