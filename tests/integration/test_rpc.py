@@ -60,6 +60,7 @@ def test_rpcdump_lists_endpoints(sundew):
 
 
 RPCDUMP_PY = "/usr/share/doc/python3-impacket/examples/rpcdump.py"
+LOOKUPSID_PY = "/usr/share/doc/python3-impacket/examples/lookupsid.py"
 
 
 def test_rpcdump_py(sundew):
@@ -72,6 +73,23 @@ def test_rpcdump_py(sundew):
     assert "[*] Received 12 endpoints." in r.stdout, r.stdout
     assert "Protocol: [MS-RPRN]: Print System Remote Protocol" in r.stdout
     assert "Provider: spoolsv.exe" in r.stdout
+
+
+def test_lookupsid_py(sundew):
+    # lsarpc over \\lsarpc: the machine's SID, then its accounts by RID.
+    d = sundew()
+    r = subprocess.run(["/usr/bin/python3", LOOKUPSID_PY, "-no-pass",
+                        "guest@127.0.0.1", "2000"],
+                       capture_output=True, text=True, timeout=120)
+    d.stop()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Domain SID is: S-1-5-21-" in r.stdout, r.stdout
+    names = [x for x in r.stdout.splitlines() if x[:1].isdigit()]
+    assert names == ["500: ACCOUNTING-PC3\\Administrator (SidTypeUser)",
+                     "501: ACCOUNTING-PC3\\Guest (SidTypeUser)",
+                     "513: ACCOUNTING-PC3\\None (SidTypeGroup)",
+                     "1000: ACCOUNTING-PC3\\HelpAssistant (SidTypeUser)",
+                     "1002: ACCOUNTING-PC3\\SUPPORT_388945a0 (SidTypeUser)"]
 
 
 def test_nmap_ms08_067_and_msrpc_enum(sundew):
