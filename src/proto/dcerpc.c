@@ -297,6 +297,8 @@ dce_out(struct dce *d, const void *p, size_t n)
 		conn_limit_hit(d->c, "dcerpc_output");
 		return -1;
 	}
+	if (n == 0)
+		return 0;
 	if (d->outoff > 0 && d->outlen + n > d->outcap) {
 		memmove(d->out, d->out + d->outoff, pending);
 		d->outoff = 0;
@@ -439,24 +441,29 @@ dce_ctx_find(const struct dce *d, uint16_t id)
 
 /*
  * Binds context id to an interface, or records it rejected (iface NULL);
- * a context bound stays bound.  0, or -1: the table is full.
+ * a context bound stays bound.  A full table makes room for a bound one
+ * by forgetting a rejected one: an exploit may hide its interface among
+ * many made-up ones (Metasploit's fake multi-binds).  0, or -1: full.
  */
 static int
 dce_ctx_set(struct dce *d, uint16_t id, const uint8_t uuid[16],
     uint16_t vmajor, const struct dce_iface *iface)
 {
 	struct dce_ctx	*x = (struct dce_ctx *)dce_ctx_find(d, id);
+	size_t		 i;
 
 	if (x != NULL && x->iface != NULL && iface == NULL)
 		return 0;
-	if (x == NULL) {
-		if (d->ctx == NULL &&
-		    (d->ctx = calloc(DCE_MAX_CTX, sizeof(*d->ctx))) == NULL)
-			return -1;
-		if (d->nctx == DCE_MAX_CTX)
-			return -1;
+	if (x == NULL && d->ctx == NULL &&
+	    (d->ctx = calloc(DCE_MAX_CTX, sizeof(*d->ctx))) == NULL)
+		return -1;
+	if (x == NULL && d->nctx < DCE_MAX_CTX)
 		x = &d->ctx[d->nctx++];
-	}
+	for (i = 0; x == NULL && iface != NULL && i < d->nctx; i++)
+		if (d->ctx[i].iface == NULL)
+			x = &d->ctx[i];
+	if (x == NULL)
+		return -1;
 	x->id = id;
 	x->iface = iface;
 	x->vmajor = vmajor;
@@ -724,6 +731,8 @@ dce_stub_add(struct dce *d, const uint8_t *p, size_t n)
 		dce_stub_drop(d);
 		return -1;
 	}
+	if (n == 0)		/* an empty fragment: nothing to keep yet */
+		return 0;
 	if (d->stublen + n > d->stubcap) {
 		ncap = d->stubcap > 0 ? d->stubcap : 4096;
 		while (ncap < d->stublen + n)

@@ -2,6 +2,7 @@
 
 #include "dcerpc.h"
 #include "proto.h"
+#include "smb.h"
 
 /*
  * The ports of a stock Nepenthes install (DESIGN.md section 2).  The last
@@ -15,10 +16,10 @@ const struct service_def proto_table[] = {
 	{ "http",	 SERVICE_TCP, { 80 },			NULL },
 	{ "pop3",	 SERVICE_TCP, { 110, 995 },		NULL },
 	{ "dcerpc",	 SERVICE_TCP, { 135, 1025 },		&service_dcerpc },
-	{ "netbios-ssn", SERVICE_TCP, { 139 },			NULL },
+	{ "netbios-ssn", SERVICE_TCP, { 139 },			&service_netbios },
 	{ "imap",	 SERVICE_TCP, { 143, 993 },		NULL },
 	{ "https",	 SERVICE_TCP, { 443 },			NULL },
-	{ "smb",	 SERVICE_TCP, { 445 },			NULL },
+	{ "smb",	 SERVICE_TCP, { 445 },			&service_smb },
 	{ "sasser-ftpd", SERVICE_TCP, { 1023, 5554 },		NULL },
 	{ "msmq",	 SERVICE_TCP, { 2103, 2105, 2107 },	&service_dcerpc },
 	{ "bagle",	 SERVICE_TCP, { 2745 },			NULL },

@@ -352,6 +352,54 @@ test_bind_three_items(void **state)
 	dce_free(d);
 }
 
+/*
+ * The interface an exploit binds among 40 made-up ones is bound; 20 of
+ * its own are more than an endpoint keeps: the rest are refused.
+ */
+static void
+test_many_items(void **state)
+{
+	struct item	 it[41];
+	uint8_t		 b[2048], out[2048], fake[40][16];
+	struct dce	*d = dce_new(&c, NULL, &seen);
+	size_t		 n, i;
+
+	for (i = 0; i < 40; i++) {
+		memset(fake[i], (int)i + 1, 16);
+		it[i].uuid = fake[i];
+		it[i].vmajor = 1;
+		it[i].ts = NDR;
+	}
+	it[40].uuid = echo.uuid;
+	it[40].vmajor = 1;
+	it[40].ts = NDR;
+	n = bind_pdu(b, 11, 1, it, 41);
+	assert_int_equal(dce_write(d, b, n, 0), 0);
+	n = drain(d, out, sizeof(out));
+	assert_int_equal(n, 36 + 41 * 24);
+	for (i = 0; i < 40; i++)
+		assert_int_equal(get16(out + 36 + 24 * i), 2);
+	assert_int_equal(get16(out + 36 + 24 * 40), 0);
+	/* Context 40 answers. */
+	n = req_pdu(b, 3, 2, 40, 0, "ok", 2);
+	assert_int_equal(dce_write(d, b, n, 0), 0);
+	n = drain(d, out, sizeof(out));
+	assert_int_equal(n, 26);
+	assert_memory_equal(out + 24, "ok", 2);
+	/* Twenty more of it: fifteen fit beside context 40, five are refused. */
+	for (i = 0; i < 20; i++)
+		it[i] = it[40];
+	n = bind_pdu(b, 14, 3, it, 20);
+	assert_int_equal(dce_write(d, b, n, 0), 0);
+	n = drain(d, out, sizeof(out));
+	assert_int_equal(n, 32 + 20 * 24);
+	for (i = 0; i < 20; i++) {
+		assert_int_equal(get16(out + 32 + 24 * i), i < 15 ? 0 : 2);
+		assert_int_equal(get16(out + 32 + 24 * i + 2), i < 15 ? 0 : 3);
+	}
+	dce_free(d);
+}
+
 static void
 test_bind_time_features(void **state)
 {
@@ -899,6 +947,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_bind_three_items, setup),
+		cmocka_unit_test_setup(test_many_items, setup),
 		cmocka_unit_test_setup(test_bind_time_features, setup),
 		cmocka_unit_test_setup(test_alter_context, setup),
 		cmocka_unit_test_setup(test_request_response, setup),
