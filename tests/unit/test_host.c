@@ -114,6 +114,8 @@ test_versions(void **state)
 		{ "6.3.9600", "Windows Server 2012 R2 Standard 9600",
 		    "Windows Server 2012 R2 Standard 6.3",
 		    "Windows Server 2012 R2 Standard", 0x0302, 6, 3, 9600 },
+		{ "10.0.18362", "Windows 10 Pro 18362", "Windows 10 Pro 6.3",
+		    "Windows 10 Pro", 0x0311, 10, 0, 18362 },
 		{ "10.0.17763", "Windows Server 2019 Standard 17763",
 		    "Windows Server 2019 Standard 6.3",
 		    "Windows Server 2019 Standard", 0x0311, 10, 0, 17763 },
@@ -255,6 +257,7 @@ test_errors(void **state)
 		ov = (char *)cases[i].override;
 		assert_int_equal(config_load(&conf, NULL, &ov, 1, err,
 		    sizeof(err)), -1);
+		config_free(&conf);
 		if (cases[i].err != NULL)
 			assert_string_equal(err, cases[i].err);
 		else
@@ -267,6 +270,7 @@ test_errors(void **state)
 	fclose(fp);
 	assert_int_equal(config_load(&conf, path, NULL, 0, err, sizeof(err)),
 	    -1);
+	config_free(&conf);
 	unlink(path);
 	assert_non_null(strstr(err, ":3: host.guid: expected a GUID"));
 }

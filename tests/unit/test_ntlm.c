@@ -477,6 +477,7 @@ test_authenticate(void **state)
 	has(ev, want);
 	has(ev, "\"ntlm_version\":\"v2\"");
 	has(ev, "\"success\":true");
+	assert_int_equal(st.anonymous, 0);
 }
 
 /* Raw NTLMSSP, OEM names, NTLMv1, and an anonymous login. */
@@ -513,6 +514,12 @@ test_raw_and_anonymous(void **state)
 	has(ev, "\"nt_response\":\"\"");
 	has(ev, "\"ntlm_version\":\"anonymous\"");
 	has(ev, "\"success\":true");
+	assert_int_equal(st.anonymous, 1);
+	/* the next login of the session is not */
+	n = auth_msg(msg, "ws-dom", "bob", "BOX", 24, 24, 0);
+	assert_int_equal(ntlm_accept(&st, &c, &seen, msg, n, 0, out,
+	    sizeof(out), &outlen), NTLM_DONE);
+	assert_int_equal(st.anonymous, 0);
 }
 
 /* A response past the cap is cut, and says so; names are escaped. */
@@ -614,7 +621,7 @@ test_challenge(void **state)
  * empty, the shellcode inside.
  */
 static size_t
-killbill(uint8_t *out)
+killbill(uint8_t *out, int empty)
 {
 	uint8_t		a[4096], b[4096];
 	size_t		n, m, k;
@@ -626,8 +633,10 @@ killbill(uint8_t *out)
 	a[0] = 0;
 	memset(a + 1, 'A', 1024);
 	n = tlv(b, 0x03, a, 1025);
-	b[n++] = 0x03;			/* an empty BIT STRING */
-	b[n++] = 0x00;
+	if (empty) {
+		b[n++] = 0x03;		/* an empty BIT STRING */
+		b[n++] = 0x00;
+	}
 	a[0] = 0;
 	memcpy(a + 1, "\xf8\x0f\x01\x00\xf8\x0f\x01", 7);
 	m = tlv(b + n + 200, 0x03, a, 8);
@@ -657,7 +666,7 @@ test_ms04_007(void **state)
 	    0x06, 0x06, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x02, 0xa0, 0x04,
 	    0x30, 0x02, 0x03, 0x00 };
 
-	n = killbill(tok);
+	n = killbill(tok, 1);
 	assert_string_equal(spnego_ms04_007(tok, n), "constructed bit string");
 	assert_int_equal(ntlm_accept(&st, &c, &seen, tok, n, 77, out,
 	    sizeof(out), &outlen), NTLM_MORE);
@@ -669,8 +678,10 @@ test_ms04_007(void **state)
 	has(ev, "\"cve\":\"CVE-2003-0818\"");
 	has(ev, "\"detail\":\"constructed bit string\"");
 	assert_int_equal(analysed, 1);
+	/* the constructed BIT STRING alone is enough */
+	n = killbill(tok, 0);
+	assert_string_equal(spnego_ms04_007(tok, n), "constructed bit string");
 	/* once a session */
-	n = killbill(tok);
 	ntlm_accept(&st, &c, &seen, tok, n, 77, out, sizeof(out), &outlen);
 	assert_int_equal(count("sundew.exploit.detected"), 1);
 
@@ -683,6 +694,11 @@ test_ms04_007(void **state)
 	    out, sizeof(out), &outlen), NTLM_MORE);
 	has(find("sundew.exploit.detected"), "\"detail\":\"length overflow\"");
 
+	/* and so is an empty primitive one */
+	assert_string_equal(spnego_ms04_007((const uint8_t *)"\xa1\x06\x30"
+	    "\x04\xa1\x02\x03\x00", 8), "empty bit string");
+	assert_null(spnego_ms04_007((const uint8_t *)"\xa1\x07\x30"
+	    "\x05\xa1\x03\x03\x01\x00", 9));
 	/* a normal token and the server's own are not the attack */
 	n = spnego_init_tok(tok, out, negotiate_msg(out));
 	assert_null(spnego_ms04_007(tok, n));
