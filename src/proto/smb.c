@@ -10,6 +10,7 @@
  * (0x1f) opens a NetDDE session, not an SMB one: what follows is the
  * MS04-031 exploit's or a scanner's, and goes to the analyser.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -283,8 +284,7 @@ smb_file_open(struct smb_conn *sc, uint16_t tid, const uint8_t *name,
 		sc->next_fid = 1;
 	f->fid = sc->next_fid++;
 	f->tid = t != NULL ? t->tid : tid;
-	memcpy(f->name, pipe != NULL ? pipe : nm, sizeof(f->name));
-	f->name[sizeof(f->name) - 1] = '\0';
+	snprintf(f->name, sizeof(f->name), "%s", pipe != NULL ? pipe : nm);
 	*status = SMB_OK;
 	return f;
 }
@@ -313,8 +313,12 @@ smb_file_close(struct smb_conn *sc, struct smb_file *f)
 		return;
 	/* A file cut at the cap is not stored as if it were whole. */
 	if (f->dce == NULL && f->data != NULL && f->len > 0 &&
-	    f->len <= SMB_FILE_MAX)
+	    f->len <= SMB_FILE_MAX) {
+		/* The name the file was written as, for the stored sample. */
+		smb_request_event(sc, "file_written", "name",
+		    (const uint8_t *)f->name, strlen(f->name));
 		conn_store_file(sc->c, STORE_BINARY, f->data, f->len);
+	}
 	smb_file_release(f);
 }
 
@@ -481,7 +485,9 @@ smb_message(struct smb_conn *sc, const uint8_t *p, size_t n, size_t at)
 	}
 	if (n >= 4 && p[0] == 0xff && memcmp(p + 1, "SMB", 3) == 0)
 		return smb1_message(sc, p, n, at);
-	if (n >= 4 && p[0] == 0xfe && memcmp(p + 1, "SMB", 3) == 0)
+	/* SMB2, its transform (encrypted) and compression transform. */
+	if (n >= 4 && (p[0] == 0xfe || p[0] == 0xfd || p[0] == 0xfc) &&
+	    memcmp(p + 1, "SMB", 3) == 0)
 		return smb2_message(sc, p, n, at);
 	return -1;
 }
@@ -554,6 +560,9 @@ smb_frame(struct smb_conn *sc, const uint8_t *p, size_t n, size_t at)
 	}
 	if (len > SMB_FRAME_MAX)
 		return -1;
+	/* An empty session message carries nothing: as a keepalive. */
+	if (len == 0)
+		return 4;
 	if (n >= 8 && p[4] == 0xff && len > 0x1ffff)
 		return -1;
 	if (n - 4 < len)
