@@ -295,7 +295,7 @@ smb2_validate(struct smb2_out *o, const struct smb2_req *r, size_t maxout)
 	}
 	if ((b = smb2_body(o, 48 + 24)) == NULL)
 		return -1;
-	smb_put32(b + 48, smb2_caps(d));
+	smb_put32(b + 48, smb2_caps(d, o->s->client_caps));
 	memcpy(b + 52, host_get()->guid, 16);
 	smb_put16(b + 68, 0x0001);	/* signing enabled */
 	smb_put16(b + 70, d);
