@@ -100,6 +100,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.rev = event_new(base, -1, 0, NULL, NULL);
 	c.wev = event_new(base, -1, 0, NULL, NULL);
 	memcpy(c.session, "00000000000fuzz0", CONN_ID_LEN);
+	/* As inside the core's call: a conn_close() leaves c to us. */
+	c.in_callback = 1;
 	c.state = svc->session_new(&c);
 	data += 2;
 	size -= 2;
@@ -112,7 +114,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		c.bytes_in += k;
 		used = svc->on_data(&c, c.state, keep, len);
 		fuzz_drain(sv[1]);
-		if (used < 0)
+		if (used < 0 || c.closing)
 			break;
 		if ((size_t)used > len)
 			abort();
@@ -121,7 +123,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (len > FUZZ_KEEP)
 			break;		/* the core would end the session */
 	}
-	if (c.state != NULL) {
+	/* The session's end, as conn_close() makes it (unless it did). */
+	if (c.state != NULL && !c.closing) {
 		if (svc->on_close != NULL)
 			svc->on_close(&c, c.state);
 		svc->session_free(c.state);

@@ -106,7 +106,10 @@ smb_free(void *arg)
 	free(sc);
 }
 
-/* The peer went: files written to a disk share are stored as they are. */
+/*
+ * The session ends: files written to a disk share are stored as they
+ * are, and an upload cut short says so, before the close event.
+ */
 static void
 smb_close(struct conn *c, void *arg)
 {
@@ -118,6 +121,7 @@ smb_close(struct conn *c, void *arg)
 	for (i = 0; i < SMB_MAX_FILES; i++)
 		if (sc->files[i].fid != 0)
 			smb_file_close(sc, &sc->files[i]);
+	smb_dp_free(sc);
 }
 
 int
@@ -442,19 +446,21 @@ smb_nb_suffix(const uint8_t *p, size_t n)
 	return (int)(hi << 4 | lo);
 }
 
-/* A session request on 139: answered positively; NetDDE is noted. */
+/*
+ * A session request: answered positively, on 139 and on 445 too (old
+ * exploit code sends one to 445 first, and Windows answers it there).
+ * On 139 a called name with NetDDE's suffix opens a NetDDE session.
+ */
 static int
 smb_nb_request(struct smb_conn *sc, const uint8_t *p, size_t n)
 {
 	static const uint8_t	positive[4] = { NBSS_POSITIVE, 0, 0, 0 };
-	const uint8_t		*name;
 
-	if (!sc->netbios || n > NBSS_REQUEST_MAX)
+	if (n > NBSS_REQUEST_MAX)
 		return -1;
-	if (smb_nb_suffix(p, n) == NBSS_NETDDE_SUFFIX) {
+	if (sc->netbios && smb_nb_suffix(p, n) == NBSS_NETDDE_SUFFIX) {
 		sc->netdde = 1;
-		name = p + 1;
-		smb_request_event(sc, "netdde_session", "called", name, 32);
+		smb_request_event(sc, "netdde_session", "called", p + 1, 32);
 	}
 	sc->nb_ready = 1;
 	return conn_write(sc->c, positive, sizeof(positive));
@@ -583,7 +589,7 @@ smb_data(struct conn *c, void *arg, const uint8_t *p, size_t n)
 	size_t		 off = 0;
 	ssize_t		 r;
 
-	while (off < n && !c->closing) {
+	while (off < n) {
 		if (sc->large_left > 0)
 			r = smb_large_more(sc, p + off, n - off,
 			    sc->in_at + off);
@@ -591,6 +597,9 @@ smb_data(struct conn *c, void *arg, const uint8_t *p, size_t n)
 			r = smb_frame(sc, p + off, n - off, sc->in_at + off);
 		if (r == -1)
 			return -1;
+		/* A handler ended the session: sc is gone, the rest moot. */
+		if (c->closing)
+			return (ssize_t)n;
 		if (r == 0)
 			break;
 		off += (size_t)r;

@@ -3,7 +3,6 @@ a running sensor with real clients (smbclient, impacket) and replays of
 the SMB1 captures in shared/corpora."""
 import hashlib
 import io
-import socket
 import struct
 import subprocess
 import time
@@ -13,19 +12,14 @@ from impacket import smb
 from impacket.dcerpc.v5 import srvs, transport
 from impacket.smbconnection import SMBConnection, SessionError
 
-from conftest import CORPORA, SUNDEW, connect, needs_corpus, sample, wait_for
+from conftest import CORPORA, connect, needs_corpus, sample
+from test_replay import replay
 
 PCAPS = CORPORA / "pcaps"
 HOST = "ACCOUNTING-PC3"         # the host.* defaults
 DOMAIN = "WORKGROUP"
 SHARES = ["IPC$", "ADMIN$", "C$", "SharedDocs"]
 STATUS_BAD_NETWORK_NAME = 0xc00000cc
-
-
-def replay(pcap, *args):
-    return subprocess.run([str(SUNDEW), "replay", str(pcap), "--to",
-                           "127.0.0.1", *args],
-                          capture_output=True, text=True, timeout=120)
 
 
 def nbss(msg, kind=0):
@@ -265,8 +259,10 @@ def test_hundred_sessions_hundred_closes(sundew):
 def test_replay_split_netbios_message(sundew):
     # The capture's session message is split after its NBSS header and
     # the first bytes of SMB; its SMB header is cut short (32 bytes, no
-    # word count), which ends the session, but only once it is whole:
-    # all 44 bytes were taken in, not the first segment's 8.
+    # word count), which ends the session once the message is whole.
+    # (The replay sends both segments back to back, as the capture has
+    # no answer between them; test_netbios_session_then_split_negotiate
+    # waits between the pieces.)
     d = sundew()
     r = replay(PCAPS / "protocol" /
                "zeek_netbios-ssn-139-split-session-message.pcap")
