@@ -549,9 +549,10 @@ smb2_negotiate_smb1(struct smb_conn *sc, int wildcard)
 static int
 smb2_login_key(const struct smb_conn *sc, uint8_t key[16])
 {
-	(void)sc;
-	(void)key;
-	return 0;	/* stand-in until ntlm.h says (notes/smb2-to-ntlm.md) */
+	if (!sc->ntlm.has_key)
+		return 0;
+	memcpy(key, sc->ntlm.session_key, 16);
+	return 1;
 }
 
 /* SESSION_SETUP (2.2.5, 2.2.6): NTLMSSP, any user. */
