@@ -515,11 +515,64 @@ test_raw_and_anonymous(void **state)
 	has(ev, "\"ntlm_version\":\"anonymous\"");
 	has(ev, "\"success\":true");
 	assert_int_equal(st.anonymous, 1);
-	/* the next login of the session is not */
+	assert_int_equal(st.guest, 0);
+	/* a user without a password proof: a guest (smbclient -N) */
+	n = auth_msg(msg, "WORKGROUP", "root", "VM", 0, 0, 1);
+	assert_int_equal(ntlm_accept(&st, &c, &seen, msg, n, 0, out,
+	    sizeof(out), &outlen), NTLM_DONE);
+	assert_int_equal(st.anonymous, 0);
+	assert_int_equal(st.guest, 1);
+	/* the next login of the session is neither */
 	n = auth_msg(msg, "ws-dom", "bob", "BOX", 24, 24, 0);
 	assert_int_equal(ntlm_accept(&st, &c, &seen, msg, n, 0, out,
 	    sizeof(out), &outlen), NTLM_DONE);
 	assert_int_equal(st.anonymous, 0);
+	assert_int_equal(st.guest, 0);
+}
+
+/*
+ * The session key of a login without an NT response: the client's key
+ * RC4-decrypted under zeros with KEY_EXCH, zeros without; none for a
+ * login with an NT response.
+ */
+static void
+test_session_key(void **state)
+{
+	static const uint8_t	want[16] = {
+		0xde, 0x19, 0x8b, 0x42, 0xa7, 0x32, 0x5b, 0x3d,
+		0x82, 0x0f, 0x14, 0x6c, 0x5b, 0x63, 0x9c, 0x62
+	};
+	static const uint8_t	zero[16];
+	uint8_t			msg[512], out[NTLM_OUT_MAX];
+	size_t			n, outlen, i;
+
+	/* smbclient -N: user "root", empty responses, KEY_EXCH */
+	n = auth_msg(msg, "WORKGROUP", "root", "VM", 0, 0, 1);
+	for (i = 0; i < 16; i++)
+		msg[n + i] = (uint8_t)i;
+	field(msg, 52, 16, n);
+	assert_int_equal(ntlm_accept(&st, &c, &seen, msg, n + 16, 0, out,
+	    sizeof(out), &outlen), NTLM_DONE);
+	assert_int_equal(st.has_key, 1);
+	assert_memory_equal(st.session_key, want, 16);
+	/* with an NT response the key needs the password: none */
+	n = auth_msg(msg, "CORP", "alice", "WS", 24, 60, 1);
+	assert_int_equal(ntlm_accept(&st, &c, &seen, msg, n, 0, out,
+	    sizeof(out), &outlen), NTLM_DONE);
+	assert_int_equal(st.has_key, 0);
+	assert_memory_equal(st.session_key, zero, 16);
+	/* without KEY_EXCH the key is the zeros themselves */
+	n = auth_msg(msg, "", "", "", 0, 0, 1);
+	msg[63] &= (uint8_t)~0x40;
+	assert_int_equal(ntlm_accept(&st, &c, &seen, msg, n, 0, out,
+	    sizeof(out), &outlen), NTLM_DONE);
+	assert_int_equal(st.has_key, 1);
+	assert_memory_equal(st.session_key, zero, 16);
+	/* a key field past the message is refused */
+	n = auth_msg(msg, "", "", "", 0, 0, 1);
+	field(msg, 52, 16, n);
+	assert_int_equal(ntlm_accept(&st, &c, &seen, msg, n + 15, 0, out,
+	    sizeof(out), &outlen), NTLM_ERROR);
 }
 
 /* A response past the cap is cut, and says so; names are escaped. */
@@ -717,6 +770,7 @@ main(void)
 		cmocka_unit_test_setup(test_negotiate, setup),
 		cmocka_unit_test_setup(test_authenticate, setup),
 		cmocka_unit_test_setup(test_raw_and_anonymous, setup),
+		cmocka_unit_test_setup(test_session_key, setup),
 		cmocka_unit_test_setup(test_caps, setup),
 		cmocka_unit_test_setup(test_truncated, setup),
 		cmocka_unit_test_setup(test_garbage, setup),
