@@ -23,6 +23,7 @@
 /* A stub of opnum 9 this long that is no string: an overflow. */
 #define DS_RAW_MIN		256
 
+/* Is the host a server (its role in DSSETUP)? */
 static int
 lsa_server(void)
 {
@@ -207,6 +208,7 @@ lsa_lookup_sids(struct dce_call *call, struct ndr_w *w)
 	return 0;
 }
 
+/* lsarpc: open, query, lookup and close; the rest refused. */
 static uint32_t
 lsa_call(struct dce_call *call, struct ndr_w *w)
 {
@@ -301,6 +303,7 @@ ds_upgrade(struct dce_call *call, struct ndr_w *w)
 	return 0;
 }
 
+/* DSSETUP: the domain information and MS04-011; the rest refused. */
 static uint32_t
 ds_call(struct dce_call *call, struct ndr_w *w)
 {

@@ -28,6 +28,7 @@
 #define SV_TYPE_SERVER_NT	0x00008000
 #define SV_TYPE_POTENTIAL_BROWSER 0x00010000
 
+/* A path separator, either way round. */
 static int
 srv_sep(uint16_t ch)
 {
@@ -137,6 +138,7 @@ srv_path_exploit(struct dce_call *call, const uint8_t *path, uint32_t plen,
 	return 0;
 }
 
+/* The server type bits of the host: a workstation, or a server. */
 static uint32_t
 srv_type(void)
 {
@@ -171,6 +173,7 @@ srv_w_share(struct ndr_w *w, const struct host_share *sh, uint32_t level)
 	}
 }
 
+/* A SHARE_INFO_n's deferred strings, in the order of its pointers. */
 static void
 srv_w_share_strings(struct ndr_w *w, const struct host_share *sh,
     uint32_t level)
@@ -187,6 +190,7 @@ srv_w_share_strings(struct ndr_w *w, const struct host_share *sh,
 	ndr_w_wstr(w, sh->path);
 }
 
+/* The share information levels the host answers. */
 static int
 srv_level_ok(uint32_t level)
 {
@@ -525,6 +529,7 @@ srv_name_canon(struct dce_call *call, struct ndr_w *w)
 	return 0;
 }
 
+/* srvsvc: shares, the server, the time, paths and names; the rest refused. */
 static uint32_t
 srv_call(struct dce_call *call, struct ndr_w *w)
 {
