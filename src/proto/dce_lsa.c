@@ -106,7 +106,8 @@ static const struct {
 	{ 1002,	1,	"SUPPORT_388945a0" },
 };
 #define LSA_NACCOUNTS	(sizeof(lsa_accounts) / sizeof(lsa_accounts[0]))
-#define LSA_LOOKUP_MAX	2000
+/* lookupsid.py asks 1000 at a time; the answer to as many fits in 64 KiB. */
+#define LSA_LOOKUP_MAX	1000
 #define LSA_SID_UNKNOWN	8
 #define LSA_STATUS_SOME_NOT_MAPPED 0x00000107
 
