@@ -418,7 +418,6 @@ srv_path_canon(struct dce_call *call, struct ndr_w *w)
 	char		 canon[SRV_MAX_PATH + 1], pre[SRV_MAX_PATH + 1];
 	char		 full[2 * SRV_MAX_PATH + 2];
 	uint32_t	 n, plen, xlen, outlen, ptype, status = 0;
-	int		 k = -1;
 
 	ndr_r_init(&r, call->stub, call->len);
 	if (dce_r_uwstr(&r, &s, &n) == -1)
@@ -437,7 +436,7 @@ srv_path_canon(struct dce_call *call, struct ndr_w *w)
 		return DCE_FAULT_NDR;
 	if (srv_path_exploit(call, path, plen, prefix, xlen))
 		status = DCE_ERROR_INVALID_NAME;
-	else if ((k = srv_canon(path, plen, canon, sizeof(canon))) == -1)
+	else if (srv_canon(path, plen, canon, sizeof(canon)) == -1)
 		status = DCE_ERROR_INVALID_NAME;
 	else {
 		dce_ascii(prefix, xlen, pre, sizeof(pre));
