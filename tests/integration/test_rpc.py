@@ -1,18 +1,16 @@
 """The DCERPC interfaces through real clients and real captures: impacket's
-rpcdump lists the host's endpoints over 135, the Honeynet attack trace is
-one MS04-011 exploit on \\lsarpc with its shellcode analysed, and the benign
-DCERPC captures give no exploit event."""
+rpcdump and lookupsid, nmap's msrpc-enum and smb-vuln-ms08-067 (VULNERABLE,
+no exploit event), the Honeynet attack trace as one MS04-011 exploit on
+\\lsarpc with its shellcode analysed, MS04-011 and MS03-026 over TCP, and
+the benign DCERPC captures with no exploit event."""
 import hashlib
 import socket
 import struct
 import subprocess
-import sys
 
+import pcapcarve
 from conftest import CORPORA, SUNDEW, needs_corpus
-
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-import pcapcarve  # noqa: E402
-from test_dcerpc import bind, recv_pdu, request  # noqa: E402
+from test_dcerpc import bind, recv_pdu, request
 
 PCAPS = CORPORA / "pcaps"
 HONEYNET = PCAPS / "attack" / "honeynet-fc2010-1_attack-trace.pcap"
