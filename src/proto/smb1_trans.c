@@ -765,6 +765,22 @@ trans2_query_fs(struct smb_conn *sc, struct trans_call *call)
 		smb_put32(d + 20, 512);
 		n = 24;
 		break;
+	case 1007:		/* FileFsFullSizeInformation */
+		smb_put64(d, 2620595);
+		smb_put64(d + 8, 1487291);
+		smb_put64(d + 16, 1487291);
+		smb_put32(d + 24, 8);
+		smb_put32(d + 28, 512);
+		n = 32;
+		break;
+	case 0x0001:		/* SMB_INFO_ALLOCATION */
+		smb_put32(d, smb_get32(h->guid + 12));
+		smb_put32(d + 4, 8);
+		smb_put32(d + 8, 2620595);
+		smb_put32(d + 12, 1487291);
+		smb_put16(d + 16, 512);
+		n = 18;
+		break;
 	case 0x0104:		/* SMB_QUERY_FS_DEVICE_INFO */
 	case 1004:
 		smb_put32(d, 7);		/* FILE_DEVICE_DISK */
@@ -784,6 +800,148 @@ trans2_query_fs(struct smb_conn *sc, struct trans_call *call)
 		    NULL, 0);
 	}
 	return trans_answer(sc, call, SMB_OK, NULL, 0, d, n);
+}
+
+/* The name a Trans2 call's parameters end with, from at, in ASCII. */
+static void
+trans2_name(const struct trans_call *call, size_t at, char *dst, size_t cap)
+{
+	size_t	i, n = call->plen > at ? call->plen - at : 0;
+
+	dst[0] = '\0';
+	if (call->req.flags2 & 0x8000) {
+		smb_utf16_ascii(call->params + at, n, dst, cap);
+		return;
+	}
+	for (i = 0; i < n && i + 1 < cap && call->params[at + i] != 0; i++)
+		dst[i] = (char)call->params[at + i];
+	dst[i] = '\0';
+}
+
+/* A disk share's tree: what FIND_FIRST2 and QUERY_PATH_INFO look into. */
+static int
+trans2_disk(struct smb_conn *sc, const struct trans_call *call)
+{
+	const struct host_share	*sh = smb_tree_share(sc, call->req.tid);
+
+	return sh != NULL && (sh->type & 0xff) == HOST_SHARE_DISK;
+}
+
+/*
+ * One FIND_FIRST2 entry at d (levels 0x101, 0x102, 0x104: DIRECTORY,
+ * FULL_DIRECTORY, BOTH_DIRECTORY info) for a directory name; its length,
+ * 8-aligned, 0 if it does not fit in cap.
+ */
+static size_t
+trans2_dir_entry(uint8_t *d, size_t cap, uint16_t level, const char *name,
+    int unicode)
+{
+	uint64_t	t = host_filetime(host_get()->boot_us);
+	size_t		fixed, nl, len;
+
+	fixed = level == 0x101 ? 64 : level == 0x102 ? 68 : 94;
+	nl = unicode ? 2 * strlen(name) : strlen(name);
+	len = (fixed + nl + 7) & ~(size_t)7;
+	if (len > cap)
+		return 0;
+	memset(d, 0, len);
+	smb_put64(d + 8, t);
+	smb_put64(d + 16, t);
+	smb_put64(d + 24, t);
+	smb_put64(d + 32, t);
+	smb_put32(d + 56, 0x10);		/* FILE_ATTRIBUTE_DIRECTORY */
+	smb_put32(d + 60, (uint32_t)nl);
+	if (unicode)
+		smb_ascii_utf16(name, d + fixed, nl);
+	else
+		memcpy(d + fixed, name, nl);
+	return len;
+}
+
+/*
+ * FIND_FIRST2 (MS-CIFS 2.2.6.2): a share's directories are empty, so
+ * "*" finds "." and "..", anything else nothing.
+ */
+static int
+trans2_find_first(struct smb_conn *sc, struct trans_call *call)
+{
+	static const char *const names[2] = { ".", ".." };
+	uint8_t		 d[256], p[10];
+	char		 pat[64];
+	size_t		 n = 0, last = 0, len, i;
+	uint16_t	 level;
+	int		 unicode = (call->req.flags2 & 0x8000) != 0;
+
+	if (call->plen < 12)
+		return trans_answer(sc, call, SMB_INVALID_PARAMETER, NULL, 0,
+		    NULL, 0);
+	level = smb_get16(call->params + 6);
+	trans2_name(call, 12, pat, sizeof(pat));
+	len = strlen(pat);
+	if (!trans2_disk(sc, call) || len == 0 || pat[len - 1] != '*')
+		return trans_answer(sc, call, SMB_NO_SUCH_FILE, NULL, 0, NULL,
+		    0);
+	if (level != 0x101 && level != 0x102 && level != 0x104)
+		return trans_answer(sc, call, SMB_NOT_SUPPORTED, NULL, 0,
+		    NULL, 0);
+	for (i = 0; i < 2; i++) {
+		last = n;
+		if ((len = trans2_dir_entry(d + n, sizeof(d) - n, level,
+		    names[i], unicode)) == 0)
+			break;
+		if (i == 0)
+			smb_put32(d, (uint32_t)len);	/* NextEntryOffset */
+		n += len;
+	}
+	smb_put16(p, 1);		/* SID */
+	smb_put16(p + 2, 2);		/* SearchCount */
+	smb_put16(p + 4, 1);		/* EndOfSearch */
+	smb_put16(p + 6, 0);
+	smb_put16(p + 8, (uint16_t)last);
+	return trans_answer(sc, call, SMB_OK, p, sizeof(p), d, n);
+}
+
+/* QUERY_PATH_INFORMATION: the share's root, a directory; nothing else. */
+static int
+trans2_query_path(struct smb_conn *sc, struct trans_call *call)
+{
+	uint64_t	t = host_filetime(host_get()->boot_us);
+	uint8_t		d[40], p[2] = { 0, 0 };
+	char		name[64];
+	size_t		n;
+	uint16_t	level;
+
+	if (call->plen < 6)
+		return trans_answer(sc, call, SMB_INVALID_PARAMETER, NULL, 0,
+		    NULL, 0);
+	level = smb_get16(call->params);
+	trans2_name(call, 6, name, sizeof(name));
+	if (!trans2_disk(sc, call) || (name[0] != '\0' &&
+	    strcmp(name, "\\") != 0))
+		return trans_answer(sc, call, SMB_OBJECT_NAME_NOT_FOUND, NULL,
+		    0, NULL, 0);
+	memset(d, 0, sizeof(d));
+	switch (level) {
+	case 0x0101:		/* SMB_QUERY_FILE_BASIC_INFO */
+	case 1004:		/* FileBasicInformation */
+		smb_put64(d, t);
+		smb_put64(d + 8, t);
+		smb_put64(d + 16, t);
+		smb_put64(d + 24, t);
+		smb_put32(d + 32, 0x10);
+		n = 40;
+		break;
+	case 0x0102:		/* SMB_QUERY_FILE_STANDARD_INFO */
+	case 1005:
+		smb_put32(d + 16, 1);		/* links */
+		d[21] = 1;			/* a directory */
+		n = level == 1005 ? 24 : 22;
+		break;
+	default:
+		return trans_answer(sc, call, SMB_NOT_SUPPORTED, NULL, 0,
+		    NULL, 0);
+	}
+	return trans_answer(sc, call, SMB_OK, p, sizeof(p), d, n);
 }
 
 static int
@@ -808,11 +966,9 @@ trans2_run(struct smb_conn *sc, struct trans_call *call)
 	case T2_QUERY_FS_INFO:
 		return trans2_query_fs(sc, call);
 	case T2_FIND_FIRST2:
-		return trans_answer(sc, call, SMB_NO_SUCH_FILE, NULL, 0,
-		    NULL, 0);
+		return trans2_find_first(sc, call);
 	case T2_QUERY_PATH_INFO:
-		return trans_answer(sc, call, SMB_OBJECT_NAME_NOT_FOUND, NULL,
-		    0, NULL, 0);
+		return trans2_query_path(sc, call);
 	case T2_GET_DFS_REFERRAL:
 		return trans_answer(sc, call, SMB_NOT_FOUND, NULL, 0, NULL,
 		    0);

@@ -176,6 +176,18 @@ int	smb1_reply(struct smb_conn *, const struct smb1_req *, uint32_t status,
 /* smb1_trans.c: Transaction, Transaction2, NT Transact and secondaries. */
 int	smb1_trans(struct smb_conn *, const struct smb1_req *);
 void	smb1_trans_free(struct smb_conn *);
+/*
+ * A complete transaction's answer, in the shape of req->cmd's family
+ * (Trans, Trans2 or NT Transact): status, setup words, parameters and
+ * data.  0, or -1.
+ */
+int	smb1_trans_reply(struct smb_conn *, const struct smb1_req *,
+	    uint32_t status, const uint16_t *setup, uint8_t nsetup,
+	    const void *params, size_t plen, const void *data, size_t dlen);
+
+/* smb1_rap.c: a RAP call on \PIPE\LANMAN (MS-RAP); answered, 0 or -1. */
+int	smb1_rap(struct smb_conn *, const struct smb1_req *,
+	    const uint8_t *params, size_t plen, uint16_t maxdata);
 
 /* smb2.c */
 
@@ -198,19 +210,6 @@ int	smb2_large_begin(struct smb_conn *, const uint8_t *, size_t framelen,
 int	smb2_large_data(struct smb_conn *, const uint8_t *, size_t, size_t at);
 int	smb2_large_end(struct smb_conn *);
 void	smb2_free(struct smb_conn *);
-
-/*
- * A complete transaction's answer, in the shape of req->cmd's family
- * (Trans, Trans2 or NT Transact): status, setup words, parameters and
- * data.  0, or -1.
- */
-int	smb1_trans_reply(struct smb_conn *, const struct smb1_req *,
-	    uint32_t status, const uint16_t *setup, uint8_t nsetup,
-	    const void *params, size_t plen, const void *data, size_t dlen);
-
-/* smb1_rap.c: a RAP call on \PIPE\LANMAN (MS-RAP); answered, 0 or -1. */
-int	smb1_rap(struct smb_conn *, const struct smb1_req *,
-	    const uint8_t *params, size_t plen, uint16_t maxdata);
 
 /* doublepulsar.c */
 void	smb_dp_free(struct smb_conn *);

@@ -346,6 +346,90 @@ test_rap(void **state)
 	tsess_close(&t);
 }
 
+/* A tree connect AndX to a share of the host; the tid it gives. */
+static uint16_t
+tree_connect(struct tsess *t, const char *share)
+{
+	uint8_t	msg[256], rep[256], w[8], b[128];
+	char	path[64];
+	size_t	n;
+
+	memset(w, 0, sizeof(w));
+	w[0] = 0xff;
+	smb_put16(w + 6, 1);			/* PasswordLength */
+	snprintf(path, sizeof(path), "\\\\X\\%s", share);
+	b[0] = 0;
+	n = 1 + smb_ascii_utf16(path, b + 1, sizeof(b) - 10);
+	memcpy(b + n, "\0\0?????\0", 8);
+	assert_int_equal(tsess_send(t, msg, smb1_build(msg, 0x75, 3, w, 4, b,
+	    n + 8)), 0);
+	tsess_reply(t, rep, sizeof(rep));
+	assert_int_equal(R_STATUS(rep), 0);
+	return smb_get16(rep + 24);
+}
+
+/* A share's directories: "." and ".." for "*"; the disk's sizes. */
+static void
+test_disk_queries(void **state)
+{
+	static const uint16_t	find = 0x0001, fs = 0x0003, qpath = 0x0005;
+	struct tsess		t;
+	uint8_t			msg[512], rep[1024], p[64];
+	size_t			n, po, doff, nl;
+
+	tsess_open(&t);
+	tree_connect(&t, "C$");
+	memset(p, 0, sizeof(p));
+	smb_put16(p + 2, 100);			/* SearchCount */
+	smb_put16(p + 6, 0x104);		/* BOTH_DIRECTORY_INFO */
+	nl = smb_ascii_utf16("\\*", p + 12, 8);
+	n = trans_primary_build(msg, 0x32, 20, &find, 1, 0,
+	    (uint16_t)(14 + nl), 0, p, (uint16_t)(14 + nl), NULL, 0, NULL);
+	assert_int_equal(tsess_send(&t, msg, n), 0);
+	tsess_reply(&t, rep, sizeof(rep));
+	assert_int_equal(R_STATUS(rep), 0);
+	po = smb_get16(rep + 33 + 8);
+	doff = smb_get16(rep + 33 + 14);
+	assert_int_equal(smb_get16(rep + po + 2), 2);	/* two found */
+	assert_int_equal(smb_get32(rep + doff + 60), 2);	/* "." */
+	assert_int_equal(rep[doff + 94], '.');
+	assert_int_equal(smb_get16(rep + po + 8), smb_get32(rep + doff));
+	assert_int_equal(smb_get32(rep + doff + smb_get32(rep + doff) + 60),
+	    4);						/* ".." */
+	/* A name that is not there. */
+	nl = smb_ascii_utf16("\\boot.ini", p + 12, 40);
+	n = trans_primary_build(msg, 0x32, 21, &find, 1, 0,
+	    (uint16_t)(14 + nl), 0, p, (uint16_t)(14 + nl), NULL, 0, NULL);
+	assert_int_equal(tsess_send(&t, msg, n), 0);
+	tsess_reply(&t, rep, sizeof(rep));
+	assert_int_equal(R_STATUS(rep), 0xc000000f);
+	/* The root is a directory; a file in it is not found. */
+	memset(p, 0, sizeof(p));
+	smb_put16(p, 0x101);
+	n = trans_primary_build(msg, 0x32, 22, &qpath, 1, 0, 8, 0, p, 8,
+	    NULL, 0, NULL);
+	assert_int_equal(tsess_send(&t, msg, n), 0);
+	tsess_reply(&t, rep, sizeof(rep));
+	assert_int_equal(R_STATUS(rep), 0);
+	doff = smb_get16(rep + 33 + 14);
+	assert_int_equal(smb_get32(rep + doff + 32), 0x10);
+	nl = smb_ascii_utf16("\\x.exe", p + 6, 40);
+	n = trans_primary_build(msg, 0x32, 23, &qpath, 1, 0,
+	    (uint16_t)(8 + nl), 0, p, (uint16_t)(8 + nl), NULL, 0, NULL);
+	assert_int_equal(tsess_send(&t, msg, n), 0);
+	tsess_reply(&t, rep, sizeof(rep));
+	assert_int_equal(R_STATUS(rep), 0xc0000034);
+	/* The file system: NTFS. */
+	smb_put16(p, 0x105);
+	n = trans_primary_build(msg, 0x32, 24, &fs, 1, 0, 2, 0, p, 2, NULL,
+	    0, NULL);
+	assert_int_equal(tsess_send(&t, msg, n), 0);
+	tsess_reply(&t, rep, sizeof(rep));
+	doff = smb_get16(rep + 33 + 14);
+	assert_memory_equal(rep + doff + 12, "N\0T\0F\0S\0", 8);
+	tsess_close(&t);
+}
+
 int
 main(void)
 {
@@ -357,6 +441,7 @@ main(void)
 		cmocka_unit_test(test_fea_overflow),
 		cmocka_unit_test(test_ms17_check),
 		cmocka_unit_test(test_rap),
+		cmocka_unit_test(test_disk_queries),
 	};
 
 	return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
