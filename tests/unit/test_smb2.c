@@ -488,7 +488,7 @@ test_compound_bounds(void **state)
 
 	cmd(&m, 0x0d, 1, 1, 0, echo, 4);
 	cmd(&m, 0x0d, 2, 1, 0, echo, 4);
-	put32(m.b + 20, 80);			/* past the second */
+	put32(m.b + 20, 144);			/* past the frame's end */
 	send_msg(&m);
 	assert_int_equal(recv_msg(r, sizeof(r)), -1);
 	assert_string_equal(closed_reason, "protocol_error");
@@ -500,9 +500,11 @@ test_compound_unaligned(void **state)
 	struct msg	m = { .len = 0 };
 	uint8_t		r[512];
 
+	/* The second ECHO right after the first, at 68: not 8-aligned. */
 	cmd(&m, 0x0d, 1, 1, 0, echo, 4);
-	cmd(&m, 0x0d, 2, 1, 0, echo, 4);
+	memcpy(m.b + 68, m.b, 68);
 	put32(m.b + 20, 68);
+	m.len = 136;
 	send_msg(&m);
 	assert_int_equal(recv_msg(r, sizeof(r)), -1);
 	assert_string_equal(closed_reason, "protocol_error");
