@@ -30,6 +30,7 @@
 #include "sensor.h"
 #include "smb.h"
 #include "smb_int.h"
+#include "smb2_int.h"
 
 static struct config		 conf;
 static struct event_base	*base;
@@ -603,6 +604,118 @@ test_transform(void **state)
 	assert_string_equal(closed_reason, "encrypted");
 }
 
+/* An IOCTL on the FileId of the compound's last CREATE (all ones). */
+static ssize_t
+ioctl(uint32_t ctl, const uint8_t *in, size_t inlen, uint32_t maxout,
+    uint8_t *r, size_t cap)
+{
+	struct msg	m = { .len = 0 };
+	uint8_t		body[256];
+
+	memset(body, 0, sizeof(body));
+	put16(body, 57);
+	put32(body + 4, ctl);
+	memset(body + 8, 0xff, 16);
+	put32(body + 24, 64 + 56);
+	put32(body + 28, (uint32_t)inlen);
+	put32(body + 44, maxout);
+	put32(body + 48, 1);			/* SMB2_0_IOCTL_IS_FSCTL */
+	memcpy(body + 56, in, inlen);
+	cmd(&m, 0x0b, 3, 1, 0, body, 56 + inlen);
+	send_msg(&m);
+	return recv_msg(r, cap);
+}
+
+/* VALIDATE_NEGOTIATE_INFO says what the negotiate said (3.0). */
+static void
+test_validate_negotiate(void **state)
+{
+	static const uint16_t	d[] = { 0x0202, 0x0210, 0x0300 };
+	struct msg		m = { .len = 0 };
+	uint8_t			body[512], neg[4096], r[512], in[64];
+	size_t			n;
+
+	n = negotiate(body, d, 3, NULL, 0, 0);
+	put32(body + 8, 0x20);			/* directory leasing */
+	cmd(&m, 0, 1, 1, 0, body, n);
+	send_msg(&m);
+	assert_true(recv_msg(neg, sizeof(neg)) > 128);
+	assert_int_equal(get16(neg + 64 + 4), 0x0300);
+	memset(in, 0, sizeof(in));
+	put32(in, 0x20);
+	memcpy(in + 4, "client-guid-0001", 16);
+	put16(in + 20, 1);
+	put16(in + 22, 3);
+	memcpy(in + 24, "\x02\x02\x10\x02\x00\x03", 6);
+	assert_int_equal(ioctl(0x00140204, in, 30, 24, r, sizeof(r)),
+	    64 + 48 + 24);
+	assert_int_equal(get32(r + 8), 0);
+	assert_int_equal(get32(r + 64 + 32), 64 + 48);	/* OutputOffset */
+	assert_int_equal(get32(r + 64 + 36), 24);
+	assert_memory_equal(r + 112, neg + 64 + 24, 4);	/* capabilities */
+	assert_true(get32(r + 112) & 0x20);
+	assert_memory_equal(r + 116, neg + 64 + 8, 16);	/* server GUID */
+	assert_int_equal(get16(r + 132), 1);
+	assert_int_equal(get16(r + 134), 0x0300);
+	/* DFS referrals: the host is no DFS root. */
+	assert_int_equal(ioctl(0x00060194, in, 4, 1024, r, sizeof(r)),
+	    64 + 9);
+	assert_int_equal(get32(r + 8), 0xc0000225);
+}
+
+/* On 3.1.1 the preauth hash protects the negotiate: Windows hangs up. */
+static void
+test_validate_negotiate_311(void **state)
+{
+	struct msg	m = { .len = 0 };
+	uint8_t		body[512], ctx[128], r[4096], in[64];
+	size_t		n;
+
+	n = negotiate(body, all, 5, ctx, contexts(ctx, 1), 2);
+	cmd(&m, 0, 1, 1, 0, body, n);
+	send_msg(&m);
+	assert_true(recv_msg(r, sizeof(r)) > 128);
+	memset(in, 0, sizeof(in));
+	assert_int_equal(ioctl(0x00140204, in, 24, 24, r, sizeof(r)), -1);
+	assert_string_equal(closed_reason, "validate_negotiate");
+}
+
+/*
+ * Signatures against an independent implementation (Python's hmac and
+ * cryptography's CMAC) under RFC 4493's key, of an ECHO answer.
+ */
+static void
+test_sign_vectors(void **state)
+{
+	static const uint8_t	key[16] = { 0x2b, 0x7e, 0x15, 0x16, 0x28,
+	    0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c };
+	static const uint8_t	hmac[16] = { 0xcb, 0x99, 0x32, 0x6a, 0x43,
+	    0xe0, 0x56, 0x93, 0xfc, 0xd9, 0xe5, 0xee, 0xd8, 0x3e, 0x5c, 0x10 };
+	static const uint8_t	cmac[16] = { 0x63, 0xea, 0xb9, 0xb8, 0x8d,
+	    0x37, 0x4c, 0x9c, 0x2b, 0x2f, 0x00, 0xd2, 0xec, 0xbb, 0x48, 0x3c };
+	struct smb2_state	s;
+	uint8_t			msg[68];
+	int			i;
+
+	for (i = 0; i < 2; i++) {
+		memset(&s, 0, sizeof(s));
+		memset(msg, 0, sizeof(msg));
+		memcpy(msg, "\xfeSMB", 4);
+		msg[4] = 64;
+		msg[12] = 0x0d;
+		msg[14] = 1;
+		msg[16] = 1;
+		msg[24] = 7;
+		msg[64] = 4;
+		memset(msg + 48, 0xaa, 16);	/* whatever was there */
+		s.signing = i == 0 ? SMB2_SIGN_HMAC : SMB2_SIGN_CMAC;
+		memcpy(s.sign_key, key, 16);
+		assert_int_equal(smb2_sign(&s, msg, sizeof(msg)), 0);
+		assert_int_equal(msg[16], 1 | 8);
+		assert_memory_equal(msg + 48, i == 0 ? hmac : cmac, 16);
+	}
+}
+
 #define T(f, v)	cmocka_unit_test_prestate_setup_teardown(f, setup, \
 		    teardown, (void *)(v))
 
@@ -626,6 +739,9 @@ main(void)
 		T(test_unknown_command, NULL),
 		T(test_tree_connect, NULL),
 		T(test_transform, NULL),
+		T(test_validate_negotiate, "6.2.9200"),
+		T(test_validate_negotiate_311, "10.0.14393"),
+		cmocka_unit_test(test_sign_vectors),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
