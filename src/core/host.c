@@ -87,6 +87,17 @@ static const struct host_version host_versions[] = {
 	    "Microsoft Windows [Version 10.0.14393]\r\n"
 	    "(c) 2016 Microsoft Corporation. All rights reserved.",
 	    HOST_DOCS6 },
+	/* 1903 and 1909, the builds of SMBGhost (CVE-2020-0796). */
+	{ "10.0.18362", 10, 0, 18362, "Windows 10 Pro",
+	    "Windows 10 Pro 18362", "Windows 10 Pro 6.3", 0x0311,
+	    "Microsoft Windows [Version 10.0.18362.30]\r\n"
+	    "(c) 2019 Microsoft Corporation. All rights reserved.",
+	    HOST_DOCS6 },
+	{ "10.0.18363", 10, 0, 18363, "Windows 10 Pro",
+	    "Windows 10 Pro 18363", "Windows 10 Pro 6.3", 0x0311,
+	    "Microsoft Windows [Version 10.0.18363.418]\r\n"
+	    "(c) 2019 Microsoft Corporation. All rights reserved.",
+	    HOST_DOCS6 },
 	{ "10.0.17763", 10, 0, 17763, "Windows Server 2019 Standard",
 	    "Windows Server 2019 Standard 17763",
 	    "Windows Server 2019 Standard 6.3", 0x0311,

@@ -66,8 +66,8 @@ int			 host_version_known(const char *version);
 #define HOST_VERSIONS_TEXT \
 	"expected 5.0.2195 (Windows 2000), 5.1.2600 (XP), 5.2.3790 (Server " \
 	"2003), 6.0.6002 (Server 2008), 6.1.7601 (7), 6.2.9200 (Server " \
-	"2012), 6.3.9600 (Server 2012 R2), 10.0.14393 (Server 2016) or " \
-	"10.0.17763 (Server 2019)"
+	"2012), 6.3.9600 (Server 2012 R2), 10.0.14393 (Server 2016), " \
+	"10.0.17763 (Server 2019), 10.0.18362 or 10.0.18363 (10 1903, 1909)"
 /* A GUID's text form ("{...}" or bare) into guid (NULL: check); 0 or -1. */
 int			 host_guid_parse(const char *text, uint8_t *guid);
 /*

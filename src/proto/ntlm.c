@@ -166,6 +166,9 @@ ntlm_authenticate(struct ntlm_state *st, struct conn *c, const uint8_t *msg,
 	if (n >= NTLM_AUTH_FLAGS && lowest >= NTLM_AUTH_FLAGS)
 		flags = smb_get32(msg + 60);
 	l.unicode = (flags & NTLM_F_UNICODE) != 0;
+	/* No user name and no NT response (an LM one of one zero byte). */
+	st->anonymous = l.userlen == 0 && l.ntlen == 0 &&
+	    (l.lmlen == 0 || (l.lmlen == 1 && l.lm[0] == 0));
 	ntlm_login_event(c, &l, 1);
 	st->stage = 2;
 	return 0;

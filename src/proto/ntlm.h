@@ -26,6 +26,8 @@ struct ntlm_state {
 	uint8_t		stage;		/* 0: nothing yet, 1: challenged, 2: done */
 	uint8_t		spnego;		/* the client wraps NTLMSSP in SPNEGO */
 	uint32_t	flags;		/* the client's negotiate flags */
+	/* The login of NTLM_DONE was anonymous (MS-NLMP 3.2.5.1.2). */
+	uint8_t		anonymous;
 };
 
 /* The most a security blob sent back can take. */

@@ -10,6 +10,7 @@
  * (0x1f) opens a NetDDE session, not an SMB one: what follows is the
  * MS04-031 exploit's or a scanner's, and goes to the analyser.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -105,7 +106,10 @@ smb_free(void *arg)
 	free(sc);
 }
 
-/* The peer went: files written to a disk share are stored as they are. */
+/*
+ * The session ends: files written to a disk share are stored as they
+ * are, and an upload cut short says so, before the close event.
+ */
 static void
 smb_close(struct conn *c, void *arg)
 {
@@ -117,6 +121,7 @@ smb_close(struct conn *c, void *arg)
 	for (i = 0; i < SMB_MAX_FILES; i++)
 		if (sc->files[i].fid != 0)
 			smb_file_close(sc, &sc->files[i]);
+	smb_dp_free(sc);
 }
 
 int
@@ -283,8 +288,7 @@ smb_file_open(struct smb_conn *sc, uint16_t tid, const uint8_t *name,
 		sc->next_fid = 1;
 	f->fid = sc->next_fid++;
 	f->tid = t != NULL ? t->tid : tid;
-	memcpy(f->name, pipe != NULL ? pipe : nm, sizeof(f->name));
-	f->name[sizeof(f->name) - 1] = '\0';
+	snprintf(f->name, sizeof(f->name), "%s", pipe != NULL ? pipe : nm);
 	*status = SMB_OK;
 	return f;
 }
@@ -313,8 +317,12 @@ smb_file_close(struct smb_conn *sc, struct smb_file *f)
 		return;
 	/* A file cut at the cap is not stored as if it were whole. */
 	if (f->dce == NULL && f->data != NULL && f->len > 0 &&
-	    f->len <= SMB_FILE_MAX)
+	    f->len <= SMB_FILE_MAX) {
+		/* The name the file was written as, for the stored sample. */
+		smb_request_event(sc, "file_written", "name",
+		    (const uint8_t *)f->name, strlen(f->name));
 		conn_store_file(sc->c, STORE_BINARY, f->data, f->len);
+	}
 	smb_file_release(f);
 }
 
@@ -438,19 +446,21 @@ smb_nb_suffix(const uint8_t *p, size_t n)
 	return (int)(hi << 4 | lo);
 }
 
-/* A session request on 139: answered positively; NetDDE is noted. */
+/*
+ * A session request: answered positively, on 139 and on 445 too (old
+ * exploit code sends one to 445 first, and Windows answers it there).
+ * On 139 a called name with NetDDE's suffix opens a NetDDE session.
+ */
 static int
 smb_nb_request(struct smb_conn *sc, const uint8_t *p, size_t n)
 {
 	static const uint8_t	positive[4] = { NBSS_POSITIVE, 0, 0, 0 };
-	const uint8_t		*name;
 
-	if (!sc->netbios || n > NBSS_REQUEST_MAX)
+	if (n > NBSS_REQUEST_MAX)
 		return -1;
-	if (smb_nb_suffix(p, n) == NBSS_NETDDE_SUFFIX) {
+	if (sc->netbios && smb_nb_suffix(p, n) == NBSS_NETDDE_SUFFIX) {
 		sc->netdde = 1;
-		name = p + 1;
-		smb_request_event(sc, "netdde_session", "called", name, 32);
+		smb_request_event(sc, "netdde_session", "called", p + 1, 32);
 	}
 	sc->nb_ready = 1;
 	return conn_write(sc->c, positive, sizeof(positive));
@@ -481,7 +491,9 @@ smb_message(struct smb_conn *sc, const uint8_t *p, size_t n, size_t at)
 	}
 	if (n >= 4 && p[0] == 0xff && memcmp(p + 1, "SMB", 3) == 0)
 		return smb1_message(sc, p, n, at);
-	if (n >= 4 && p[0] == 0xfe && memcmp(p + 1, "SMB", 3) == 0)
+	/* SMB2, its transform (encrypted) and compression transform. */
+	if (n >= 4 && (p[0] == 0xfe || p[0] == 0xfd || p[0] == 0xfc) &&
+	    memcmp(p + 1, "SMB", 3) == 0)
 		return smb2_message(sc, p, n, at);
 	return -1;
 }
@@ -554,6 +566,9 @@ smb_frame(struct smb_conn *sc, const uint8_t *p, size_t n, size_t at)
 	}
 	if (len > SMB_FRAME_MAX)
 		return -1;
+	/* An empty session message carries nothing: as a keepalive. */
+	if (len == 0)
+		return 4;
 	if (n >= 8 && p[4] == 0xff && len > 0x1ffff)
 		return -1;
 	if (n - 4 < len)
@@ -574,7 +589,7 @@ smb_data(struct conn *c, void *arg, const uint8_t *p, size_t n)
 	size_t		 off = 0;
 	ssize_t		 r;
 
-	while (off < n && !c->closing) {
+	while (off < n) {
 		if (sc->large_left > 0)
 			r = smb_large_more(sc, p + off, n - off,
 			    sc->in_at + off);
@@ -582,6 +597,9 @@ smb_data(struct conn *c, void *arg, const uint8_t *p, size_t n)
 			r = smb_frame(sc, p + off, n - off, sc->in_at + off);
 		if (r == -1)
 			return -1;
+		/* A handler ended the session: sc is gone, the rest moot. */
+		if (c->closing)
+			return (ssize_t)n;
 		if (r == 0)
 			break;
 		off += (size_t)r;

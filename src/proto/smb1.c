@@ -45,6 +45,9 @@
 #define SMB1_NT_CANCEL		0xa4
 #define SMB1_NONE		0xff
 
+/* ERRSRV/ERRerror as an NT status: a malformed request. */
+#define SMB1_INVALID_SMB	0x00010002
+
 #define SMB1_FLAGS_REPLY	0x98	/* reply, canonical, caseless */
 #define SMB1_FLAGS2_UNICODE	0x8000
 #define SMB1_FLAGS2_NTSTATUS	0x4000
@@ -175,7 +178,8 @@ smb1_flags2(const struct smb1_req *req)
 
 /*
  * One block (word count, words, byte count, bytes) at p of a message of
- * n bytes into r's fields; -1 if its lengths do not fit.
+ * n bytes into r's fields; -1 if its words do not fit, -2 if only its
+ * bytes do not (r's words are set, its bytes empty).
  */
 static int
 smb1_block(const uint8_t *msg, size_t n, size_t off, struct smb1_req *r)
@@ -190,13 +194,18 @@ smb1_block(const uint8_t *msg, size_t n, size_t off, struct smb1_req *r)
 		return -1;
 	r->words = msg + off + 1;
 	r->bcc = smb_get16(msg + end);
-	if (r->bcc > n - end - 2)
-		return -1;
 	r->bytes = msg + end + 2;
+	if (r->bcc > n - end - 2) {
+		r->bcc = 0;
+		return -2;
+	}
 	return 0;
 }
 
-/* The header and first block of a message (MS-CIFS 2.2.3.1); -1: garbage. */
+/*
+ * The header and first block of a message (MS-CIFS 2.2.3.1): 0, -1 for
+ * garbage, -2 for a byte count past the message's end.
+ */
 static int
 smb1_parse(const uint8_t *msg, size_t n, size_t at, struct smb1_req *r)
 {
@@ -339,15 +348,21 @@ smb1_bytes_off(const struct smb1_req *r)
 
 /* Negotiate. */
 
-/* The dialects (MS-CIFS 2.2.4.52) in the order a server prefers them. */
+/*
+ * The dialects (MS-CIFS 2.2.4.52) a server knows, and how much it
+ * prefers each: NT LM 0.12, then the LANMAN dialects newest first, then
+ * the core protocol.
+ */
+#define SMB1_RANK_NT1		10
+#define SMB1_RANK_LANMAN	2	/* and up */
 static const struct {
 	const char	*name;
-	int		 rank;		/* 3: NT LM 0.12, 2: LANMAN, 1: core */
+	int		 rank;
 } smb1_dialects[] = {
-	{ "NT LM 0.12", 3 },
-	{ "LANMAN2.1", 2 }, { "DOS LANMAN2.1", 2 }, { "Samba", 2 },
-	{ "LM1.2X002", 2 }, { "DOS LM1.2X002", 2 }, { "LANMAN1.0", 2 },
-	{ "MICROSOFT NETWORKS 3.0", 2 },
+	{ "NT LM 0.12", SMB1_RANK_NT1 },
+	{ "LANMAN2.1", 5 }, { "DOS LANMAN2.1", 5 }, { "Samba", 5 },
+	{ "LM1.2X002", 4 }, { "DOS LM1.2X002", 4 },
+	{ "LANMAN1.0", 3 }, { "MICROSOFT NETWORKS 3.0", 3 },
 	{ "MICROSOFT NETWORKS 1.03", 1 }, { "PC NETWORK PROGRAM 1.0", 1 },
 	{ "PCLAN1.0", 1 },
 };
@@ -478,9 +493,9 @@ smb1_negotiate(struct smb1_ctx *x, uint32_t *status)
 		return smb2_negotiate_smb1(x->sc, (smb2 & 2) != 0);
 	}
 	*status = SMB_OK;
-	if (rank == 3)
+	if (rank == SMB1_RANK_NT1)
 		return smb1_negotiate_nt1(x, pick);
-	if (rank == 2)
+	if (rank >= SMB1_RANK_LANMAN)
 		return smb1_negotiate_lanman(x, pick);
 	/* The core protocol, or nothing known: the index alone. */
 	smb_put16(w, pick);
@@ -913,7 +928,7 @@ smb1_next(struct smb1_ctx *x)
 	here = (size_t)(r->words - 1 - r->msg);
 	if (off <= here)
 		return -1;
-	if (smb1_block(r->msg, r->msglen, off, r) == -1)
+	if (smb1_block(r->msg, r->msglen, off, r) != 0)
 		return -1;
 	r->cmd = cmd;
 	return 1;
@@ -989,9 +1004,17 @@ int
 smb1_message(struct smb_conn *sc, const uint8_t *msg, size_t n, size_t at)
 {
 	struct smb1_req	req;
+	int		rc;
 
-	if (smb1_parse(msg, n, at, &req) == -1)
+	if ((rc = smb1_parse(msg, n, at, &req)) == -1)
 		return -1;
+	/*
+	 * A byte count past the end, of a header that holds: Windows says
+	 * the SMB is invalid and goes on (a trace of a Trans with its setup
+	 * words left out of the word count has one).
+	 */
+	if (rc == -2)
+		return smb1_reply(sc, &req, SMB1_INVALID_SMB, NULL, 0, NULL, 0);
 	switch (req.cmd) {
 	case SMB1_TRANS:
 	case SMB1_TRANS_SEC:

@@ -114,6 +114,8 @@ test_versions(void **state)
 		{ "6.3.9600", "Windows Server 2012 R2 Standard 9600",
 		    "Windows Server 2012 R2 Standard 6.3",
 		    "Windows Server 2012 R2 Standard", 0x0302, 6, 3, 9600 },
+		{ "10.0.18362", "Windows 10 Pro 18362", "Windows 10 Pro 6.3",
+		    "Windows 10 Pro", 0x0311, 10, 0, 18362 },
 		{ "10.0.17763", "Windows Server 2019 Standard 17763",
 		    "Windows Server 2019 Standard 6.3",
 		    "Windows Server 2019 Standard", 0x0311, 10, 0, 17763 },

@@ -477,6 +477,7 @@ test_authenticate(void **state)
 	has(ev, want);
 	has(ev, "\"ntlm_version\":\"v2\"");
 	has(ev, "\"success\":true");
+	assert_int_equal(st.anonymous, 0);
 }
 
 /* Raw NTLMSSP, OEM names, NTLMv1, and an anonymous login. */
@@ -513,6 +514,12 @@ test_raw_and_anonymous(void **state)
 	has(ev, "\"nt_response\":\"\"");
 	has(ev, "\"ntlm_version\":\"anonymous\"");
 	has(ev, "\"success\":true");
+	assert_int_equal(st.anonymous, 1);
+	/* the next login of the session is not */
+	n = auth_msg(msg, "ws-dom", "bob", "BOX", 24, 24, 0);
+	assert_int_equal(ntlm_accept(&st, &c, &seen, msg, n, 0, out,
+	    sizeof(out), &outlen), NTLM_DONE);
+	assert_int_equal(st.anonymous, 0);
 }
 
 /* A response past the cap is cut, and says so; names are escaped. */

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
@@ -57,10 +58,18 @@ sensor_send_event(struct event_buf *ev)
 	}
 }
 
+/* The last file the service stored. */
+static int		 stored_kind;
+static uint8_t		 stored[65536];
+static size_t		 storedlen;
+
 int
 sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
     size_t n)
 {
+	stored_kind = kind;
+	storedlen = n < sizeof(stored) ? n : sizeof(stored);
+	memcpy(stored, p, storedlen);
 	return 0;
 }
 
@@ -98,6 +107,8 @@ tsess_open(struct tsess *t, const char *name)
 	t->c.rev = event_new(base, -1, 0, NULL, NULL);
 	t->c.wev = event_new(base, -1, 0, NULL, NULL);
 	strcpy(t->c.session, "0123456789abcdef");
+	/* As inside the core's call: a conn_close() leaves c to us. */
+	t->c.in_callback = 1;
 	t->peer = sv[1];
 	fcntl(t->peer, F_SETFL, O_NONBLOCK);
 	t->c.state = t->svc->session_new(&t->c);
@@ -109,7 +120,8 @@ tsess_open(struct tsess *t, const char *name)
 static void
 tsess_close(struct tsess *t)
 {
-	t->svc->session_free(t->c.state);
+	if (!t->c.closing)
+		t->svc->session_free(t->c.state);
 	event_free(t->c.rev);
 	event_free(t->c.wev);
 	free(t->c.fields);
@@ -276,7 +288,7 @@ static void
 test_garbage(void **state)
 {
 	struct tsess	 t;
-	uint8_t		 req[256];
+	uint8_t		 req[256], rep[256];
 	size_t		 n;
 
 	/* An NBSS type a client never sends. */
@@ -289,9 +301,9 @@ test_garbage(void **state)
 	assert_int_equal(tsess_send(&t,
 	    (const uint8_t *)"\0\0\0\x08\xfdSMBabcd", 12, 12), -1);
 	tsess_close(&t);
-	/* A session request on 445. */
+	/* A positive session response sent to the server. */
 	tsess_open(&t, "smb");
-	assert_int_equal(tsess_send(&t, (const uint8_t *)"\x81\0\0\0", 4, 4),
+	assert_int_equal(tsess_send(&t, (const uint8_t *)"\x82\0\0\0", 4, 4),
 	    -1);
 	tsess_close(&t);
 	/* An SMB1 header shorter than its word and byte counts. */
@@ -306,12 +318,19 @@ test_garbage(void **state)
 	req[4 + 32] = 100;
 	assert_int_equal(tsess_send(&t, req, n, n), -1);
 	tsess_close(&t);
-	/* A byte count past the message (a tree disconnect has no bytes). */
+	/*
+	 * A byte count past the message (a tree disconnect has no bytes):
+	 * the SMB is invalid, said so, and the session goes on.
+	 */
 	tsess_open(&t, "smb");
 	n = smb1_build(req, 0x71, 0x4001, NULL, 0, NULL, 0);
 	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4 + 35);
+	assert_int_equal(smb_get32(rep + 9), 0);
 	smb_put16(req + 4 + 33, 1);
-	assert_int_equal(tsess_send(&t, req, n, n), -1);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4 + 35);
+	assert_int_equal(smb_get32(rep + 9), 0x00010002);
 	tsess_close(&t);
 	/* A dialect list that is not one. */
 	tsess_open(&t, "smb");
@@ -498,6 +517,194 @@ test_netbios(void **state)
 	assert_non_null(strstr(events, "\"vuln\":\"MS04-031\""));
 	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 0);
 	tsess_close(&t);
+
+	/* 445 answers a session request too; NetDDE is 139's alone. */
+	tsess_open(&t, "smb");
+	memcpy(req, "\x81\0\0\x44", 4);
+	memcpy(req + 4, netdde, 34);
+	memcpy(req + 38, called, 34);
+	assert_int_equal(tsess_send(&t, req, 72, 72), 0);
+	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4);
+	assert_memory_equal(rep, "\x82\0\0\0", 4);
+	n = negotiate_nt1(req, 0x4001);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_true(tsess_recv(&t, rep, sizeof(rep)) > 4 + 32);
+	assert_memory_equal(rep + 4, "\xffSMB\x72", 5);
+	tsess_close(&t);
+}
+
+/*
+ * A handler that ends the session (SMB2's encrypted frame, which no key
+ * here opens) leaves nothing to touch: the rest of the input is moot,
+ * taken whole, and not answered.
+ */
+static void
+test_closed_by_handler(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 in[512], rep[256];
+	size_t		 n;
+	ssize_t		 used;
+
+	tsess_open(&t, "smb");
+	memset(in, 0, sizeof(in));
+	memcpy(in, "\0\0\0\x34\xfdSMB", 8);
+	n = 4 + 52;
+	n += negotiate_nt1(in + n, 0x4001);
+	used = t.svc->on_data(&t.c, t.c.state, in, n);
+	assert_int_equal(t.c.closing, 1);
+	assert_int_equal(used, n);
+	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 0);
+	assert_non_null(strstr(events, "\"command\":\"encrypted\""));
+	tsess_close(&t);
+}
+
+/* A tree connect to share (ASCII); the tid answered. */
+static uint16_t
+tree_connect(struct tsess *t, const char *share)
+{
+	uint8_t	req[256], rep[256], w[8], b[64];
+	size_t	n;
+
+	memset(w, 0, sizeof(w));
+	w[0] = 0xff;
+	smb_put16(w + 6, 1);
+	n = (size_t)snprintf((char *)b + 1, sizeof(b) - 1, "\\\\HOST\\%s",
+	    share);
+	b[0] = 0;
+	memcpy(b + n + 2, "?????", 6);
+	n = smb1_build(req, 0x75, 0x4001, w, 4, b, n + 8);
+	assert_int_equal(tsess_send(t, req, n, n), 0);
+	assert_true(tsess_recv(t, rep, sizeof(rep)) > 4 + 35);
+	assert_int_equal(smb_get32(rep + 9), 0);
+	return smb_get16(rep + 4 + 24);
+}
+
+/* NT create of name (ASCII) on tid: the status and the fid. */
+static uint32_t
+nt_create(struct tsess *t, uint16_t tid, const char *name, uint16_t *fid)
+{
+	uint8_t	req[256], rep[256], w[48];
+	size_t	n;
+
+	memset(w, 0, sizeof(w));
+	w[0] = 0xff;
+	smb_put16(w + 5, (uint16_t)strlen(name));
+	n = smb1_build(req, 0xa2, 0x4001, w, 24, (const uint8_t *)name,
+	    strlen(name) + 1);
+	smb_put16(req + 4 + 24, tid);
+	assert_int_equal(tsess_send(t, req, n, n), 0);
+	n = tsess_recv(t, rep, sizeof(rep));
+	assert_true(n >= 4 + 35);
+	if (smb_get32(rep + 9) == 0) {
+		assert_int_equal(rep[36], 34);
+		*fid = smb_get16(rep + 37 + 5);
+	}
+	return smb_get32(rep + 9);
+}
+
+/* Write AndX of data at offset off to fid; the count answered. */
+static size_t
+write_andx(struct tsess *t, uint16_t fid, uint32_t off, const uint8_t *data,
+    size_t len)
+{
+	static uint8_t	req[70000], rep[256];
+	uint8_t		w[28], b[65536];
+	size_t		n;
+
+	memset(w, 0, sizeof(w));
+	w[0] = 0xff;
+	smb_put16(w + 4, fid);
+	smb_put32(w + 6, off);
+	smb_put16(w + 20, (uint16_t)len);
+	smb_put16(w + 22, 32 + 1 + 28 + 2 + 1);
+	b[0] = 0;
+	memcpy(b + 1, data, len);
+	n = smb1_build(req, 0x2f, 0x4001, w, 14, b, len + 1);
+	assert_int_equal(tsess_send(t, req, n, 1000), 0);
+	n = tsess_recv(t, rep, sizeof(rep));
+	assert_int_equal(n, 4 + 32 + 1 + 12 + 2);
+	assert_int_equal(smb_get32(rep + 9), 0);
+	return smb_get16(rep + 37 + 4);
+}
+
+/*
+ * \lsarpc on IPC$: a DCERPC bind written is answered with its bind_ack,
+ * read back whole; a pipe the host does not serve is not found.
+ */
+static void
+test_pipe(void **state)
+{
+	static const uint8_t	bind[72] = {
+		5, 0, 11, 3, 0x10, 0, 0, 0, 72, 0, 0, 0, 1, 0, 0, 0,
+		0xb8, 0x10, 0xb8, 0x10, 0, 0, 0, 0, 1, 0, 0, 0,
+		0, 0, 1, 0,
+		0x6a, 0x28, 0x19, 0x39, 0x0c, 0xb1, 0xd0, 0x11,
+		0x9b, 0xa8, 0x00, 0xc0, 0x4f, 0xd9, 0x2e, 0xf5, 0, 0, 0, 0,
+		0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11,
+		0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60, 2, 0, 0, 0,
+	};
+	struct tsess	 t;
+	uint8_t		 req[256], rep[4096], w[24];
+	uint16_t	 tid, fid;
+	size_t		 n, doff, dlen;
+
+	tsess_open(&t, "smb");
+	tid = tree_connect(&t, "IPC$");
+	assert_int_equal(nt_create(&t, tid, "\\nosuchpipe", &fid),
+	    SMB_OBJECT_NAME_NOT_FOUND);
+	assert_int_equal(nt_create(&t, tid, "\\lsarpc", &fid), 0);
+	assert_int_equal(write_andx(&t, fid, 0, bind, sizeof(bind)),
+	    sizeof(bind));
+	memset(w, 0, sizeof(w));
+	w[0] = 0xff;
+	smb_put16(w + 4, fid);
+	smb_put16(w + 10, 4280);
+	n = smb1_build(req, 0x2e, 0x4001, w, 12, NULL, 0);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	n = tsess_recv(&t, rep, sizeof(rep));
+	assert_int_equal(smb_get32(rep + 9), 0);
+	assert_int_equal(rep[36], 12);
+	dlen = smb_get16(rep + 37 + 10);
+	doff = smb_get16(rep + 37 + 12);
+	assert_int_equal(n, 4 + doff + dlen);
+	/* A bind_ack of the length its header says, call id 1. */
+	assert_int_equal(rep[4 + doff + 2], 12);
+	assert_int_equal(smb_get16(rep + 4 + doff + 8), dlen);
+	assert_int_equal(smb_get32(rep + 4 + doff + 12), 1);
+	tsess_close(&t);
+}
+
+/*
+ * A program copied to C$ in two writes, the second first: stored whole,
+ * as a binary, at close.
+ */
+static void
+test_disk_file(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 exe[6000], req[64], w[6];
+	uint16_t	 tid, fid;
+	size_t		 i, n;
+
+	for (i = 0; i < sizeof(exe); i++)
+		exe[i] = (uint8_t)(i * 7 + i / 251);
+	memcpy(exe, "MZ", 2);
+	tsess_open(&t, "smb");
+	tid = tree_connect(&t, "C$");
+	assert_int_equal(nt_create(&t, tid, "\\WINDOWS\\x.exe", &fid), 0);
+	assert_int_equal(write_andx(&t, fid, 4000, exe + 4000, 2000), 2000);
+	assert_int_equal(write_andx(&t, fid, 0, exe, 4000), 4000);
+	storedlen = 0;
+	memset(w, 0, sizeof(w));
+	smb_put16(w, fid);
+	n = smb1_build(req, 0x04, 0x4001, w, 3, NULL, 0);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(stored_kind, 1);		/* STORE_BINARY */
+	assert_int_equal(storedlen, sizeof(exe));
+	assert_memory_equal(stored, exe, sizeof(exe));
+	assert_non_null(strstr(events, "\"name\":\"WINDOWS\\\\x.exe\""));
+	tsess_close(&t);
 }
 
 static int
@@ -526,6 +733,9 @@ main(void)
 		cmocka_unit_test(test_andx_chain),
 		cmocka_unit_test(test_unknown_command_share),
 		cmocka_unit_test(test_netbios),
+		cmocka_unit_test(test_pipe),
+		cmocka_unit_test(test_disk_file),
+		cmocka_unit_test(test_closed_by_handler),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
