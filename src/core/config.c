@@ -999,6 +999,9 @@ config_free(struct config *conf)
 	free(conf->host_domain);
 	free(conf->host_version);
 	free(conf->host_system_root);
+	free(conf->host_guid);
+	free(conf->host_dns_domain);
+	free(conf->host_share);
 	free(conf->download_source_address);
 	free(conf->download_allow);
 	free(conf->download_connect_to);

@@ -424,8 +424,8 @@ config_check_string(enum config_type type, const char *s)
 			    *p != '.')
 				return "may hold only letters, digits, '-' and "
 				    "'.' (a DNS domain)";
-		if (s[0] == '.' || s[len - 1] == '.' ||
-		    strstr(s, "..") != NULL)
+		if (len > 0 && (s[0] == '.' || s[len - 1] == '.' ||
+		    strstr(s, "..") != NULL))
 			return "expected a DNS domain such as corp.example.com";
 		break;
 	case CONFIG_T_SHARE:

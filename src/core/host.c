@@ -121,6 +121,7 @@ static struct {
 	struct host_share	 shares[HOST_NSHARES];
 } host;
 
+/* The table's row of a host.version value, or NULL. */
 static const struct host_version *
 host_version_find(const char *version)
 {
@@ -213,6 +214,7 @@ host_hash(const char *label, const char *name, const char *domain,
 		memset(out, 0x5a, 32);
 }
 
+/* The time of day in Unix microseconds. */
 static int64_t
 host_now_us(void)
 {
@@ -222,6 +224,7 @@ host_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* src into dst (cap bytes with the NUL), upper or lower case. */
 static void
 host_copy_case(char *dst, size_t cap, const char *src, int upper)
 {
@@ -233,6 +236,7 @@ host_copy_case(char *dst, size_t cap, const char *src, int upper)
 	dst[i] = '\0';
 }
 
+/* The four shares of a stock install, their paths after the host's. */
 static void
 host_shares(const struct host_version *v)
 {

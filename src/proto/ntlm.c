@@ -143,13 +143,59 @@ ntlm_field(const uint8_t *msg, size_t n, size_t off, const uint8_t **p,
 	return 0;
 }
 
+/* RC4 of n bytes in place with a 16-byte key (NTLM's key exchange). */
+static void
+ntlm_rc4(const uint8_t key[16], uint8_t *p, size_t n)
+{
+	uint8_t	s[256], t;
+	size_t	i, j = 0, k;
+
+	for (i = 0; i < 256; i++)
+		s[i] = (uint8_t)i;
+	for (i = 0; i < 256; i++) {
+		j = (j + s[i] + key[i % 16]) & 0xff;
+		t = s[i];
+		s[i] = s[j];
+		s[j] = t;
+	}
+	for (i = j = k = 0; k < n; k++) {
+		i = (i + 1) & 0xff;
+		j = (j + s[i]) & 0xff;
+		t = s[i];
+		s[i] = s[j];
+		s[j] = t;
+		p[k] ^= s[(s[i] + s[j]) & 0xff];
+	}
+}
+
+/*
+ * The session key of a login without an NT response: its SessionBaseKey
+ * and KeyExchangeKey are zeros (there is no NTLM response to take the
+ * extended session security's from, as Samba computes it too); with
+ * KEY_EXCH the client's random key is RC4-encrypted under them.
+ */
+static void
+ntlm_session_key(struct ntlm_state *st, uint32_t flags, const uint8_t *ersk,
+    size_t ersklen)
+{
+	static const uint8_t	zero[16];
+
+	memset(st->session_key, 0, sizeof(st->session_key));
+	if ((flags & NTLM_F_KEY_EXCH) && ersklen == 16) {
+		memcpy(st->session_key, ersk, 16);
+		ntlm_rc4(zero, st->session_key, 16);
+	}
+	st->has_key = 1;
+}
+
 /* The AUTHENTICATE message: the login event.  0, or -1 if malformed. */
 static int
 ntlm_authenticate(struct ntlm_state *st, struct conn *c, const uint8_t *msg,
     size_t n)
 {
 	struct ntlm_login	l;
-	size_t			lowest = n;
+	const uint8_t		*ersk = NULL;
+	size_t			lowest = n, ersklen = 0;
 	uint32_t		flags = st->flags;
 
 	if (n < NTLM_AUTH_MIN)
@@ -162,13 +208,21 @@ ntlm_authenticate(struct ntlm_state *st, struct conn *c, const uint8_t *msg,
 	    ntlm_field(msg, n, 44, &l.workstation, &l.workstationlen,
 	    &lowest) == -1)
 		return -1;
-	/* The flags are there unless the payload starts before them. */
-	if (n >= NTLM_AUTH_FLAGS && lowest >= NTLM_AUTH_FLAGS)
+	/* The key and flags are there unless the payload starts before. */
+	if (n >= NTLM_AUTH_FLAGS && lowest >= NTLM_AUTH_FLAGS) {
+		if (ntlm_field(msg, n, 52, &ersk, &ersklen, &lowest) == -1)
+			return -1;
 		flags = smb_get32(msg + 60);
+	}
 	l.unicode = (flags & NTLM_F_UNICODE) != 0;
 	/* No user name and no NT response (an LM one of one zero byte). */
 	st->anonymous = l.userlen == 0 && l.ntlen == 0 &&
 	    (l.lmlen == 0 || (l.lmlen == 1 && l.lm[0] == 0));
+	st->guest = l.userlen > 0 && l.ntlen == 0;
+	st->has_key = 0;
+	memset(st->session_key, 0, sizeof(st->session_key));
+	if (l.ntlen == 0)
+		ntlm_session_key(st, flags, ersk, ersklen);
 	ntlm_login_event(c, &l, 1);
 	st->stage = 2;
 	return 0;

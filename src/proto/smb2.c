@@ -65,16 +65,23 @@ smb2_free(struct smb_conn *sc)
 	sc->s2 = NULL;
 }
 
-/* Windows' capabilities: Vista's for 2.0.2, 7's for 2.1, 8's and on for 3.x. */
+/*
+ * Windows' capabilities: Vista's for 2.0.2, 7's for 2.1, 8's and on for
+ * 3.x, where directory leasing is said only to a client that offered it
+ * (impacket, which does not, breaks on one it did not ask for).  Never
+ * encryption: a client that has it (impacket) would encrypt with a key
+ * the host cannot know.
+ */
 uint32_t
-smb2_caps(uint16_t dialect)
+smb2_caps(uint16_t dialect, uint32_t client)
 {
+	uint32_t caps = SMB2_CAP_DFS | SMB2_CAP_LEASING | SMB2_CAP_LARGE_MTU;
+
 	if (dialect <= SMB2_DIALECT_202)
 		return SMB2_CAP_DFS;
-	if (dialect == SMB2_DIALECT_210)
-		return SMB2_CAP_DFS | SMB2_CAP_LEASING | SMB2_CAP_LARGE_MTU;
-	return SMB2_CAP_DFS | SMB2_CAP_LEASING | SMB2_CAP_LARGE_MTU |
-	    SMB2_CAP_MULTI_CHANNEL | SMB2_CAP_DIR_LEASING;
+	if (dialect == SMB2_DIALECT_210 || dialect == SMB2_DIALECT_WILD)
+		return caps;
+	return caps | SMB2_CAP_MULTI_CHANNEL | (client & SMB2_CAP_DIR_LEASING);
 }
 
 /* Windows' transfer sizes for the same versions. */
@@ -397,7 +404,7 @@ smb2_negotiate_answer(struct smb2_out *o, const struct smb2_req *r,
 	smb_put16(b + 2, SMB2_SIGNING_ENABLED);
 	smb_put16(b + 4, d);
 	memcpy(b + 8, h->guid, 16);
-	smb_put32(b + 24, smb2_caps(maxd));
+	smb_put32(b + 24, smb2_caps(d, o->s->client_caps));
 	smb_put32(b + 28, smb2_max_size(maxd));
 	smb_put32(b + 32, smb2_max_size(maxd));
 	smb_put32(b + 36, smb2_max_size(maxd));
@@ -517,6 +524,7 @@ smb2_negotiate_smb1(struct smb_conn *sc, int wildcard)
 	o.sc = sc;
 	if ((o.s = smb2_state(sc)) == NULL)
 		return -1;
+	o.s->client_caps = 0;
 	/*
 	 * A host that speaks only 2.0.2 (Vista, 2008) knows no "SMB 2.???"
 	 * and picks "SMB 2.002"; a later one answers the wildcard and waits
@@ -541,9 +549,10 @@ smb2_negotiate_smb1(struct smb_conn *sc, int wildcard)
 static int
 smb2_login_key(const struct smb_conn *sc, uint8_t key[16])
 {
-	(void)sc;
-	(void)key;
-	return 0;	/* stand-in until ntlm.h says (notes/smb2-to-ntlm.md) */
+	if (!sc->ntlm.has_key)
+		return 0;
+	memcpy(key, sc->ntlm.session_key, 16);
+	return 1;
 }
 
 /* SESSION_SETUP (2.2.5, 2.2.6): NTLMSSP, any user. */

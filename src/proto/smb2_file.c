@@ -295,7 +295,7 @@ smb2_validate(struct smb2_out *o, const struct smb2_req *r, size_t maxout)
 	}
 	if ((b = smb2_body(o, 48 + 24)) == NULL)
 		return -1;
-	smb_put32(b + 48, smb2_caps(d));
+	smb_put32(b + 48, smb2_caps(d, o->s->client_caps));
 	memcpy(b + 52, host_get()->guid, 16);
 	smb_put16(b + 68, 0x0001);	/* signing enabled */
 	smb_put16(b + 70, d);
@@ -510,13 +510,13 @@ smb2_large_data(struct smb_conn *sc, const uint8_t *p, size_t n, size_t at)
 	struct smb2_large *lg;
 	size_t		 k;
 
+	(void)at;	/* a file's bytes are stored at close, not analysed */
 	if (sc->s2 == NULL || !sc->s2->large.active)
 		return -1;
 	lg = &sc->s2->large;
 	k = n < lg->skip ? n : lg->skip;
 	lg->skip -= k;
 	p += k;
-	at += k;
 	n -= k;
 	k = n < lg->left ? n : lg->left;
 	if (k > 0 && lg->file != NULL &&

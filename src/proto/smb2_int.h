@@ -138,8 +138,8 @@ int	 smb2_send(struct smb2_out *);
 /* A buffer (offset, length) inside req: 0 with *p set, or -1. */
 int	 smb2_buf(const struct smb2_req *, size_t off, size_t len,
 	    const uint8_t **p);
-/* The capabilities the host announces for a dialect. */
-uint32_t smb2_caps(uint16_t dialect);
+/* The capabilities the host announces for a dialect to a client's. */
+uint32_t smb2_caps(uint16_t dialect, uint32_t client);
 /* The state, made on first use; NULL if out of memory. */
 struct smb2_state *smb2_state(struct smb_conn *);
 

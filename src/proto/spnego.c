@@ -168,8 +168,9 @@ spnego_parse(const uint8_t *p, size_t n, struct spnego_in *out)
 }
 
 /* What the scan found (bits). */
-#define SCAN_BITSTRING	0x01	/* constructed or empty BIT STRING */
-#define SCAN_LENGTH	0x02	/* a length past 64 KiB or of > 4 bytes */
+#define SCAN_CONSTRUCTED	0x01	/* a constructed BIT STRING */
+#define SCAN_EMPTY		0x02	/* a BIT STRING without its first byte */
+#define SCAN_LENGTH		0x04	/* a length past 64 KiB or of > 4 bytes */
 
 /*
  * Walks the elements of p and, depth allowing, those of each constructed
@@ -198,9 +199,10 @@ spnego_scan(const uint8_t *p, size_t n, int depth, unsigned *marks)
 				*marks |= SCAN_LENGTH;
 			return;
 		}
-		if (tag == (DER_BITSTRING | DER_CONSTRUCTED) ||
-		    (tag == DER_BITSTRING && len == 0))
-			*marks |= SCAN_BITSTRING;
+		if (tag == (DER_BITSTRING | DER_CONSTRUCTED))
+			*marks |= SCAN_CONSTRUCTED;
+		if (tag == DER_BITSTRING && len == 0)
+			*marks |= SCAN_EMPTY;
 		if ((tag & DER_CONSTRUCTED) && depth < SPNEGO_SCAN_DEPTH)
 			spnego_scan(p + at, len, depth + 1, marks);
 		at += len;
@@ -215,8 +217,10 @@ spnego_ms04_007(const uint8_t *p, size_t n)
 	if (n == 0 || (p[0] != DER_APPLICATION0 && p[0] != DER_CTX(1)))
 		return NULL;
 	spnego_scan(p, n, 0, &marks);
-	if (marks & SCAN_BITSTRING)
+	if (marks & SCAN_CONSTRUCTED)
 		return "constructed bit string";
+	if (marks & SCAN_EMPTY)
+		return "empty bit string";
 	if (marks & SCAN_LENGTH)
 		return "length overflow";
 	return NULL;

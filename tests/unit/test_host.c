@@ -257,6 +257,7 @@ test_errors(void **state)
 		ov = (char *)cases[i].override;
 		assert_int_equal(config_load(&conf, NULL, &ov, 1, err,
 		    sizeof(err)), -1);
+		config_free(&conf);
 		if (cases[i].err != NULL)
 			assert_string_equal(err, cases[i].err);
 		else
@@ -269,6 +270,7 @@ test_errors(void **state)
 	fclose(fp);
 	assert_int_equal(config_load(&conf, path, NULL, 0, err, sizeof(err)),
 	    -1);
+	config_free(&conf);
 	unlink(path);
 	assert_non_null(strstr(err, ":3: host.guid: expected a GUID"));
 }

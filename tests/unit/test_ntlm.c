@@ -515,11 +515,64 @@ test_raw_and_anonymous(void **state)
 	has(ev, "\"ntlm_version\":\"anonymous\"");
 	has(ev, "\"success\":true");
 	assert_int_equal(st.anonymous, 1);
-	/* the next login of the session is not */
+	assert_int_equal(st.guest, 0);
+	/* a user without a password proof: a guest (smbclient -N) */
+	n = auth_msg(msg, "WORKGROUP", "root", "VM", 0, 0, 1);
+	assert_int_equal(ntlm_accept(&st, &c, &seen, msg, n, 0, out,
+	    sizeof(out), &outlen), NTLM_DONE);
+	assert_int_equal(st.anonymous, 0);
+	assert_int_equal(st.guest, 1);
+	/* the next login of the session is neither */
 	n = auth_msg(msg, "ws-dom", "bob", "BOX", 24, 24, 0);
 	assert_int_equal(ntlm_accept(&st, &c, &seen, msg, n, 0, out,
 	    sizeof(out), &outlen), NTLM_DONE);
 	assert_int_equal(st.anonymous, 0);
+	assert_int_equal(st.guest, 0);
+}
+
+/*
+ * The session key of a login without an NT response: the client's key
+ * RC4-decrypted under zeros with KEY_EXCH, zeros without; none for a
+ * login with an NT response.
+ */
+static void
+test_session_key(void **state)
+{
+	static const uint8_t	want[16] = {
+		0xde, 0x19, 0x8b, 0x42, 0xa7, 0x32, 0x5b, 0x3d,
+		0x82, 0x0f, 0x14, 0x6c, 0x5b, 0x63, 0x9c, 0x62
+	};
+	static const uint8_t	zero[16];
+	uint8_t			msg[512], out[NTLM_OUT_MAX];
+	size_t			n, outlen, i;
+
+	/* smbclient -N: user "root", empty responses, KEY_EXCH */
+	n = auth_msg(msg, "WORKGROUP", "root", "VM", 0, 0, 1);
+	for (i = 0; i < 16; i++)
+		msg[n + i] = (uint8_t)i;
+	field(msg, 52, 16, n);
+	assert_int_equal(ntlm_accept(&st, &c, &seen, msg, n + 16, 0, out,
+	    sizeof(out), &outlen), NTLM_DONE);
+	assert_int_equal(st.has_key, 1);
+	assert_memory_equal(st.session_key, want, 16);
+	/* with an NT response the key needs the password: none */
+	n = auth_msg(msg, "CORP", "alice", "WS", 24, 60, 1);
+	assert_int_equal(ntlm_accept(&st, &c, &seen, msg, n, 0, out,
+	    sizeof(out), &outlen), NTLM_DONE);
+	assert_int_equal(st.has_key, 0);
+	assert_memory_equal(st.session_key, zero, 16);
+	/* without KEY_EXCH the key is the zeros themselves */
+	n = auth_msg(msg, "", "", "", 0, 0, 1);
+	msg[63] &= (uint8_t)~0x40;
+	assert_int_equal(ntlm_accept(&st, &c, &seen, msg, n, 0, out,
+	    sizeof(out), &outlen), NTLM_DONE);
+	assert_int_equal(st.has_key, 1);
+	assert_memory_equal(st.session_key, zero, 16);
+	/* a key field past the message is refused */
+	n = auth_msg(msg, "", "", "", 0, 0, 1);
+	field(msg, 52, 16, n);
+	assert_int_equal(ntlm_accept(&st, &c, &seen, msg, n + 15, 0, out,
+	    sizeof(out), &outlen), NTLM_ERROR);
 }
 
 /* A response past the cap is cut, and says so; names are escaped. */
@@ -621,7 +674,7 @@ test_challenge(void **state)
  * empty, the shellcode inside.
  */
 static size_t
-killbill(uint8_t *out)
+killbill(uint8_t *out, int empty)
 {
 	uint8_t		a[4096], b[4096];
 	size_t		n, m, k;
@@ -633,8 +686,10 @@ killbill(uint8_t *out)
 	a[0] = 0;
 	memset(a + 1, 'A', 1024);
 	n = tlv(b, 0x03, a, 1025);
-	b[n++] = 0x03;			/* an empty BIT STRING */
-	b[n++] = 0x00;
+	if (empty) {
+		b[n++] = 0x03;		/* an empty BIT STRING */
+		b[n++] = 0x00;
+	}
 	a[0] = 0;
 	memcpy(a + 1, "\xf8\x0f\x01\x00\xf8\x0f\x01", 7);
 	m = tlv(b + n + 200, 0x03, a, 8);
@@ -664,7 +719,7 @@ test_ms04_007(void **state)
 	    0x06, 0x06, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x02, 0xa0, 0x04,
 	    0x30, 0x02, 0x03, 0x00 };
 
-	n = killbill(tok);
+	n = killbill(tok, 1);
 	assert_string_equal(spnego_ms04_007(tok, n), "constructed bit string");
 	assert_int_equal(ntlm_accept(&st, &c, &seen, tok, n, 77, out,
 	    sizeof(out), &outlen), NTLM_MORE);
@@ -676,8 +731,10 @@ test_ms04_007(void **state)
 	has(ev, "\"cve\":\"CVE-2003-0818\"");
 	has(ev, "\"detail\":\"constructed bit string\"");
 	assert_int_equal(analysed, 1);
+	/* the constructed BIT STRING alone is enough */
+	n = killbill(tok, 0);
+	assert_string_equal(spnego_ms04_007(tok, n), "constructed bit string");
 	/* once a session */
-	n = killbill(tok);
 	ntlm_accept(&st, &c, &seen, tok, n, 77, out, sizeof(out), &outlen);
 	assert_int_equal(count("sundew.exploit.detected"), 1);
 
@@ -690,6 +747,11 @@ test_ms04_007(void **state)
 	    out, sizeof(out), &outlen), NTLM_MORE);
 	has(find("sundew.exploit.detected"), "\"detail\":\"length overflow\"");
 
+	/* and so is an empty primitive one */
+	assert_string_equal(spnego_ms04_007((const uint8_t *)"\xa1\x06\x30"
+	    "\x04\xa1\x02\x03\x00", 8), "empty bit string");
+	assert_null(spnego_ms04_007((const uint8_t *)"\xa1\x07\x30"
+	    "\x05\xa1\x03\x03\x01\x00", 9));
 	/* a normal token and the server's own are not the attack */
 	n = spnego_init_tok(tok, out, negotiate_msg(out));
 	assert_null(spnego_ms04_007(tok, n));
@@ -708,6 +770,7 @@ main(void)
 		cmocka_unit_test_setup(test_negotiate, setup),
 		cmocka_unit_test_setup(test_authenticate, setup),
 		cmocka_unit_test_setup(test_raw_and_anonymous, setup),
+		cmocka_unit_test_setup(test_session_key, setup),
 		cmocka_unit_test_setup(test_caps, setup),
 		cmocka_unit_test_setup(test_truncated, setup),
 		cmocka_unit_test_setup(test_garbage, setup),
