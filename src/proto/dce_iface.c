@@ -183,7 +183,7 @@ uint32_t
 dce_longest_wstr(const uint8_t *p, size_t len, size_t *at)
 {
 	size_t		i;
-	uint32_t	best = 0, max, off, act;
+	uint32_t	best = 0, max, off, act, n;
 
 	*at = 0;
 	for (i = 0; i + 12 <= len; i += 4) {
@@ -193,8 +193,12 @@ dce_longest_wstr(const uint8_t *p, size_t len, size_t *at)
 		if (off != 0 || act == 0 || act > max ||
 		    act > (len - i - 12) / 2)
 			continue;
-		if (act > best) {
-			best = act;
+		/* Its characters, without the NUL that ends a string. */
+		n = act;
+		if (p[i + 12 + 2 * (n - 1)] == 0 && p[i + 13 + 2 * (n - 1)] == 0)
+			n--;
+		if (n > best) {
+			best = n;
 			*at = i;
 		}
 		/* Past this string: its characters are not counts. */

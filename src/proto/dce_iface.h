@@ -89,7 +89,8 @@ uint32_t dce_wlen(const uint8_t *s, uint32_t n);
  * The longest conformant varying wide string that looks like one (max >=
  * actual, offset 0) anywhere on a 4-byte boundary of the stub: for the
  * interfaces whose overflows are known only as "a string too long".
- * Returns its length in characters, 0 if none; *at its counts' offset.
+ * Returns its length in characters (its NUL not counted), 0 if none;
+ * *at its counts' offset.
  */
 uint32_t dce_longest_wstr(const uint8_t *, size_t, size_t *at);
 /*

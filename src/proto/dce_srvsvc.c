@@ -435,8 +435,13 @@ srv_path_canon(struct dce_call *call, struct ndr_w *w)
 		status = DCE_ERROR_INVALID_NAME;
 	else {
 		dce_ascii(prefix, xlen, pre, sizeof(pre));
+		/* One separator between the prefix and the path. */
+		if (pre[0] != '\0' && canon[0] == '\\' &&
+		    pre[strlen(pre) - 1] == '\\')
+			pre[strlen(pre) - 1] = '\0';
 		snprintf(full, sizeof(full), "%s%s%s", pre,
-		    pre[0] != '\0' && canon[0] != '\\' ? "\\" : "", canon);
+		    pre[0] != '\0' && canon[0] != '\\' &&
+		    pre[strlen(pre) - 1] != '\\' ? "\\" : "", canon);
 		if ((strlen(full) + 1) * 2 > outlen)
 			status = DCE_NERR_BUFTOOSMALL;
 	}
