@@ -25,6 +25,7 @@
 #include "event.h"
 #include "host.h"
 #include "sensor.h"
+#include "store.h"
 
 static struct sensor_stats	stats;
 
@@ -43,6 +44,8 @@ static char	events[8][8192];
 static int	nevents;
 static uint8_t	analysed[16384];
 static size_t	nanalysed, analysed_len;
+static size_t	nstored, stored_len;
+static int	stored_kind;
 
 void
 sensor_send_event(struct event_buf *ev)
@@ -57,6 +60,9 @@ int
 sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
     size_t n)
 {
+	stored_kind = kind;
+	stored_len = n;
+	nstored++;
 	return 0;
 }
 
@@ -237,6 +243,7 @@ setup(void **state)
 	seen = 0;
 	nevents = 0;
 	nanalysed = 0;
+	nstored = 0;
 	return 0;
 }
 
@@ -334,7 +341,7 @@ epm_lookup(uint8_t handle[20], uint32_t max)
 static void
 test_epm_lookup(void **state)
 {
-	uint8_t		h[20] = { 0 }, zero[20] = { 0 };
+	uint8_t		h[20] = { 0 }, zero[20] = { 0 }, first[20];
 	uint32_t	total = 0, n;
 	int		pages = 0;
 
@@ -351,6 +358,18 @@ test_epm_lookup(void **state)
 	} while (memcmp(h, zero, 20) != 0);
 	assert_int_equal(pages, 3);
 	assert_int_equal(total, 12);
+	/* nmap's msrpc-enum: one a time, sending its first handle again. */
+	memset(first, 0, 20);
+	assert_int_equal(epm_lookup(first, 1), 1);
+	for (total = 1; total < 12; total++) {
+		memcpy(h, first, 20);
+		assert_int_equal(epm_lookup(h, 1), 1);
+		assert_memory_equal(h, total < 11 ? first : zero, 20);
+	}
+	/* Ended: nothing more, and it says so. */
+	memcpy(h, first, 20);
+	assert_int_equal(epm_lookup(h, 1), 0);
+	assert_memory_equal(h, zero, 20);
 	assert_int_equal(nevents, 0);
 }
 
@@ -615,9 +634,10 @@ test_ms08_067(void **state)
 	assert_int_equal(call(&dce_srvsvc, 31, &b, "browser"), 0);
 	expect_exploit("MS08-067", 31);
 	assert_non_null(strstr(events[0], "\"pipe\":\"\\\\browser\""));
-	/* Once a session: the second time, no second event. */
+	/* Once a session: the second time, no second event, no hexdump. */
 	assert_int_equal(call(&dce_srvsvc, 31, &b, "browser"), 0);
 	assert_int_equal(nevents, 1);
+	assert_int_equal(nstored, 1);
 }
 
 static void
@@ -662,8 +682,9 @@ test_ms06_040(void **state)
 	(void)state;
 	for (i = 0; i < 600; i++)
 		u[i] = (uint16_t)(0x4141 + i % 13);
-	u[600] = 0;
-	canon_stub(&b, u, 601, 100);
+	u[260] = 0;
+	/* 260 characters and the prefix's one: one more than MAX_PATH. */
+	canon_stub(&b, u, 261, 100);
 	assert_int_equal(call(&dce_srvsvc, 31, &b, "browser"), 0);
 	expect_exploit("MS06-040", 31);
 	/* 259 characters and the prefix's one: within MAX_PATH. */
@@ -714,6 +735,10 @@ test_ms04_011(void **state)
 	assert_int_equal(nanalysed, 1);
 	assert_int_equal(analysed_len, b.n);
 	assert_memory_equal(analysed, b.p, b.n);
+	/* And kept, once, as a hexdump. */
+	assert_int_equal(nstored, 1);
+	assert_int_equal(stored_kind, STORE_HEXDUMP);
+	assert_int_equal(stored_len, b.n);
 	/* Over TCP 135 too, without a pipe. */
 	setup(NULL);
 	assert_int_equal(call(&dce_dssetup, 9, &b, NULL), 0);
@@ -807,6 +832,103 @@ test_lsa(void **state)
 	assert_int_equal(rd_u32(&r), 21);
 	r.off += 12;
 	assert_int_equal(rd_u32(&r), 0);
+	assert_int_equal(r.off, outlen);
+	assert_int_equal(nevents, 0);
+}
+
+/* LsarLookupSids as lookupsid.py sends it: the SIDs of RIDs of a domain. */
+static void
+test_lsa_lookup_sids(void **state)
+{
+	static const uint32_t	rids[3] = { 500, 777, 501 };
+	struct b	b = { .n = 0 };
+	struct rd	r;
+	uint8_t		dom[28];
+	uint32_t	i, len;
+	char		name[32];
+
+	(void)state;
+	/* The machine's SID, as the account domain's query gives it. */
+	b_raw(&b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 20);
+	b_u16(&b, 5);
+	assert_int_equal(call(&dce_lsarpc, 46, &b, "lsarpc"), 0);
+	memcpy(dom, out + outlen - 4 - 28, 28);
+	assert_int_equal(dom[0], 4);
+	assert_int_equal(dom[4], 1);
+	assert_int_equal(dom[5], 4);
+	b.n = 0;
+	b_raw(&b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 20);
+	b_u32(&b, 3);
+	b_u32(&b, 0x00020000);
+	b_u32(&b, 3);
+	for (i = 0; i < 3; i++)
+		b_u32(&b, 0x00020004 + 4 * i);
+	for (i = 0; i < 3; i++) {
+		b_u32(&b, 5);
+		b.p[b.n++] = 1;
+		b.p[b.n++] = 5;
+		b_raw(&b, dom + 6, 6 + 16);
+		b_u32(&b, rids[i]);
+	}
+	b_u32(&b, 0);
+	b_u32(&b, 0);
+	b_u16(&b, 2);				/* LsapLookupWksta */
+	b_u32(&b, 0);
+	assert_int_equal(call(&dce_lsarpc, 15, &b, "lsarpc"), 0);
+	r = (struct rd){ out, outlen, 0 };
+	assert_int_not_equal(rd_u32(&r), 0);
+	assert_int_equal(rd_u32(&r), 1);	/* one domain */
+	assert_int_not_equal(rd_u32(&r), 0);
+	assert_int_equal(rd_u32(&r), 32);
+	assert_int_equal(rd_u32(&r), 1);
+	len = rd_u16(&r);
+	assert_int_equal(len, 2 * strlen(host_get()->name));
+	r.off += 2;
+	assert_int_not_equal(rd_u32(&r), 0);
+	assert_int_not_equal(rd_u32(&r), 0);
+	r.off += 12 + len;			/* the name's buffer */
+	r.off = (r.off + 3) & ~(size_t)3;
+	assert_int_equal(rd_u32(&r), 4);
+	assert_memory_equal(out + r.off, dom + 4, 24);
+	r.off += 24;
+	assert_int_equal(rd_u32(&r), 3);	/* names */
+	assert_int_not_equal(rd_u32(&r), 0);
+	assert_int_equal(rd_u32(&r), 3);
+	assert_int_equal(rd_u16(&r), 1);	/* Administrator: a user */
+	assert_int_equal(rd_u16(&r), 0);	/* pad */
+	assert_int_equal(rd_u16(&r), 26);
+	assert_int_equal(rd_u16(&r), 26);
+	assert_int_not_equal(rd_u32(&r), 0);
+	assert_int_equal(rd_u32(&r), 0);
+	assert_int_equal(rd_u16(&r), 8);	/* 777: unknown */
+	r.off = (r.off + 3) & ~(size_t)3;
+	assert_int_equal(rd_u32(&r), 0);
+	assert_int_equal(rd_u32(&r), 0);
+	assert_int_equal(rd_u32(&r), 0xffffffff);
+	assert_int_equal(rd_u16(&r), 1);	/* Guest */
+	r.off += 2;
+	len = rd_u16(&r);
+	assert_int_equal(len, 10);
+	r.off += 2;
+	assert_int_not_equal(rd_u32(&r), 0);
+	assert_int_equal(rd_u32(&r), 0);
+	/* The two names' buffers, in order. */
+	assert_int_equal(rd_u32(&r), 13);
+	r.off += 8;
+	for (i = 0; i < 13; i++)
+		name[i] = (char)out[r.off + 2 * i];
+	name[13] = '\0';
+	assert_string_equal(name, "Administrator");
+	r.off += 26;
+	assert_int_equal(rd_u32(&r), 5);
+	r.off += 8;
+	for (i = 0; i < 5; i++)
+		name[i] = (char)out[r.off + 2 * i];
+	name[5] = '\0';
+	assert_string_equal(name, "Guest");
+	r.off += 10;
+	assert_int_equal(rd_u32(&r), 2);	/* mapped */
+	assert_int_equal(rd_u32(&r), 0x107);	/* STATUS_SOME_NOT_MAPPED */
 	assert_int_equal(r.off, outlen);
 	assert_int_equal(nevents, 0);
 }
@@ -991,7 +1113,20 @@ test_ms05_039(void **state)
 	assert_int_equal(call(&dce_pnp, 0x36, &b, "browser"), 0);
 	expect_exploit("MS05-039", 0x36);
 	assert_int_equal(outlen, 4 + 4 + 4);
+	/* One byte over 256, and a size beyond the data that carries it. */
 	setup(NULL);
+	pnp_stub(&b, 257);
+	assert_int_equal(call(&dce_pnp, 0x36, &b, "browser"), 0);
+	expect_exploit("MS05-039", 0x36);
+	setup(NULL);
+	pnp_stub(&b, 40);
+	b.p[32 + 8] = 41;			/* CSD_LegacyDataSize */
+	assert_int_equal(call(&dce_pnp, 0x36, &b, "browser"), 0);
+	expect_exploit("MS05-039", 0x36);
+	/* Benign: 256 bytes, and a small resource. */
+	setup(NULL);
+	pnp_stub(&b, 256);
+	assert_int_equal(call(&dce_pnp, 0x36, &b, "ntsvcs"), 0);
 	pnp_stub(&b, 40);
 	assert_int_equal(call(&dce_pnp, 0x36, &b, "ntsvcs"), 0);
 	assert_int_equal(nevents, 0);
@@ -1012,7 +1147,19 @@ test_ms05_017(void **state)
 	b_wstr(&b, q);
 	assert_int_equal(call(&dce_msmq, 0, &b, NULL), 0);
 	expect_exploit("MS05-017", 0);
+	/* 261 characters: one over; 260: accepted. */
 	setup(NULL);
+	q[261] = '\0';
+	b.n = 24;
+	b_wstr(&b, q);
+	assert_int_equal(call(&dce_msmq, 0, &b, NULL), 0);
+	expect_exploit("MS05-017", 0);
+	setup(NULL);
+	q[260] = '\0';
+	b.n = 24;
+	b_wstr(&b, q);
+	assert_int_equal(call(&dce_msmq, 0, &b, NULL),
+	    DCE_FAULT_ACCESS_DENIED);
 	q[40] = '\0';
 	b.n = 24;
 	b_wstr(&b, q);
@@ -1126,6 +1273,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ms04_011_benign, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_lsa, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lsa_lookup_sids, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_ms03_026, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ms03_039, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ms03_049, setup, teardown),
