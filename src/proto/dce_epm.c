@@ -19,7 +19,7 @@
 #define EPM_PROTO_TCP	0x07
 #define EPM_PROTO_NP	0x0f
 #define EPM_TOWER_MAX	128
-/* A lookup handle of ours: this tag, then where the next page starts. */
+/* A lookup handle of ours: this tag, then the lookup's number. */
 #define EPM_HANDLE_TAG	0x4d504521
 
 struct epm_ep {
@@ -130,17 +130,60 @@ epm_w_tower(struct ndr_w *w, const struct dce_call *call,
 	ndr_w_bytes(w, tower, n);
 }
 
-static void
-epm_w_lookup_handle(struct ndr_w *w, uint32_t next)
+/*
+ * Lookups in progress: a handle names one, and the lookup, not the handle,
+ * holds the position, as on Windows (nmap's msrpc-enum sends its first
+ * handle again and again; rpcdump sends the one it got back last).
+ */
+#define EPM_LOOKUPS	32
+static struct {
+	uint32_t	id;		/* 0: free */
+	uint32_t	pos;
+} epm_lookups[EPM_LOOKUPS];
+static uint32_t	epm_next_id;
+static const uint8_t epm_nil[DCE_HANDLE_LEN];
+
+/* The lookup a handle names; NULL if it names none (or one ended). */
+static uint32_t *
+epm_lookup_pos(const uint8_t *h)
 {
-	ndr_w_align(w, 4);
-	if (next == 0) {
+	uint32_t	id = smb_get32(h + 8);
+
+	if (smb_get32(h + 4) != EPM_HANDLE_TAG || id == 0 ||
+	    epm_lookups[id % EPM_LOOKUPS].id != id)
+		return NULL;
+	return &epm_lookups[id % EPM_LOOKUPS].pos;
+}
+
+/*
+ * The handle to answer with: the NULL handle when nothing remains (the
+ * lookup ends), else the lookup's own (a new one if it had none; the
+ * oldest gives its place).
+ */
+static void
+epm_w_lookup_handle(struct ndr_w *w, const uint8_t *h, uint32_t next,
+    uint32_t total)
+{
+	uint32_t	id = smb_get32(h + 8), *pos = epm_lookup_pos(h);
+
+	if (next >= total) {
+		if (pos != NULL)
+			epm_lookups[id % EPM_LOOKUPS].id = 0;
 		dce_w_handle_null(w);
 		return;
 	}
+	if (pos == NULL) {
+		if (++epm_next_id == 0)
+			epm_next_id = 1;
+		id = epm_next_id;
+		epm_lookups[id % EPM_LOOKUPS].id = id;
+		pos = &epm_lookups[id % EPM_LOOKUPS].pos;
+	}
+	*pos = next;
+	ndr_w_align(w, 4);
 	ndr_w_u32(w, 0);
 	ndr_w_u32(w, EPM_HANDLE_TAG);
-	ndr_w_u32(w, next);
+	ndr_w_u32(w, id);
 	ndr_w_u32(w, 0);
 	ndr_w_u32(w, 0);
 }
@@ -155,8 +198,9 @@ epm_match(const struct epm_ep *ep, uint32_t inquiry, const uint8_t *ifid)
 }
 
 /*
- * ept_lookup (opnum 2): up to max_ents entries from where the handle
- * says; a handle of ours while more remain, the NULL handle at the end.
+ * ept_lookup (opnum 2): up to max_ents entries from where the handle's
+ * lookup stands; its handle while more remain, the NULL handle with the
+ * last ones, no entries (EPT_S_NOT_REGISTERED) for an ended lookup.
  */
 static uint32_t
 epm_lookup(struct dce_call *call, struct ndr_w *w)
@@ -179,24 +223,25 @@ epm_lookup(struct dce_call *call, struct ndr_w *w)
 	max = ndr_r_u32(&r);
 	if (r.err || h == NULL)
 		return DCE_FAULT_NDR;
-	if (smb_get32(h + 4) == EPM_HANDLE_TAG)
-		start = smb_get32(h + 8);
 	for (i = 0; i < EPM_NEPS; i++)
 		if (epm_match(&epm_eps[i], inquiry, ifid))
 			sel[total++] = &epm_eps[i];
+	/* A handle of no lookup in progress: it has ended, nothing more. */
+	if (memcmp(h, epm_nil, DCE_HANDLE_LEN) != 0)
+		start = epm_lookup_pos(h) != NULL ? *epm_lookup_pos(h) : total;
 	if (start > total)
 		start = total;
 	n = total - start;
 	if (n > max)
 		n = max;
-	epm_w_lookup_handle(w, start + n < total ? start + n : 0);
+	epm_w_lookup_handle(w, h, start + n, total);
 	ndr_w_u32(w, n);
 	ndr_w_u32(w, max);
 	ndr_w_u32(w, 0);
 	ndr_w_u32(w, n);
 	for (i = 0; i < n; i++) {
 		ndr_w_align(w, 4);
-		ndr_w_bytes(w, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16);
+		ndr_w_bytes(w, epm_nil, 16);	/* the nil object */
 		ndr_w_ptr(w);
 		/* The annotation: "", a varying array of one NUL. */
 		ndr_w_u32(w, 0);

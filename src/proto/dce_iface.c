@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "dce_iface.h"
+#include "conn.h"
 #include "host.h"
+#include "store.h"
 #include "smb_int.h"
 
 const struct dce_iface *const dce_ifaces[] = {
@@ -137,14 +139,25 @@ dce_w_ustr_body(struct ndr_w *w, const char *s)
 }
 
 /*
- * S-1-5-32 (Builtin) or the machine's S-1-5-21-a-b-c, its three numbers
- * taken from the host's GUID so that every reply agrees, and a restart too.
+ * The machine's S-1-5-21-a-b-c: its three numbers taken from the host's
+ * GUID, so that every reply agrees, and a restart too.
  */
+void
+dce_machine_sid(uint32_t sub[3])
+{
+	const uint8_t	*g = host_get()->guid;
+	int		 i;
+
+	for (i = 0; i < 3; i++)
+		sub[i] = smb_get32(g + 4 * i) | 0x10000000u;
+}
+
+/* S-1-5-32 (Builtin) or the machine's SID. */
 void
 dce_w_sid(struct ndr_w *w, int machine)
 {
 	static const uint8_t	nt_auth[6] = { 0, 0, 0, 0, 0, 5 };
-	const uint8_t		*g = host_get()->guid;
+	uint32_t		 sub[3];
 	int			 i, nsub = machine ? 4 : 1;
 
 	ndr_w_align(w, 4);
@@ -153,8 +166,9 @@ dce_w_sid(struct ndr_w *w, int machine)
 	ndr_w_u8(w, (uint8_t)nsub);
 	ndr_w_bytes(w, nt_auth, sizeof(nt_auth));
 	ndr_w_u32(w, machine ? 21 : 32);
+	dce_machine_sid(sub);
 	for (i = 0; machine && i < 3; i++)
-		ndr_w_u32(w, smb_get32(g + 4 * i) | 0x10000000u);
+		ndr_w_u32(w, sub[i]);
 }
 
 size_t
@@ -183,7 +197,7 @@ uint32_t
 dce_longest_wstr(const uint8_t *p, size_t len, size_t *at)
 {
 	size_t		i;
-	uint32_t	best = 0, max, off, act;
+	uint32_t	best = 0, max, off, act, n;
 
 	*at = 0;
 	for (i = 0; i + 12 <= len; i += 4) {
@@ -193,8 +207,12 @@ dce_longest_wstr(const uint8_t *p, size_t len, size_t *at)
 		if (off != 0 || act == 0 || act > max ||
 		    act > (len - i - 12) / 2)
 			continue;
-		if (act > best) {
-			best = act;
+		/* Its characters, without the NUL that ends a string. */
+		n = act;
+		if (p[i + 10 + 2 * n] == 0 && p[i + 11 + 2 * n] == 0)
+			n--;
+		if (n > best) {
+			best = n;
 			*at = i;
 		}
 		/* Past this string: its characters are not counts. */
@@ -209,8 +227,16 @@ dce_flag(struct dce_call *call, int exploit_id, const char *fmt, ...)
 	char	detail[128];
 	va_list	ap;
 
+	uint32_t first = !(*call->seen & (1u << exploit_id));
+
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
 	dce_exploit(call, exploit_id, detail);
+	/*
+	 * The exploit's stub is kept too, once, as the payload it is: what
+	 * the analyser got, for whoever looks at the event later.
+	 */
+	if (first && (*call->seen & (1u << exploit_id)))
+		conn_store_file(call->c, STORE_HEXDUMP, call->stub, call->len);
 }

@@ -78,7 +78,9 @@ void	dce_w_uwstr(struct ndr_w *, const char *s);
  */
 void	dce_w_ustr_head(struct ndr_w *, const char *s);
 void	dce_w_ustr_body(struct ndr_w *, const char *s);
-/* The host's machine SID (S-1-5-21-x-y-z from its GUID): nsub + 1 words. */
+/* The three numbers of the machine's SID (S-1-5-21-a-b-c). */
+void	dce_machine_sid(uint32_t sub[3]);
+/* A SID as a conformant structure: the machine's, or Builtin's. */
 void	dce_w_sid(struct ndr_w *, int machine);
 
 /* UTF-16LE characters (n of them) to ASCII for a detail or a compare. */
@@ -89,12 +91,14 @@ uint32_t dce_wlen(const uint8_t *s, uint32_t n);
  * The longest conformant varying wide string that looks like one (max >=
  * actual, offset 0) anywhere on a 4-byte boundary of the stub: for the
  * interfaces whose overflows are known only as "a string too long".
- * Returns its length in characters, 0 if none; *at its counts' offset.
+ * Returns its length in characters (its NUL not counted), 0 if none;
+ * *at its counts' offset.
  */
 uint32_t dce_longest_wstr(const uint8_t *, size_t, size_t *at);
 /*
  * Recognised: the exploit event, once, and the stub to the analyser, with
- * a detail formatted like printf.
+ * a detail formatted like printf; the stub is kept as a hexdump the first
+ * time (sundew.file.stored, kind "hexdump").
  */
 void	dce_flag(struct dce_call *, int exploit_id, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));

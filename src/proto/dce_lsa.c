@@ -1,7 +1,8 @@
 /*
- * lsarpc (MS-LSAD) and DSSETUP (MS-DSSP), both behind \lsarpc: a policy
- * handle, the host's primary and account domain, and the role of a
- * stand-alone workstation or server in a workgroup.
+ * lsarpc (MS-LSAD, MS-LSAT) and DSSETUP (MS-DSSP), both behind \lsarpc: a
+ * policy handle, the host's primary and account domain, the names of its
+ * built-in accounts, and the role of a stand-alone workstation or server
+ * in a workgroup.
  *
  * MS04-011: DsRolerUpgradeDownlevelServer (DSSETUP opnum 9) whose first
  * string (the DNS domain name, at most 255 characters in Windows, and no
@@ -91,6 +92,121 @@ lsa_query(struct dce_call *call, struct ndr_w *w)
 	return 0;
 }
 
+/* The accounts an XP host has out of the box, by RID. */
+static const struct {
+	uint32_t	 rid;
+	uint16_t	 use;		/* SID_NAME_USE: 1 user, 2 group */
+	const char	*name;
+} lsa_accounts[] = {
+	{ 500,	1,	"Administrator" },
+	{ 501,	1,	"Guest" },
+	{ 513,	2,	"None" },
+	{ 1000,	1,	"HelpAssistant" },
+	{ 1002,	1,	"SUPPORT_388945a0" },
+};
+#define LSA_NACCOUNTS	(sizeof(lsa_accounts) / sizeof(lsa_accounts[0]))
+#define LSA_LOOKUP_MAX	2000
+#define LSA_SID_UNKNOWN	8
+#define LSA_STATUS_SOME_NOT_MAPPED 0x00000107
+
+/*
+ * The account a SID names: an index into lsa_accounts, or -1 if it is not
+ * one of the machine's.  The SID is read from r.
+ */
+static int
+lsa_sid_account(struct ndr_r *r)
+{
+	uint32_t	 n = ndr_r_u32(r), sub[5], mine[3], i;
+	const uint8_t	*auth;
+
+	(void)ndr_r_u8(r);
+	if (ndr_r_u8(r) != n || n > 15 ||
+	    (auth = ndr_r_bytes(r, 6)) == NULL)
+		goto bad;
+	for (i = 0; i < n; i++) {
+		if (i < 5)
+			sub[i] = ndr_r_u32(r);
+		else
+			(void)ndr_r_u32(r);
+	}
+	if (r->err || n != 5 || auth[5] != 5 || sub[0] != 21)
+		return -1;
+	dce_machine_sid(mine);
+	if (memcmp(sub + 1, mine, sizeof(mine)) != 0)
+		return -1;
+	for (i = 0; i < LSA_NACCOUNTS; i++)
+		if (lsa_accounts[i].rid == sub[4])
+			return (int)i;
+	return -1;
+bad:
+	r->err = 1;
+	return -1;
+}
+
+/*
+ * LsarLookupSids (15): the machine's own accounts by name, as impacket's
+ * lookupsid.py asks for RIDs 0 to 4000; the rest unknown, with
+ * STATUS_SOME_NOT_MAPPED or STATUS_NONE_MAPPED.
+ */
+static uint32_t
+lsa_lookup_sids(struct dce_call *call, struct ndr_w *w)
+{
+	static int	 acct[LSA_LOOKUP_MAX];
+	struct ndr_r	 r;
+	uint32_t	 n, i, mapped = 0;
+	const char	*dom = host_get()->name;
+
+	ndr_r_init(&r, call->stub, call->len);
+	if (dce_r_handle(&r) == -1)
+		return DCE_FAULT_NDR;
+	n = ndr_r_u32(&r);
+	if (n > LSA_LOOKUP_MAX || (n > 0 && (ndr_r_ptr(&r) == 0 ||
+	    ndr_r_u32(&r) != n)))
+		return DCE_FAULT_NDR;
+	for (i = 0; i < n; i++)
+		acct[i] = ndr_r_ptr(&r) != 0 ? 0 : -2;
+	for (i = 0; i < n && !r.err; i++)
+		if (acct[i] == 0 && (acct[i] = lsa_sid_account(&r)) >= 0)
+			mapped++;
+	if (r.err)
+		return DCE_FAULT_NDR;
+	/* The referenced domains: the machine's, once. */
+	ndr_w_ptr(w);
+	ndr_w_u32(w, 1);
+	ndr_w_ptr(w);
+	ndr_w_u32(w, 32);
+	ndr_w_u32(w, 1);
+	dce_w_ustr_head(w, dom);
+	ndr_w_ptr(w);
+	dce_w_ustr_body(w, dom);
+	dce_w_sid(w, 1);
+	/* The names, in the order of the SIDs. */
+	ndr_w_u32(w, n);
+	ndr_w_ptr(w);
+	ndr_w_u32(w, n);
+	for (i = 0; i < n; i++) {
+		if (acct[i] >= 0) {
+			ndr_w_u16(w, lsa_accounts[acct[i]].use);
+			dce_w_ustr_head(w, lsa_accounts[acct[i]].name);
+			ndr_w_u32(w, 0);
+		} else {
+			ndr_w_u16(w, LSA_SID_UNKNOWN);
+			ndr_w_align(w, 4);
+			ndr_w_u32(w, 0);	/* empty, no buffer */
+			ndr_w_u32(w, 0);
+			ndr_w_u32(w, 0xffffffffu);
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (acct[i] >= 0)
+			dce_w_ustr_body(w, lsa_accounts[acct[i]].name);
+	ndr_w_align(w, 4);
+	ndr_w_u32(w, mapped);
+	ndr_w_u32(w, mapped == n ? 0 : mapped == 0 ? DCE_STATUS_NONE_MAPPED :
+	    LSA_STATUS_SOME_NOT_MAPPED);
+	return 0;
+}
+
 static uint32_t
 lsa_call(struct dce_call *call, struct ndr_w *w)
 {
@@ -107,6 +223,8 @@ lsa_call(struct dce_call *call, struct ndr_w *w)
 	case 7:
 	case 46:
 		return lsa_query(call, w);
+	case 15:
+		return lsa_lookup_sids(call, w);
 	default:
 		return call->opnum <= LSA_LAST_OPNUM ?
 		    DCE_FAULT_ACCESS_DENIED : DCE_FAULT_OP_RNG_ERROR;

@@ -7,7 +7,7 @@
  *
  * MS05-039: PNP_QueryResConfList (0x36) with a class-specific resource
  * (ResType_ClassSpecific) whose legacy data is longer than 256 bytes or
- * longer than the resource that carries it.
+ * than what follows its header in the resource that carries it.
  * MS05-017: a qmcomm call carrying a queue or format name longer than the
  * 260 characters MSMQ accepts (Metasploit: opnum 0, "OS:host\PRIVATE$\"
  * and 4000 characters).
@@ -58,8 +58,9 @@ pnp_query_res_conf(struct dce_call *call, struct ndr_w *w)
 	if (rid == PNP_CLASS_SPECIFIC && dlen >= 12) {
 		legacy = (uint32_t)data[8] | (uint32_t)data[9] << 8 |
 		    (uint32_t)data[10] << 16 | (uint32_t)data[11] << 24;
-		if (legacy > PNP_LEGACY_MAX || dlen > PNP_CS_DES_HEAD +
-		    PNP_LEGACY_MAX || legacy > dlen)
+		if (legacy > PNP_LEGACY_MAX ||
+		    legacy > dlen - (dlen < PNP_CS_DES_HEAD ? dlen :
+		    PNP_CS_DES_HEAD))
 			dce_flag(call, EXPLOIT_MS05_039,
 			    "class-specific resource of %u bytes, legacy "
 			    "data of %u", dlen, legacy);

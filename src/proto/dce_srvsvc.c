@@ -34,6 +34,13 @@ srv_sep(uint16_t ch)
 	return ch == '\\' || ch == '/';
 }
 
+/* The UTF-16LE unit i of s. */
+static uint16_t
+srv_unit(const uint8_t *s, uint32_t i)
+{
+	return (uint16_t)(s[2 * i] | s[2 * i + 1] << 8);
+}
+
 /*
  * Does the path's "..", resolved component by component, climb above the
  * point it starts from?  That is what the vulnerable canonicalization
@@ -44,19 +51,14 @@ dce_path_walks_out(const uint8_t *s, uint32_t n)
 {
 	uint32_t	i = 0, start, len;
 	long		depth = 0;
-	uint16_t	ch;
 
 	n = dce_wlen(s, n);
 	while (i < n) {
-		while (i < n && srv_sep((uint16_t)(s[2 * i] | s[2 * i + 1] << 8)))
+		while (i < n && srv_sep(srv_unit(s, i)))
 			i++;
 		start = i;
-		while (i < n) {
-			ch = (uint16_t)(s[2 * i] | s[2 * i + 1] << 8);
-			if (srv_sep(ch))
-				break;
+		while (i < n && !srv_sep(srv_unit(s, i)))
 			i++;
-		}
 		len = i - start;
 		if (len == 0 || (len == 1 && s[2 * start] == '.' &&
 		    s[2 * start + 1] == 0))
@@ -435,8 +437,13 @@ srv_path_canon(struct dce_call *call, struct ndr_w *w)
 		status = DCE_ERROR_INVALID_NAME;
 	else {
 		dce_ascii(prefix, xlen, pre, sizeof(pre));
+		/* One separator between the prefix and the path. */
+		if (pre[0] != '\0' && canon[0] == '\\' &&
+		    pre[strlen(pre) - 1] == '\\')
+			pre[strlen(pre) - 1] = '\0';
 		snprintf(full, sizeof(full), "%s%s%s", pre,
-		    pre[0] != '\0' && canon[0] != '\\' ? "\\" : "", canon);
+		    pre[0] != '\0' && canon[0] != '\\' &&
+		    pre[strlen(pre) - 1] != '\\' ? "\\" : "", canon);
 		if ((strlen(full) + 1) * 2 > outlen)
 			status = DCE_NERR_BUFTOOSMALL;
 	}

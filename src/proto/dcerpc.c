@@ -99,9 +99,15 @@ static const uint8_t dce_btfn[8] = {
 	0x2c, 0x1c, 0xb7, 0x6c, 0x12, 0x98, 0x40, 0x45
 };
 
+/*
+ * A presentation context: the interface bound, or one rejected (iface
+ * NULL), kept so that the requests sent to it still say what they were
+ * aimed at.
+ */
 struct dce_ctx {
 	uint16_t		 id;
 	uint16_t		 vmajor;
+	uint8_t			 uuid[16];
 	const struct dce_iface	*iface;
 };
 
@@ -291,6 +297,8 @@ dce_out(struct dce *d, const void *p, size_t n)
 		conn_limit_hit(d->c, "dcerpc_output");
 		return -1;
 	}
+	if (n == 0)
+		return 0;
 	if (d->outoff > 0 && d->outlen + n > d->outcap) {
 		memmove(d->out, d->out + d->outoff, pending);
 		d->outoff = 0;
@@ -431,24 +439,35 @@ dce_ctx_find(const struct dce *d, uint16_t id)
 	return NULL;
 }
 
-/* Binds context id to an interface (again, if it was); 0, or -1: full. */
+/*
+ * Binds context id to an interface, or records it rejected (iface NULL);
+ * a context bound stays bound.  A full table makes room for a bound one
+ * by forgetting a rejected one: an exploit may hide its interface among
+ * many made-up ones (Metasploit's fake multi-binds).  0, or -1: full.
+ */
 static int
-dce_ctx_bind(struct dce *d, uint16_t id, const struct dce_iface *iface,
-    uint16_t vmajor)
+dce_ctx_set(struct dce *d, uint16_t id, const uint8_t uuid[16],
+    uint16_t vmajor, const struct dce_iface *iface)
 {
 	struct dce_ctx	*x = (struct dce_ctx *)dce_ctx_find(d, id);
+	size_t		 i;
 
-	if (x == NULL) {
-		if (d->ctx == NULL &&
-		    (d->ctx = calloc(DCE_MAX_CTX, sizeof(*d->ctx))) == NULL)
-			return -1;
-		if (d->nctx == DCE_MAX_CTX)
-			return -1;
+	if (x != NULL && x->iface != NULL && iface == NULL)
+		return 0;
+	if (x == NULL && d->ctx == NULL &&
+	    (d->ctx = calloc(DCE_MAX_CTX, sizeof(*d->ctx))) == NULL)
+		return -1;
+	if (x == NULL && d->nctx < DCE_MAX_CTX)
 		x = &d->ctx[d->nctx++];
-	}
+	for (i = 0; x == NULL && iface != NULL && i < d->nctx; i++)
+		if (d->ctx[i].iface == NULL)
+			x = &d->ctx[i];
+	if (x == NULL)
+		return -1;
 	x->id = id;
 	x->iface = iface;
 	x->vmajor = vmajor;
+	memcpy(x->uuid, uuid, 16);
 	return 0;
 }
 
@@ -521,12 +540,14 @@ dce_item(struct dce *d, const struct dce_pdu *pdu, size_t off, size_t *next,
 			break;
 		}
 	}
-	if (result == DCE_ACCEPT && dce_ctx_bind(d, id, iface, vmajor) == -1) {
+	if (result == DCE_ACCEPT &&
+	    dce_ctx_set(d, id, abs, vmajor, iface) == -1) {
 		result = DCE_PROVIDER_REJECT;
 		reason = DCE_REASON_LIMIT;
 		acc = zero;
 		accver = 0;
-	}
+	} else if (result == DCE_PROVIDER_REJECT)
+		(void)dce_ctx_set(d, id, abs, vmajor, NULL);
 	dce_event(d, pdu->type == DCE_BIND ? "bind" : "alter_context", abs,
 	    vmajor, -1, -1);
 	ndr_w_u16(w, result);
@@ -673,14 +694,14 @@ dce_call_run(struct dce *d, const uint8_t *stub, size_t len, size_t at,
 	call.uuid = uuid;
 	uuid[0] = '\0';
 	if (x != NULL)
-		dce_uuid_str(x->iface->uuid, uuid);
-	dce_event(d, "request", x != NULL ? x->iface->uuid : NULL,
+		dce_uuid_str(x->uuid, uuid);
+	dce_event(d, "request", x != NULL ? x->uuid : NULL,
 	    x != NULL ? x->vmajor : -1, opnum, (long)len);
 
 	ndr_w_init(&w, resp, sizeof(resp));
 	dce_cur = &call;
 	dce_cur_analysed = 0;
-	if (x == NULL)
+	if (x == NULL || x->iface == NULL)
 		status = DCE_FAULT_UNK_IF;
 	else if (be)
 		status = DCE_FAULT_NDR;
@@ -710,6 +731,8 @@ dce_stub_add(struct dce *d, const uint8_t *p, size_t n)
 		dce_stub_drop(d);
 		return -1;
 	}
+	if (n == 0)		/* an empty fragment: nothing to keep yet */
+		return 0;
 	if (d->stublen + n > d->stubcap) {
 		ncap = d->stubcap > 0 ? d->stubcap : 4096;
 		while (ncap < d->stublen + n)
