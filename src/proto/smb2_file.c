@@ -27,6 +27,9 @@
 #define SMB2_INFO_FILESYSTEM	2
 #define SMB2_INFO_LENGTH_MISMATCH	0xc0000004
 
+/* smb2_state's dirs and listed have a bit per slot of sc->files. */
+_Static_assert(SMB_MAX_FILES <= 16, "a uint16_t mask per file slot");
+
 #define FILE_ATTRIBUTE_DIRECTORY	0x00000010
 #define FILE_ATTRIBUTE_ARCHIVE		0x00000020
 #define FILE_ATTRIBUTE_NORMAL		0x00000080
@@ -65,6 +68,7 @@ smb2_create(struct smb2_out *o, const struct smb2_req *r)
 	size_t		 nlen, n;
 	uint32_t	 status = SMB_OK, disp;
 	uint64_t	 now;
+	uint16_t	 bit;
 	uint8_t		*b;
 
 	if (r->bodylen < 56)
@@ -83,6 +87,13 @@ smb2_create(struct smb2_out *o, const struct smb2_req *r)
 		    SMB_OBJECT_NAME_NOT_FOUND);
 	o->fid = f->fid;
 	o->have_fid = 1;
+	/* The share's root or FILE_DIRECTORY_FILE: a directory. */
+	bit = (uint16_t)(1u << (f - o->sc->files));
+	o->s->listed &= (uint16_t)~bit;
+	if (f->dce == NULL && (nlen == 0 || (smb_get32(r->body + 40) & 1)))
+		o->s->dirs |= bit;
+	else
+		o->s->dirs &= (uint16_t)~bit;
 	if ((b = smb2_body(o, 88)) == NULL)
 		return -1;
 	smb_put16(b, 89);
@@ -92,14 +103,16 @@ smb2_create(struct smb2_out *o, const struct smb2_req *r)
 		smb_put32(b + 56, FILE_ATTRIBUTE_NORMAL);
 	} else {
 		/* FILE_OPEN (1) of a file that is not there creates it here. */
-		smb_put32(b + 4, disp == 1 || disp == 3 ? 1 : 2);
+		smb_put32(b + 4, disp == 1 || disp == 3 || (o->s->dirs & bit) ?
+		    1 : 2);
 		now = host_filetime(event_now_usec());
 		smb_put64(b + 8, now);
 		smb_put64(b + 16, now);
 		smb_put64(b + 24, now);
 		smb_put64(b + 32, now);
 		smb_put64(b + 48, f->len);
-		smb_put32(b + 56, FILE_ATTRIBUTE_ARCHIVE);
+		smb_put32(b + 56, o->s->dirs & bit ? FILE_ATTRIBUTE_DIRECTORY :
+		    FILE_ATTRIBUTE_ARCHIVE);
 	}
 	smb2_put_fid(b + 64, f);
 	smb2_done(o, r, SMB_OK, 88);
@@ -345,11 +358,11 @@ smb2_ioctl(struct smb2_out *o, const struct smb2_req *r)
 
 /* A file information class (MS-FSCC 2.4) into b; its size, 0: unknown. */
 static size_t
-smb2_file_info(const struct smb_file *f, uint8_t cls, uint8_t *b)
+smb2_file_info(const struct smb_file *f, int dir, uint8_t cls, uint8_t *b)
 {
 	uint64_t now = host_filetime(event_now_usec());
-	uint32_t attr = f->dce != NULL ? FILE_ATTRIBUTE_NORMAL :
-	    FILE_ATTRIBUTE_ARCHIVE;
+	uint32_t attr = f->dce != NULL ? FILE_ATTRIBUTE_NORMAL : dir ?
+	    FILE_ATTRIBUTE_DIRECTORY : FILE_ATTRIBUTE_ARCHIVE;
 
 	switch (cls) {
 	case 4:		/* FileBasicInformation */
@@ -364,6 +377,7 @@ smb2_file_info(const struct smb_file *f, uint8_t cls, uint8_t *b)
 		smb_put64(b + 8, f->len);
 		smb_put32(b + 16, 1);
 		b[20] = f->dce != NULL;		/* a pipe: delete pending */
+		b[21] = (uint8_t)dir;
 		return 24;
 	case 6:		/* FileInternalInformation */
 		smb_put64(b, f->fid);
@@ -439,8 +453,8 @@ smb2_query_info(struct smb2_out *o, const struct smb2_req *r)
 		return smb2_error(o, r, SMB_ACCESS_DENIED);
 	if ((b = smb2_body(o, 8 + 64)) == NULL)
 		return -1;
-	n = type == SMB2_INFO_FILE ? smb2_file_info(f, cls, b + 8) :
-	    smb2_fs_info(cls, b + 8);
+	n = type == SMB2_INFO_FILE ? smb2_file_info(f, (o->s->dirs >>
+	    (f - o->sc->files)) & 1, cls, b + 8) : smb2_fs_info(cls, b + 8);
 	if (n == 0)
 		return smb2_error(o, r, SMB2_INVALID_INFO_CLASS);
 	if (n > smb_get32(r->body + 4))
@@ -452,18 +466,83 @@ smb2_query_info(struct smb2_out *o, const struct smb2_req *r)
 	return 0;
 }
 
+/* Where a directory entry's name starts, per class (MS-FSCC 2.4); 0: none. */
+static size_t
+smb2_dirent_head(uint8_t cls)
+{
+	switch (cls) {
+	case 1:		return 64;	/* FileDirectoryInformation */
+	case 2:		return 68;	/* FileFullDirectoryInformation */
+	case 3:		return 94;	/* FileBothDirectoryInformation */
+	case 12:	return 12;	/* FileNamesInformation */
+	case 37:	return 104;	/* FileIdBothDirectoryInformation */
+	case 38:	return 80;	/* FileIdFullDirectoryInformation */
+	}
+	return 0;
+}
+
+/* One entry, a directory named name, at b; its length (8-aligned if more). */
+static size_t
+smb2_dirent(uint8_t cls, uint8_t *b, const char *name, int last)
+{
+	size_t	 head = smb2_dirent_head(cls), n;
+	uint64_t t = host_filetime(host_get()->boot_us);
+
+	n = smb_ascii_utf16(name, b + head, 8);
+	if (cls == 12)
+		smb_put32(b + 8, (uint32_t)n);
+	else {
+		smb_put64(b + 8, t);
+		smb_put64(b + 16, t);
+		smb_put64(b + 24, t);
+		smb_put64(b + 32, t);
+		smb_put32(b + 56, FILE_ATTRIBUTE_DIRECTORY);
+		smb_put32(b + 60, (uint32_t)n);
+	}
+	n = head + n;
+	if (!last) {
+		n = (n + 7) & ~(size_t)7;
+		smb_put32(b, (uint32_t)n);
+	}
+	return n;
+}
+
 /*
  * QUERY_DIRECTORY (2.2.33): what the client wrote to a share is taken
- * away as it is closed, so a directory holds nothing.
+ * away as it is closed, so a directory holds "." and "..", then no more.
  */
 int
 smb2_query_directory(struct smb2_out *o, const struct smb2_req *r)
 {
+	struct smb_file	*f;
+	uint8_t		 cls, *b;
+	uint16_t	 bit;
+	size_t		 n;
+
 	if (r->bodylen < 32)
 		return -1;
-	if (smb2_file(o, r->body + 8) == NULL)
+	cls = r->body[2];
+	if ((f = smb2_file(o, r->body + 8)) == NULL)
 		return smb2_error(o, r, SMB2_FILE_CLOSED);
-	return smb2_error(o, r, SMB_NO_MORE_FILES);
+	if (smb2_dirent_head(cls) == 0)
+		return smb2_error(o, r, SMB2_INVALID_INFO_CLASS);
+	bit = (uint16_t)(1u << (f - o->sc->files));
+	if (r->body[3] & 0x03)		/* RESTART_SCANS, RETURN_SINGLE_ENTRY */
+		o->s->listed &= (uint16_t)~bit;
+	if (f->dce != NULL || (o->s->listed & bit))
+		return smb2_error(o, r, SMB_NO_MORE_FILES);
+	if (smb_get32(r->body + 28) < 2 * 128)
+		return smb2_error(o, r, SMB_BUFFER_OVERFLOW);
+	if ((b = smb2_body(o, 8 + 2 * 128)) == NULL)
+		return -1;
+	o->s->listed |= bit;
+	n = smb2_dirent(cls, b + 8, ".", 0);
+	n += smb2_dirent(cls, b + 8 + n, "..", 1);
+	smb_put16(b, 9);
+	smb_put16(b + 2, SMB2_HDR + 8);
+	smb_put32(b + 4, (uint32_t)n);
+	smb2_done(o, r, SMB_OK, 8 + n);
+	return 0;
 }
 
 int

@@ -85,6 +85,8 @@ struct smb2_state {
 	uint8_t		 sign_key[16];
 	uint8_t		 preauth_conn[64];	/* 3.1.1: after the negotiate */
 	uint8_t		 preauth_sess[64];	/* ... and the session setup */
+	/* Per slot of sc->files: opened as a directory; listed already. */
+	uint16_t	 dirs, listed;
 	struct smb2_large large;
 };
 

@@ -126,6 +126,25 @@ def test_large_write_is_stored_whole(sundew):
         == ["drop.exe"]
 
 
+def test_smbclient_puts_and_lists_a_share(sundew, tmp_path):
+    d = sundew()
+    data = sample(200_000, 12)
+    (tmp_path / "tool.exe").write_bytes(data)
+    r = subprocess.run(["smbclient", "//127.0.0.1/SharedDocs", "-N", "-c",
+                        "put tool.exe; ls"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    # What was written is taken away at close: "." and ".." are left.
+    names = [line.split()[0] for line in r.stdout.splitlines()
+             if line.startswith("  ") and " D " in line]
+    assert names == [".", ".."], r.stdout
+    assert "blocks of size 4096" in r.stdout
+    ev = d.wait_events("sundew.file.stored", dst_port=445)
+    d.stop()
+    assert [(e["sha256"], e["size"]) for e in ev] == \
+        [(hashlib.sha256(data).hexdigest(), len(data))]
+
+
 def test_huge_write_keeps_memory_capped(sundew):
     # 20 MiB in 1 MiB WRITEs: past the 8 MiB a file may take it is cut,
     # not stored, and the sensor never holds much more than that cap.
