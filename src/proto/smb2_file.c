@@ -36,7 +36,8 @@ _Static_assert(SMB_MAX_FILES <= 16, "a uint16_t mask per file slot");
 
 /*
  * The file of a FileId (2.2.14.1): both halves are the fid; all ones in a
- * related operation is the compound's last CREATE.  NULL: none.
+ * related operation is the compound's last CREATE (NULL if it failed).
+ * An unknown id is the last file opened, as smb_file_find() is lenient.
  */
 static struct smb_file *
 smb2_file(struct smb2_out *o, const uint8_t *id)
@@ -44,11 +45,23 @@ smb2_file(struct smb2_out *o, const uint8_t *id)
 	uint64_t per = smb_get64(id), vol = smb_get64(id + 8);
 
 	if (per == UINT64_MAX && vol == UINT64_MAX) {
-		if (!o->have_fid)
+		if (o->have_fid)
+			return smb_file_find(o->sc, o->fid);
+		if (o->create_status != SMB_OK)
 			return NULL;
-		return smb_file_find(o->sc, o->fid);
 	}
 	return smb_file_find(o->sc, (uint16_t)per);
+}
+
+/*
+ * The status for a request whose file is not there: in a compound after
+ * a CREATE that failed, that CREATE's (3.3.5.2.7.2, as Windows answers).
+ */
+static uint32_t
+smb2_no_file(const struct smb2_out *o)
+{
+	return o->create_status != SMB_OK ? o->create_status :
+	    SMB2_FILE_CLOSED;
 }
 
 static void
@@ -81,10 +94,14 @@ smb2_create(struct smb2_out *o, const struct smb2_req *r)
 	n = smb_utf16_ascii(name, nlen, ascii, sizeof(ascii));
 	smb_request_event(o->sc, "create", "name", (const uint8_t *)ascii, n);
 	disp = smb_get32(r->body + 36);
+	o->have_fid = 0;
 	if ((f = smb_file_open(o->sc, (uint16_t)r->tid, name, nlen, 1,
-	    &status)) == NULL)
-		return smb2_error(o, r, status != SMB_OK ? status :
-		    SMB_OBJECT_NAME_NOT_FOUND);
+	    &status)) == NULL) {
+		o->create_status = status != SMB_OK ? status :
+		    SMB_OBJECT_NAME_NOT_FOUND;
+		return smb2_error(o, r, o->create_status);
+	}
+	o->create_status = SMB_OK;
 	o->fid = f->fid;
 	o->have_fid = 1;
 	/* The share's root or FILE_DIRECTORY_FILE: a directory. */
@@ -131,7 +148,7 @@ smb2_close(struct smb2_out *o, const struct smb2_req *r)
 		return -1;
 	flags = smb_get16(r->body + 2);
 	if ((f = smb2_file(o, r->body + 8)) == NULL)
-		return smb2_error(o, r, SMB2_FILE_CLOSED);
+		return smb2_error(o, r, smb2_no_file(o));
 	if ((b = smb2_body(o, 60)) == NULL)
 		return -1;
 	smb_put16(b, 60);
@@ -180,7 +197,7 @@ smb2_read(struct smb2_out *o, const struct smb2_req *r)
 	want = smb_get32(r->body + 4);
 	off = smb_get64(r->body + 8);
 	if ((f = smb2_file(o, r->body + 16)) == NULL)
-		return smb2_error(o, r, SMB2_FILE_CLOSED);
+		return smb2_error(o, r, smb2_no_file(o));
 	if (want > SMB2_DATA_MAX)
 		want = SMB2_DATA_MAX;
 	if ((b = smb2_body(o, 16 + want)) == NULL)
@@ -234,7 +251,7 @@ smb2_write(struct smb2_out *o, const struct smb2_req *r)
 	if (smb2_buf(r, off, len, &data) == -1)
 		return -1;
 	if ((f = smb2_file(o, r->body + 16)) == NULL)
-		return smb2_error(o, r, SMB2_FILE_CLOSED);
+		return smb2_error(o, r, smb2_no_file(o));
 	/* A pipe's bytes are a message; a file's go where the client says. */
 	if (f->dce != NULL) {
 		if (len > 0 && smb_file_write(o->sc, f, data, len,
@@ -274,7 +291,7 @@ smb2_transceive(struct smb2_out *o, const struct smb2_req *r,
 	uint8_t		*b;
 
 	if ((f = smb2_file(o, r->body + 8)) == NULL)
-		return smb2_error(o, r, SMB2_FILE_CLOSED);
+		return smb2_error(o, r, smb2_no_file(o));
 	if (f->dce == NULL)
 		return smb2_error(o, r, SMB2_INVALID_DEVICE_REQUEST);
 	if (inlen > 0 && smb_file_write(o->sc, f, in, inlen, r->at + inoff) ==
@@ -448,7 +465,7 @@ smb2_query_info(struct smb2_out *o, const struct smb2_req *r)
 	type = r->body[2];
 	cls = r->body[3];
 	if ((f = smb2_file(o, r->body + 24)) == NULL)
-		return smb2_error(o, r, SMB2_FILE_CLOSED);
+		return smb2_error(o, r, smb2_no_file(o));
 	if (type != SMB2_INFO_FILE && type != SMB2_INFO_FILESYSTEM)
 		return smb2_error(o, r, SMB_ACCESS_DENIED);
 	if ((b = smb2_body(o, 8 + 64)) == NULL)
@@ -523,7 +540,7 @@ smb2_query_directory(struct smb2_out *o, const struct smb2_req *r)
 		return -1;
 	cls = r->body[2];
 	if ((f = smb2_file(o, r->body + 8)) == NULL)
-		return smb2_error(o, r, SMB2_FILE_CLOSED);
+		return smb2_error(o, r, smb2_no_file(o));
 	if (smb2_dirent_head(cls) == 0)
 		return smb2_error(o, r, SMB2_INVALID_INFO_CLASS);
 	bit = (uint16_t)(1u << (f - o->sc->files));

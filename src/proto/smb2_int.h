@@ -120,6 +120,7 @@ struct smb2_out {
 	int		 nreplies;
 	uint16_t	 fid;		/* the last CREATE's, for related ops */
 	int		 have_fid;
+	uint32_t	 create_status;	/* ... or how it failed */
 };
 
 /* smb2.c */

@@ -588,6 +588,91 @@ test_tree_connect(void **state)
 	assert_non_null(event_with("\"path\":\"\\\\\\\\h\\\\ipc$\""));
 }
 
+/* A TREE_CONNECT to \\\\h\\IPC$; its answer's TreeId. */
+static uint32_t
+tree_ipc(void)
+{
+	static const char path[] = "\\\\h\\IPC$";
+	struct msg	m = { .len = 0 };
+	uint8_t		body[64], r[256];
+	size_t		j, n = strlen(path);
+
+	memset(body, 0, sizeof(body));
+	put16(body, 9);
+	put16(body + 4, 64 + 8);
+	put16(body + 6, (uint16_t)(2 * n));
+	for (j = 0; j < n; j++)
+		body[8 + 2 * j] = (uint8_t)path[j];
+	cmd(&m, 0x03, 1, 1, 0, body, 8 + 2 * n);
+	send_msg(&m);
+	assert_true(recv_msg(r, sizeof(r)) >= 64 + 16);
+	assert_int_equal(get32(r + 8), 0);
+	return get32(r + 36);
+}
+
+/* CREATE of pipe, then a related CLOSE of "the file just opened". */
+static ssize_t
+create_close(const char *pipe, uint32_t tid, uint8_t *r, size_t cap)
+{
+	struct msg	m = { .len = 0 };
+	uint8_t		body[128], cl[24];
+	size_t		j, n = strlen(pipe);
+	uint8_t		*h;
+
+	memset(body, 0, sizeof(body));
+	put16(body, 57);
+	put16(body + 44, 64 + 56);
+	put16(body + 46, (uint16_t)(2 * n));
+	for (j = 0; j < n; j++)
+		body[56 + 2 * j] = (uint8_t)pipe[j];
+	h = cmd(&m, 0x05, 20, 1, 0, body, 56 + 2 * n);
+	put32(h + 36, tid);
+	memset(cl, 0, sizeof(cl));
+	put16(cl, 24);
+	memset(cl + 8, 0xff, 16);
+	cmd(&m, 0x06, 21, 1, 4, cl, 24);
+	send_msg(&m);
+	return recv_msg(r, cap);
+}
+
+/* A compound CREATE + CLOSE: both answered, the CLOSE of the new file. */
+static void
+test_compound_create_close(void **state)
+{
+	uint8_t		r[1024];
+	uint32_t	tid = tree_ipc();
+	ssize_t		rl;
+	size_t		next;
+
+	rl = create_close("srvsvc", tid, r, sizeof(r));
+	next = get32(r + 20);
+	assert_int_equal(next, 64 + 88);
+	assert_int_equal(get32(r + 8), 0);
+	assert_int_equal(get32(r + 36), tid);
+	assert_int_not_equal(get32(r + 64 + 64), 0);	/* FileId */
+	assert_int_equal(rl, (ssize_t)(next + 64 + 60));
+	assert_int_equal(get32(r + next + 8), 0);
+	assert_int_equal(get32(r + next + 24), 21);
+	assert_int_equal(get32(r + next + 36), tid);	/* related: kept */
+	assert_non_null(event_with("\"name\":\"srvsvc\""));
+}
+
+/* ... and when the CREATE fails, the CLOSE fails the same way. */
+static void
+test_compound_create_fails(void **state)
+{
+	uint8_t		r[1024];
+	uint32_t	tid = tree_ipc();
+	size_t		next;
+
+	create_close("nosuchpipe", tid, r, sizeof(r));
+	next = get32(r + 20);
+	assert_int_equal(next, 64 + 16);	/* 73, 8-aligned */
+	assert_int_equal(get32(r + 8), 0xc0000034);
+	assert_int_equal(get32(r + next + 8), 0xc0000034);
+	assert_string_equal(closed_reason, "");
+}
+
 /* An encrypted message the host never offered: the session ends. */
 static void
 test_transform(void **state)
@@ -739,6 +824,8 @@ main(void)
 		T(test_unknown_command, NULL),
 		T(test_tree_connect, NULL),
 		T(test_transform, NULL),
+		T(test_compound_create_close, NULL),
+		T(test_compound_create_fails, NULL),
 		T(test_validate_negotiate, "6.2.9200"),
 		T(test_validate_negotiate_311, "10.0.14393"),
 		cmocka_unit_test(test_sign_vectors),
