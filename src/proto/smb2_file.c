@@ -27,13 +27,17 @@
 #define SMB2_INFO_FILESYSTEM	2
 #define SMB2_INFO_LENGTH_MISMATCH	0xc0000004
 
+/* smb2_state's dirs and listed have a bit per slot of sc->files. */
+_Static_assert(SMB_MAX_FILES <= 16, "a uint16_t mask per file slot");
+
 #define FILE_ATTRIBUTE_DIRECTORY	0x00000010
 #define FILE_ATTRIBUTE_ARCHIVE		0x00000020
 #define FILE_ATTRIBUTE_NORMAL		0x00000080
 
 /*
  * The file of a FileId (2.2.14.1): both halves are the fid; all ones in a
- * related operation is the compound's last CREATE.  NULL: none.
+ * related operation is the compound's last CREATE (NULL if it failed).
+ * An unknown id is the last file opened, as smb_file_find() is lenient.
  */
 static struct smb_file *
 smb2_file(struct smb2_out *o, const uint8_t *id)
@@ -41,11 +45,23 @@ smb2_file(struct smb2_out *o, const uint8_t *id)
 	uint64_t per = smb_get64(id), vol = smb_get64(id + 8);
 
 	if (per == UINT64_MAX && vol == UINT64_MAX) {
-		if (!o->have_fid)
+		if (o->have_fid)
+			return smb_file_find(o->sc, o->fid);
+		if (o->create_status != SMB_OK)
 			return NULL;
-		return smb_file_find(o->sc, o->fid);
 	}
 	return smb_file_find(o->sc, (uint16_t)per);
+}
+
+/*
+ * The status for a request whose file is not there: in a compound after
+ * a CREATE that failed, that CREATE's (3.3.5.2.7.2, as Windows answers).
+ */
+static uint32_t
+smb2_no_file(const struct smb2_out *o)
+{
+	return o->create_status != SMB_OK ? o->create_status :
+	    SMB2_FILE_CLOSED;
 }
 
 static void
@@ -65,6 +81,7 @@ smb2_create(struct smb2_out *o, const struct smb2_req *r)
 	size_t		 nlen, n;
 	uint32_t	 status = SMB_OK, disp;
 	uint64_t	 now;
+	uint16_t	 bit;
 	uint8_t		*b;
 
 	if (r->bodylen < 56)
@@ -77,12 +94,23 @@ smb2_create(struct smb2_out *o, const struct smb2_req *r)
 	n = smb_utf16_ascii(name, nlen, ascii, sizeof(ascii));
 	smb_request_event(o->sc, "create", "name", (const uint8_t *)ascii, n);
 	disp = smb_get32(r->body + 36);
+	o->have_fid = 0;
 	if ((f = smb_file_open(o->sc, (uint16_t)r->tid, name, nlen, 1,
-	    &status)) == NULL)
-		return smb2_error(o, r, status != SMB_OK ? status :
-		    SMB_OBJECT_NAME_NOT_FOUND);
+	    &status)) == NULL) {
+		o->create_status = status != SMB_OK ? status :
+		    SMB_OBJECT_NAME_NOT_FOUND;
+		return smb2_error(o, r, o->create_status);
+	}
+	o->create_status = SMB_OK;
 	o->fid = f->fid;
 	o->have_fid = 1;
+	/* The share's root or FILE_DIRECTORY_FILE: a directory. */
+	bit = (uint16_t)(1u << (f - o->sc->files));
+	o->s->listed &= (uint16_t)~bit;
+	if (f->dce == NULL && (nlen == 0 || (smb_get32(r->body + 40) & 1)))
+		o->s->dirs |= bit;
+	else
+		o->s->dirs &= (uint16_t)~bit;
 	if ((b = smb2_body(o, 88)) == NULL)
 		return -1;
 	smb_put16(b, 89);
@@ -92,14 +120,16 @@ smb2_create(struct smb2_out *o, const struct smb2_req *r)
 		smb_put32(b + 56, FILE_ATTRIBUTE_NORMAL);
 	} else {
 		/* FILE_OPEN (1) of a file that is not there creates it here. */
-		smb_put32(b + 4, disp == 1 || disp == 3 ? 1 : 2);
+		smb_put32(b + 4, disp == 1 || disp == 3 || (o->s->dirs & bit) ?
+		    1 : 2);
 		now = host_filetime(event_now_usec());
 		smb_put64(b + 8, now);
 		smb_put64(b + 16, now);
 		smb_put64(b + 24, now);
 		smb_put64(b + 32, now);
 		smb_put64(b + 48, f->len);
-		smb_put32(b + 56, FILE_ATTRIBUTE_ARCHIVE);
+		smb_put32(b + 56, o->s->dirs & bit ? FILE_ATTRIBUTE_DIRECTORY :
+		    FILE_ATTRIBUTE_ARCHIVE);
 	}
 	smb2_put_fid(b + 64, f);
 	smb2_done(o, r, SMB_OK, 88);
@@ -118,7 +148,7 @@ smb2_close(struct smb2_out *o, const struct smb2_req *r)
 		return -1;
 	flags = smb_get16(r->body + 2);
 	if ((f = smb2_file(o, r->body + 8)) == NULL)
-		return smb2_error(o, r, SMB2_FILE_CLOSED);
+		return smb2_error(o, r, smb2_no_file(o));
 	if ((b = smb2_body(o, 60)) == NULL)
 		return -1;
 	smb_put16(b, 60);
@@ -167,7 +197,7 @@ smb2_read(struct smb2_out *o, const struct smb2_req *r)
 	want = smb_get32(r->body + 4);
 	off = smb_get64(r->body + 8);
 	if ((f = smb2_file(o, r->body + 16)) == NULL)
-		return smb2_error(o, r, SMB2_FILE_CLOSED);
+		return smb2_error(o, r, smb2_no_file(o));
 	if (want > SMB2_DATA_MAX)
 		want = SMB2_DATA_MAX;
 	if ((b = smb2_body(o, 16 + want)) == NULL)
@@ -221,7 +251,7 @@ smb2_write(struct smb2_out *o, const struct smb2_req *r)
 	if (smb2_buf(r, off, len, &data) == -1)
 		return -1;
 	if ((f = smb2_file(o, r->body + 16)) == NULL)
-		return smb2_error(o, r, SMB2_FILE_CLOSED);
+		return smb2_error(o, r, smb2_no_file(o));
 	/* A pipe's bytes are a message; a file's go where the client says. */
 	if (f->dce != NULL) {
 		if (len > 0 && smb_file_write(o->sc, f, data, len,
@@ -261,7 +291,7 @@ smb2_transceive(struct smb2_out *o, const struct smb2_req *r,
 	uint8_t		*b;
 
 	if ((f = smb2_file(o, r->body + 8)) == NULL)
-		return smb2_error(o, r, SMB2_FILE_CLOSED);
+		return smb2_error(o, r, smb2_no_file(o));
 	if (f->dce == NULL)
 		return smb2_error(o, r, SMB2_INVALID_DEVICE_REQUEST);
 	if (inlen > 0 && smb_file_write(o->sc, f, in, inlen, r->at + inoff) ==
@@ -345,11 +375,11 @@ smb2_ioctl(struct smb2_out *o, const struct smb2_req *r)
 
 /* A file information class (MS-FSCC 2.4) into b; its size, 0: unknown. */
 static size_t
-smb2_file_info(const struct smb_file *f, uint8_t cls, uint8_t *b)
+smb2_file_info(const struct smb_file *f, int dir, uint8_t cls, uint8_t *b)
 {
 	uint64_t now = host_filetime(event_now_usec());
-	uint32_t attr = f->dce != NULL ? FILE_ATTRIBUTE_NORMAL :
-	    FILE_ATTRIBUTE_ARCHIVE;
+	uint32_t attr = f->dce != NULL ? FILE_ATTRIBUTE_NORMAL : dir ?
+	    FILE_ATTRIBUTE_DIRECTORY : FILE_ATTRIBUTE_ARCHIVE;
 
 	switch (cls) {
 	case 4:		/* FileBasicInformation */
@@ -364,6 +394,7 @@ smb2_file_info(const struct smb_file *f, uint8_t cls, uint8_t *b)
 		smb_put64(b + 8, f->len);
 		smb_put32(b + 16, 1);
 		b[20] = f->dce != NULL;		/* a pipe: delete pending */
+		b[21] = (uint8_t)dir;
 		return 24;
 	case 6:		/* FileInternalInformation */
 		smb_put64(b, f->fid);
@@ -434,13 +465,13 @@ smb2_query_info(struct smb2_out *o, const struct smb2_req *r)
 	type = r->body[2];
 	cls = r->body[3];
 	if ((f = smb2_file(o, r->body + 24)) == NULL)
-		return smb2_error(o, r, SMB2_FILE_CLOSED);
+		return smb2_error(o, r, smb2_no_file(o));
 	if (type != SMB2_INFO_FILE && type != SMB2_INFO_FILESYSTEM)
 		return smb2_error(o, r, SMB_ACCESS_DENIED);
 	if ((b = smb2_body(o, 8 + 64)) == NULL)
 		return -1;
-	n = type == SMB2_INFO_FILE ? smb2_file_info(f, cls, b + 8) :
-	    smb2_fs_info(cls, b + 8);
+	n = type == SMB2_INFO_FILE ? smb2_file_info(f, (o->s->dirs >>
+	    (f - o->sc->files)) & 1, cls, b + 8) : smb2_fs_info(cls, b + 8);
 	if (n == 0)
 		return smb2_error(o, r, SMB2_INVALID_INFO_CLASS);
 	if (n > smb_get32(r->body + 4))
@@ -452,18 +483,83 @@ smb2_query_info(struct smb2_out *o, const struct smb2_req *r)
 	return 0;
 }
 
+/* Where a directory entry's name starts, per class (MS-FSCC 2.4); 0: none. */
+static size_t
+smb2_dirent_head(uint8_t cls)
+{
+	switch (cls) {
+	case 1:		return 64;	/* FileDirectoryInformation */
+	case 2:		return 68;	/* FileFullDirectoryInformation */
+	case 3:		return 94;	/* FileBothDirectoryInformation */
+	case 12:	return 12;	/* FileNamesInformation */
+	case 37:	return 104;	/* FileIdBothDirectoryInformation */
+	case 38:	return 80;	/* FileIdFullDirectoryInformation */
+	}
+	return 0;
+}
+
+/* One entry, a directory named name, at b; its length (8-aligned if more). */
+static size_t
+smb2_dirent(uint8_t cls, uint8_t *b, const char *name, int last)
+{
+	size_t	 head = smb2_dirent_head(cls), n;
+	uint64_t t = host_filetime(host_get()->boot_us);
+
+	n = smb_ascii_utf16(name, b + head, 8);
+	if (cls == 12)
+		smb_put32(b + 8, (uint32_t)n);
+	else {
+		smb_put64(b + 8, t);
+		smb_put64(b + 16, t);
+		smb_put64(b + 24, t);
+		smb_put64(b + 32, t);
+		smb_put32(b + 56, FILE_ATTRIBUTE_DIRECTORY);
+		smb_put32(b + 60, (uint32_t)n);
+	}
+	n = head + n;
+	if (!last) {
+		n = (n + 7) & ~(size_t)7;
+		smb_put32(b, (uint32_t)n);
+	}
+	return n;
+}
+
 /*
  * QUERY_DIRECTORY (2.2.33): what the client wrote to a share is taken
- * away as it is closed, so a directory holds nothing.
+ * away as it is closed, so a directory holds "." and "..", then no more.
  */
 int
 smb2_query_directory(struct smb2_out *o, const struct smb2_req *r)
 {
+	struct smb_file	*f;
+	uint8_t		 cls, *b;
+	uint16_t	 bit;
+	size_t		 n;
+
 	if (r->bodylen < 32)
 		return -1;
-	if (smb2_file(o, r->body + 8) == NULL)
-		return smb2_error(o, r, SMB2_FILE_CLOSED);
-	return smb2_error(o, r, SMB_NO_MORE_FILES);
+	cls = r->body[2];
+	if ((f = smb2_file(o, r->body + 8)) == NULL)
+		return smb2_error(o, r, smb2_no_file(o));
+	if (smb2_dirent_head(cls) == 0)
+		return smb2_error(o, r, SMB2_INVALID_INFO_CLASS);
+	bit = (uint16_t)(1u << (f - o->sc->files));
+	if (r->body[3] & 0x03)		/* RESTART_SCANS, RETURN_SINGLE_ENTRY */
+		o->s->listed &= (uint16_t)~bit;
+	if (f->dce != NULL || (o->s->listed & bit))
+		return smb2_error(o, r, SMB_NO_MORE_FILES);
+	if (smb_get32(r->body + 28) < 2 * 128)
+		return smb2_error(o, r, SMB_BUFFER_OVERFLOW);
+	if ((b = smb2_body(o, 8 + 2 * 128)) == NULL)
+		return -1;
+	o->s->listed |= bit;
+	n = smb2_dirent(cls, b + 8, ".", 0);
+	n += smb2_dirent(cls, b + 8 + n, "..", 1);
+	smb_put16(b, 9);
+	smb_put16(b + 2, SMB2_HDR + 8);
+	smb_put32(b + 4, (uint32_t)n);
+	smb2_done(o, r, SMB_OK, 8 + n);
+	return 0;
 }
 
 int

@@ -85,6 +85,8 @@ struct smb2_state {
 	uint8_t		 sign_key[16];
 	uint8_t		 preauth_conn[64];	/* 3.1.1: after the negotiate */
 	uint8_t		 preauth_sess[64];	/* ... and the session setup */
+	/* Per slot of sc->files: opened as a directory; listed already. */
+	uint16_t	 dirs, listed;
 	struct smb2_large large;
 };
 
@@ -118,6 +120,7 @@ struct smb2_out {
 	int		 nreplies;
 	uint16_t	 fid;		/* the last CREATE's, for related ops */
 	int		 have_fid;
+	uint32_t	 create_status;	/* ... or how it failed */
 };
 
 /* smb2.c */

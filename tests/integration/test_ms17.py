@@ -273,3 +273,38 @@ def test_nmap_ms17_010(sundew):
     d.wait_events("sundew.request", check="ms17-010")
     d.stop()
     assert d.events("sundew.exploit.detected") == []
+
+
+def test_smb1_clients(sundew):
+    """What SMB1 clients do with transactions: smbclient's share list
+    (srvsvc over TransactNmPipe) and workgroup list (RAP NetServerEnum2),
+    a directory listing (FIND_FIRST2) and the disk's size (QUERY_FS_INFO);
+    impacket's share list over SMB1."""
+    from impacket import smb
+    from impacket.smbconnection import SMBConnection
+    d = sundew()
+    nt1 = ["--option=client min protocol=NT1",
+           "--option=client max protocol=NT1"]
+    r = subprocess.run(["smbclient", "-L", "//127.0.0.1", "-N", *nt1],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = [line.split() for line in r.stdout.splitlines()]
+    host = [w for w in lines if len(w) == 2 and w[0] == "WORKGROUP"]
+    assert host and host[0][1] == "ACCOUNTING-PC3", r.stdout
+    r = subprocess.run(["smbclient", "//127.0.0.1/C$", "-N", *nt1, "-c",
+                        "ls"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    names = [line.split()[0] for line in r.stdout.splitlines()
+             if line.startswith("  ")]
+    assert names == [".", ".."], r.stdout
+    assert "blocks of size 4096. 1487291 blocks available" in r.stdout
+    c = SMBConnection("127.0.0.1", "127.0.0.1",
+                      preferredDialect=smb.SMB_DIALECT)
+    c.login("", "")
+    shares = [s["shi1_netname"][:-1] for s in c.listShares()]
+    assert shares == ["IPC$", "SharedDocs", "ADMIN$", "C$"]
+    c.close()
+    d.wait_events("sundew.request", function="NetServerEnum2")
+    d.stop()
+    assert not d.events("sundew.connection.close", reason="protocol_error")
+    assert d.events("sundew.exploit.detected") == []

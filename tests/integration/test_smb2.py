@@ -70,6 +70,11 @@ def test_smbclient_lists_shares(sundew, version, dialect):
     d.stop()
     assert negotiated(d) == [dialect]
     assert [e["reason"] for e in closes(d)] == ["peer_closed"]
+    # One login, its answers signed as the client requires on IPC$: an
+    # answer it cannot verify sends it back to log in anonymously.
+    logins = d.events("sundew.login.attempt", dst_port=445)
+    assert [(e["nt_response"], e["success"]) for e in logins] == [("", True)]
+    assert logins[0]["username"] != ""
     # The share list came through srvsvc over the \srvsvc pipe.
     creates = d.events("sundew.request", command="create")
     assert [e["name"] for e in creates] == ["srvsvc"]
@@ -119,6 +124,25 @@ def test_large_write_is_stored_whole(sundew):
         [(hashlib.sha256(data).hexdigest(), len(data))]
     assert [e["name"] for e in d.events("sundew.request", command="create")] \
         == ["drop.exe"]
+
+
+def test_smbclient_puts_and_lists_a_share(sundew, tmp_path):
+    d = sundew()
+    data = sample(200_000, 12)
+    (tmp_path / "tool.exe").write_bytes(data)
+    r = subprocess.run(["smbclient", "//127.0.0.1/SharedDocs", "-N", "-c",
+                        "put tool.exe; ls"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    # What was written is taken away at close: "." and ".." are left.
+    names = [line.split()[0] for line in r.stdout.splitlines()
+             if line.startswith("  ") and " D " in line]
+    assert names == [".", ".."], r.stdout
+    assert "blocks of size 4096" in r.stdout
+    ev = d.wait_events("sundew.file.stored", dst_port=445)
+    d.stop()
+    assert [(e["sha256"], e["size"]) for e in ev] == \
+        [(hashlib.sha256(data).hexdigest(), len(data))]
 
 
 def test_huge_write_keeps_memory_capped(sundew):

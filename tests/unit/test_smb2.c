@@ -30,6 +30,7 @@
 #include "sensor.h"
 #include "smb.h"
 #include "smb_int.h"
+#include "smb2_int.h"
 
 static struct config		 conf;
 static struct event_base	*base;
@@ -488,7 +489,7 @@ test_compound_bounds(void **state)
 
 	cmd(&m, 0x0d, 1, 1, 0, echo, 4);
 	cmd(&m, 0x0d, 2, 1, 0, echo, 4);
-	put32(m.b + 20, 80);			/* past the second */
+	put32(m.b + 20, 144);			/* past the frame's end */
 	send_msg(&m);
 	assert_int_equal(recv_msg(r, sizeof(r)), -1);
 	assert_string_equal(closed_reason, "protocol_error");
@@ -500,9 +501,11 @@ test_compound_unaligned(void **state)
 	struct msg	m = { .len = 0 };
 	uint8_t		r[512];
 
+	/* The second ECHO right after the first, at 68: not 8-aligned. */
 	cmd(&m, 0x0d, 1, 1, 0, echo, 4);
-	cmd(&m, 0x0d, 2, 1, 0, echo, 4);
+	memcpy(m.b + 68, m.b, 68);
 	put32(m.b + 20, 68);
+	m.len = 136;
 	send_msg(&m);
 	assert_int_equal(recv_msg(r, sizeof(r)), -1);
 	assert_string_equal(closed_reason, "protocol_error");
@@ -585,6 +588,91 @@ test_tree_connect(void **state)
 	assert_non_null(event_with("\"path\":\"\\\\\\\\h\\\\ipc$\""));
 }
 
+/* A TREE_CONNECT to \\\\h\\IPC$; its answer's TreeId. */
+static uint32_t
+tree_ipc(void)
+{
+	static const char path[] = "\\\\h\\IPC$";
+	struct msg	m = { .len = 0 };
+	uint8_t		body[64], r[256];
+	size_t		j, n = strlen(path);
+
+	memset(body, 0, sizeof(body));
+	put16(body, 9);
+	put16(body + 4, 64 + 8);
+	put16(body + 6, (uint16_t)(2 * n));
+	for (j = 0; j < n; j++)
+		body[8 + 2 * j] = (uint8_t)path[j];
+	cmd(&m, 0x03, 1, 1, 0, body, 8 + 2 * n);
+	send_msg(&m);
+	assert_true(recv_msg(r, sizeof(r)) >= 64 + 16);
+	assert_int_equal(get32(r + 8), 0);
+	return get32(r + 36);
+}
+
+/* CREATE of pipe, then a related CLOSE of "the file just opened". */
+static ssize_t
+create_close(const char *pipe, uint32_t tid, uint8_t *r, size_t cap)
+{
+	struct msg	m = { .len = 0 };
+	uint8_t		body[128], cl[24];
+	size_t		j, n = strlen(pipe);
+	uint8_t		*h;
+
+	memset(body, 0, sizeof(body));
+	put16(body, 57);
+	put16(body + 44, 64 + 56);
+	put16(body + 46, (uint16_t)(2 * n));
+	for (j = 0; j < n; j++)
+		body[56 + 2 * j] = (uint8_t)pipe[j];
+	h = cmd(&m, 0x05, 20, 1, 0, body, 56 + 2 * n);
+	put32(h + 36, tid);
+	memset(cl, 0, sizeof(cl));
+	put16(cl, 24);
+	memset(cl + 8, 0xff, 16);
+	cmd(&m, 0x06, 21, 1, 4, cl, 24);
+	send_msg(&m);
+	return recv_msg(r, cap);
+}
+
+/* A compound CREATE + CLOSE: both answered, the CLOSE of the new file. */
+static void
+test_compound_create_close(void **state)
+{
+	uint8_t		r[1024];
+	uint32_t	tid = tree_ipc();
+	ssize_t		rl;
+	size_t		next;
+
+	rl = create_close("srvsvc", tid, r, sizeof(r));
+	next = get32(r + 20);
+	assert_int_equal(next, 64 + 88);
+	assert_int_equal(get32(r + 8), 0);
+	assert_int_equal(get32(r + 36), tid);
+	assert_int_not_equal(get32(r + 64 + 64), 0);	/* FileId */
+	assert_int_equal(rl, (ssize_t)(next + 64 + 60));
+	assert_int_equal(get32(r + next + 8), 0);
+	assert_int_equal(get32(r + next + 24), 21);
+	assert_int_equal(get32(r + next + 36), tid);	/* related: kept */
+	assert_non_null(event_with("\"name\":\"srvsvc\""));
+}
+
+/* ... and when the CREATE fails, the CLOSE fails the same way. */
+static void
+test_compound_create_fails(void **state)
+{
+	uint8_t		r[1024];
+	uint32_t	tid = tree_ipc();
+	size_t		next;
+
+	create_close("nosuchpipe", tid, r, sizeof(r));
+	next = get32(r + 20);
+	assert_int_equal(next, 64 + 16);	/* 73, 8-aligned */
+	assert_int_equal(get32(r + 8), 0xc0000034);
+	assert_int_equal(get32(r + next + 8), 0xc0000034);
+	assert_string_equal(closed_reason, "");
+}
+
 /* An encrypted message the host never offered: the session ends. */
 static void
 test_transform(void **state)
@@ -599,6 +687,118 @@ test_transform(void **state)
 	send_msg(&m);
 	assert_int_equal(recv_msg(r, sizeof(r)), -1);
 	assert_string_equal(closed_reason, "encrypted");
+}
+
+/* An IOCTL on the FileId of the compound's last CREATE (all ones). */
+static ssize_t
+ioctl(uint32_t ctl, const uint8_t *in, size_t inlen, uint32_t maxout,
+    uint8_t *r, size_t cap)
+{
+	struct msg	m = { .len = 0 };
+	uint8_t		body[256];
+
+	memset(body, 0, sizeof(body));
+	put16(body, 57);
+	put32(body + 4, ctl);
+	memset(body + 8, 0xff, 16);
+	put32(body + 24, 64 + 56);
+	put32(body + 28, (uint32_t)inlen);
+	put32(body + 44, maxout);
+	put32(body + 48, 1);			/* SMB2_0_IOCTL_IS_FSCTL */
+	memcpy(body + 56, in, inlen);
+	cmd(&m, 0x0b, 3, 1, 0, body, 56 + inlen);
+	send_msg(&m);
+	return recv_msg(r, cap);
+}
+
+/* VALIDATE_NEGOTIATE_INFO says what the negotiate said (3.0). */
+static void
+test_validate_negotiate(void **state)
+{
+	static const uint16_t	d[] = { 0x0202, 0x0210, 0x0300 };
+	struct msg		m = { .len = 0 };
+	uint8_t			body[512], neg[4096], r[512], in[64];
+	size_t			n;
+
+	n = negotiate(body, d, 3, NULL, 0, 0);
+	put32(body + 8, 0x20);			/* directory leasing */
+	cmd(&m, 0, 1, 1, 0, body, n);
+	send_msg(&m);
+	assert_true(recv_msg(neg, sizeof(neg)) > 128);
+	assert_int_equal(get16(neg + 64 + 4), 0x0300);
+	memset(in, 0, sizeof(in));
+	put32(in, 0x20);
+	memcpy(in + 4, "client-guid-0001", 16);
+	put16(in + 20, 1);
+	put16(in + 22, 3);
+	memcpy(in + 24, "\x02\x02\x10\x02\x00\x03", 6);
+	assert_int_equal(ioctl(0x00140204, in, 30, 24, r, sizeof(r)),
+	    64 + 48 + 24);
+	assert_int_equal(get32(r + 8), 0);
+	assert_int_equal(get32(r + 64 + 32), 64 + 48);	/* OutputOffset */
+	assert_int_equal(get32(r + 64 + 36), 24);
+	assert_memory_equal(r + 112, neg + 64 + 24, 4);	/* capabilities */
+	assert_true(get32(r + 112) & 0x20);
+	assert_memory_equal(r + 116, neg + 64 + 8, 16);	/* server GUID */
+	assert_int_equal(get16(r + 132), 1);
+	assert_int_equal(get16(r + 134), 0x0300);
+	/* DFS referrals: the host is no DFS root. */
+	assert_int_equal(ioctl(0x00060194, in, 4, 1024, r, sizeof(r)),
+	    64 + 9);
+	assert_int_equal(get32(r + 8), 0xc0000225);
+}
+
+/* On 3.1.1 the preauth hash protects the negotiate: Windows hangs up. */
+static void
+test_validate_negotiate_311(void **state)
+{
+	struct msg	m = { .len = 0 };
+	uint8_t		body[512], ctx[128], r[4096], in[64];
+	size_t		n;
+
+	n = negotiate(body, all, 5, ctx, contexts(ctx, 1), 2);
+	cmd(&m, 0, 1, 1, 0, body, n);
+	send_msg(&m);
+	assert_true(recv_msg(r, sizeof(r)) > 128);
+	memset(in, 0, sizeof(in));
+	assert_int_equal(ioctl(0x00140204, in, 24, 24, r, sizeof(r)), -1);
+	assert_string_equal(closed_reason, "validate_negotiate");
+}
+
+/*
+ * Signatures against an independent implementation (Python's hmac and
+ * cryptography's CMAC) under RFC 4493's key, of an ECHO answer.
+ */
+static void
+test_sign_vectors(void **state)
+{
+	static const uint8_t	key[16] = { 0x2b, 0x7e, 0x15, 0x16, 0x28,
+	    0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c };
+	static const uint8_t	hmac[16] = { 0xcb, 0x99, 0x32, 0x6a, 0x43,
+	    0xe0, 0x56, 0x93, 0xfc, 0xd9, 0xe5, 0xee, 0xd8, 0x3e, 0x5c, 0x10 };
+	static const uint8_t	cmac[16] = { 0x63, 0xea, 0xb9, 0xb8, 0x8d,
+	    0x37, 0x4c, 0x9c, 0x2b, 0x2f, 0x00, 0xd2, 0xec, 0xbb, 0x48, 0x3c };
+	struct smb2_state	s;
+	uint8_t			msg[68];
+	int			i;
+
+	for (i = 0; i < 2; i++) {
+		memset(&s, 0, sizeof(s));
+		memset(msg, 0, sizeof(msg));
+		memcpy(msg, "\xfeSMB", 4);
+		msg[4] = 64;
+		msg[12] = 0x0d;
+		msg[14] = 1;
+		msg[16] = 1;
+		msg[24] = 7;
+		msg[64] = 4;
+		memset(msg + 48, 0xaa, 16);	/* whatever was there */
+		s.signing = i == 0 ? SMB2_SIGN_HMAC : SMB2_SIGN_CMAC;
+		memcpy(s.sign_key, key, 16);
+		assert_int_equal(smb2_sign(&s, msg, sizeof(msg)), 0);
+		assert_int_equal(msg[16], 1 | 8);
+		assert_memory_equal(msg + 48, i == 0 ? hmac : cmac, 16);
+	}
 }
 
 #define T(f, v)	cmocka_unit_test_prestate_setup_teardown(f, setup, \
@@ -624,6 +824,11 @@ main(void)
 		T(test_unknown_command, NULL),
 		T(test_tree_connect, NULL),
 		T(test_transform, NULL),
+		T(test_compound_create_close, NULL),
+		T(test_compound_create_fails, NULL),
+		T(test_validate_negotiate, "6.2.9200"),
+		T(test_validate_negotiate_311, "10.0.14393"),
+		cmocka_unit_test(test_sign_vectors),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
