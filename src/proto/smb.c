@@ -130,7 +130,8 @@ smb_close(struct conn *c, void *arg)
 int
 smb_send(struct smb_conn *sc, const void *msg, size_t len)
 {
-	static uint8_t	frame[4 + 16384];
+	/* Room for any SMB1 reply and an SMB 2.0.2 one of 64 KiB. */
+	static uint8_t	frame[4 + 65536 + 512];
 	uint8_t		hdr[4];
 
 	if (len > 0xffffff)
@@ -142,7 +143,9 @@ smb_send(struct smb_conn *sc, const void *msg, size_t len)
 	/*
 	 * A peer that went away shows at the next read, which ends the
 	 * session for what it is: not a protocol error of the client's.
-	 * Small replies (most) go out in one write, one segment.
+	 * A reply goes out in one write: a header alone ahead of its body
+	 * would be a small segment that Nagle's algorithm makes the rest
+	 * wait behind.
 	 */
 	if (len <= sizeof(frame) - 4) {
 		memcpy(frame, hdr, 4);
