@@ -16,7 +16,12 @@ Measured in one run on loopback, with the load generator bench_load:
 7. with ../shared/corpora: 1,000 downloads held in flight by a slow local
    HTTP server (each asked for by libemu's URL shellcode with a URL of its
    own), the sensors' memory per running download, and the connection
-   rate of (2) again, runs alternating with (1) as before, meanwhile.
+   rate of (2) again, runs alternating with (1) as before, meanwhile;
+8. whole SMB1 sessions on 445 (bench_smb: negotiate, session setup, tree
+   connect IPC$, open \\lsarpc, DCERPC bind, one request, close) a
+   second, as a ratio to the generic connection rate of runs alternating
+   with them, and the sensors' memory per open SMB session (held after
+   the bind).
 
 Then sundew is stopped and its JSON log must hold one
 sundew.connection.close event per connection completed in (2).
@@ -78,6 +83,16 @@ TARGET_BYTES_PER_SHELL = 64 * 1024
 BIND_SHELLCODE = "libemu_00_win32-bind-exitfunc-seh-lport-4444-size-317-" \
     "encoder-none.bin"
 SHELL_PORTS = 20000     # the shells listen on SHELL_PORTS + i
+# SMB1 sessions: their runs, the generic runs they alternate with and the
+# held sessions come from nets of their own.
+SMB_PORT = 445
+SMB_NET = 12
+SMB_GENERIC_NET = 22
+SMB_HOLD_NET = 13
+TARGET_SMB_RATIO = 0.50
+TARGET_BYTES_PER_SMB = 16 * 1024
+SMB_RATE_RE = re.compile(
+    r"completed (\d+) in ([0-9.]+) s = (\d+) sessions/s, errors (\d+)")
 CORPORA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                        "shared", "corpora")
 
@@ -554,6 +569,65 @@ def log_count(datadir, port, net=SUNDEW_NET):
     return per_run, total, files
 
 
+def smb_rate_once(args, seconds, k):
+    """One bench_smb rate run of whole SMB1 sessions: completed, rate,
+    errors."""
+    cmd = [args.smb, "rate", "-c", str(args.concurrency), "-t",
+           str(seconds), "-s", run_sources(SMB_NET, k), "127.0.0.1",
+           str(SMB_PORT)]
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True,
+                             timeout=seconds + 60)
+    except subprocess.TimeoutExpired as e:
+        raise BenchError(f"{' '.join(cmd)}: did not finish") from e
+    m = SMB_RATE_RE.search(res.stdout)
+    if res.returncode != 0 or m is None:
+        raise BenchError(f"{' '.join(cmd)}: status {res.returncode}: "
+                         f"{res.stdout.strip()} {res.stderr.strip()}")
+    note(args, m.group(0))
+    return {"k": k, "completed": int(m.group(1)), "rate": int(m.group(3)),
+            "errors": int(m.group(4))}
+
+
+def smb_measure(args, proc, sensors):
+    """SMB1 sessions a second against generic connections a second, runs
+    in turn (both as their load generator counts them), then the memory
+    of args.smb_sessions SMB sessions held open after their bind."""
+    say(f"smb: warm-up, then {args.runs} runs of {args.seconds} s of whole "
+        f"SMB1 sessions on {SMB_PORT} and of generic connections in turn")
+    gen = [rate_once(args, args.port, 1, SMB_GENERIC_NET, 0)]
+    smb = [smb_rate_once(args, 1, 0)]
+    for k in range(1, args.runs + 1):
+        gen.append(rate_once(args, args.port, args.seconds, SMB_GENERIC_NET,
+                             k))
+        smb.append(smb_rate_once(args, args.seconds, k))
+    res = {"generic": rate_summary("generic connections", gen),
+           "sessions": rate_summary("SMB1 sessions", smb)}
+    base = rss_settled(sensors)
+    cmd = [args.smb, "hold", "-n", str(args.smb_sessions), "-s",
+           f"127.{SMB_HOLD_NET}.0.1-127.{SMB_HOLD_NET}.255.254", "-w", "60",
+           "127.0.0.1", str(SMB_PORT)]
+    hold = subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        line = read_line(hold, 300, "bench_smb hold")
+        m = HOLD_RE.search(line)
+        if m is None:
+            raise BenchError(f"bench_smb hold: unexpected '{line}'")
+        held, errors = int(m.group(1)), int(m.group(3))
+        time.sleep(1)
+        rss = rss_kib(sensors)
+    finally:
+        hold.stdin.close()
+        stop(hold)
+    res.update(held=held, hold_errors=errors, rss_before=base,
+               rss_after=rss,
+               per_session=(rss - base) * 1024 / held if held else None)
+    say(f"  {held} SMB sessions held (errors {errors}), sensor RSS {base} "
+        f"-> {rss} KiB")
+    return res
+
+
 def sundew_measure(args, hard, workdir, tport):
     datadir = os.path.join(workdir, "data")
     logpath = os.path.join(workdir, "sundew.out")
@@ -576,6 +650,7 @@ def sundew_measure(args, hard, workdir, tport):
         res["sensors_how"] = how
         res["trivial"], sd_runs = rate_measure(args, tport, args.port,
                                                datadir)
+        res["smb"] = smb_measure(args, proc, sensors)
         if args.slow_port:
             res["dl"] = downloads_measure(args, proc, sensors, tport,
                                           datadir)
@@ -879,6 +954,22 @@ def report(args, triv, sd, hard, sc=None, sh=None):
                      f"< {TARGET_DOWNLOAD_BYTES // 1024} KiB",
                      verdict(dl["per_download"] < TARGET_DOWNLOAD_BYTES)))
 
+    smb = sd["smb"]
+    smb_ratio = (smb["sessions"]["median"] / smb["generic"]["median"]
+                 if smb["generic"]["median"] else 0)
+    rows.append(("SMB1 sessions/s (vs generic conn/s)",
+                 f"{smb['sessions']['median']:.0f}",
+                 f"{smb['generic']['median']:.0f} (generic)",
+                 f"{smb_ratio:.0%}", f">= {TARGET_SMB_RATIO:.0%}",
+                 verdict(smb_ratio >= TARGET_SMB_RATIO and
+                         smb["sessions"]["errors"] == 0)))
+    per = smb["per_session"]
+    rows.append((f"memory per open SMB session ({smb['held']})",
+                 "n/a" if per is None else f"{per / 1024:.2f} KiB", "-", "-",
+                 f"< {TARGET_BYTES_PER_SMB // 1024} KiB",
+                 verdict(per is not None and per < TARGET_BYTES_PER_SMB and
+                         smb["held"] == args.smb_sessions)))
+
     if sc is not None:
         rows.append(("pre-filter MB/s, pcap traffic",
                      f"{sc['prefilter']:.0f}", f"{sc['memchr']:.0f} (memchr)",
@@ -918,6 +1009,13 @@ def report(args, triv, sd, hard, sc=None, sh=None):
     say(f"log: {total} sundew.connection.close events in "
         f"{len(files)} file(s) under {sd['datadir']}/log, {ours} from the "
         "rate runs")
+    say("smb: a session is negotiate, anonymous session setup, tree "
+        "connect IPC$, NT create \\lsarpc, DCERPC bind (write and read "
+        "AndX), one request and its response, close, each step awaited; "
+        "both rates as their load generators count them, errors: SMB "
+        f"{smb['sessions']['errors']}, generic {smb['generic']['errors']}; "
+        "memory per SMB session is the sensors' VmRSS after minus before, "
+        "over the sessions held after their bind")
     say(f"memory: VmRSS of the sensor processes ({sd['sensors_how']}), "
         "after minus before, per connection held by sundew (its sockets)")
     if dl is not None:
@@ -954,6 +1052,8 @@ def parse_args(argv):
     ap.add_argument("--concurrency", type=int, default=128)
     ap.add_argument("--idle", type=int, default=10000)
     ap.add_argument("--max", type=int, default=50000)
+    ap.add_argument("--smb-sessions", type=int, default=2000,
+                    help="SMB sessions held for their memory")
     ap.add_argument("--shells", type=int, default=1000,
                     help="bind shells held open for their memory")
     ap.add_argument("--keep", action="store_true",
@@ -984,7 +1084,8 @@ def preflight(name, paths):
 
 def main(argv):
     args = parse_args(argv)
-    hard = preflight("bench", (args.sundew, args.load, os.path.join(
+    args.smb = os.path.join(args.build, "bench", "bench_smb")
+    hard = preflight("bench", (args.sundew, args.load, args.smb, os.path.join(
         args.build, "bench", "bench_trivial")))
     if hard is None:
         return 2

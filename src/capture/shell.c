@@ -36,6 +36,7 @@
 #include "egress.h"
 #include "event.h"
 #include "listen.h"
+#include "host.h"
 #include "log.h"
 #include "sc_cmd.h"
 #include "sensor.h"
@@ -318,9 +319,10 @@ shell_session(struct shell *sh)
 	ops.command = shell_command;
 	ops.host = shell_host;
 	ops.arg = sh;
-	host.name = shell.conf->host_name;
-	host.version = shell.conf->host_version;
-	host.system_root = shell.conf->host_system_root;
+	/* host.c's, which the SMB emulator shows too. */
+	host.name = host_get()->name;
+	host.version = host_get()->version;
+	host.system_root = host_get()->system_root;
 	capture_attacker(&sh->origin, attacker, sizeof(attacker));
 	if (sh->ev != NULL)
 		event_free(sh->ev);
@@ -345,7 +347,7 @@ shell_session(struct shell *sh)
 	evtimer_add(sh->idle, &tv);
 	event_add(sh->ev, NULL);
 	sh->reading = 1;
-	n = sc_cmd_banner(shell.conf->host_version, banner, sizeof(banner));
+	n = sc_cmd_banner(host.version, banner, sizeof(banner));
 	evbuffer_add(sh->out, banner, n);
 	shell_prompt(sh);
 	if (shell_flush(sh) == -1)

@@ -74,6 +74,12 @@ static const struct config_key config_keys[] = {
 	KSTR("host.version", CONFIG_T_WINVER, host_version, "5.1.2600"),
 	KSTR("host.system_root", CONFIG_T_WINPATH, host_system_root,
 	    "C:\\WINDOWS"),
+	KSTR("host.guid", CONFIG_T_GUID, host_guid, ""),
+	KSTR("host.dns_domain", CONFIG_T_DNSNAME, host_dns_domain, ""),
+	KSTR("host.share", CONFIG_T_SHARE, host_share, "SharedDocs"),
+	/* Up since this long before the daemon started; 0: a few days. */
+	KNUM("host.uptime", CONFIG_T_DURATION, host_uptime, 0,
+	    10 * 365 * 86400, 0),
 	KNUM("shell.listen_timeout", CONFIG_T_DURATION, shell_listen_timeout,
 	    1, 86400, 180),
 	KNUM("shell.session_timeout", CONFIG_T_DURATION,
@@ -326,6 +332,9 @@ config_set(struct config_ctx *ctx, const struct config_ref *ref,
 	case CONFIG_T_NETBIOS:
 	case CONFIG_T_WINVER:
 	case CONFIG_T_WINPATH:
+	case CONFIG_T_GUID:
+	case CONFIG_T_DNSNAME:
+	case CONFIG_T_SHARE:
 	case CONFIG_T_FILE:
 		rc = config_value_set_string(ctx, ref->key, name, node, line);
 		break;
@@ -990,6 +999,9 @@ config_free(struct config *conf)
 	free(conf->host_domain);
 	free(conf->host_version);
 	free(conf->host_system_root);
+	free(conf->host_guid);
+	free(conf->host_dns_domain);
+	free(conf->host_share);
 	free(conf->download_source_address);
 	free(conf->download_allow);
 	free(conf->download_connect_to);
@@ -1078,6 +1090,9 @@ config_dump_key(FILE *fp, const struct config *conf,
 	case CONFIG_T_NETBIOS:
 	case CONFIG_T_WINVER:
 	case CONFIG_T_WINPATH:
+	case CONFIG_T_GUID:
+	case CONFIG_T_DNSNAME:
+	case CONFIG_T_SHARE:
 	case CONFIG_T_FILE:
 	case CONFIG_T_ADDR:
 		config_dump_string(fp, *(char *const *)(const void *)field);

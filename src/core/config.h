@@ -75,6 +75,10 @@ struct config {
 	char		*host_domain;		/* workgroup or domain */
 	char		*host_version;		/* "5.1.2600" */
 	char		*host_system_root;	/* "C:\\WINDOWS" */
+	char		*host_guid;		/* "": derived from the names */
+	char		*host_dns_domain;	/* "": a workgroup */
+	char		*host_share;		/* the disk share, "SharedDocs" */
+	uint32_t	 host_uptime;		/* seconds, 0: derived */
 
 	/* shell.*: bind and connect-back shells */
 	uint32_t	 shell_listen_timeout;	/* seconds a bind waits */

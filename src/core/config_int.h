@@ -36,6 +36,9 @@ enum config_type {
 	CONFIG_T_NETBIOS,	/* host.name, host.domain: a NetBIOS name */
 	CONFIG_T_WINVER,	/* host.version: a version cmd.exe knows */
 	CONFIG_T_WINPATH,	/* host.system_root: C:\NAME\... */
+	CONFIG_T_GUID,		/* host.guid: "" or a GUID's text form */
+	CONFIG_T_DNSNAME,	/* host.dns_domain: "" or a DNS name */
+	CONFIG_T_SHARE,		/* host.share: a disk share's name */
 	CONFIG_T_FILE,		/* an absolute path, read before the chroot */
 	CONFIG_T_ADDR,		/* char *: "" or an IPv4 or IPv6 address */
 	CONFIG_T_CIDRS,		/* download.allow */

@@ -20,7 +20,7 @@
 #include "addr.h"
 #include "config.h"
 #include "config_int.h"
-#include "sc_cmd.h"
+#include "host.h"
 
 #define CONFIG_VALUE_MAX	1024		/* a scalar value */
 #define CONFIG_USER_MAX		32		/* user: */
@@ -375,7 +375,7 @@ config_check_string(enum config_type type, const char *s)
 	const char	*p, *comp;
 	size_t		 len = strlen(s);
 
-	if (len == 0)
+	if (len == 0 && type != CONFIG_T_GUID && type != CONFIG_T_DNSNAME)
 		return "must not be empty";
 	for (p = s; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
@@ -407,9 +407,36 @@ config_check_string(enum config_type type, const char *s)
 				    "'_' (a NetBIOS name)";
 		break;
 	case CONFIG_T_WINVER:
-		if (!sc_cmd_version_known(s))
-			return "expected 5.0.2195 (Windows 2000), 5.1.2600 "
-			    "(XP) or 5.2.3790 (Server 2003)";
+		if (!host_version_known(s))
+			return HOST_VERSIONS_TEXT;
+		break;
+	case CONFIG_T_GUID:
+		if (len > 0 && host_guid_parse(s, NULL) == -1)
+			return "expected a GUID such as "
+			    "4a6f7e52-93c1-4d2b-8e0f-1b2c3d4e5f60, or \"\"";
+		break;
+	case CONFIG_T_DNSNAME:
+		/* The host's own name and a dot come before it: 63 in all. */
+		if (len > 48)
+			return "longer than 48 characters (a DNS domain)";
+		for (p = s; *p != '\0'; p++)
+			if (!isalnum((unsigned char)*p) && *p != '-' &&
+			    *p != '.')
+				return "may hold only letters, digits, '-' and "
+				    "'.' (a DNS domain)";
+		if (len > 0 && (s[0] == '.' || s[len - 1] == '.' ||
+		    strstr(s, "..") != NULL))
+			return "expected a DNS domain such as corp.example.com";
+		break;
+	case CONFIG_T_SHARE:
+		/* RAP's NetShareEnum has 13 bytes for a name. */
+		if (len > 12)
+			return "longer than 12 characters (a share name)";
+		for (p = s; *p != '\0'; p++)
+			if (!isalnum((unsigned char)*p) && *p != '-' &&
+			    *p != '_')
+				return "may hold only letters, digits, '-' and "
+				    "'_' (a share name)";
 		break;
 	case CONFIG_T_WINPATH:
 		if (len > 48 || toupper((unsigned char)s[0]) != 'C' ||

@@ -32,6 +32,7 @@ struct host {
 	char		 domain[16];	/* workgroup or domain, upper case */
 	char		 dns_name[64];	/* "accounting-pc3", lower case */
 	char		 dns_domain[64];	/* "" in a workgroup */
+	char		 version[16];	/* "5.1.2600", as configured */
 	uint8_t		 major, minor;	/* 5.1 */
 	uint16_t	 build;		/* 2600 */
 	char		 native_os[64];	/* SMB1 NativeOS: "Windows 5.1" */
@@ -59,5 +60,21 @@ uint64_t		 host_filetime(int64_t usec);
  * domain names, timestamp) into buf; its length, 0 if cap is too small.
  */
 size_t			 host_ntlm_target_info(uint8_t *buf, size_t cap);
+
+/* The versions host.version may take, for the configuration's checks. */
+int			 host_version_known(const char *version);
+#define HOST_VERSIONS_TEXT \
+	"expected 5.0.2195 (Windows 2000), 5.1.2600 (XP), 5.2.3790 (Server " \
+	"2003), 6.0.6002 (Server 2008), 6.1.7601 (7), 6.2.9200 (Server " \
+	"2012), 6.3.9600 (Server 2012 R2), 10.0.14393 (Server 2016), " \
+	"10.0.17763 (Server 2019), 10.0.18362 or 10.0.18363 (10 1903, 1909)"
+/* A GUID's text form ("{...}" or bare) into guid (NULL: check); 0 or -1. */
+int			 host_guid_parse(const char *text, uint8_t *guid);
+/*
+ * cmd.exe's banner for a version (an unknown one: XP's): its two lines
+ * and the blank line after them; its length, 0 if len is too small.
+ */
+size_t			 host_cmd_banner(const char *version, char *buf,
+			    size_t len);
 
 #endif

@@ -27,6 +27,7 @@
 #include "event.h"
 #include "connlimit.h"
 #include "egress.h"
+#include "host.h"
 #include "listen.h"
 #include "log.h"
 #include "parent.h"
@@ -648,6 +649,12 @@ parent_run(const struct config *conf, int foreground, int verbose)
 	pr.analyser.kind = PROC_ANALYSER;
 	pr.analyser.ctl = -1;
 	log_init("parent", 1, verbose);
+	/*
+	 * Here, before the fork, so that every sensor and each one that
+	 * replaces it says the same boot time.
+	 */
+	if (host_init(conf) == -1)
+		return 1;
 	if (sandbox_prepare(conf->user, conf->data_dir, conf->seccomp, &pr.sb,
 	    err, sizeof(err)) == -1) {
 		fprintf(stderr, "sundew: %s\n", err);

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "conn.h"
 #include "event.h"
+#include "host.h"
 #include "link.h"
 #include "listen.h"
 #include "log.h"
@@ -563,6 +564,9 @@ sensor_main(const struct sensor_args *a)
 	    sensor_analyser_msg, NULL);
 	sensor_sched_batch();
 	capture_init(a->conf);
+	/* Again in case of a sensor run alone; the parent's boot time stays. */
+	if (host_init(a->conf) == -1)
+		fatalx("host configuration");
 	sandbox_enter(a->sandbox, a->sandbox->empty_dir, SANDBOX_SENSOR);
 	capture_start(sensor.base);
 

@@ -26,6 +26,20 @@ struct ntlm_state {
 	uint8_t		stage;		/* 0: nothing yet, 1: challenged, 2: done */
 	uint8_t		spnego;		/* the client wraps NTLMSSP in SPNEGO */
 	uint32_t	flags;		/* the client's negotiate flags */
+	/* The login of NTLM_DONE was anonymous (MS-NLMP 3.2.5.1.2). */
+	uint8_t		anonymous;
+	/*
+	 * It named a user but proved no password (no NT response, as
+	 * smbclient -N sends the Unix user): Windows makes it a guest.
+	 */
+	uint8_t		guest;
+	/*
+	 * The ExportedSessionKey of NTLM_DONE (MS-NLMP 3.4.5.1), known only
+	 * for a login without an NT response (its SessionBaseKey is 16 zero
+	 * bytes): SMB2 signs that session's answers with it.
+	 */
+	uint8_t		session_key[16];
+	uint8_t		has_key;
 };
 
 /* The most a security blob sent back can take. */

@@ -1,6 +1,8 @@
 #include <string.h>
 
+#include "dcerpc.h"
 #include "proto.h"
+#include "smb.h"
 
 /*
  * The ports of a stock Nepenthes install (DESIGN.md section 2).  The last
@@ -13,17 +15,17 @@ const struct service_def proto_table[] = {
 	{ "wins",	 SERVICE_TCP, { 42 },			NULL },
 	{ "http",	 SERVICE_TCP, { 80 },			NULL },
 	{ "pop3",	 SERVICE_TCP, { 110, 995 },		NULL },
-	{ "dcerpc",	 SERVICE_TCP, { 135, 1025 },		NULL },
-	{ "netbios-ssn", SERVICE_TCP, { 139 },			NULL },
+	{ "dcerpc",	 SERVICE_TCP, { 135, 1025 },		&service_dcerpc },
+	{ "netbios-ssn", SERVICE_TCP, { 139 },			&service_netbios },
 	{ "imap",	 SERVICE_TCP, { 143, 993 },		NULL },
 	{ "https",	 SERVICE_TCP, { 443 },			NULL },
-	{ "smb",	 SERVICE_TCP, { 445 },			NULL },
+	{ "smb",	 SERVICE_TCP, { 445 },			&service_smb },
 	{ "sasser-ftpd", SERVICE_TCP, { 1023, 5554 },		NULL },
-	{ "msmq",	 SERVICE_TCP, { 2103, 2105, 2107 },	NULL },
+	{ "msmq",	 SERVICE_TCP, { 2103, 2105, 2107 },	&service_dcerpc },
 	{ "bagle",	 SERVICE_TCP, { 2745 },			NULL },
 	{ "mydoom",	 SERVICE_TCP, { 3127 },			NULL },
 	{ "optix",	 SERVICE_TCP, { 3140 },			NULL },
-	{ "msdtc",	 SERVICE_TCP, { 3372 },			NULL },
+	{ "msdtc",	 SERVICE_TCP, { 3372 },			&service_dcerpc },
 	{ "upnp",	 SERVICE_TCP, { 5000 },			NULL },
 	{ "dameware",	 SERVICE_TCP, { 6129 },			NULL },
 	{ "veritas",	 SERVICE_TCP, { 10000 },		NULL },

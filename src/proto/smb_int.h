@@ -69,6 +69,7 @@ struct smb_conn {
 	struct conn		*c;
 	int			 netbios;	/* port 139: session request first */
 	int			 nb_ready;	/* it was answered */
+	int			 netdde;	/* 139: a NetDDE session, not SMB */
 	int			 dialect;	/* SMB_DIALECT_*, or SMB2's */
 	uint32_t		 seen;		/* exploit bits (exploit.h) */
 	size_t			 in_at;		/* input offset of this message */
@@ -112,6 +113,12 @@ void	smb_file_close(struct smb_conn *, struct smb_file *);
  */
 int	smb_file_write(struct smb_conn *, struct smb_file *, const uint8_t *,
 	    size_t, size_t at);
+/*
+ * Bytes written at offset off of a file on a disk share (SMB1 and SMB2
+ * writes say where; smb_file_write appends).  0, or -1 for a pipe.
+ */
+int	smb_file_pwrite(struct smb_conn *, struct smb_file *, const uint8_t *,
+	    size_t, uint64_t off);
 /* Reads from a pipe what its endpoint answered; bytes copied. */
 size_t	smb_file_read(struct smb_conn *, struct smb_file *, uint8_t *,
 	    size_t cap);
@@ -169,6 +176,18 @@ int	smb1_reply(struct smb_conn *, const struct smb1_req *, uint32_t status,
 /* smb1_trans.c: Transaction, Transaction2, NT Transact and secondaries. */
 int	smb1_trans(struct smb_conn *, const struct smb1_req *);
 void	smb1_trans_free(struct smb_conn *);
+/*
+ * A complete transaction's answer, in the shape of req->cmd's family
+ * (Trans, Trans2 or NT Transact): status, setup words, parameters and
+ * data.  0, or -1.
+ */
+int	smb1_trans_reply(struct smb_conn *, const struct smb1_req *,
+	    uint32_t status, const uint16_t *setup, uint8_t nsetup,
+	    const void *params, size_t plen, const void *data, size_t dlen);
+
+/* smb1_rap.c: a RAP call on \PIPE\LANMAN (MS-RAP); answered, 0 or -1. */
+int	smb1_rap(struct smb_conn *, const struct smb1_req *,
+	    const uint8_t *params, size_t plen, uint16_t maxdata);
 
 /* smb2.c */
 
@@ -194,5 +213,34 @@ void	smb2_free(struct smb_conn *);
 
 /* doublepulsar.c */
 void	smb_dp_free(struct smb_conn *);
+/*
+ * A Trans2 SESSION_SETUP, the implant's channel: answered as an infected
+ * host answers (ping, exec upload, kill).  0, or -1.
+ */
+int	smb_dp_trans2(struct smb_conn *, const struct smb1_req *,
+	    uint32_t timeout, const uint8_t *params, size_t plen,
+	    const uint8_t *data, size_t len, size_t at);
+/* The implant's command in a Timeout field, and its key from a seed. */
+uint8_t	smb_dp_opcode(uint32_t timeout);
+uint32_t smb_dp_key(uint32_t seed);
+/* The size of the PE at p (its headers and sections), 0 if it is none. */
+size_t	smb_dp_pe_size(const uint8_t *, size_t);
+/* An upload in chunks, without the session (for doublepulsar.c, tests). */
+#define SMB_DP_MORE	0	/* taken, bytes still missing */
+#define SMB_DP_DONE	1	/* taken, every byte is there */
+#define SMB_DP_BAD	2	/* no key makes sense of it */
+#define SMB_DP_NOMEM	3
+#define SMB_DP_OTHER	4	/* another upload's: end this one first */
+struct smb_dp	*smb_dp_new(void);
+void		 smb_dp_reset(struct smb_dp *);
+void		 smb_dp_delete(struct smb_dp *);
+int		 smb_dp_chunk(struct smb_dp *, const uint8_t *params,
+		    size_t plen, const uint8_t *data, size_t len, size_t max,
+		    size_t at);
+/* Decrypts a complete upload in place; its total bytes. */
+const uint8_t	*smb_dp_decrypt(struct smb_dp *);
+uint64_t	 smb_dp_received(const struct smb_dp *);
+uint32_t	 smb_dp_total(const struct smb_dp *);
+uint32_t	 smb_dp_upload_key(const struct smb_dp *);
 
 #endif

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "host.h"
 #include "log.h"
 #include "sc.h"
 #include "sc_cmd.h"
@@ -1041,31 +1042,17 @@ sc_cmd_line(struct sc_cmd *st, const char *line, int level)
 
 /* --- the interface ------------------------------------------------ */
 
+/* The texts are host.c's, so that the shell and SMB tell one story. */
 size_t
 sc_cmd_banner(const char *version, char *buf, size_t len)
 {
-	int	n;
-
-	if (version != NULL && strcmp(version, "5.0.2195") == 0)
-		n = snprintf(buf, len, "Microsoft Windows 2000 [Version "
-		    "5.00.2195]\r\n(C) Copyright 1985-2000 Microsoft Corp."
-		    "\r\n\r\n");
-	else if (version != NULL && strcmp(version, "5.2.3790") == 0)
-		n = snprintf(buf, len, "Microsoft Windows [Version 5.2.3790]"
-		    "\r\n(C) Copyright 1985-2003 Microsoft Corp.\r\n\r\n");
-	else
-		n = snprintf(buf, len, "Microsoft Windows XP [Version "
-		    "5.1.2600]\r\n(C) Copyright 1985-2001 Microsoft Corp."
-		    "\r\n\r\n");
-	return n > 0 && (size_t)n < len ? (size_t)n : 0;
+	return host_cmd_banner(version, buf, len);
 }
 
 int
 sc_cmd_version_known(const char *version)
 {
-	return strcmp(version, "5.0.2195") == 0 ||
-	    strcmp(version, "5.1.2600") == 0 ||
-	    strcmp(version, "5.2.3790") == 0;
+	return host_version_known(version);
 }
 
 struct sc_cmd *

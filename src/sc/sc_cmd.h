@@ -29,7 +29,7 @@
 /* The Windows host the shell is part of (config.h: host.*). */
 struct sc_cmd_host {
 	const char	*name;		/* "ACCOUNTING-PC3" */
-	const char	*version;	/* "5.0.2195", "5.1.2600", "5.2.3790" */
+	const char	*version;	/* host.version: "5.1.2600" ... */
 	const char	*system_root;	/* "C:\\WINDOWS" */
 };
 

@@ -71,7 +71,9 @@ def test_honeynet_attack_end_to_end(sundew, tmp_path):
     # One session id tells the story: the exploit's, on 445.
     session = stored[0]["session"]
     assert stored[0]["dst_port"] == 445
-    story = [e["eventid"] for e in d.events(session=session)]
+    # The exploit's stub is kept too (a hexdump): the sample is the binary.
+    story = [e["eventid"] + (":" + e["kind"] if "kind" in e else "")
+             for e in d.events(session=session)]
     detected = d.events("sundew.shellcode.detected", session=session)
     assert len(detected) == 1
     assert {"action": "bind_shell", "port": 1957} in [
@@ -89,7 +91,7 @@ def test_honeynet_attack_end_to_end(sundew, tmp_path):
                         "ftp -n -s:o", "del /F /Q o", "ssms.exe", "ssms.exe"]
     order = ["sundew.shellcode.detected", "sundew.shell.command",
              "sundew.download.offer", "sundew.download.complete",
-             "sundew.file.stored"]
+             "sundew.file.stored:binary"]
     firsts = [story.index(e) for e in order]
     assert firsts == sorted(firsts), story
     assert not d.events("sundew.download.failed")

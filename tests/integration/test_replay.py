@@ -3,7 +3,6 @@ import subprocess
 
 from conftest import CORPORA, SUNDEW, needs_corpus
 
-XOR_DECODER = bytes.fromhex("eb105a4a33c966b97d0180340a99e2fa")
 PCAPS = CORPORA / "pcaps"
 
 
@@ -12,31 +11,33 @@ def replay(pcap, *args):
                            *args], capture_output=True, text=True, timeout=120)
 
 
-def hexdumps(d):
-    return {p.name: p.read_bytes() for p in (d.data / "hexdumps").glob("*.bin")}
-
-
 @needs_corpus(PCAPS)
 def test_honeynet_lsass_attack(sundew):
     # The exploit's two connections to 445, then the bind shell on 1957
     # that its shellcode opened (test_capture.py follows the story to
-    # the stored file).
+    # the stored file).  445 speaks SMB: the exploit goes through its
+    # session to \\lsarpc, where DSSETUP's opnum 9 is recognised.
     d = sundew()
     r = replay(PCAPS / "attack" / "honeynet-fc2010-1_attack-trace.pcap",
                "--retry", "2")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "-> 445" in r.stdout and "-> 1957" in r.stdout
     assert "summary: 3 played, 0 failed, 2 skipped" in r.stdout, r.stdout
-    d.wait_events("sundew.file.stored", dst_port=445)
+    d.wait_events("sundew.connection.close", 2, dst_port=445)
+    d.wait_events("sundew.shellcode.detected", dst_port=445)
     d.stop()
-    # The first connection sends nothing; the second, the exploit.
-    assert len(d.events("sundew.file.stored", dst_port=445)) == 1
-    dumps = hexdumps(d)
-    assert any(XOR_DECODER in b for b in dumps.values())
+    ex = d.events("sundew.exploit.detected", dst_port=445)
+    assert [(e["vuln"], e["opnum"], e["pipe"]) for e in ex] == \
+        [("MS04-011", 9, "\\lsarpc")]
+    sc = d.events("sundew.shellcode.detected", dst_port=445)
+    assert len(sc) == 1 and "xor" in sc[0]["decoders"]
+    assert sc[0]["session"] == ex[0]["session"]
+    # The first connection sends nothing; the second is a whole session.
+    closes = d.events("sundew.connection.close", dst_port=445)
+    assert sorted(e["bytes_in"] for e in closes)[0] == 0
+    assert {e["reason"] for e in closes} == {"peer_closed"}
     smb = d.events("sundew.request", dst_port=445)[0]
-    assert smb["service"] == "smb"
-    # The NetBIOS session request of the exploit is the first thing sent.
-    assert smb["data"].encode("latin-1")[:1] == b"\x00"
+    assert smb["service"] == "smb" and smb["command"] == "negotiate"
 
 
 @needs_corpus(PCAPS)

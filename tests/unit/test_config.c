@@ -1103,9 +1103,13 @@ test_host_keys(void **state)
 		    "letters, digits, '-' and '_' (a NetBIOS name), got "
 		    "\"my.domain\"" },
 		{ "host.version=5.2.3790", NULL },
-		{ "host.version=6.1.7601", "-o host.version: expected 5.0.2195 "
-		    "(Windows 2000), 5.1.2600 (XP) or 5.2.3790 (Server 2003), "
-		    "got \"6.1.7601\"" },
+		{ "host.version=6.1.7601", NULL },
+		{ "host.version=6.1.7600", "-o host.version: expected 5.0.2195 "
+		    "(Windows 2000), 5.1.2600 (XP), 5.2.3790 (Server 2003), "
+		    "6.0.6002 (Server 2008), 6.1.7601 (7), 6.2.9200 (Server "
+		    "2012), 6.3.9600 (Server 2012 R2), 10.0.14393 (Server 2016), "
+		    "10.0.17763 (Server 2019), 10.0.18362 or 10.0.18363 (10 "
+		    "1903, 1909), got \"6.1.7600\"" },
 		{ "host.system_root=C:\\WINNT", NULL },
 		{ "host.system_root=D:\\WINDOWS", "-o host.system_root: "
 		    "expected a directory of drive C such as C:\\WINDOWS (at "

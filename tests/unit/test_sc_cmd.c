@@ -622,7 +622,8 @@ test_host(void **state)
 	    "\r\n(C) Copyright 1985-2000 Microsoft Corp.\r\n\r\n");
 	assert_int_equal(sc_cmd_banner("5.1.2600", b, 10), 0);
 	assert_true(sc_cmd_version_known("5.1.2600"));
-	assert_false(sc_cmd_version_known("6.1.7601"));
+	assert_true(sc_cmd_version_known("6.1.7601"));
+	assert_false(sc_cmd_version_known("6.1.7600"));
 	expect("cd ..", "");
 	assert_string_equal(prompt(), "C:\\WINNT>");
 }

@@ -1,0 +1,191 @@
+/*
+ * SMB1 transactions (smb1_trans.c, smb1_rap.c, doublepulsar.c) through
+ * the SMB service on 445, with the framing done here so that the fuzzer
+ * spends its time on what transactions carry.  Input: a byte of piece
+ * size (0: each message at once), then records: a command selector
+ * (Trans, Trans2, NT Transact, their secondaries, NT Create AndX, echo),
+ * the word count, the byte count (16 bits), the multiplex id, a flags
+ * byte (bit 0: unicode), then the words and bytes, as many as there are.
+ * Each record becomes an SMB1 message in its NBSS frame, fed as the core
+ * feeds the service.  It must never crash, leak or read out of bounds,
+ * and never consume more than it was given.
+ */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "conn.h"
+#include "event.h"
+#include "listen.h"
+#include "proto.h"
+#include "sensor.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static struct config		 conf;
+static struct event_base	*base;
+static struct sensor_stats	 stats;
+
+const struct config *sensor_conf(void) { return &conf; }
+struct event_base *sensor_base(void) { return base; }
+int sensor_index(void) { return 0; }
+struct connlimit *sensor_limits(void) { return NULL; }
+struct egress_shared *sensor_egress(void) { return NULL; }
+struct sensor_stats *sensor_stats(void) { return &stats; }
+void sensor_pause_accept(int pause) { (void)pause; }
+struct ledger *sensor_ledger(void) { return NULL; }
+const struct listener *sensor_listener(size_t i) { (void)i; return NULL; }
+void sensor_send_event(struct event_buf *ev) { event_end(ev); }
+
+int
+sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
+    size_t n)
+{
+	return 0;
+}
+
+int
+sensor_analyse(const struct capture_origin *o, const void *p, size_t n)
+{
+	return 0;
+}
+
+static const uint8_t	fuzz_cmds[8] = {
+	0x25, 0x26, 0x32, 0x33, 0xa0, 0xa1, 0xa2, 0x2b
+};
+
+/* One record as an SMB1 message in its NBSS frame; its length, or 0. */
+static size_t
+fuzz_message(const uint8_t **data, size_t *size, uint8_t *out, size_t cap)
+{
+	const uint8_t	*d = *data;
+	size_t		 wl, bl, have, len;
+
+	if (*size < 6)
+		return 0;
+	wl = 2 * (size_t)d[1];
+	bl = (size_t)d[2] | (size_t)d[3] << 8;
+	len = 32 + 1 + wl + 2 + bl;
+	if (4 + len > cap)
+		return 0;
+	out[0] = 0;
+	out[1] = (uint8_t)(len >> 16);
+	out[2] = (uint8_t)(len >> 8);
+	out[3] = (uint8_t)len;
+	memset(out + 4, 0, 32);
+	memcpy(out + 4, "\xffSMB", 4);
+	out[8] = fuzz_cmds[d[0] & 7];
+	out[13] = 0x18;
+	out[14] = d[5] & 1 ? 0x07 : 0x01;
+	out[15] = d[5] & 1 ? 0xc0 : 0x40;
+	out[28] = 0x00;
+	out[29] = 0x08;				/* tid */
+	out[30] = 0xff;
+	out[31] = 0xfe;				/* pid */
+	out[34] = d[4];				/* mid */
+	out[36] = d[1];
+	/* Words and bytes from what follows, zeros past its end. */
+	have = *size - 6 < wl + bl ? *size - 6 : wl + bl;
+	memset(out + 37, 0, wl + 2 + bl);
+	memcpy(out + 37, d + 6, have < wl ? have : wl);
+	out[37 + wl] = (uint8_t)bl;
+	out[38 + wl] = (uint8_t)(bl >> 8);
+	if (have > wl)
+		memcpy(out + 39 + wl, d + 6 + wl, have - wl);
+	*data += 6 + have;
+	*size -= 6 + have;
+	return 4 + len;
+}
+
+/* Reads and drops what the service answered, so that it never waits. */
+static void
+fuzz_drain(int fd)
+{
+	static uint8_t	buf[65536];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static uint8_t		 keep[2 * 140000];
+	struct listener		 lst;
+	struct conn		 c;
+	const struct service	*svc;
+	size_t			 piece, i, k, n, len = 0;
+	ssize_t			 used;
+	int			 sv[2];
+
+	if (size < 1)
+		return 0;
+	if (base == NULL) {
+		base = event_base_new();
+		conf.max_input = 32 << 20;
+		conf.download_max_size = 16 << 20;
+	}
+	piece = data[0];
+	data++;
+	size--;
+	memset(&lst, 0, sizeof(lst));
+	lst.transport = SERVICE_TCP;
+	lst.def = proto_find("smb");
+	svc = proto_emulator(lst.def);
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
+		abort();
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	memset(&c, 0, sizeof(c));
+	c.lst = &lst;
+	c.svc = svc;
+	c.fd = sv[0];
+	c.slot = -1;
+	c.rev = event_new(base, -1, 0, NULL, NULL);
+	c.wev = event_new(base, -1, 0, NULL, NULL);
+	memcpy(c.session, "00000000000fuzz1", CONN_ID_LEN);
+	/* As inside the core's call: a conn_close() leaves c to us. */
+	c.in_callback = 1;
+	c.state = svc->session_new(&c);
+	while (c.state != NULL && !c.closing && (n = fuzz_message(&data,
+	    &size, keep + len, sizeof(keep) - len)) > 0) {
+		/* The message in pieces of piece bytes (0: at once). */
+		for (i = 0; i < n; i += k) {
+			k = piece == 0 || n - i < piece ? n - i : piece;
+			len += k;
+			c.bytes_in += k;
+			used = svc->on_data(&c, c.state, keep, len);
+			fuzz_drain(sv[1]);
+			if (used < 0 || c.closing)
+				goto out;
+			if ((size_t)used > len)
+				abort();
+			memmove(keep, keep + used, len - (size_t)used);
+			len -= (size_t)used;
+			if (i + k < n)
+				memmove(keep + len, keep + len + (size_t)used,
+				    n - i - k);
+		}
+	}
+out:
+	if (c.state != NULL && !c.closing) {
+		if (svc->on_close != NULL)
+			svc->on_close(&c, c.state);
+		svc->session_free(c.state);
+	}
+	if (c.out != NULL)
+		evbuffer_free(c.out);
+	event_free(c.rev);
+	event_free(c.wev);
+	free(c.fields);
+	close(sv[0]);
+	close(sv[1]);
+	return 0;
+}

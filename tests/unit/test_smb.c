@@ -1,0 +1,903 @@
+/*
+ * The SMB service's framing and SMB1 header checks (smb.c, smb1.c),
+ * driven through its on_data as the core drives it: what a call leaves
+ * unconsumed is handed again with what comes next.  Replies are read
+ * from the other end of a socketpair.  The sensor's side (sensor.h) is
+ * replaced by the few functions below; events are kept to be read.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "conn.h"
+#include "event.h"
+#include "host.h"
+#include "listen.h"
+#include "proto.h"
+#include "sensor.h"
+#include "smb.h"
+#include "smb_int.h"
+
+static struct config		 conf;
+static struct event_base	*base;
+static struct sensor_stats	 stats;
+static char			 events[65536];
+static size_t			 eventslen;
+
+const struct config *sensor_conf(void) { return &conf; }
+struct event_base *sensor_base(void) { return base; }
+int sensor_index(void) { return 0; }
+struct connlimit *sensor_limits(void) { return NULL; }
+struct egress_shared *sensor_egress(void) { return NULL; }
+struct sensor_stats *sensor_stats(void) { return &stats; }
+void sensor_pause_accept(int pause) { (void)pause; }
+struct ledger *sensor_ledger(void) { return NULL; }
+const struct listener *sensor_listener(size_t i) { return NULL; }
+
+void
+sensor_send_event(struct event_buf *ev)
+{
+	size_t	n = event_end(ev);
+
+	if (eventslen + n + 1 < sizeof(events)) {
+		memcpy(events + eventslen, ev->buf, n);
+		eventslen += n;
+		events[eventslen++] = '\n';
+		events[eventslen] = '\0';
+	}
+}
+
+/* The last file the service stored. */
+static int		 stored_kind;
+static uint8_t		 stored[65536];
+static size_t		 storedlen, stored_total;
+
+int
+sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
+    size_t n)
+{
+	stored_kind = kind;
+	stored_total = n;
+	storedlen = n < sizeof(stored) ? n : sizeof(stored);
+	memcpy(stored, p, storedlen);
+	return 0;
+}
+
+int
+sensor_analyse(const struct capture_origin *o, const void *p, size_t n)
+{
+	return 0;
+}
+
+/* A session of the service under test, as the core holds it. */
+struct tsess {
+	struct conn		 c;
+	struct listener		 lst;
+	const struct service	*svc;
+	int			 peer;		/* the client's end */
+	uint8_t			 pending[300000];
+	size_t			 plen;
+};
+
+static void
+tsess_open(struct tsess *t, const char *name)
+{
+	int	sv[2];
+
+	memset(t, 0, sizeof(*t));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	t->lst.transport = SERVICE_TCP;
+	t->lst.def = proto_find(name);
+	assert_non_null(t->lst.def);
+	t->svc = proto_emulator(t->lst.def);
+	t->c.lst = &t->lst;
+	t->c.svc = t->svc;
+	t->c.fd = sv[0];
+	t->c.slot = -1;
+	t->c.rev = event_new(base, -1, 0, NULL, NULL);
+	t->c.wev = event_new(base, -1, 0, NULL, NULL);
+	strcpy(t->c.session, "0123456789abcdef");
+	/* As inside the core's call: a conn_close() leaves c to us. */
+	t->c.in_callback = 1;
+	t->peer = sv[1];
+	fcntl(t->peer, F_SETFL, O_NONBLOCK);
+	t->c.state = t->svc->session_new(&t->c);
+	assert_non_null(t->c.state);
+	eventslen = 0;
+	events[0] = '\0';
+}
+
+static void
+tsess_close(struct tsess *t)
+{
+	if (!t->c.closing)
+		t->svc->session_free(t->c.state);
+	event_free(t->c.rev);
+	event_free(t->c.wev);
+	free(t->c.fields);
+	close(t->c.fd);
+	close(t->peer);
+}
+
+/* Sends n bytes in pieces of piece bytes; -1 as soon as on_data says so. */
+static int
+tsess_send(struct tsess *t, const uint8_t *p, size_t n, size_t piece)
+{
+	size_t	i, k;
+	ssize_t	used;
+
+	for (i = 0; i < n; i += k) {
+		k = n - i < piece ? n - i : piece;
+		assert_true(t->plen + k <= sizeof(t->pending));
+		memcpy(t->pending + t->plen, p + i, k);
+		t->plen += k;
+		t->c.bytes_in += k;
+		used = t->svc->on_data(&t->c, t->c.state, t->pending, t->plen);
+		if (used < 0)
+			return -1;
+		assert_true((size_t)used <= t->plen);
+		memmove(t->pending, t->pending + used, t->plen - (size_t)used);
+		t->plen -= (size_t)used;
+	}
+	return 0;
+}
+
+/* What the service wrote so far. */
+static size_t
+tsess_recv(struct tsess *t, uint8_t *buf, size_t cap)
+{
+	ssize_t	r;
+	size_t	n = 0;
+
+	while (n < cap && (r = read(t->peer, buf + n, cap - n)) > 0)
+		n += (size_t)r;
+	return n;
+}
+
+/* An SMB1 request in its NBSS frame: header, words, bytes. */
+static size_t
+smb1_build(uint8_t *out, uint8_t cmd, uint16_t flags2, const uint8_t *words,
+    uint8_t wct, const uint8_t *bytes, size_t bcc)
+{
+	size_t	len = 32 + 1 + 2 * (size_t)wct + 2 + bcc;
+	uint8_t	*h = out + 4;
+
+	out[0] = 0;
+	out[1] = (uint8_t)(len >> 16);
+	out[2] = (uint8_t)(len >> 8);
+	out[3] = (uint8_t)len;
+	memset(h, 0, 32);
+	memcpy(h, "\xffSMB", 4);
+	h[4] = cmd;
+	h[9] = 0x18;
+	smb_put16(h + 10, flags2);
+	smb_put16(h + 26, 0x1234);	/* pid */
+	smb_put16(h + 30, 7);		/* mid */
+	h[32] = wct;
+	if (wct > 0)
+		memcpy(h + 33, words, 2 * (size_t)wct);
+	smb_put16(h + 33 + 2 * wct, (uint16_t)bcc);
+	if (bcc > 0)
+		memcpy(h + 35 + 2 * wct, bytes, bcc);
+	return 4 + len;
+}
+
+static const uint8_t	negotiate_dialects[] =
+    "\x02PC NETWORK PROGRAM 1.0\0\x02LANMAN1.0\0\x02NT LM 0.12";
+
+static size_t
+negotiate_nt1(uint8_t *out, uint16_t flags2)
+{
+	return smb1_build(out, 0x72, flags2, NULL, 0, negotiate_dialects,
+	    sizeof(negotiate_dialects));
+}
+
+/*
+ * A negotiate sent one byte at a time is answered once, whole: NT LM
+ * 0.12 chosen (index 2), a challenge of 8 bytes, then the host's domain
+ * and name in UTF-16.
+ */
+static void
+test_negotiate_split(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[256], rep[1024], name[64];
+	size_t		 n, r, dn;
+
+	tsess_open(&t, "smb");
+	n = negotiate_nt1(req, 0x4001);
+	assert_int_equal(tsess_send(&t, req, n - 1, 1), 0);
+	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 0);
+	assert_int_equal(t.plen, n - 1);	/* all of it waits */
+	assert_int_equal(tsess_send(&t, req + n - 1, 1, 1), 0);
+	assert_int_equal(t.plen, 0);
+	r = tsess_recv(&t, rep, sizeof(rep));
+	assert_true(r > 4 + 32 + 1 + 34 + 2);
+	assert_int_equal(rep[0], 0);
+	assert_int_equal((size_t)rep[1] << 16 | rep[2] << 8 | rep[3], r - 4);
+	assert_memory_equal(rep + 4, "\xffSMB\x72", 5);
+	assert_int_equal(smb_get32(rep + 9), 0);	/* success */
+	assert_int_equal(rep[4 + 9] & 0x80, 0x80);	/* a reply */
+	assert_int_equal(smb_get16(rep + 4 + 30), 7);	/* its mid */
+	assert_int_equal(rep[36], 17);
+	assert_int_equal(smb_get16(rep + 37), 2);	/* NT LM 0.12 */
+	assert_int_equal(rep[37 + 33], 8);		/* challenge length */
+	/* XP, a workstation: SizReqBuf's default of 4356. */
+	assert_int_equal(smb_get32(rep + 37 + 7), 4356);
+	assert_int_equal(smb_get32(rep + 37 + 19) & 0x80000000, 0);
+	dn = smb_ascii_utf16(host_get()->domain, name, sizeof(name));
+	assert_int_equal(smb_get16(rep + 37 + 34), 8 + dn + 2 +
+	    2 * strlen(host_get()->name) + 2);
+	assert_memory_equal(rep + 37 + 36 + 8, name, dn);
+	assert_non_null(strstr(events, "\"command\":\"negotiate\""));
+	assert_non_null(strstr(events, "\"dialect\":\"NT LM 0.12\""));
+	tsess_close(&t);
+}
+
+/* Two messages in one piece are both answered; a keepalive is not. */
+static void
+test_two_in_one(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[512], rep[2048];
+	size_t		 n;
+
+	tsess_open(&t, "smb");
+	n = negotiate_nt1(req, 0x4001);
+	memcpy(req + n, "\x85\0\0\0", 4);
+	memcpy(req + n + 4, req, n);
+	assert_int_equal(tsess_send(&t, req, 2 * n + 4, 2 * n + 4), 0);
+	assert_int_equal(t.plen, 0);
+	n = tsess_recv(&t, rep, sizeof(rep));
+	/* Two replies of the same length, back to back. */
+	assert_int_equal(n % 2, 0);
+	assert_memory_equal(rep + 4, "\xffSMB\x72", 5);
+	assert_memory_equal(rep + n / 2 + 4, "\xffSMB\x72", 5);
+	tsess_close(&t);
+}
+
+/* Extended security when the client's flags2 asks: GUID and blob. */
+static void
+test_negotiate_extended(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[256], rep[1024];
+	size_t		 r;
+
+	tsess_open(&t, "smb");
+	assert_int_equal(tsess_send(&t, req, negotiate_nt1(req, 0xc801),
+	    1000), 0);
+	r = tsess_recv(&t, rep, sizeof(rep));
+	assert_true(r > 4 + 32 + 1 + 34 + 2 + 16);
+	assert_int_equal(smb_get32(rep + 37 + 19) & 0x80000000, 0x80000000);
+	assert_int_equal(rep[37 + 33], 0);
+	assert_memory_equal(rep + 37 + 36, host_get()->guid, 16);
+	tsess_close(&t);
+}
+
+/* Garbage ends the session: each of these frames is -1. */
+static void
+test_garbage(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[256], rep[256];
+	size_t		 n;
+
+	/* An NBSS type a client never sends. */
+	tsess_open(&t, "smb");
+	assert_int_equal(tsess_send(&t, (const uint8_t *)"\x42\0\0\0", 4, 4),
+	    -1);
+	tsess_close(&t);
+	/* A protocol id that is neither SMB1's nor SMB2's. */
+	tsess_open(&t, "smb");
+	assert_int_equal(tsess_send(&t,
+	    (const uint8_t *)"\0\0\0\x08\xfdSMBabcd", 12, 12), -1);
+	tsess_close(&t);
+	/* A positive session response sent to the server. */
+	tsess_open(&t, "smb");
+	assert_int_equal(tsess_send(&t, (const uint8_t *)"\x82\0\0\0", 4, 4),
+	    -1);
+	tsess_close(&t);
+	/* An SMB1 header shorter than its word and byte counts. */
+	tsess_open(&t, "smb");
+	n = negotiate_nt1(req, 0x4001);
+	req[3] = 34;
+	assert_int_equal(tsess_send(&t, req, 4 + 34, 4 + 34), -1);
+	tsess_close(&t);
+	/* A word count past the message. */
+	tsess_open(&t, "smb");
+	n = negotiate_nt1(req, 0x4001);
+	req[4 + 32] = 100;
+	assert_int_equal(tsess_send(&t, req, n, n), -1);
+	tsess_close(&t);
+	/*
+	 * A byte count past the message (a tree disconnect has no bytes):
+	 * the SMB is invalid, said so, and the session goes on.
+	 */
+	tsess_open(&t, "smb");
+	n = smb1_build(req, 0x71, 0x4001, NULL, 0, NULL, 0);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4 + 35);
+	assert_int_equal(smb_get32(rep + 9), 0);
+	smb_put16(req + 4 + 33, 1);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4 + 35);
+	assert_int_equal(smb_get32(rep + 9), 0x00010002);
+	tsess_close(&t);
+	/* A dialect list that is not one. */
+	tsess_open(&t, "smb");
+	n = smb1_build(req, 0x72, 0x4001, NULL, 0,
+	    (const uint8_t *)"\x03NT LM 0.12", 12);
+	assert_int_equal(tsess_send(&t, req, n, n), -1);
+	tsess_close(&t);
+}
+
+/*
+ * A session setup (non-extended) chained to a tree connect of IPC$:
+ * one reply of two blocks, the second at the offset the first gives,
+ * a new uid and tid in the header.
+ */
+static size_t
+chain_setup_tree(uint8_t *req, uint16_t andx_off_delta)
+{
+	uint8_t		w[26 + 8], b[128];
+	size_t		setup_end, bl = 0;
+	const char	*path = "\\\\HOST\\IPC$";
+
+	memset(w, 0, sizeof(w));
+	w[0] = 0x75;			/* next: tree connect */
+	smb_put16(w + 14, 1);		/* LM response: 1 byte */
+	memcpy(b, "\0guest\0WORKGROUP\0Unix\0Samba\0", 28);
+	bl = 28;
+	/* The tree connect's block right after: wct 4, words, bcc, bytes. */
+	setup_end = 32 + 1 + 26 + 2 + bl;
+	smb_put16(w + 2, (uint16_t)(setup_end + andx_off_delta));
+	b[bl++] = 4;
+	b[bl++] = 0xff;			/* no further command */
+	b[bl++] = 0;
+	b[bl++] = 0;
+	b[bl++] = 0;
+	b[bl++] = 0;			/* flags */
+	b[bl++] = 0;
+	b[bl++] = 1;			/* password length */
+	b[bl++] = 0;
+	smb_put16(b + bl, (uint16_t)(1 + strlen(path) + 1 + 6));
+	bl += 2;
+	b[bl++] = 0;			/* the password */
+	memcpy(b + bl, path, strlen(path) + 1);
+	bl += strlen(path) + 1;
+	memcpy(b + bl, "?????", 6);
+	bl += 6;
+	/* The session setup's bcc covers its own bytes only (28). */
+	return smb1_build(req, 0x73, 0x4001, w, 13, b, bl);
+}
+
+static void
+test_andx_chain(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[512], rep[1024];
+	size_t		 n, r, off;
+
+	tsess_open(&t, "smb");
+	n = chain_setup_tree(req, 0);
+	/* Its bcc: the setup's own bytes; the chain's block follows. */
+	smb_put16(req + 4 + 32 + 1 + 26, 28);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	r = tsess_recv(&t, rep, sizeof(rep));
+	assert_true(r > 4 + 32 + 7);
+	assert_int_equal(smb_get32(rep + 9), 0);
+	assert_int_not_equal(smb_get16(rep + 4 + 28), 0);	/* uid */
+	assert_int_not_equal(smb_get16(rep + 4 + 24), 0);	/* tid */
+	assert_int_equal(rep[36], 3);				/* setup */
+	assert_int_equal(rep[37], 0x75);
+	off = smb_get16(rep + 39);
+	assert_true(off > 32 && 4 + off < r);
+	assert_int_equal(rep[4 + off], 3);			/* tree */
+	assert_int_equal(rep[4 + off + 1], 0xff);
+	assert_memory_equal(rep + 4 + off + 9, "IPC", 4);
+	assert_non_null(strstr(events, "\"path\":\"\\\\\\\\HOST\\\\IPC$\""));
+	tsess_close(&t);
+
+	/* The AndX offset pointing back into the header is garbage. */
+	tsess_open(&t, "smb");
+	n = chain_setup_tree(req, 0);
+	smb_put16(req + 4 + 32 + 1 + 26, 28);
+	smb_put16(req + 4 + 32 + 1 + 2, 20);
+	assert_int_equal(tsess_send(&t, req, n, n), -1);
+	tsess_close(&t);
+	/* A tree connect chained to itself: handled once, then garbage. */
+	tsess_open(&t, "smb");
+	{
+		uint8_t		w[8];
+		const char	*e;
+		int		count = 0;
+
+		memset(w, 0, sizeof(w));
+		w[0] = 0x75;
+		smb_put16(w + 2, 32);
+		smb_put16(w + 6, 1);
+		n = smb1_build(req, 0x75, 0x4001, w, 4,
+		    (const uint8_t *)"\0\\\\HOST\\IPC$\0?????", 19);
+		assert_int_equal(tsess_send(&t, req, n, n), -1);
+		for (e = events; (e = strstr(e, "tree_connect")) != NULL; e++)
+			count++;
+		assert_int_equal(count, 1);
+	}
+	tsess_close(&t);
+	/* ... and so is one past the message. */
+	tsess_open(&t, "smb");
+	n = chain_setup_tree(req, 0);
+	smb_put16(req + 4 + 32 + 1 + 26, 28);
+	smb_put16(req + 4 + 32 + 1 + 2, (uint16_t)(n - 4));
+	assert_int_equal(tsess_send(&t, req, n, n), -1);
+	tsess_close(&t);
+}
+
+/* An unknown share: STATUS_BAD_NETWORK_NAME, and the session goes on. */
+static void
+test_unknown_command_share(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[512], rep[1024], w[8], b[64];
+	size_t		 n, r;
+
+	tsess_open(&t, "smb");
+	memset(w, 0, sizeof(w));
+	w[0] = 0xff;
+	smb_put16(w + 6, 1);
+	memcpy(b, "\0\\\\HOST\\NOPE\0?????", 19);
+	n = smb1_build(req, 0x75, 0x4001, w, 4, b, 19);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	r = tsess_recv(&t, rep, sizeof(rep));
+	assert_int_equal(r, 4 + 35);
+	assert_int_equal(smb_get32(rep + 9), SMB_BAD_NETWORK_NAME);
+	/* A command it does not know: not implemented, as a DOS error too. */
+	n = smb1_build(req, 0x99, 0x4001, NULL, 0, NULL, 0);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	r = tsess_recv(&t, rep, sizeof(rep));
+	assert_int_equal(r, 4 + 35);
+	assert_int_equal(smb_get32(rep + 9), SMB_NOT_IMPLEMENTED);
+	n = smb1_build(req, 0x99, 0x0001, NULL, 0, NULL, 0);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	r = tsess_recv(&t, rep, sizeof(rep));
+	assert_int_equal(smb_get32(rep + 9), 0x00010001);	/* ERRbadfunc */
+	tsess_close(&t);
+}
+
+/* 139: a session request gets a positive response, then SMB. */
+static void
+test_netbios(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[256], rep[1024];
+	size_t		 n;
+	/* "*SMBSERVER" called, first-level encoded, then the caller. */
+	static const char called[] = " CKFDENECFDEFFCFGEFFCCACACACACACA";
+	static const char netdde[] = " CKFDENECFDEFFCFGEFFCCACACACACABP";
+
+	tsess_open(&t, "netbios-ssn");
+	memcpy(req, "\x81\0\0\x44", 4);
+	memcpy(req + 4, called, 34);
+	memcpy(req + 38, called, 34);
+	/* Split inside its header and inside its names. */
+	assert_int_equal(tsess_send(&t, req, 72, 3), 0);
+	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4);
+	assert_memory_equal(rep, "\x82\0\0\0", 4);
+	n = negotiate_nt1(req, 0x4001);
+	assert_int_equal(tsess_send(&t, req, n, 7), 0);
+	assert_true(tsess_recv(&t, rep, sizeof(rep)) > 4 + 32);
+	assert_memory_equal(rep + 4, "\xffSMB\x72", 5);
+	tsess_close(&t);
+
+	/* NetDDE's suffix: answered, then a long message is MS04-031. */
+	tsess_open(&t, "netbios-ssn");
+	memcpy(req, "\x81\0\0\x44", 4);
+	memcpy(req + 4, netdde, 34);
+	memcpy(req + 38, called, 34);
+	assert_int_equal(tsess_send(&t, req, 72, 72), 0);
+	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4);
+	assert_null(strstr(events, "MS04-031"));
+	{
+		static uint8_t	msg[4 + 2000];
+
+		memset(msg, 0x90, sizeof(msg));
+		memcpy(msg, "\0\0\x07\xd0", 4);
+		memcpy(msg + 8, "EDDN", 4);
+		assert_int_equal(tsess_send(&t, msg, sizeof(msg), 500), 0);
+	}
+	assert_non_null(strstr(events, "\"vuln\":\"MS04-031\""));
+	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 0);
+	tsess_close(&t);
+
+	/* 445 answers a session request too; NetDDE is 139's alone. */
+	tsess_open(&t, "smb");
+	memcpy(req, "\x81\0\0\x44", 4);
+	memcpy(req + 4, netdde, 34);
+	memcpy(req + 38, called, 34);
+	assert_int_equal(tsess_send(&t, req, 72, 72), 0);
+	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4);
+	assert_memory_equal(rep, "\x82\0\0\0", 4);
+	n = negotiate_nt1(req, 0x4001);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_true(tsess_recv(&t, rep, sizeof(rep)) > 4 + 32);
+	assert_memory_equal(rep + 4, "\xffSMB\x72", 5);
+	tsess_close(&t);
+}
+
+/*
+ * A handler that ends the session (SMB2's encrypted frame, which no key
+ * here opens) leaves nothing to touch: the rest of the input is moot,
+ * taken whole, and not answered.
+ */
+static void
+test_closed_by_handler(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 in[512], rep[256];
+	size_t		 n;
+	ssize_t		 used;
+
+	tsess_open(&t, "smb");
+	memset(in, 0, sizeof(in));
+	memcpy(in, "\0\0\0\x34\xfdSMB", 8);
+	n = 4 + 52;
+	n += negotiate_nt1(in + n, 0x4001);
+	used = t.svc->on_data(&t.c, t.c.state, in, n);
+	assert_int_equal(t.c.closing, 1);
+	assert_int_equal(used, n);
+	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 0);
+	assert_non_null(strstr(events, "\"command\":\"encrypted\""));
+	tsess_close(&t);
+}
+
+/* A tree connect to share (ASCII); the tid answered. */
+static uint16_t
+tree_connect(struct tsess *t, const char *share)
+{
+	uint8_t	req[256], rep[256], w[8], b[64];
+	size_t	n;
+
+	memset(w, 0, sizeof(w));
+	w[0] = 0xff;
+	smb_put16(w + 6, 1);
+	n = (size_t)snprintf((char *)b + 1, sizeof(b) - 1, "\\\\HOST\\%s",
+	    share);
+	b[0] = 0;
+	memcpy(b + n + 2, "?????", 6);
+	n = smb1_build(req, 0x75, 0x4001, w, 4, b, n + 8);
+	assert_int_equal(tsess_send(t, req, n, n), 0);
+	assert_true(tsess_recv(t, rep, sizeof(rep)) > 4 + 35);
+	assert_int_equal(smb_get32(rep + 9), 0);
+	return smb_get16(rep + 4 + 24);
+}
+
+/* NT create of name (ASCII) on tid: the status and the fid. */
+static uint32_t
+nt_create(struct tsess *t, uint16_t tid, const char *name, uint16_t *fid)
+{
+	uint8_t	req[256], rep[256], w[48];
+	size_t	n;
+
+	memset(w, 0, sizeof(w));
+	w[0] = 0xff;
+	smb_put16(w + 5, (uint16_t)strlen(name));
+	n = smb1_build(req, 0xa2, 0x4001, w, 24, (const uint8_t *)name,
+	    strlen(name) + 1);
+	smb_put16(req + 4 + 24, tid);
+	assert_int_equal(tsess_send(t, req, n, n), 0);
+	n = tsess_recv(t, rep, sizeof(rep));
+	assert_true(n >= 4 + 35);
+	if (smb_get32(rep + 9) == 0) {
+		assert_int_equal(rep[36], 34);
+		*fid = smb_get16(rep + 37 + 5);
+	}
+	return smb_get32(rep + 9);
+}
+
+/* Write AndX of data at offset off to fid; the count answered. */
+static size_t
+write_andx(struct tsess *t, uint16_t fid, uint32_t off, const uint8_t *data,
+    size_t len)
+{
+	static uint8_t	req[70000], rep[256];
+	uint8_t		w[28], b[65536];
+	size_t		n;
+
+	memset(w, 0, sizeof(w));
+	w[0] = 0xff;
+	smb_put16(w + 4, fid);
+	smb_put32(w + 6, off);
+	smb_put16(w + 20, (uint16_t)len);
+	smb_put16(w + 22, 32 + 1 + 28 + 2 + 1);
+	b[0] = 0;
+	memcpy(b + 1, data, len);
+	n = smb1_build(req, 0x2f, 0x4001, w, 14, b, len + 1);
+	assert_int_equal(tsess_send(t, req, n, 1000), 0);
+	n = tsess_recv(t, rep, sizeof(rep));
+	assert_int_equal(n, 4 + 32 + 1 + 12 + 2);
+	assert_int_equal(smb_get32(rep + 9), 0);
+	return smb_get16(rep + 37 + 4);
+}
+
+/*
+ * \lsarpc on IPC$: a DCERPC bind written is answered with its bind_ack,
+ * read back whole; a pipe the host does not serve is not found.
+ */
+static void
+test_pipe(void **state)
+{
+	static const uint8_t	bind[72] = {
+		5, 0, 11, 3, 0x10, 0, 0, 0, 72, 0, 0, 0, 1, 0, 0, 0,
+		0xb8, 0x10, 0xb8, 0x10, 0, 0, 0, 0, 1, 0, 0, 0,
+		0, 0, 1, 0,
+		0x6a, 0x28, 0x19, 0x39, 0x0c, 0xb1, 0xd0, 0x11,
+		0x9b, 0xa8, 0x00, 0xc0, 0x4f, 0xd9, 0x2e, 0xf5, 0, 0, 0, 0,
+		0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11,
+		0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60, 2, 0, 0, 0,
+	};
+	struct tsess	 t;
+	uint8_t		 req[256], rep[4096], w[24];
+	uint16_t	 tid, fid;
+	size_t		 n, doff, dlen;
+
+	tsess_open(&t, "smb");
+	tid = tree_connect(&t, "IPC$");
+	assert_int_equal(nt_create(&t, tid, "\\nosuchpipe", &fid),
+	    SMB_OBJECT_NAME_NOT_FOUND);
+	assert_int_equal(nt_create(&t, tid, "\\lsarpc", &fid), 0);
+	assert_int_equal(write_andx(&t, fid, 0, bind, sizeof(bind)),
+	    sizeof(bind));
+	memset(w, 0, sizeof(w));
+	w[0] = 0xff;
+	smb_put16(w + 4, fid);
+	smb_put16(w + 10, 4280);
+	n = smb1_build(req, 0x2e, 0x4001, w, 12, NULL, 0);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	n = tsess_recv(&t, rep, sizeof(rep));
+	assert_int_equal(smb_get32(rep + 9), 0);
+	assert_int_equal(rep[36], 12);
+	dlen = smb_get16(rep + 37 + 10);
+	doff = smb_get16(rep + 37 + 12);
+	assert_int_equal(n, 4 + doff + dlen);
+	/* A bind_ack of the length its header says, call id 1. */
+	assert_int_equal(rep[4 + doff + 2], 12);
+	assert_int_equal(smb_get16(rep + 4 + doff + 8), dlen);
+	assert_int_equal(smb_get32(rep + 4 + doff + 12), 1);
+	tsess_close(&t);
+}
+
+/*
+ * A program copied to C$ in two writes, the second first: stored whole,
+ * as a binary, at close.
+ */
+static void
+test_disk_file(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 exe[6000], req[64], w[6];
+	uint16_t	 tid, fid;
+	size_t		 i, n;
+
+	for (i = 0; i < sizeof(exe); i++)
+		exe[i] = (uint8_t)(i * 7 + i / 251);
+	memcpy(exe, "MZ", 2);
+	tsess_open(&t, "smb");
+	tid = tree_connect(&t, "C$");
+	assert_int_equal(nt_create(&t, tid, "\\WINDOWS\\x.exe", &fid), 0);
+	assert_int_equal(write_andx(&t, fid, 4000, exe + 4000, 2000), 2000);
+	assert_int_equal(write_andx(&t, fid, 0, exe, 4000), 4000);
+	storedlen = 0;
+	memset(w, 0, sizeof(w));
+	smb_put16(w, fid);
+	n = smb1_build(req, 0x04, 0x4001, w, 3, NULL, 0);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(stored_kind, 1);		/* STORE_BINARY */
+	assert_int_equal(storedlen, sizeof(exe));
+	assert_memory_equal(stored, exe, sizeof(exe));
+	assert_non_null(strstr(events, "\"name\":\"WINDOWS\\\\x.exe\""));
+	tsess_close(&t);
+}
+
+/* Open AndX, as older clients open a pipe: a message-mode pipe, opened. */
+static void
+test_open_andx(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[256], rep[256], w[30];
+	uint16_t	 tid;
+	size_t		 n;
+
+	tsess_open(&t, "smb");
+	tid = tree_connect(&t, "IPC$");
+	memset(w, 0, sizeof(w));
+	w[0] = 0xff;
+	smb_put16(w + 6, 0x0042);	/* read/write, deny none */
+	smb_put16(w + 16, 0x0001);	/* open if it exists */
+	n = smb1_build(req, 0x2d, 0x4001, w, 15,
+	    (const uint8_t *)"\\PIPE\\srvsvc", 13);
+	smb_put16(req + 4 + 24, tid);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	n = tsess_recv(&t, rep, sizeof(rep));
+	assert_int_equal(n, 4 + 32 + 1 + 30 + 2);
+	assert_int_equal(smb_get32(rep + 9), 0);
+	assert_int_not_equal(smb_get16(rep + 37 + 4), 0);	/* fid */
+	assert_int_equal(smb_get16(rep + 37 + 18), 2);	/* message pipe */
+	assert_int_equal(smb_get16(rep + 37 + 22), 1);	/* opened */
+	assert_non_null(strstr(events, "\"name\":\"srvsvc\""));
+	tsess_close(&t);
+}
+
+/*
+ * A client that went away before its answer: the answer is lost, the
+ * request was no protocol error (the next read ends the session).
+ */
+static void
+test_peer_gone(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[256];
+	size_t		 n;
+
+	tsess_open(&t, "smb");
+	close(t.peer);
+	t.peer = open("/dev/null", O_RDONLY);
+	n = negotiate_nt1(req, 0x4001);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(t.plen, 0);
+	tsess_close(&t);
+}
+
+/*
+ * One write AndX of 100 KiB (its length's high half in DataLengthHigh,
+ * the frame past 64 KiB), sent in pieces as TCP would: kept whole.
+ */
+static void
+test_large_write(void **state)
+{
+	static uint8_t	 req[120000], data[100 * 1024];
+	struct tsess	 t;
+	uint8_t		 rep[256], w[28], cw[6];
+	uint16_t	 tid, fid;
+	size_t		 i, n, len = sizeof(data);
+
+	for (i = 0; i < len; i++)
+		data[i] = (uint8_t)(i % 253);
+	tsess_open(&t, "smb");
+	tid = tree_connect(&t, "ADMIN$");
+	assert_int_equal(nt_create(&t, tid, "svchost.exe", &fid), 0);
+	memset(w, 0, sizeof(w));
+	w[0] = 0xff;
+	smb_put16(w + 4, fid);
+	smb_put16(w + 18, (uint16_t)(len >> 16));
+	smb_put16(w + 20, (uint16_t)len);
+	smb_put16(w + 22, 32 + 1 + 28 + 2);
+	/* The byte count is 16 bits: the data runs past it, as Windows has. */
+	n = smb1_build(req, 0x2f, 0x4001, w, 14, NULL, 0);
+	memcpy(req + n, data, len);
+	n += len;
+	req[1] = (uint8_t)((n - 4) >> 16);
+	req[2] = (uint8_t)((n - 4) >> 8);
+	req[3] = (uint8_t)(n - 4);
+	assert_int_equal(tsess_send(&t, req, n, 1460), 0);
+	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4 + 32 + 1 + 12 + 2);
+	assert_int_equal(smb_get32(rep + 9), 0);
+	assert_int_equal(smb_get16(rep + 37 + 4) |
+	    (size_t)smb_get16(rep + 37 + 8) << 16, len);
+	memset(cw, 0, sizeof(cw));
+	smb_put16(cw, fid);
+	n = smb1_build(req, 0x04, 0x4001, cw, 3, NULL, 0);
+	storedlen = 0;
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(stored_total, len);
+	assert_memory_equal(stored, data, storedlen);
+	tsess_close(&t);
+}
+
+/*
+ * A write that lands past the 8 MiB a disk file keeps: said once (a
+ * limit.hit), and the file, cut, is not stored as if it were whole.
+ */
+static void
+test_file_cap(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[64], w[6], data[100];
+	uint16_t	 tid, fid;
+	size_t		 n;
+	const char	*e;
+	int		 hits = 0;
+
+	memset(data, 0x41, sizeof(data));
+	tsess_open(&t, "smb");
+	tid = tree_connect(&t, "C$");
+	assert_int_equal(nt_create(&t, tid, "big.bin", &fid), 0);
+	assert_int_equal(write_andx(&t, fid, 0, data, sizeof(data)),
+	    sizeof(data));
+	assert_int_equal(write_andx(&t, fid, SMB_FILE_MAX - 10, data,
+	    sizeof(data)), sizeof(data));
+	assert_int_equal(write_andx(&t, fid, SMB_FILE_MAX + 10, data,
+	    sizeof(data)), sizeof(data));
+	for (e = events; (e = strstr(e, "\"limit\":\"smb_file\"")) != NULL;
+	    e++)
+		hits++;
+	assert_int_equal(hits, 1);
+	storedlen = stored_total = 0;
+	memset(w, 0, sizeof(w));
+	smb_put16(w, fid);
+	n = smb1_build(req, 0x04, 0x4001, w, 3, NULL, 0);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(stored_total, 0);
+	tsess_close(&t);
+}
+
+/* Echo: as many answers as asked for, each numbered, the data back. */
+static void
+test_echo(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[256], rep[512], w[2];
+	size_t		 n, one;
+
+	tsess_open(&t, "smb");
+	smb_put16(w, 2);
+	n = smb1_build(req, 0x2b, 0x4001, w, 1, (const uint8_t *)"ping", 4);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	n = tsess_recv(&t, rep, sizeof(rep));
+	one = 4 + 32 + 1 + 2 + 2 + 4;
+	assert_int_equal(n, 2 * one);
+	assert_int_equal(smb_get16(rep + 37), 1);
+	assert_memory_equal(rep + 41, "ping", 4);
+	assert_int_equal(smb_get16(rep + one + 37), 2);
+	tsess_close(&t);
+}
+
+static int
+setup(void **state)
+{
+	base = event_base_new();
+	conf.max_input = 4 << 20;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	event_base_free(base);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_negotiate_split),
+		cmocka_unit_test(test_two_in_one),
+		cmocka_unit_test(test_negotiate_extended),
+		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_andx_chain),
+		cmocka_unit_test(test_unknown_command_share),
+		cmocka_unit_test(test_netbios),
+		cmocka_unit_test(test_pipe),
+		cmocka_unit_test(test_disk_file),
+		cmocka_unit_test(test_closed_by_handler),
+		cmocka_unit_test(test_large_write),
+		cmocka_unit_test(test_echo),
+		cmocka_unit_test(test_peer_gone),
+		cmocka_unit_test(test_open_andx),
+		cmocka_unit_test(test_file_cap),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
