@@ -38,6 +38,8 @@
 #define SMB2_CAP_DIR_LEASING	0x00000020
 
 #define SMB2_SIGNING_ENABLED	0x0001
+#define SMB2_SESSION_GUEST	0x0001
+#define SMB2_SESSION_NULL	0x0002
 
 /* What a 3.1.1 client offered in its negotiate contexts. */
 struct smb2_offer {
@@ -594,6 +596,10 @@ smb2_session_setup(struct smb2_out *o, const struct smb2_req *r)
 	smb_put16(b, 9);
 	smb_put16(b + 4, outlen > 0 ? SMB2_HDR + 8 : 0);
 	smb_put16(b + 6, (uint16_t)outlen);
+	/* A guest or the null session is flagged (3.3.5.5.3). */
+	if (rc == NTLM_DONE)
+		smb_put16(b + 2, sc->ntlm.anonymous ? SMB2_SESSION_NULL :
+		    sc->ntlm.guest ? SMB2_SESSION_GUEST : 0);
 	/* Windows signs the last answer whenever a key is known. */
 	if (rc == NTLM_DONE && smb2_login_key(sc, key) &&
 	    smb2_sign_begin(o->s, (uint16_t)sc->dialect, key) == 0)
