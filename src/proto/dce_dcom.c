@@ -135,6 +135,7 @@ dcom_sysact(struct dce_call *call, struct ndr_w *w)
 	return 0;
 }
 
+/* IRemoteActivation: its one call. */
 static uint32_t
 dcom_remact(struct dce_call *call, struct ndr_w *w)
 {
@@ -195,6 +196,7 @@ dcom_server_alive2(struct dce_call *call, struct ndr_w *w)
 	return 0;
 }
 
+/* IOXIDResolver: the pings and ServerAlive answered, the rest refused. */
 static uint32_t
 dcom_oxid(struct dce_call *call, struct ndr_w *w)
 {

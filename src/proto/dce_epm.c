@@ -333,6 +333,7 @@ epm_map(struct dce_call *call, struct ndr_w *w)
 	return 0;
 }
 
+/* The endpoint mapper's calls; inserting and deleting are refused. */
 static uint32_t
 epm_call(struct dce_call *call, struct ndr_w *w)
 {

@@ -75,6 +75,7 @@ pnp_query_res_conf(struct dce_call *call, struct ndr_w *w)
 	return 0;
 }
 
+/* PnP: the version and MS05-039; the rest refused. */
 static uint32_t
 pnp_call(struct dce_call *call, struct ndr_w *w)
 {
@@ -221,6 +222,7 @@ spl_write(struct dce_call *call, struct ndr_w *w)
 	return 0;
 }
 
+/* The spooler: a printer's handle, a job, its pages; the rest refused. */
 static uint32_t
 spl_call(struct dce_call *call, struct ndr_w *w)
 {

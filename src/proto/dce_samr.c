@@ -20,6 +20,7 @@
 #define WKS_NAME_MAX		255
 #define WKS_PLATFORM_NT		500
 
+/* SamrConnect (0), SamrConnect2 (57), 4 (62), 5 (64): a handle. */
 static uint32_t
 samr_connect(struct dce_call *call, struct ndr_w *w)
 {
@@ -105,6 +106,7 @@ samr_enum_domains(struct dce_call *call, struct ndr_w *w)
 	return 0;
 }
 
+/* samr: connect, the domains, close; the rest refused. */
 static uint32_t
 samr_call(struct dce_call *call, struct ndr_w *w)
 {
@@ -184,6 +186,7 @@ wks_info(struct dce_call *call, struct ndr_w *w)
 	return 0;
 }
 
+/* wkssvc: the workstation's information and MS03-049 (see the top). */
 static uint32_t
 wks_call(struct dce_call *call, struct ndr_w *w)
 {

@@ -28,6 +28,7 @@
 #define SV_TYPE_SERVER_NT	0x00008000
 #define SV_TYPE_POTENTIAL_BROWSER 0x00010000
 
+/* A path separator, either way round. */
 static int
 srv_sep(uint16_t ch)
 {
@@ -137,6 +138,7 @@ srv_path_exploit(struct dce_call *call, const uint8_t *path, uint32_t plen,
 	return 0;
 }
 
+/* The server type bits of the host: a workstation, or a server. */
 static uint32_t
 srv_type(void)
 {
@@ -171,6 +173,7 @@ srv_w_share(struct ndr_w *w, const struct host_share *sh, uint32_t level)
 	}
 }
 
+/* A SHARE_INFO_n's deferred strings, in the order of its pointers. */
 static void
 srv_w_share_strings(struct ndr_w *w, const struct host_share *sh,
     uint32_t level)
@@ -187,6 +190,7 @@ srv_w_share_strings(struct ndr_w *w, const struct host_share *sh,
 	ndr_w_wstr(w, sh->path);
 }
 
+/* The share information levels the host answers. */
 static int
 srv_level_ok(uint32_t level)
 {
@@ -414,7 +418,6 @@ srv_path_canon(struct dce_call *call, struct ndr_w *w)
 	char		 canon[SRV_MAX_PATH + 1], pre[SRV_MAX_PATH + 1];
 	char		 full[2 * SRV_MAX_PATH + 2];
 	uint32_t	 n, plen, xlen, outlen, ptype, status = 0;
-	int		 k = -1;
 
 	ndr_r_init(&r, call->stub, call->len);
 	if (dce_r_uwstr(&r, &s, &n) == -1)
@@ -433,7 +436,7 @@ srv_path_canon(struct dce_call *call, struct ndr_w *w)
 		return DCE_FAULT_NDR;
 	if (srv_path_exploit(call, path, plen, prefix, xlen))
 		status = DCE_ERROR_INVALID_NAME;
-	else if ((k = srv_canon(path, plen, canon, sizeof(canon))) == -1)
+	else if (srv_canon(path, plen, canon, sizeof(canon)) == -1)
 		status = DCE_ERROR_INVALID_NAME;
 	else {
 		dce_ascii(prefix, xlen, pre, sizeof(pre));
@@ -525,6 +528,7 @@ srv_name_canon(struct dce_call *call, struct ndr_w *w)
 	return 0;
 }
 
+/* srvsvc: shares, the server, the time, paths and names; the rest refused. */
 static uint32_t
 srv_call(struct dce_call *call, struct ndr_w *w)
 {

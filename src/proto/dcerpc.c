@@ -157,6 +157,7 @@ static int			 dce_cur_analysed;
 /* Association groups are numbered per sensor, as Windows does per boot. */
 static uint32_t			 dce_assoc_next = 0x5c41;
 
+/* Integers of a PDU in the byte order its drep declares. */
 static uint16_t
 dce_g16(const uint8_t *p, int be)
 {

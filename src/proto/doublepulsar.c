@@ -323,6 +323,7 @@ dp_incomplete(struct smb_conn *sc, struct smb_dp *dp)
 		return;
 	snprintf(key, sizeof(key), "%08x", dp->key);
 	conn_event(&ev, sc->c, "sundew.request");
+	event_str(&ev, "emulator", "smb");
 	event_str(&ev, "command", "doublepulsar_upload");
 	event_str(&ev, "status", "incomplete");
 	event_int(&ev, "received", (int64_t)smb_dp_received(dp));

@@ -47,10 +47,13 @@
 
 static size_t	smb_file_total;
 
-/* The pipes of IPC$ the host serves (\PIPE\LANMAN is smb1_trans.c's). */
+/*
+ * The pipes of IPC$ the host serves (\PIPE\LANMAN is smb1_trans.c's);
+ * nddeapi is where Metasploit's MS04-031 module calls NetDDE.
+ */
 static const char *const smb_pipes[] = {
 	"lsarpc", "lsass", "srvsvc", "browser", "samr", "wkssvc",
-	"epmapper", "spoolss", "netlogon", "ntsvcs",
+	"epmapper", "spoolss", "netlogon", "ntsvcs", "nddeapi",
 };
 
 static void *
@@ -127,7 +130,8 @@ smb_close(struct conn *c, void *arg)
 int
 smb_send(struct smb_conn *sc, const void *msg, size_t len)
 {
-	static uint8_t	frame[4 + 16384];
+	/* Room for any SMB1 reply and an SMB 2.0.2 one of 64 KiB. */
+	static uint8_t	frame[4 + 65536 + 512];
 	uint8_t		hdr[4];
 
 	if (len > 0xffffff)
@@ -136,15 +140,20 @@ smb_send(struct smb_conn *sc, const void *msg, size_t len)
 	hdr[1] = (uint8_t)(len >> 16);
 	hdr[2] = (uint8_t)(len >> 8);
 	hdr[3] = (uint8_t)len;
-	/* Small replies (most) go out in one write, one segment. */
+	/*
+	 * A peer that went away shows at the next read, which ends the
+	 * session for what it is: not a protocol error of the client's.
+	 * A reply goes out in one write: a header alone ahead of its body
+	 * would be a small segment that Nagle's algorithm makes the rest
+	 * wait behind.
+	 */
 	if (len <= sizeof(frame) - 4) {
 		memcpy(frame, hdr, 4);
 		memcpy(frame + 4, msg, len);
-		return conn_write(sc->c, frame, 4 + len);
-	}
-	if (conn_write(sc->c, hdr, 4) == -1)
-		return -1;
-	return conn_write(sc->c, msg, len);
+		(void)conn_write(sc->c, frame, 4 + len);
+	} else if (conn_write(sc->c, hdr, 4) == 0)
+		(void)conn_write(sc->c, msg, len);
+	return 0;
 }
 
 /* Trees. */
@@ -327,11 +336,20 @@ smb_file_close(struct smb_conn *sc, struct smb_file *f)
 }
 
 /*
- * Room for end bytes of a disk file's data; 0, or -1 past the caps (the
- * file is then marked cut: len past SMB_FILE_MAX, never stored).
+ * A disk file past the caps is cut: len past SMB_FILE_MAX, never stored
+ * as if whole; the first cut of a file is a limit.hit event.
  */
+static void
+smb_file_cut(struct smb_conn *sc, struct smb_file *f)
+{
+	if (f->len <= SMB_FILE_MAX)
+		conn_limit_hit(sc->c, "smb_file");
+	f->len = SMB_FILE_MAX + 1;
+}
+
+/* Room for end bytes of a disk file's data; 0, or -1 past the caps. */
 static int
-smb_file_reserve(struct smb_conn *sc, struct smb_file *f, size_t end)
+smb_file_reserve(struct smb_file *f, size_t end)
 {
 	size_t	 ncap;
 	uint8_t	*nd;
@@ -339,25 +357,19 @@ smb_file_reserve(struct smb_conn *sc, struct smb_file *f, size_t end)
 	if (end <= f->cap)
 		return 0;
 	if (end > SMB_FILE_MAX)
-		goto cut;
+		return -1;
 	for (ncap = f->cap ? f->cap : 65536; ncap < end; ncap *= 2)
 		;
 	if (ncap > SMB_FILE_MAX)
 		ncap = SMB_FILE_MAX;
-	if (smb_file_total - f->cap + ncap > SMB_FILE_BUDGET)
-		goto cut;
-	if ((nd = realloc(f->data, ncap)) == NULL)
-		goto cut;
+	if (smb_file_total - f->cap + ncap > SMB_FILE_BUDGET ||
+	    (nd = realloc(f->data, ncap)) == NULL)
+		return -1;
 	memset(nd + f->cap, 0, ncap - f->cap);
 	smb_file_total = smb_file_total - f->cap + ncap;
 	f->data = nd;
 	f->cap = ncap;
 	return 0;
-cut:
-	if (f->len <= SMB_FILE_MAX)
-		conn_limit_hit(sc->c, "smb_file");
-	f->len = SMB_FILE_MAX + 1;
-	return -1;
 }
 
 int
@@ -383,8 +395,8 @@ smb_file_pwrite(struct smb_conn *sc, struct smb_file *f, const uint8_t *p,
 	if (n == 0 || f->len > SMB_FILE_MAX)
 		return 0;
 	if (off > SMB_FILE_MAX || n > SMB_FILE_MAX - off ||
-	    smb_file_reserve(sc, f, (size_t)off + n) == -1) {
-		f->len = SMB_FILE_MAX + 1;
+	    smb_file_reserve(f, (size_t)off + n) == -1) {
+		smb_file_cut(sc, f);
 		return 0;
 	}
 	memcpy(f->data + off, p, n);
@@ -463,7 +475,8 @@ smb_nb_request(struct smb_conn *sc, const uint8_t *p, size_t n)
 		smb_request_event(sc, "netdde_session", "called", p + 1, 32);
 	}
 	sc->nb_ready = 1;
-	return conn_write(sc->c, positive, sizeof(positive));
+	(void)conn_write(sc->c, positive, sizeof(positive));	/* as smb_send */
+	return 0;
 }
 
 /*

@@ -60,7 +60,9 @@
 /* NT LM 0.12 capabilities of a Windows XP / 2003 server. */
 #define SMB1_CAPS		0x0000f3fd
 #define SMB1_CAP_EXTSEC		0x80000000
-#define SMB1_MAX_BUFFER		16644
+/* LanmanServer's SizReqBuf default: a server's, a workstation's. */
+#define SMB1_MAX_BUFFER_SERVER	16644
+#define SMB1_MAX_BUFFER_WKS	4356
 #define SMB1_MAX_MPX		50
 
 /* An AndX chain is at most this long (Windows: a handful). */
@@ -367,6 +369,14 @@ static const struct {
 	{ "PCLAN1.0", 1 },
 };
 
+/* The largest request the host takes, as its edition has it. */
+static uint16_t
+smb1_max_buffer(void)
+{
+	return strstr(host_get()->product, "Server") != NULL ?
+	    SMB1_MAX_BUFFER_SERVER : SMB1_MAX_BUFFER_WKS;
+}
+
 /* Dialect time as the LANMAN negotiate says it (SMB_DATE, SMB_TIME). */
 static void
 smb1_dos_time(int64_t usec, uint16_t *date, uint16_t *tm)
@@ -395,7 +405,7 @@ smb1_negotiate_nt1(struct smb1_ctx *x, uint16_t index)
 	w[2] = 0x03;			/* user level, challenge/response */
 	smb_put16(w + 3, SMB1_MAX_MPX);
 	smb_put16(w + 5, 1);		/* virtual circuits */
-	smb_put32(w + 7, SMB1_MAX_BUFFER);
+	smb_put32(w + 7, smb1_max_buffer());
 	smb_put32(w + 11, 65536);	/* raw size */
 	smb_put32(w + 15, 0);		/* session key */
 	smb_put32(w + 19, SMB1_CAPS | (ext ? SMB1_CAP_EXTSEC : 0));
@@ -436,7 +446,7 @@ smb1_negotiate_lanman(struct smb1_ctx *x, uint16_t index)
 	memset(w, 0, sizeof(w));
 	smb_put16(w, index);
 	smb_put16(w + 2, 0x0003);	/* user level, challenge/response */
-	smb_put16(w + 4, SMB1_MAX_BUFFER);
+	smb_put16(w + 4, smb1_max_buffer());
 	smb_put16(w + 6, SMB1_MAX_MPX);
 	smb_put16(w + 8, 1);		/* virtual circuits */
 	smb1_dos_time(event_now_usec(), &date, &tm);

@@ -144,17 +144,21 @@ rap_share_enum(struct smb_conn *sc, const struct smb1_req *req,
 	    counts, 2, o);
 }
 
-/* A server_info_0 or _1 record of a name, at r; its comment after. */
+/*
+ * A server_info_0 or _1 record of a name, at r; its comment after.  A
+ * domain's record says version 3.10, as Windows' browser lists it.
+ */
 static void
 rap_server_record(struct rap_out *o, uint8_t *r, uint16_t level,
     const char *name, uint32_t type, const char *comment)
 {
 	const struct host	*h = host_get();
+	int			 dom = (type & SV_TYPE_DOMAIN_ENUM) != 0;
 
 	rap_name(r, 16, name);
 	if (level == 1) {
-		r[16] = h->major;
-		r[17] = h->minor;
+		r[16] = dom ? 3 : h->major;
+		r[17] = dom ? 10 : h->minor;
 		smb_put32(r + 18, type);
 		rap_string(o, r + 22, comment);
 	}

@@ -450,9 +450,8 @@ trans_primary(struct smb_conn *sc, const struct smb1_req *req)
 	if (p.tpc > TRANS_NT_MAX || p.tdc > TRANS_NT_MAX - p.tpc)
 		return trans_error(sc, req, req->cmd,
 		    SMB_INSUFF_SERVER_RESOURCES);
-	if (p.pc == p.tpc && p.dc == p.tdc) {
+	if (p.pc == p.tpc && p.dc == p.tdc)
 		return trans_whole(sc, req, &p, &call);
-	}
 	if (trans_mem + p.tpc + p.tdc > TRANS_BUDGET ||
 	    (t = trans_slot(sc, req)) == NULL) {
 		conn_limit_hit(sc->c, "memory");
@@ -513,14 +512,47 @@ trans_find(struct smb_conn *sc, const struct smb1_req *req)
 	return NULL;
 }
 
+/*
+ * A pending transaction is whole: run as the family of the message that
+ * completed it (cmd), as srv.sys does, then freed.
+ */
+static int
+trans_complete(struct smb_conn *sc, struct trans *t,
+    const struct smb1_req *req, uint8_t cmd)
+{
+	struct trans_call	call;
+	int			rc;
+
+	memset(&call, 0, sizeof(call));
+	call.req = *req;
+	call.req.cmd = cmd;
+	call.flags = t->flags;
+	call.function = t->function;
+	call.nsetup = t->nsetup;
+	memcpy(call.setup, t->setup, sizeof(call.setup));
+	call.timeout = t->timeout;
+	call.maxdata = t->maxdata;
+	call.params = t->params;
+	call.plen = t->tpc;
+	call.data = t->data;
+	call.dlen = t->tdc;
+	call.at = t->at;
+	call.name = t->name;
+	call.t = t;
+	rc = trans_run(sc, &call);
+	if (sc->trans != NULL) {
+		trans_drop(sc, t);
+		trans_tidy(sc);
+	}
+	return rc;
+}
+
 static int
 trans_secondary(struct smb_conn *sc, const struct smb1_req *req)
 {
 	struct trans_piece	 p;
-	struct trans_call	 call;
 	struct trans		*t;
 	uint8_t			 cmd;
-	int			 rc;
 
 	/* Windows answers no secondary it has no transaction for. */
 	if ((t = trans_find(sc, req)) == NULL)
@@ -556,29 +588,7 @@ trans_secondary(struct smb_conn *sc, const struct smb1_req *req)
 	t->dgot += p.dc;
 	if (t->pgot < t->tpc || t->dgot < t->tdc)
 		return 0;
-	/* Complete: run as the family of the message that completed it. */
-	memset(&call, 0, sizeof(call));
-	call.req = *req;
-	call.req.cmd = cmd;
-	call.flags = t->flags;
-	call.function = t->function;
-	call.nsetup = t->nsetup;
-	memcpy(call.setup, t->setup, sizeof(call.setup));
-	call.timeout = t->timeout;
-	call.maxdata = t->maxdata;
-	call.params = t->params;
-	call.plen = t->tpc;
-	call.data = t->data;
-	call.dlen = t->tdc;
-	call.at = t->at;
-	call.name = t->name;
-	call.t = t;
-	rc = trans_run(sc, &call);
-	if (sc->trans != NULL) {
-		trans_drop(sc, t);
-		trans_tidy(sc);
-	}
-	return rc;
+	return trans_complete(sc, t, req, cmd);
 }
 
 int

@@ -162,8 +162,10 @@ def ping(c):
 
 
 def xor(data, key, off):
-    k = struct.pack("<I", key)
-    return bytes(b ^ k[(off + i) & 3] for i, b in enumerate(data))
+    k = struct.pack("<I", key) * (len(data) // 4 + 2)
+    k = k[off & 3:(off & 3) + len(data)]
+    n = int.from_bytes(data, "little") ^ int.from_bytes(k, "little")
+    return n.to_bytes(len(data), "little")
 
 
 def upload(c, payload, key, chunk=4096):
@@ -197,7 +199,9 @@ def make_pe(size, seed):
 def test_doublepulsar_upload(sundew):
     d = sundew()
     shellcode = bytes(range(256)) * 6 + b"\x90" * 11
-    pe1 = make_pe(0x9000, 1)
+    # As large as WannaCry's DLL: the sensor holds it whole under its
+    # sandbox and past limits.max_input (4 MiB).
+    pe1 = make_pe(5 * 1024 * 1024 + 0x200, 1)
     c = Smb1()
     c.login()
     key = ping(c)

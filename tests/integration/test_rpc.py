@@ -1,16 +1,16 @@
 """The DCERPC interfaces through real clients and real captures: impacket's
-rpcdump lists the host's endpoints over 135, the Honeynet attack trace is
-one MS04-011 exploit on \\lsarpc with its shellcode analysed, and the benign
-DCERPC captures give no exploit event."""
+rpcdump and lookupsid, nmap's msrpc-enum and smb-vuln-ms08-067 (VULNERABLE,
+no exploit event), the Honeynet attack trace as one MS04-011 exploit on
+\\lsarpc with its shellcode analysed, MS04-011 and MS03-026 over TCP, and
+the benign DCERPC captures with no exploit event."""
 import hashlib
+import socket
 import struct
 import subprocess
-import sys
 
+import pcapcarve
 from conftest import CORPORA, SUNDEW, needs_corpus
-
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-import pcapcarve  # noqa: E402
+from test_dcerpc import bind, recv_pdu, request
 
 PCAPS = CORPORA / "pcaps"
 HONEYNET = PCAPS / "attack" / "honeynet-fc2010-1_attack-trace.pcap"
@@ -150,6 +150,61 @@ def test_honeynet_ms04_011(sundew):
     kept = d.events("sundew.file.stored", kind="hexdump",
                     session=e["session"])
     assert [k["sha256"] for k in kept] == [hashlib.sha256(stub).hexdigest()]
+
+
+@needs_corpus(HONEYNET)
+def test_ms04_011_over_tcp(sundew):
+    # The same call over ncacn_ip_tcp, to 135 and to 1025: no pipe.
+    stub = lsass_stub()
+    d = sundew()
+    for port in (135, 1025):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(bind("3919286a-b10c-11d0-9ba8-00c04fd92ef5", 0))
+        assert recv_pdu(s)[0] == 12
+        s.sendall(request(9, stub))
+        ptype, resp = recv_pdu(s)
+        assert ptype == 2
+        s.close()
+    d.wait_events("sundew.exploit.detected", count=2)
+    d.stop()
+    ex = sorted(d.events("sundew.exploit.detected"),
+                key=lambda e: e["dst_port"])
+    assert [(e["vuln"], e["opnum"], e["dst_port"], "pipe" in e)
+            for e in ex] == [("MS04-011", 9, 135, False),
+                             ("MS04-011", 9, 1025, False)]
+
+
+def blaster_stub(server):
+    """RemoteActivation as the LSD exploit builds it: ORPCTHIS, a nil
+    CLSID, the object name "\\\\<server>\\", one interface."""
+    name = "\\\\".encode("utf-16le") + server + "\\\0".encode("utf-16le")
+    n = len(name) // 2
+    stub = struct.pack("<HHII", 5, 1, 0, 0) + b"\x11" * 16 + \
+        struct.pack("<I", 0) + b"\0" * 16 + \
+        struct.pack("<IIII", 0x20000, n, 0, n) + name
+    stub += b"\0" * (-len(stub) % 4)
+    return stub + struct.pack("<IIIIII", 0, 2, 0, 1, 0x20004, 1) + \
+        b"\0" * 16 + struct.pack("<HHIH", 1, 0, 1, 7)
+
+
+def test_ms03_026_over_tcp(sundew):
+    d = sundew()
+    for server in (b"\x90" * 400, "ACCOUNTING-PC3".encode("utf-16le")):
+        s = socket.create_connection(("127.0.0.1", 135))
+        s.sendall(bind("4d9f4ab8-7d1c-11cf-861e-0020af6e7c57", 0))
+        assert recv_pdu(s)[0] == 12
+        s.sendall(request(0, blaster_stub(server)))
+        ptype, resp = recv_pdu(s)
+        assert ptype == 2
+        # phr: REGDB_E_CLASSNOTREG, as for a class the host has not.
+        assert struct.unpack_from("<I", resp, 24 + 44)[0] == 0x80040154
+        s.close()
+    d.wait_events("sundew.connection.close", count=2)
+    d.stop()
+    ex = d.events("sundew.exploit.detected")
+    assert [(e["vuln"], e["cve"], e["opnum"], e["dst_port"]) for e in ex] \
+        == [("MS03-026", "CVE-2003-0352", 0, 135)]
+    assert "200 characters" in ex[0]["detail"]
 
 
 @needs_corpus(DSSETUP)

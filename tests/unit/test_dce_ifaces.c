@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -561,6 +562,38 @@ test_server_info(void **state)
 	assert_int_equal(call(&dce_srvsvc, 21, &b, "srvsvc"), 0);
 	assert_int_equal(outlen, 12);
 	assert_memory_equal(out + 8, "\x7c\x00\x00\x00", 4);
+}
+
+/* NetrRemoteTOD: now, in UTC, as a civil date that agrees with gmtime. */
+static void
+test_remote_tod(void **state)
+{
+	struct b	b = { .n = 0 };
+	struct rd	r;
+	time_t		now = time(NULL), t;
+	struct tm	tm;
+
+	(void)state;
+	b_uwstr(&b, "\\\\127.0.0.1");
+	assert_int_equal(call(&dce_srvsvc, 28, &b, "srvsvc"), 0);
+	assert_int_equal(outlen, 4 + 12 * 4 + 4);
+	r = (struct rd){ out, outlen, 0 };
+	assert_int_not_equal(rd_u32(&r), 0);
+	t = (time_t)rd_u32(&r);
+	assert_true(t >= now && t <= now + 5);
+	gmtime_r(&t, &tm);
+	r.off += 4;				/* msecs since boot */
+	assert_int_equal(rd_u32(&r), tm.tm_hour);
+	assert_int_equal(rd_u32(&r), tm.tm_min);
+	assert_int_equal(rd_u32(&r), tm.tm_sec);
+	assert_true(rd_u32(&r) < 100);
+	assert_int_equal(rd_u32(&r), 0);	/* UTC */
+	assert_int_equal(rd_u32(&r), 310);
+	assert_int_equal(rd_u32(&r), tm.tm_mday);
+	assert_int_equal(rd_u32(&r), tm.tm_mon + 1);
+	assert_int_equal(rd_u32(&r), tm.tm_year + 1900);
+	assert_int_equal(rd_u32(&r), tm.tm_wday);
+	assert_int_equal(rd_u32(&r), 0);
 }
 
 /* NetprPathCompare as nmap's smb-vuln-ms08-067 check sends it. */
@@ -1263,6 +1296,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_epm_map, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_share_enum, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_info, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remote_tod, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ms08_067_nmap_check, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_ms08_067, setup, teardown),

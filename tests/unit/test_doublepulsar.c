@@ -301,7 +301,7 @@ static void
 test_upload_incomplete(void **state)
 {
 	struct tsess	t;
-	char		want[128];
+	char		want[160];
 
 	payload_build(11);
 	tsess_open(&t);
@@ -309,7 +309,8 @@ test_upload_incomplete(void **state)
 	assert_int_equal(nstored, 0);
 	tsess_close(&t);
 	assert_int_equal(nstored, 0);
-	snprintf(want, sizeof(want), "\"status\":\"incomplete\","
+	snprintf(want, sizeof(want), "\"emulator\":\"smb\","
+	    "\"command\":\"doublepulsar_upload\",\"status\":\"incomplete\","
 	    "\"received\":%zu,\"size\":%zu", sizeof(payload) - 0x400,
 	    sizeof(payload));
 	assert_int_equal(events_count(want), 1);

@@ -61,13 +61,14 @@ sensor_send_event(struct event_buf *ev)
 /* The last file the service stored. */
 static int		 stored_kind;
 static uint8_t		 stored[65536];
-static size_t		 storedlen;
+static size_t		 storedlen, stored_total;
 
 int
 sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
     size_t n)
 {
 	stored_kind = kind;
+	stored_total = n;
 	storedlen = n < sizeof(stored) ? n : sizeof(stored);
 	memcpy(stored, p, storedlen);
 	return 0;
@@ -232,6 +233,8 @@ test_negotiate_split(void **state)
 	assert_int_equal(rep[36], 17);
 	assert_int_equal(smb_get16(rep + 37), 2);	/* NT LM 0.12 */
 	assert_int_equal(rep[37 + 33], 8);		/* challenge length */
+	/* XP, a workstation: SizReqBuf's default of 4356. */
+	assert_int_equal(smb_get32(rep + 37 + 7), 4356);
 	assert_int_equal(smb_get32(rep + 37 + 19) & 0x80000000, 0);
 	dn = smb_ascii_utf16(host_get()->domain, name, sizeof(name));
 	assert_int_equal(smb_get16(rep + 37 + 34), 8 + dn + 2 +
@@ -707,6 +710,159 @@ test_disk_file(void **state)
 	tsess_close(&t);
 }
 
+/* Open AndX, as older clients open a pipe: a message-mode pipe, opened. */
+static void
+test_open_andx(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[256], rep[256], w[30];
+	uint16_t	 tid;
+	size_t		 n;
+
+	tsess_open(&t, "smb");
+	tid = tree_connect(&t, "IPC$");
+	memset(w, 0, sizeof(w));
+	w[0] = 0xff;
+	smb_put16(w + 6, 0x0042);	/* read/write, deny none */
+	smb_put16(w + 16, 0x0001);	/* open if it exists */
+	n = smb1_build(req, 0x2d, 0x4001, w, 15,
+	    (const uint8_t *)"\\PIPE\\srvsvc", 13);
+	smb_put16(req + 4 + 24, tid);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	n = tsess_recv(&t, rep, sizeof(rep));
+	assert_int_equal(n, 4 + 32 + 1 + 30 + 2);
+	assert_int_equal(smb_get32(rep + 9), 0);
+	assert_int_not_equal(smb_get16(rep + 37 + 4), 0);	/* fid */
+	assert_int_equal(smb_get16(rep + 37 + 18), 2);	/* message pipe */
+	assert_int_equal(smb_get16(rep + 37 + 22), 1);	/* opened */
+	assert_non_null(strstr(events, "\"name\":\"srvsvc\""));
+	tsess_close(&t);
+}
+
+/*
+ * A client that went away before its answer: the answer is lost, the
+ * request was no protocol error (the next read ends the session).
+ */
+static void
+test_peer_gone(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[256];
+	size_t		 n;
+
+	tsess_open(&t, "smb");
+	close(t.peer);
+	t.peer = open("/dev/null", O_RDONLY);
+	n = negotiate_nt1(req, 0x4001);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(t.plen, 0);
+	tsess_close(&t);
+}
+
+/*
+ * One write AndX of 100 KiB (its length's high half in DataLengthHigh,
+ * the frame past 64 KiB), sent in pieces as TCP would: kept whole.
+ */
+static void
+test_large_write(void **state)
+{
+	static uint8_t	 req[120000], data[100 * 1024];
+	struct tsess	 t;
+	uint8_t		 rep[256], w[28], cw[6];
+	uint16_t	 tid, fid;
+	size_t		 i, n, len = sizeof(data);
+
+	for (i = 0; i < len; i++)
+		data[i] = (uint8_t)(i % 253);
+	tsess_open(&t, "smb");
+	tid = tree_connect(&t, "ADMIN$");
+	assert_int_equal(nt_create(&t, tid, "svchost.exe", &fid), 0);
+	memset(w, 0, sizeof(w));
+	w[0] = 0xff;
+	smb_put16(w + 4, fid);
+	smb_put16(w + 18, (uint16_t)(len >> 16));
+	smb_put16(w + 20, (uint16_t)len);
+	smb_put16(w + 22, 32 + 1 + 28 + 2);
+	/* The byte count is 16 bits: the data runs past it, as Windows has. */
+	n = smb1_build(req, 0x2f, 0x4001, w, 14, NULL, 0);
+	memcpy(req + n, data, len);
+	n += len;
+	req[1] = (uint8_t)((n - 4) >> 16);
+	req[2] = (uint8_t)((n - 4) >> 8);
+	req[3] = (uint8_t)(n - 4);
+	assert_int_equal(tsess_send(&t, req, n, 1460), 0);
+	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4 + 32 + 1 + 12 + 2);
+	assert_int_equal(smb_get32(rep + 9), 0);
+	assert_int_equal(smb_get16(rep + 37 + 4) |
+	    (size_t)smb_get16(rep + 37 + 8) << 16, len);
+	memset(cw, 0, sizeof(cw));
+	smb_put16(cw, fid);
+	n = smb1_build(req, 0x04, 0x4001, cw, 3, NULL, 0);
+	storedlen = 0;
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(stored_total, len);
+	assert_memory_equal(stored, data, storedlen);
+	tsess_close(&t);
+}
+
+/*
+ * A write that lands past the 8 MiB a disk file keeps: said once (a
+ * limit.hit), and the file, cut, is not stored as if it were whole.
+ */
+static void
+test_file_cap(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[64], w[6], data[100];
+	uint16_t	 tid, fid;
+	size_t		 n;
+	const char	*e;
+	int		 hits = 0;
+
+	memset(data, 0x41, sizeof(data));
+	tsess_open(&t, "smb");
+	tid = tree_connect(&t, "C$");
+	assert_int_equal(nt_create(&t, tid, "big.bin", &fid), 0);
+	assert_int_equal(write_andx(&t, fid, 0, data, sizeof(data)),
+	    sizeof(data));
+	assert_int_equal(write_andx(&t, fid, SMB_FILE_MAX - 10, data,
+	    sizeof(data)), sizeof(data));
+	assert_int_equal(write_andx(&t, fid, SMB_FILE_MAX + 10, data,
+	    sizeof(data)), sizeof(data));
+	for (e = events; (e = strstr(e, "\"limit\":\"smb_file\"")) != NULL;
+	    e++)
+		hits++;
+	assert_int_equal(hits, 1);
+	storedlen = stored_total = 0;
+	memset(w, 0, sizeof(w));
+	smb_put16(w, fid);
+	n = smb1_build(req, 0x04, 0x4001, w, 3, NULL, 0);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(stored_total, 0);
+	tsess_close(&t);
+}
+
+/* Echo: as many answers as asked for, each numbered, the data back. */
+static void
+test_echo(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[256], rep[512], w[2];
+	size_t		 n, one;
+
+	tsess_open(&t, "smb");
+	smb_put16(w, 2);
+	n = smb1_build(req, 0x2b, 0x4001, w, 1, (const uint8_t *)"ping", 4);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	n = tsess_recv(&t, rep, sizeof(rep));
+	one = 4 + 32 + 1 + 2 + 2 + 4;
+	assert_int_equal(n, 2 * one);
+	assert_int_equal(smb_get16(rep + 37), 1);
+	assert_memory_equal(rep + 41, "ping", 4);
+	assert_int_equal(smb_get16(rep + one + 37), 2);
+	tsess_close(&t);
+}
+
 static int
 setup(void **state)
 {
@@ -736,6 +892,11 @@ main(void)
 		cmocka_unit_test(test_pipe),
 		cmocka_unit_test(test_disk_file),
 		cmocka_unit_test(test_closed_by_handler),
+		cmocka_unit_test(test_large_write),
+		cmocka_unit_test(test_echo),
+		cmocka_unit_test(test_peer_gone),
+		cmocka_unit_test(test_open_andx),
+		cmocka_unit_test(test_file_cap),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

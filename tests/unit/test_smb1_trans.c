@@ -430,6 +430,94 @@ test_disk_queries(void **state)
 	tsess_close(&t);
 }
 
+/* An NT Transact primary with its parameters, data and setup, whole. */
+static size_t
+nttrans_whole(uint8_t *out, uint16_t mid, uint16_t function,
+    const uint16_t *setup, uint8_t nsetup, const uint8_t *params,
+    uint32_t pc, const uint8_t *data, uint32_t dc)
+{
+	uint8_t	w[64], b[2048];
+	size_t	wct = 19 + nsetup, start = 32 + 1 + 2 * wct + 2, i;
+
+	memset(w, 0, sizeof(w));
+	smb_put32(w + 3, pc);
+	smb_put32(w + 7, dc);
+	smb_put32(w + 11, 1024);
+	smb_put32(w + 15, 4280);
+	smb_put32(w + 19, pc);
+	smb_put32(w + 23, (uint32_t)start);
+	smb_put32(w + 27, dc);
+	smb_put32(w + 31, (uint32_t)(start + pc));
+	w[35] = nsetup;
+	smb_put16(w + 36, function);
+	for (i = 0; i < nsetup; i++)
+		smb_put16(w + 38 + 2 * i, setup[i]);
+	memcpy(b, params, pc);
+	memcpy(b + pc, data, dc);
+	return smb1_build(out, 0xa0, mid, w, (uint8_t)wct, b, pc + dc);
+}
+
+/*
+ * NT_TRANSACT_CREATE opens \srvsvc; FSCTL_PIPE_TRANSCEIVE on it carries
+ * a DCERPC bind and brings back its bind_ack.
+ */
+static void
+test_nttrans_pipe(void **state)
+{
+	static const uint8_t	bind[72] = {
+	    5, 0, 11, 3, 0x10, 0, 0, 0, 72, 0, 0, 0, 1, 0, 0, 0,
+	    0xb8, 0x10, 0xb8, 0x10, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0,
+	    /* srvsvc 4b324fc8-1670-01d3-1278-5a47bf6ee188 v3.0 */
+	    0xc8, 0x4f, 0x32, 0x4b, 0x70, 0x16, 0xd3, 0x01,
+	    0x12, 0x78, 0x5a, 0x47, 0xbf, 0x6e, 0xe1, 0x88, 3, 0, 0, 0,
+	    /* NDR 8a885d04-1ceb-11c9-9fe8-08002b104860 v2 */
+	    0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11,
+	    0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60, 2, 0, 0, 0,
+	};
+	uint16_t		ioctl[4];
+	struct tsess		t;
+	uint8_t			msg[2048], rep[4096], p[128];
+	size_t			n, nl, po, doff;
+	uint16_t		fid;
+
+	tsess_open(&t);
+	tree_connect(&t, "IPC$");
+	memset(p, 0, sizeof(p));
+	nl = smb_ascii_utf16("\\srvsvc", p + 54, 40);
+	smb_put32(p + 44, (uint32_t)nl);
+	n = nttrans_whole(msg, 30, 1, NULL, 0, p, (uint32_t)(54 + nl), NULL,
+	    0);
+	assert_int_equal(tsess_send(&t, msg, n), 0);
+	tsess_reply(&t, rep, sizeof(rep));
+	assert_int_equal(R_STATUS(rep), 0);
+	assert_int_equal(R_WCT(rep), 18);
+	po = smb_get32(rep + 33 + 15);
+	assert_int_equal(smb_get32(rep + 33 + 3), 69);
+	fid = smb_get16(rep + po + 2);
+	assert_int_not_equal(fid, 0);
+	assert_int_equal(smb_get16(rep + po + 64), 2);	/* a message pipe */
+	ioctl[0] = 0xc017;
+	ioctl[1] = 0x0011;
+	ioctl[2] = fid;
+	ioctl[3] = 0x0001;
+	n = nttrans_whole(msg, 31, 2, ioctl, 4, NULL, 0, bind, sizeof(bind));
+	assert_int_equal(tsess_send(&t, msg, n), 0);
+	tsess_reply(&t, rep, sizeof(rep));
+	assert_int_equal(R_STATUS(rep), 0);
+	doff = smb_get32(rep + 33 + 27);
+	assert_true(smb_get32(rep + 33 + 23) > 24);
+	assert_memory_equal(rep + doff, "\x05\x00\x0c", 3);	/* bind_ack */
+	assert_int_equal(events_count("\"dcerpc\":\"bind\""), 1);
+	/* Another control code: not supported, the session goes on. */
+	ioctl[0] = 0x0094;
+	ioctl[1] = 0x0009;
+	n = nttrans_whole(msg, 32, 2, ioctl, 4, NULL, 0, bind, 4);
+	assert_int_equal(tsess_send(&t, msg, n), 0);
+	tsess_reply(&t, rep, sizeof(rep));
+	assert_int_equal(R_STATUS(rep), 0xc00000bb);
+	tsess_close(&t);
+}
+
 int
 main(void)
 {
@@ -442,6 +530,7 @@ main(void)
 		cmocka_unit_test(test_ms17_check),
 		cmocka_unit_test(test_rap),
 		cmocka_unit_test(test_disk_queries),
+		cmocka_unit_test(test_nttrans_pipe),
 	};
 
 	return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
