@@ -188,6 +188,8 @@ def test_huge_write_keeps_memory_capped(sundew):
     grown = sensors_hwm(d) - before
     d.stop()
     assert d.events("sundew.file.stored", dst_port=445) == []
+    hits = d.events("sundew.limit.hit", dst_port=445)
+    assert [e["limit"] for e in hits] == ["smb_file"]
     assert grown < 12 * 1024, f"sensors grew by {grown} KiB"
 
 
