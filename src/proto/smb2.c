@@ -3,10 +3,12 @@
  * in one compound reply, NEGOTIATE (2.0.2 to 3.1.1 with negotiate
  * contexts, and the SMB1 multi-protocol upgrade), SESSION_SETUP over
  * NTLMSSP, LOGOFF, TREE_CONNECT and the small commands.  Files, pipes and
- * ioctls are in smb2_file.c.
+ * ioctls are in smb2_file.c, signing in smb2_sign.c.
  *
  * No signing and no encryption are asked of the client: the host says
- * signing is enabled, not required, as a Windows member server does.
+ * signing is enabled, not required, as a Windows member server does.  It
+ * signs when the login's key is one it can know (smb2_sign.c).  An
+ * encrypted message ends the session, as no key was ever offered.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,8 @@
 #define SMB2_CAP_DIR_LEASING	0x00000020
 
 #define SMB2_SIGNING_ENABLED	0x0001
+#define SMB2_SESSION_GUEST	0x0001
+#define SMB2_SESSION_NULL	0x0002
 
 /* What a 3.1.1 client offered in its negotiate contexts. */
 struct smb2_offer {
@@ -336,8 +340,8 @@ smb2_ctx_put(uint8_t *b, size_t off, uint16_t type, const uint8_t *d,
  * starts SMB2_HDR into the message); returns the body's end, *count.
  */
 static size_t
-smb2_ctx_answer(struct smb_conn *sc, uint8_t *b, size_t off,
-    const struct smb2_offer *of, uint16_t *count)
+smb2_ctx_answer(uint8_t *b, size_t off, const struct smb2_offer *of,
+    uint16_t *count)
 {
 	uint8_t	 d[SMB2_SALT_LEN + 8];
 	size_t	 end;
@@ -377,7 +381,6 @@ smb2_ctx_answer(struct smb_conn *sc, uint8_t *b, size_t off,
 		end = smb2_ctx_put(b - SMB2_HDR, end, SMB2_CTX_SIGNING, d, 4);
 		(*count)++;
 	}
-	(void)sc;
 	return end - SMB2_HDR;
 }
 
@@ -415,7 +418,7 @@ smb2_negotiate_answer(struct smb2_out *o, const struct smb2_req *r,
 	smb_put16(b + 58, (uint16_t)blen);
 	end = 64 + blen;
 	if (d == SMB2_DIALECT_311 && of != NULL) {
-		end = smb2_ctx_answer(o->sc, b, end, of, &count);
+		end = smb2_ctx_answer(b, end, of, &count);
 		smb_put16(b + 6, count);
 		/* The first context sits at the aligned end of the blob. */
 		smb_put32(b + 60, (uint32_t)((SMB2_HDR + 64 + blen + 7) &
@@ -593,6 +596,10 @@ smb2_session_setup(struct smb2_out *o, const struct smb2_req *r)
 	smb_put16(b, 9);
 	smb_put16(b + 4, outlen > 0 ? SMB2_HDR + 8 : 0);
 	smb_put16(b + 6, (uint16_t)outlen);
+	/* A guest or the null session is flagged (3.3.5.5.3). */
+	if (rc == NTLM_DONE)
+		smb_put16(b + 2, sc->ntlm.anonymous ? SMB2_SESSION_NULL :
+		    sc->ntlm.guest ? SMB2_SESSION_GUEST : 0);
 	/* Windows signs the last answer whenever a key is known. */
 	if (rc == NTLM_DONE && smb2_login_key(sc, key) &&
 	    smb2_sign_begin(o->s, (uint16_t)sc->dialect, key) == 0)

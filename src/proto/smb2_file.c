@@ -71,7 +71,38 @@ smb2_put_fid(uint8_t *p, const struct smb_file *f)
 	smb_put64(p + 8, f->fid);
 }
 
-/* CREATE (2.2.13, 2.2.14): create contexts are ignored. */
+/* The CREATE response (2.2.14) for f, opened with disposition disp. */
+static int
+smb2_create_answer(struct smb2_out *o, const struct smb2_req *r,
+    const struct smb_file *f, uint32_t disp, int dir)
+{
+	uint64_t now = host_filetime(event_now_usec());
+	uint8_t	*b;
+
+	if ((b = smb2_body(o, 88)) == NULL)
+		return -1;
+	smb_put16(b, 89);
+	if (f->dce != NULL) {
+		smb_put32(b + 4, 1);			/* FILE_OPENED */
+		smb_put64(b + 40, 4096);
+		smb_put32(b + 56, FILE_ATTRIBUTE_NORMAL);
+	} else {
+		/* FILE_OPEN (1) of a file that is not there creates it here. */
+		smb_put32(b + 4, disp == 1 || disp == 3 || dir ? 1 : 2);
+		smb_put64(b + 8, now);
+		smb_put64(b + 16, now);
+		smb_put64(b + 24, now);
+		smb_put64(b + 32, now);
+		smb_put64(b + 48, f->len);
+		smb_put32(b + 56, dir ? FILE_ATTRIBUTE_DIRECTORY :
+		    FILE_ATTRIBUTE_ARCHIVE);
+	}
+	smb2_put_fid(b + 64, f);
+	smb2_done(o, r, SMB_OK, 88);
+	return 0;
+}
+
+/* CREATE (2.2.13): create contexts are ignored. */
 int
 smb2_create(struct smb2_out *o, const struct smb2_req *r)
 {
@@ -79,10 +110,8 @@ smb2_create(struct smb2_out *o, const struct smb2_req *r)
 	const uint8_t	*name, *ctx;
 	char		 ascii[256];
 	size_t		 nlen, n;
-	uint32_t	 status = SMB_OK, disp;
-	uint64_t	 now;
+	uint32_t	 status = SMB_OK;
 	uint16_t	 bit;
-	uint8_t		*b;
 
 	if (r->bodylen < 56)
 		return -1;
@@ -93,7 +122,6 @@ smb2_create(struct smb2_out *o, const struct smb2_req *r)
 		return -1;
 	n = smb_utf16_ascii(name, nlen, ascii, sizeof(ascii));
 	smb_request_event(o->sc, "create", "name", (const uint8_t *)ascii, n);
-	disp = smb_get32(r->body + 36);
 	o->have_fid = 0;
 	if ((f = smb_file_open(o->sc, (uint16_t)r->tid, name, nlen, 1,
 	    &status)) == NULL) {
@@ -111,29 +139,8 @@ smb2_create(struct smb2_out *o, const struct smb2_req *r)
 		o->s->dirs |= bit;
 	else
 		o->s->dirs &= (uint16_t)~bit;
-	if ((b = smb2_body(o, 88)) == NULL)
-		return -1;
-	smb_put16(b, 89);
-	if (f->dce != NULL) {
-		smb_put32(b + 4, 1);			/* FILE_OPENED */
-		smb_put64(b + 40, 4096);
-		smb_put32(b + 56, FILE_ATTRIBUTE_NORMAL);
-	} else {
-		/* FILE_OPEN (1) of a file that is not there creates it here. */
-		smb_put32(b + 4, disp == 1 || disp == 3 || (o->s->dirs & bit) ?
-		    1 : 2);
-		now = host_filetime(event_now_usec());
-		smb_put64(b + 8, now);
-		smb_put64(b + 16, now);
-		smb_put64(b + 24, now);
-		smb_put64(b + 32, now);
-		smb_put64(b + 48, f->len);
-		smb_put32(b + 56, o->s->dirs & bit ? FILE_ATTRIBUTE_DIRECTORY :
-		    FILE_ATTRIBUTE_ARCHIVE);
-	}
-	smb2_put_fid(b + 64, f);
-	smb2_done(o, r, SMB_OK, 88);
-	return 0;
+	return smb2_create_answer(o, r, f, smb_get32(r->body + 36),
+	    (o->s->dirs & bit) != 0);
 }
 
 /* CLOSE (2.2.15, 2.2.16). */

@@ -7,6 +7,7 @@ import io
 import subprocess
 
 import pytest
+from impacket.smb3structs import SMB2_DIALECT_311
 from impacket.smbconnection import SMBConnection
 
 from conftest import CORPORA, SUNDEW, needs_corpus, sample, wait_for
@@ -57,21 +58,27 @@ def sensors_hwm(d):
     return total
 
 
-@pytest.mark.parametrize("version,dialect", [
-    (None, "2.0.2"),                # the default host: XP, as the lead set it
-    ("10.0.14393", "3.1.1"),        # Windows Server 2016
+@pytest.mark.parametrize("version,dialect,signing", [
+    (None, "2.0.2", False),         # the default host: XP, as the lead set it
+    (None, "2.0.2", True),          # HMAC-SHA256
+    ("6.3.9600", "3.0.2", True),    # Windows 2012 R2: AES-CMAC
+    ("10.0.14393", "3.1.1", False),     # Windows Server 2016
+    ("10.0.14393", "3.1.1", True),      # ... the key over the preauth hash
 ])
-def test_smbclient_lists_shares(sundew, version, dialect):
+def test_smbclient_lists_shares(sundew, version, dialect, signing):
+    # smbclient -N logs in as the Unix user without an NT response: a
+    # guest, whose answers are signed (the key is one the host can know)
+    # when the client requires it.
     d = sundew([f"host.version={version}"] if version else [])
-    r = smbclient_list()
+    r = smbclient_list(*(["--option=client signing=required"]
+                         if signing else []))
     assert r.returncode == 0, r.stdout + r.stderr
     assert listed(r.stdout) == SHARES, r.stdout
     wait_for(lambda: closes(d), 10, "the session's close")
     d.stop()
     assert negotiated(d) == [dialect]
     assert [e["reason"] for e in closes(d)] == ["peer_closed"]
-    # One login, its answers signed as the client requires on IPC$: an
-    # answer it cannot verify sends it back to log in anonymously.
+    # One login: an answer the client cannot verify would end it.
     logins = d.events("sundew.login.attempt", dst_port=445)
     assert [(e["nt_response"], e["success"]) for e in logins] == [("", True)]
     assert logins[0]["username"] != ""
@@ -102,6 +109,27 @@ def test_impacket_logs_in_and_lists_shares(sundew, version, dialect):
     want = {0x0202: ["2.0.2"], 0x0210: ["2.???", "2.1"],
             0x0300: ["2.???", "3.0"]}[dialect]
     assert [x for x in negotiated(d) if x != "NT LM 0.12"] == want
+
+
+def test_impacket_null_session_over_311(sundew):
+    # impacket signs every request of a 3.1.1 session: the null session's
+    # key is the one the host can know.
+    d = sundew(["host.version=10.0.14393"])
+    c = SMBConnection("127.0.0.1", "127.0.0.1", timeout=10,
+                      preferredDialect=SMB2_DIALECT_311)
+    c.login("", "")
+    assert c.getDialect() == SMB2_DIALECT_311
+    assert c.isSigningRequired()
+    # SMB2_SESSION_FLAG_IS_NULL, as MS-SMB2 3.3.5.5.3 says for it.
+    assert c._SMBConnection._Session["SessionFlags"] == 0x0002
+    names = {s["shi1_netname"][:-1] for s in c.listShares()}
+    c.close()
+    assert names == SHARES
+    wait_for(lambda: closes(d), 10, "the session's close")
+    d.stop()
+    logins = d.events("sundew.login.attempt", dst_port=445)
+    assert [(e["username"], e["ntlm_version"]) for e in logins] == \
+        [("", "anonymous")]
 
 
 def put(c, name, data):
@@ -160,6 +188,8 @@ def test_huge_write_keeps_memory_capped(sundew):
     grown = sensors_hwm(d) - before
     d.stop()
     assert d.events("sundew.file.stored", dst_port=445) == []
+    hits = d.events("sundew.limit.hit", dst_port=445)
+    assert [e["limit"] for e in hits] == ["smb_file"]
     assert grown < 12 * 1024, f"sensors grew by {grown} KiB"
 
 

@@ -610,14 +610,12 @@ tree_ipc(void)
 	return get32(r + 36);
 }
 
-/* CREATE of pipe, then a related CLOSE of "the file just opened". */
-static ssize_t
-create_close(const char *pipe, uint32_t tid, uint8_t *r, size_t cap)
+/* Appends a CREATE of pipe on tree tid to m. */
+static void
+create_req(struct msg *m, const char *pipe, uint32_t tid, uint64_t mid)
 {
-	struct msg	m = { .len = 0 };
-	uint8_t		body[128], cl[24];
+	uint8_t		body[128];
 	size_t		j, n = strlen(pipe);
-	uint8_t		*h;
 
 	memset(body, 0, sizeof(body));
 	put16(body, 57);
@@ -625,8 +623,17 @@ create_close(const char *pipe, uint32_t tid, uint8_t *r, size_t cap)
 	put16(body + 46, (uint16_t)(2 * n));
 	for (j = 0; j < n; j++)
 		body[56 + 2 * j] = (uint8_t)pipe[j];
-	h = cmd(&m, 0x05, 20, 1, 0, body, 56 + 2 * n);
-	put32(h + 36, tid);
+	put32(cmd(m, 0x05, mid, 1, 0, body, 56 + 2 * n) + 36, tid);
+}
+
+/* CREATE of pipe, then a related CLOSE of "the file just opened". */
+static ssize_t
+create_close(const char *pipe, uint32_t tid, uint8_t *r, size_t cap)
+{
+	struct msg	m = { .len = 0 };
+	uint8_t		cl[24];
+
+	create_req(&m, pipe, tid, 20);
 	memset(cl, 0, sizeof(cl));
 	put16(cl, 24);
 	memset(cl + 8, 0xff, 16);
@@ -671,6 +678,109 @@ test_compound_create_fails(void **state)
 	assert_int_equal(get32(r + 8), 0xc0000034);
 	assert_int_equal(get32(r + next + 8), 0xc0000034);
 	assert_string_equal(closed_reason, "");
+}
+
+/* A CREATE of a pipe on tree tid, alone; the FileId's first half. */
+static uint64_t
+open_pipe(const char *pipe, uint32_t tid)
+{
+	struct msg	m = { .len = 0 };
+	uint8_t		r[1024];
+
+	create_req(&m, pipe, tid, 30);
+	send_msg(&m);
+	assert_int_equal(recv_msg(r, sizeof(r)), 64 + 88);
+	assert_int_equal(get32(r + 8), 0);
+	return get32(r + 64 + 64);
+}
+
+/* Nothing written to the pipe yet: a READ finds it empty. */
+static void
+test_read_empty_pipe(void **state)
+{
+	struct msg	m = { .len = 0 };
+	uint8_t		body[64], r[256];
+	uint64_t	fid = open_pipe("srvsvc", tree_ipc());
+
+	memset(body, 0, sizeof(body));
+	put16(body, 49);
+	put32(body + 4, 4280);
+	put32(body + 16, (uint32_t)fid);
+	put32(body + 24, (uint32_t)fid);
+	cmd(&m, 0x08, 40, 1, 0, body, 49);
+	send_msg(&m);
+	assert_int_equal(recv_msg(r, sizeof(r)), 64 + 9);
+	assert_int_equal(get32(r + 8), 0xc00000d9);
+}
+
+/*
+ * A WRITE larger than a frame the emulator holds, to a pipe: taken in
+ * pieces and refused whole (no DCERPC message is that long); the
+ * session goes on.
+ */
+static void
+test_large_write_to_pipe(void **state)
+{
+	static uint8_t	big[64 + 48 + 140000];
+	struct msg	m = { .len = 0 };
+	uint8_t		nb[4], r[256];
+	uint64_t	fid = open_pipe("srvsvc", tree_ipc());
+	size_t		n = sizeof(big), off;
+	ssize_t		w;
+
+	memset(big, 0x41, sizeof(big));
+	memset(big, 0, 64 + 48);
+	memcpy(big, "\xfeSMB", 4);
+	put16(big + 4, 64);
+	put16(big + 12, 0x09);
+	put16(big + 14, 1);
+	put32(big + 24, 50);
+	put16(big + 64, 49);
+	put16(big + 66, 64 + 48);
+	put32(big + 68, 140000);
+	put32(big + 80, (uint32_t)fid);
+	put32(big + 88, (uint32_t)fid);
+	nb[0] = 0;
+	nb[1] = (uint8_t)(n >> 16);
+	nb[2] = (uint8_t)(n >> 8);
+	nb[3] = (uint8_t)n;
+	assert_int_equal(write(peer, nb, 4), 4);
+	for (off = 0; off < n; off += (size_t)w) {
+		w = write(peer, big + off, n - off);
+		if (w < 0)
+			w = 0;
+		run(5);
+	}
+	run(30);
+	assert_int_equal(recv_msg(r, sizeof(r)), 64 + 9);
+	assert_int_equal(get32(r + 8), 0xc000000d);
+	assert_int_equal(get32(r + 24), 50);
+	cmd(&m, 0x0d, 51, 1, 0, echo, 4);
+	send_msg(&m);
+	assert_int_equal(recv_msg(r, sizeof(r)), 64 + 4);
+	assert_string_equal(closed_reason, "");
+}
+
+/* SMBGhost: a compressed message whose sizes overflow, on 1903. */
+static void
+test_smbghost_compressed(void **state)
+{
+	struct msg	m = { .len = 0 };
+	uint8_t		r[64];
+
+	memset(m.b, 0x90, 64);
+	memcpy(m.b, "\xfcSMB", 4);
+	put32(m.b + 4, 0xffffffff);		/* OriginalCompressedSegmentSize */
+	put16(m.b + 8, 1);			/* LZNT1 */
+	put32(m.b + 12, 0x10);			/* Offset */
+	m.len = 64;
+	send_msg(&m);
+	assert_int_equal(recv_msg(r, sizeof(r)), -1);
+	assert_string_equal(closed_reason, "compressed");
+	if (strcmp((const char *)*state, "10.0.18362") == 0)
+		assert_non_null(event_with("\"cve\":\"CVE-2020-0796\""));
+	else
+		assert_null(event_with("sundew.exploit.detected"));
 }
 
 /* An encrypted message the host never offered: the session ends. */
@@ -826,6 +936,10 @@ main(void)
 		T(test_transform, NULL),
 		T(test_compound_create_close, NULL),
 		T(test_compound_create_fails, NULL),
+		T(test_read_empty_pipe, NULL),
+		T(test_large_write_to_pipe, NULL),
+		T(test_smbghost_compressed, "10.0.18362"),
+		T(test_smbghost_compressed, "10.0.14393"),
 		T(test_validate_negotiate, "6.2.9200"),
 		T(test_validate_negotiate_311, "10.0.14393"),
 		cmocka_unit_test(test_sign_vectors),
