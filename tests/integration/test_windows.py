@@ -129,3 +129,27 @@ def test_nmap_sees_one_unpatched_windows_host(sundew):
         "lsarpc" in found["msrpc-enum"].lower(), found["msrpc-enum"]
     d.stop()
     assert d.events("sundew.exploit.detected") == []
+
+
+IMPACKET_EXAMPLES = "/usr/share/doc/python3-impacket/examples"
+
+
+def test_impacket_smbclient_logs_in_and_lists_shares(sundew, tmp_path):
+    """impacket's smbclient.py, as an operator runs it: logs in with a
+    password, lists the host's shares and their remarks, and the login
+    is one sundew.login.attempt with the names it gave."""
+    import subprocess
+    d = sundew()
+    cmds = tmp_path / "cmds"
+    cmds.write_text("shares\nexit\n")
+    r = subprocess.run(
+        ["/usr/bin/python3", f"{IMPACKET_EXAMPLES}/smbclient.py", "-file",
+         str(cmds), "CORP/alice:Winter2026@127.0.0.1"],
+        capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    shares = [l.strip() for l in r.stdout.splitlines()
+              if l.strip() in ("IPC$", "ADMIN$", "C$", "SharedDocs")]
+    assert sorted(shares) == ["ADMIN$", "C$", "IPC$", "SharedDocs"], r.stdout
+    logins = d.wait_events("sundew.login.attempt", src_ip="127.0.0.1",
+                           username="alice")
+    assert [(l["domain"], l["success"]) for l in logins] == [("CORP", True)]
