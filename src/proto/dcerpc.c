@@ -285,16 +285,19 @@ dce_event(const struct dce *d, const char *what, const uint8_t *uuid,
 }
 
 /*
- * Queues answer bytes.  Past DCE_OUT_MAX unread (a client that writes
- * and never reads) the session ends: -1, with a limit.hit event.
+ * Queues a PDU of the header h (hn bytes) and the body b (bn bytes) whole
+ * or not at all: dce_read() takes each PDU's length from its header, so a
+ * header queued without its body would have it read past the buffer.
+ * Past DCE_OUT_MAX unread (a client that writes and never reads) the
+ * session ends: -1, with a limit.hit event.
  */
 static int
-dce_out(struct dce *d, const void *p, size_t n)
+dce_out(struct dce *d, const void *h, size_t hn, const void *b, size_t bn)
 {
-	size_t	 pending = d->outlen - d->outoff, ncap;
+	size_t	 pending = d->outlen - d->outoff, n = hn + bn, ncap;
 	uint8_t	*nout;
 
-	if (n > DCE_OUT_MAX - pending) {
+	if (bn > DCE_OUT_MAX || n > DCE_OUT_MAX - pending) {
 		conn_limit_hit(d->c, "dcerpc_output");
 		return -1;
 	}
@@ -316,7 +319,9 @@ dce_out(struct dce *d, const void *p, size_t n)
 		d->out = nout;
 		d->outcap = ncap;
 	}
-	memcpy(d->out + d->outlen, p, n);
+	memcpy(d->out + d->outlen, h, hn);
+	if (bn > 0)
+		memcpy(d->out + d->outlen + hn, b, bn);
 	d->outlen += n;
 	return 0;
 }
@@ -338,6 +343,8 @@ dce_read(struct dce *d, uint8_t *buf, size_t cap)
 	if (d->pdu_left == 0)
 		d->pdu_left = smb_get16(d->out + d->outoff + 8);
 	n = cap < d->pdu_left ? cap : d->pdu_left;
+	if (n > pending)		/* only whole PDUs are queued */
+		n = pending;
 	memcpy(buf, d->out + d->outoff, n);
 	d->outoff += n;
 	d->pdu_left -= n;
@@ -370,7 +377,7 @@ dce_w_end(struct dce *d, struct ndr_w *w)
 	if (w->err || w->len > UINT16_MAX)
 		return -1;
 	ndr_w_put_u32(w, 8, (uint32_t)w->len);
-	return dce_out(d, w->buf, w->len);
+	return dce_out(d, w->buf, w->len, NULL, 0);
 }
 
 /*
@@ -420,8 +427,7 @@ dce_response(struct dce *d, uint32_t call_id, uint16_t ctx,
 		ndr_w_u8(&w, 0);
 		ndr_w_u8(&w, 0);
 		ndr_w_put_u32(&w, 8, (uint32_t)(DCE_REQ_HDR + n));
-		if (dce_out(d, buf, sizeof(buf)) == -1 ||
-		    dce_out(d, stub + off, n) == -1)
+		if (dce_out(d, buf, sizeof(buf), stub + off, n) == -1)
 			return -1;
 		off += n;
 	} while (off < len);

@@ -893,6 +893,47 @@ test_output_cap(void **state)
 	dce_free(d);
 }
 
+/*
+ * Answers cut by the output cap are whole PDUs: a client that reads what
+ * was queued before the session ends gets fragments whose frag_length is
+ * what it reads, never a header without its stub (that made dce_read
+ * copy past the buffer).
+ */
+static void
+test_output_cap_whole_pdus(void **state)
+{
+	uint8_t		*b, *out;
+	struct dce	*d = dce_new(&c, "srvsvc", &seen);
+	size_t		 n, stub = 60000, pending, got, off;
+	int		 i, rc = 0;
+
+	b = calloc(1, 65536);
+	out = malloc(DCE_OUT_MAX + 65536);
+	assert_non_null(b);
+	assert_non_null(out);
+	n = bind_echo(b);
+	assert_int_equal(dce_write(d, b, n, 0), 0);
+	drain(d, out, DCE_OUT_MAX);
+	for (i = 0; i < 5 && rc == 0; i++) {
+		n = req_pdu(b, 3, (uint32_t)i, 0, 0, b + 24, stub);
+		rc = dce_write(d, b, n, 0);
+	}
+	assert_int_equal(rc, -1);
+	pending = dce_pending(d);
+	got = drain(d, out, DCE_OUT_MAX + 65536);
+	assert_int_equal(got, pending);
+	assert_int_equal(dce_pending(d), 0);
+	for (off = 0; off < got; off += get16(out + off + 8)) {
+		assert_true(got - off >= 24);
+		assert_int_equal(out[off + 2], 2);
+		assert_true(get16(out + off + 8) <= got - off);
+	}
+	assert_int_equal(off, got);
+	free(out);
+	free(b);
+	dce_free(d);
+}
+
 /* The analyser sees each stub once, also when the interface said exploit. */
 static void
 test_analysed_once(void **state)
@@ -962,6 +1003,7 @@ main(void)
 		cmocka_unit_test_setup(test_response_fragments, setup),
 		cmocka_unit_test_setup(test_stub_cap, setup),
 		cmocka_unit_test_setup(test_output_cap, setup),
+		cmocka_unit_test_setup(test_output_cap_whole_pdus, setup),
 		cmocka_unit_test_setup(test_analysed_once, setup),
 		cmocka_unit_test_setup(test_uuid_str, setup),
 	};
