@@ -123,7 +123,7 @@ struct dce {
 
 	/* A PDU that came in part: in_flen 0 until its header is in. */
 	uint8_t		*in;
-	size_t		 inlen, in_flen, in_at;
+	size_t		 inlen, incap, in_flen, in_at;
 
 	/* A fragmented request being reassembled. */
 	uint8_t		*stub;
@@ -156,6 +156,8 @@ static const struct dce_call	*dce_cur;
 static int			 dce_cur_analysed;
 /* Association groups are numbered per sensor, as Windows does per boot. */
 static uint32_t			 dce_assoc_next = 0x5c41;
+/* What the endpoints of this sensor hold in their buffers (DCE_BUDGET). */
+static size_t			 dce_mem;
 
 /* Integers of a PDU in the byte order its drep declares. */
 static uint16_t
@@ -230,13 +232,51 @@ dce_new(struct conn *c, const char *pipe, uint32_t *seen)
 	return d;
 }
 
+/*
+ * Resizes one of an endpoint's buffers (*buf of *cap bytes) to ncap,
+ * charged to the sensor's budget: past DCE_BUDGET the session ends (-1,
+ * a limit.hit "memory") rather than the sensor running out of memory,
+ * however many sessions and pipes share it.
+ */
+static int
+dce_resize(struct dce *d, uint8_t **buf, size_t *cap, size_t ncap)
+{
+	uint8_t	*nb;
+
+	if (ncap > *cap && dce_mem - *cap + ncap > DCE_BUDGET) {
+		conn_limit_hit(d->c, "memory");
+		return -1;
+	}
+	if ((nb = realloc(*buf, ncap)) == NULL)
+		return -1;
+	dce_mem = dce_mem - *cap + ncap;
+	*buf = nb;
+	*cap = ncap;
+	return 0;
+}
+
+/* Frees a buffer of dce_resize()'s and gives its bytes back. */
+static void
+dce_release(uint8_t **buf, size_t *cap)
+{
+	free(*buf);
+	*buf = NULL;
+	dce_mem -= *cap;
+	*cap = 0;
+}
+
+size_t
+dce_mem_used(void)
+{
+	return dce_mem;
+}
+
 /* Forgets a request being reassembled. */
 static void
 dce_stub_drop(struct dce *d)
 {
-	free(d->stub);
-	d->stub = NULL;
-	d->stublen = d->stubcap = 0;
+	dce_release(&d->stub, &d->stubcap);
+	d->stublen = 0;
 	d->reassembling = 0;
 }
 
@@ -246,8 +286,8 @@ dce_free(struct dce *d)
 	if (d == NULL)
 		return;
 	dce_stub_drop(d);
-	free(d->in);
-	free(d->out);
+	dce_release(&d->in, &d->incap);
+	dce_release(&d->out, &d->outcap);
 	free(d->ctx);
 	free(d);
 }
@@ -295,7 +335,6 @@ static int
 dce_out(struct dce *d, const void *h, size_t hn, const void *b, size_t bn)
 {
 	size_t	 pending = d->outlen - d->outoff, n = hn + bn, ncap;
-	uint8_t	*nout;
 
 	if (bn > DCE_OUT_MAX || n > DCE_OUT_MAX - pending) {
 		conn_limit_hit(d->c, "dcerpc_output");
@@ -314,10 +353,8 @@ dce_out(struct dce *d, const void *h, size_t hn, const void *b, size_t bn)
 			ncap *= 2;
 		if (ncap > DCE_OUT_MAX)
 			ncap = DCE_OUT_MAX;
-		if ((nout = realloc(d->out, ncap)) == NULL)
+		if (dce_resize(d, &d->out, &d->outcap, ncap) == -1)
 			return -1;
-		d->out = nout;
-		d->outcap = ncap;
 	}
 	memcpy(d->out + d->outlen, h, hn);
 	if (bn > 0)
@@ -350,9 +387,8 @@ dce_read(struct dce *d, uint8_t *buf, size_t cap)
 	d->pdu_left -= n;
 	if (d->outoff == d->outlen) {
 		/* Drained: an idle endpoint holds no buffer. */
-		free(d->out);
-		d->out = NULL;
-		d->outoff = d->outlen = d->outcap = 0;
+		dce_release(&d->out, &d->outcap);
+		d->outoff = d->outlen = 0;
 	}
 	return n;
 }
@@ -728,7 +764,6 @@ static int
 dce_stub_add(struct dce *d, const uint8_t *p, size_t n)
 {
 	size_t	 ncap;
-	uint8_t	*nstub;
 
 	if (n > DCE_STUB_MAX - d->stublen) {
 		/* What came goes to the analyser before the session ends. */
@@ -746,10 +781,10 @@ dce_stub_add(struct dce *d, const uint8_t *p, size_t n)
 			ncap *= 2;
 		if (ncap > DCE_STUB_MAX)
 			ncap = DCE_STUB_MAX;
-		if ((nstub = realloc(d->stub, ncap)) == NULL)
+		if (dce_resize(d, &d->stub, &d->stubcap, ncap) == -1) {
+			conn_analyse(d->c, d->stub, d->stublen, d->stub_at);
 			return -1;
-		d->stub = nstub;
-		d->stubcap = ncap;
+		}
 	}
 	memcpy(d->stub + d->stublen, p, n);
 	d->stublen += n;
@@ -894,26 +929,20 @@ dce_pdu(struct dce *d, const uint8_t *p, size_t len, size_t at)
 static int
 dce_hold(struct dce *d, const uint8_t *p, size_t n, size_t at)
 {
-	size_t	 need = d->in_flen > 0 ? d->in_flen : DCE_HDR;
-	uint8_t	*nin;
-
 	if (d->inlen == 0) {
 		d->in_at = at;
 		if (n >= DCE_HDR && dce_hdr(p, &d->in_flen) == -1)
 			return -1;
-		need = d->in_flen > 0 ? d->in_flen : DCE_HDR;
-		free(d->in);
-		if ((d->in = malloc(need)) == NULL)
+		if (dce_resize(d, &d->in, &d->incap, d->in_flen > 0 ?
+		    d->in_flen : DCE_HDR) == -1)
 			return -1;
 	}
 	memcpy(d->in + d->inlen, p, n);
 	d->inlen += n;
 	if (d->in_flen == 0 && d->inlen == DCE_HDR) {
-		if (dce_hdr(d->in, &d->in_flen) == -1)
+		if (dce_hdr(d->in, &d->in_flen) == -1 ||
+		    dce_resize(d, &d->in, &d->incap, d->in_flen) == -1)
 			return -1;
-		if ((nin = realloc(d->in, d->in_flen)) == NULL)
-			return -1;
-		d->in = nin;
 	}
 	return 0;
 }
@@ -925,8 +954,7 @@ dce_held_run(struct dce *d)
 	int	rc;
 
 	rc = dce_pdu(d, d->in, d->inlen, d->in_at);
-	free(d->in);
-	d->in = NULL;
+	dce_release(&d->in, &d->incap);
 	d->inlen = d->in_flen = 0;
 	return rc;
 }

@@ -934,6 +934,68 @@ test_output_cap_whole_pdus(void **state)
 	dce_free(d);
 }
 
+/*
+ * Reassembles a request of more than half of DCE_STUB_MAX on d, its last
+ * fragment not sent: the endpoint holds a buffer of DCE_STUB_MAX.  The
+ * return of the last dce_write().
+ */
+static int
+hold_stub(struct dce *d, uint8_t *b)
+{
+	size_t	n, got = 0, piece = 60000;
+	int	rc = 0;
+
+	n = bind_echo(b);
+	if (dce_write(d, b, n, 0) == -1)
+		return -1;
+	while (dce_read(d, b, 65536) > 0)
+		;
+	while (got <= DCE_STUB_MAX / 2 && rc == 0) {
+		memset(b + 24, 0x41, piece);
+		n = req_pdu(b, got == 0 ? 1 : 0, 2, 0, 0, b + 24, piece);
+		rc = dce_write(d, b, n, 0);
+		got += piece;
+	}
+	return rc;
+}
+
+/*
+ * Many sessions reassembling at once share the sensor's budget: the one
+ * past it ends with a limit.hit "memory", and an endpoint freed gives its
+ * bytes back.
+ */
+static void
+test_budget(void **state)
+{
+	enum { N = DCE_BUDGET / DCE_STUB_MAX };
+	struct dce	*d[N + 1];
+	uint8_t		*b;
+	size_t		 base = dce_mem_used();
+	int		 i;
+
+	b = calloc(1, 65536);
+	assert_non_null(b);
+	assert_int_equal(base, 0);
+	for (i = 0; i < N; i++) {
+		d[i] = dce_new(&c, "lsarpc", &seen);
+		assert_int_equal(hold_stub(d[i], b), 0);
+	}
+	assert_int_equal(dce_mem_used(), (size_t)N * DCE_STUB_MAX);
+	assert_int_equal(events_with("\"limit\":\"memory\""), 0);
+	nevents = 0;
+	d[N] = dce_new(&c, "lsarpc", &seen);
+	assert_int_equal(hold_stub(d[N], b), -1);
+	assert_int_equal(events_with("\"limit\":\"memory\""), 1);
+	dce_free(d[N]);
+	dce_free(d[0]);
+	d[0] = dce_new(&c, "lsarpc", &seen);
+	assert_int_equal(hold_stub(d[0], b), 0);
+	for (i = 0; i < N; i++)
+		dce_free(d[i]);
+	assert_int_equal(dce_mem_used(), 0);
+	free(b);
+}
+
 /* The analyser sees each stub once, also when the interface said exploit. */
 static void
 test_analysed_once(void **state)
@@ -1004,6 +1066,7 @@ main(void)
 		cmocka_unit_test_setup(test_stub_cap, setup),
 		cmocka_unit_test_setup(test_output_cap, setup),
 		cmocka_unit_test_setup(test_output_cap_whole_pdus, setup),
+		cmocka_unit_test_setup(test_budget, setup),
 		cmocka_unit_test_setup(test_analysed_once, setup),
 		cmocka_unit_test_setup(test_uuid_str, setup),
 	};
