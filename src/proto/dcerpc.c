@@ -118,6 +118,7 @@ struct dce {
 	uint16_t	 port;		/* the sensor's, over TCP */
 	uint16_t	 xmit;		/* the largest fragment to send */
 	uint32_t	 assoc;		/* association group, 0 before bind */
+	uint32_t	 nevents;	/* sundew.request events sent */
 	struct dce_ctx	*ctx;		/* DCE_MAX_CTX, at the first bind */
 	size_t		 nctx;
 
@@ -293,17 +294,25 @@ dce_free(struct dce *d)
 }
 
 /*
- * A sundew.request event: what ("bind", "alter_context", "request"), the
+ * A sundew.request event, up to DCE_EVENTS_MAX an endpoint, then one
+ * limit.hit "dcerpc_events": what ("bind", "alter_context", "request"), the
  * interface's UUID if known, its version, the opnum and stub size of a
  * request (-1: none), and the pipe or port it came through.
  */
 static void
-dce_event(const struct dce *d, const char *what, const uint8_t *uuid,
+dce_event(struct dce *d, const char *what, const uint8_t *uuid,
     int version, int opnum, long size)
 {
 	struct event_buf	ev;
 	char			u[37];
 
+	/* A flood of tiny calls is reported once, not call by call. */
+	if (d->nevents > DCE_EVENTS_MAX)
+		return;
+	if (d->nevents++ == DCE_EVENTS_MAX) {
+		conn_limit_hit(d->c, "dcerpc_events");
+		return;
+	}
 	conn_event(&ev, d->c, "sundew.request");
 	event_str(&ev, "emulator", "dcerpc");
 	event_str(&ev, "dcerpc", what);

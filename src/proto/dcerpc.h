@@ -29,6 +29,11 @@ struct dce;
  * it the session that asks for more ends (sundew.limit.hit "memory").
  */
 #define DCE_BUDGET	(64u * 1024 * 1024)
+/*
+ * The most sundew.request events (binds, requests) an endpoint sends; the
+ * calls past it are answered as before, and one limit.hit says so.
+ */
+#define DCE_EVENTS_MAX	1000
 
 /*
  * A new endpoint for the session: pipe is the pipe's name as opened

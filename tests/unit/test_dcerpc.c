@@ -996,6 +996,50 @@ test_budget(void **state)
 	free(b);
 }
 
+/*
+ * A flood of tiny requests in one session: DCE_EVENTS_MAX events (the
+ * bind among them), then one limit.hit, every call still answered.
+ */
+static void
+test_event_cap(void **state)
+{
+	uint8_t		 b[256], out[256];
+	struct dce	*d = dce_new(&c, NULL, &seen);
+	size_t		 n;
+	int		 i;
+
+	n = bind_echo(b);
+	assert_int_equal(dce_write(d, b, n, 0), 0);
+	drain(d, out, sizeof(out));
+	for (i = 0; i < 3 * DCE_EVENTS_MAX; i++) {
+		n = req_pdu(b, 3, (uint32_t)i + 2, 0, 0, "x", 1);
+		assert_int_equal(dce_write(d, b, n, 0), 0);
+		assert_int_equal(drain(d, out, sizeof(out)), 25);
+	}
+	assert_int_equal(nevents, DCE_EVENTS_MAX + 1);
+	nevents = 0;
+	n = req_pdu(b, 3, 9, 0, 0, "x", 1);
+	assert_int_equal(dce_write(d, b, n, 0), 0);
+	assert_int_equal(nevents, 0);
+	dce_free(d);
+	/* The limit.hit, in place of the first event past the cap. */
+	d = dce_new(&c, NULL, &seen);
+	n = bind_echo(b);
+	assert_int_equal(dce_write(d, b, n, 0), 0);
+	for (i = 0; i < DCE_EVENTS_MAX - 1; i++) {
+		n = req_pdu(b, 3, (uint32_t)i + 2, 0, 0, "x", 1);
+		assert_int_equal(dce_write(d, b, n, 0), 0);
+		drain(d, out, sizeof(out));
+	}
+	assert_int_equal(events_with("\"dcerpc\":\"request\""), NEVENTS - 1);
+	nevents = 0;
+	n = req_pdu(b, 3, 1, 0, 0, "x", 1);
+	assert_int_equal(dce_write(d, b, n, 0), 0);
+	assert_int_equal(nevents, 1);
+	assert_int_equal(events_with("\"limit\":\"dcerpc_events\""), 1);
+	dce_free(d);
+}
+
 /* The analyser sees each stub once, also when the interface said exploit. */
 static void
 test_analysed_once(void **state)
@@ -1067,6 +1111,7 @@ main(void)
 		cmocka_unit_test_setup(test_output_cap, setup),
 		cmocka_unit_test_setup(test_output_cap_whole_pdus, setup),
 		cmocka_unit_test_setup(test_budget, setup),
+		cmocka_unit_test_setup(test_event_cap, setup),
 		cmocka_unit_test_setup(test_analysed_once, setup),
 		cmocka_unit_test_setup(test_uuid_str, setup),
 	};
