@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -609,6 +610,32 @@ dce_item(struct dce *d, const struct dce_pdu *pdu, size_t off, size_t *next,
 	return 0;
 }
 
+/*
+ * The secondary address of a bind_ack over a pipe: the pipe the serving
+ * process listens on, of which the others are aliases (an XP or 2003
+ * host: lsass for \lsarpc and \samr, services.exe's ntsvcs for \srvsvc,
+ * \wkssvc and \browser), else the pipe as opened.
+ */
+static void
+dce_sec_addr(const struct dce *d, char *buf, size_t cap)
+{
+	static const struct {
+		const char	*pipe, *addr;
+	} alias[] = {
+		{ "\\lsarpc", "lsass" },	{ "\\samr", "lsass" },
+		{ "\\netlogon", "lsass" },	{ "\\srvsvc", "ntsvcs" },
+		{ "\\wkssvc", "ntsvcs" },	{ "\\browser", "ntsvcs" },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(alias) / sizeof(alias[0]); i++)
+		if (strcasecmp(d->pipe, alias[i].pipe) == 0) {
+			snprintf(buf, cap, "\\PIPE\\%s", alias[i].addr);
+			return;
+		}
+	snprintf(buf, cap, "\\PIPE%s", d->pipe);
+}
+
 /* A bind without context items: bind_nak, reason not specified. */
 static int
 dce_bind_nak(struct dce *d, uint32_t call_id)
@@ -630,8 +657,8 @@ dce_bind_nak(struct dce *d, uint32_t call_id)
  * Bind and alter_context: a result for each context item.  A bind sets
  * the fragment sizes (each side's at most what the other takes, and
  * never under what all must take) and the association group; the ack's
- * secondary address is the pipe or the port, an alter_context_resp has
- * none.
+ * secondary address is the pipe's (dce_sec_addr()) or the port, an
+ * alter_context_resp has none.
  */
 static int
 dce_bind(struct dce *d, const struct dce_pdu *pdu)
@@ -665,7 +692,7 @@ dce_bind(struct dce *d, const struct dce_pdu *pdu)
 	if (!bind)
 		sec[0] = '\0';
 	else if (d->pipe[0] != '\0')
-		snprintf(sec, sizeof(sec), "\\PIPE%s", d->pipe);
+		dce_sec_addr(d, sec, sizeof(sec));
 	else
 		snprintf(sec, sizeof(sec), "%u", d->port);
 	if (sec[0] == '\0')

@@ -400,6 +400,45 @@ test_many_items(void **state)
 	dce_free(d);
 }
 
+/*
+ * A bind_ack's secondary address says the pipe an XP host serves the
+ * interface on (the Honeynet capture: \PIPE\lsass for \lsarpc), the
+ * port over TCP.
+ */
+static void
+test_bind_secondary_address(void **state)
+{
+	static const char *const pipes[][2] = {
+		{ "lsarpc", "\\PIPE\\lsass" }, { "samr", "\\PIPE\\lsass" },
+		{ "LSARPC", "\\PIPE\\lsass" }, { "srvsvc", "\\PIPE\\ntsvcs" },
+		{ "wkssvc", "\\PIPE\\ntsvcs" }, { "browser", "\\PIPE\\ntsvcs" },
+		{ "spoolss", "\\PIPE\\spoolss" },
+		{ "epmapper", "\\PIPE\\epmapper" },
+	};
+	uint8_t		 b[256], out[256];
+	struct dce	*d;
+	size_t		 i, n, len;
+
+	for (i = 0; i < sizeof(pipes) / sizeof(pipes[0]); i++) {
+		d = dce_new(&c, pipes[i][0], &seen);
+		n = bind_echo(b);
+		assert_int_equal(dce_write(d, b, n, 0), 0);
+		n = drain(d, out, sizeof(out));
+		len = strlen(pipes[i][1]) + 1;
+		assert_int_equal(get16(out + 24), len);
+		assert_memory_equal(out + 26, pipes[i][1], len);
+		assert_int_equal(n, ((26 + len + 3) & ~3u) + 4 + 24);
+		dce_free(d);
+	}
+	d = dce_new(&c, NULL, &seen);
+	n = bind_echo(b);
+	assert_int_equal(dce_write(d, b, n, 0), 0);
+	n = drain(d, out, sizeof(out));
+	assert_int_equal(get16(out + 24), 4);
+	assert_memory_equal(out + 26, "135", 4);
+	dce_free(d);
+}
+
 static void
 test_bind_time_features(void **state)
 {
@@ -416,9 +455,9 @@ test_bind_time_features(void **state)
 	n = bind_pdu(b, 11, 1, it, 2);
 	assert_int_equal(dce_write(d, b, n, 0), 0);
 	n = drain(d, out, sizeof(out));
-	/* "\PIPE\lsarpc": 13 bytes with its NUL, then 3 of padding. */
-	assert_int_equal(get16(out + 24), 13);
-	assert_memory_equal(out + 26, "\\PIPE\\lsarpc", 13);
+	/* "\PIPE\lsass": 12 bytes with its NUL, then 2 of padding. */
+	assert_int_equal(get16(out + 24), 12);
+	assert_memory_equal(out + 26, "\\PIPE\\lsass", 12);
 	assert_int_equal(out[40], 2);
 	assert_int_equal(get16(out + 44 + 24), 2);
 	assert_int_equal(get16(out + 44 + 26), 2);
@@ -1095,6 +1134,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_bind_three_items, setup),
 		cmocka_unit_test_setup(test_many_items, setup),
+		cmocka_unit_test_setup(test_bind_secondary_address, setup),
 		cmocka_unit_test_setup(test_bind_time_features, setup),
 		cmocka_unit_test_setup(test_alter_context, setup),
 		cmocka_unit_test_setup(test_request_response, setup),
