@@ -1165,6 +1165,16 @@ test_ms05_039(void **state)
 	assert_int_equal(nevents, 0);
 }
 
+/* R_QMDeleteObject's OBJECT_FORMAT as Metasploit sends it: the name q. */
+static void
+mq_stub(struct b *b, const char *q)
+{
+	b->n = 0;
+	b_u32(b, 1); b_u32(b, 1); b_u32(b, 1);
+	b_u32(b, 3); b_u32(b, 3); b_u32(b, 2);
+	b_wstr(b, q);
+}
+
 static void
 test_ms05_017(void **state)
 {
@@ -1175,28 +1185,28 @@ test_ms05_017(void **state)
 	snprintf(q, 4100, "OS:ACCOUNTING-PC3\\PRIVATE$\\");
 	memset(q + strlen(q), 'e', 4000);
 	q[4060] = '\0';
-	b_u32(&b, 1); b_u32(&b, 1); b_u32(&b, 1);
-	b_u32(&b, 3); b_u32(&b, 3); b_u32(&b, 2);
-	b_wstr(&b, q);
-	assert_int_equal(call(&dce_msmq, 0, &b, NULL), 0);
-	expect_exploit("MS05-017", 0);
+	mq_stub(&b, q);
+	assert_int_equal(call(&dce_msmq, 9, &b, NULL), 0);
+	expect_exploit("MS05-017", 9);
 	/* 261 characters: one over; 260: accepted. */
 	setup(NULL);
 	q[261] = '\0';
-	b.n = 24;
-	b_wstr(&b, q);
-	assert_int_equal(call(&dce_msmq, 0, &b, NULL), 0);
-	expect_exploit("MS05-017", 0);
+	mq_stub(&b, q);
+	assert_int_equal(call(&dce_msmq, 9, &b, NULL), 0);
+	expect_exploit("MS05-017", 9);
+	/* The same name in another call is no known exploit. */
 	setup(NULL);
-	q[260] = '\0';
-	b.n = 24;
-	b_wstr(&b, q);
 	assert_int_equal(call(&dce_msmq, 0, &b, NULL),
 	    DCE_FAULT_ACCESS_DENIED);
+	assert_int_equal(call(&dce_msmq, 4, &b, NULL),
+	    DCE_FAULT_ACCESS_DENIED);
+	q[260] = '\0';
+	mq_stub(&b, q);
+	assert_int_equal(call(&dce_msmq, 9, &b, NULL),
+	    DCE_FAULT_ACCESS_DENIED);
 	q[40] = '\0';
-	b.n = 24;
-	b_wstr(&b, q);
-	assert_int_equal(call(&dce_msmq, 0, &b, NULL),
+	mq_stub(&b, q);
+	assert_int_equal(call(&dce_msmq, 9, &b, NULL),
 	    DCE_FAULT_ACCESS_DENIED);
 	assert_int_equal(nevents, 0);
 	free(q);
