@@ -233,6 +233,7 @@ setup(void **state)
 	struct sockaddr_in	*sin;
 
 	(void)state;
+	free(conn.fields);		/* the last test's */
 	memset(&conn, 0, sizeof(conn));
 	snprintf(conn.session, sizeof(conn.session), "0123456789abcdef");
 	conn.fields = strdup("\"session\":\"0123456789abcdef\"");
