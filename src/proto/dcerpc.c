@@ -398,7 +398,7 @@ dce_read(struct dce *d, uint8_t *buf, size_t cap)
 	if (d->outoff == d->outlen) {
 		/* Drained: an idle endpoint holds no buffer. */
 		dce_release(&d->out, &d->outcap);
-		d->outoff = d->outlen = 0;
+		d->outoff = d->outlen = d->pdu_left = 0;
 	}
 	return n;
 }
