@@ -160,5 +160,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fuzz_pdulen != 0)
 		abort();		/* a PDU cut short */
 	dce_free(d);
+	if (dce_mem_used() != 0)
+		abort();		/* the budget not given back */
 	return 0;
 }

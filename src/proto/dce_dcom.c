@@ -5,12 +5,16 @@
  * ServerAlive2).  Activations are refused (E_ACCESSDENIED,
  * REGDB_E_CLASSNOTREG), as to an anonymous caller.
  *
- * MS03-026 (Blaster, the LSD exploit): RemoteActivation whose object
- * name is a UNC path "\\server\..." with a server part of 32 characters
- * or more: RPCSS copies it into a 32-character NetBIOS name buffer.
- * MS03-039: the same overflow reached through the activation properties
- * of RemoteCreateInstance / RemoteGetClassObject: a UNC server name of
- * that length anywhere in the marshalled properties.
+ * MS03-026 (CVE-2003-0352, the LSD bug): a UNC path "\\server\..." whose
+ * server part has 32 characters or more, which RPCSS copies into a
+ * 32-character NetBIOS name buffer.  It is reached through RemoteActivation
+ * (its object name) and through the activation properties of
+ * RemoteCreateInstance: the public exploit that Blaster and the bots'
+ * DCOM scanners carry (dcom.c) binds ISystemActivator and sends
+ * RemoteCreateInstance (opnum 4) with "\\FXNBFX...shellcode\C$\...doc".
+ * MS03-039 (CVE-2003-0528, the long file name): RemoteCreateInstance or
+ * RemoteGetClassObject whose activation properties carry a string longer
+ * than MAX_PATH that is not such a UNC path.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -23,6 +27,7 @@
 #include "host.h"
 
 #define DCOM_NAME_BUF		32	/* the server name's buffer */
+#define DCOM_MAX_PATH		260	/* a file name's, MS03-039 */
 #define DCOM_MAX_IFACES		64	/* we answer for this many */
 #define DCOM_REGDB_E_CLASSNOTREG 0x80040154
 #define DCOM_ORPCTHIS_LEN	32	/* version, flags, reserved, cid, ext */
@@ -117,7 +122,10 @@ dcom_remote_activation(struct dce_call *call, struct ndr_w *w)
 static uint32_t
 dcom_sysact(struct dce_call *call, struct ndr_w *w)
 {
-	uint32_t	server;
+	const char	*what = call->opnum == 4 ? "RemoteCreateInstance" :
+			    "RemoteGetClassObject";
+	uint32_t	 server, n;
+	size_t		 at;
 
 	if (call->opnum < 3 || call->opnum > 4)
 		return DCE_FAULT_OP_RNG_ERROR;
@@ -125,10 +133,12 @@ dcom_sysact(struct dce_call *call, struct ndr_w *w)
 		return DCE_FAULT_NDR;
 	server = dcom_unc_server(call->stub, call->len);
 	if (server >= DCOM_NAME_BUF)
+		dce_flag(call, EXPLOIT_MS03_026,
+		    "%s UNC server name of %u characters", what, server);
+	else if ((n = dce_longest_wstr(call->stub, call->len, &at)) >
+	    DCOM_MAX_PATH)
 		dce_flag(call, EXPLOIT_MS03_039,
-		    "%s UNC server name of %u characters",
-		    call->opnum == 4 ? "RemoteCreateInstance" :
-		    "RemoteGetClassObject", server);
+		    "%s file name of %u characters", what, n);
 	dcom_w_orpcthat(w);
 	ndr_w_u32(w, 0);			/* no properties out */
 	ndr_w_u32(w, DCE_E_ACCESSDENIED);

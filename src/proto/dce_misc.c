@@ -8,9 +8,10 @@
  * MS05-039: PNP_QueryResConfList (0x36) with a class-specific resource
  * (ResType_ClassSpecific) whose legacy data is longer than 256 bytes or
  * than what follows its header in the resource that carries it.
- * MS05-017: a qmcomm call carrying a queue or format name longer than the
- * 260 characters MSMQ accepts (Metasploit: opnum 0, "OS:host\PRIVATE$\"
- * and 4000 characters).
+ * MS05-017: R_QMDeleteObject (qmcomm opnum 9) whose direct format name,
+ * the one string of the call, is longer than the 260 characters MSMQ
+ * accepts (Metasploit: "OS:host\PRIVATE$\" and 4000 characters).  A long
+ * string in another call is no known exploit: no event.
  * MS05-051: an MSDTC call carrying a string longer than 256 characters
  * (Nepenthes' vuln-msdtc shape: BuildContext, opnum 7, 555 characters).
  * MS10-061: RpcStartDocPrinter with an output file: a remote caller makes
@@ -27,6 +28,7 @@
 #define PNP_CR_ACCESS_DENIED	0x33
 #define PNP_OUTPUT_MAX		4096
 #define MQ_LAST_OPNUM		40
+#define MQ_DELETE_OBJECT	9	/* R_QMDeleteObject */
 #define MQ_NAME_MAX		260
 #define MQ_ERROR_ILLEGAL_FORMATNAME 0xc00e001e
 #define DTC_LAST_OPNUM		20
@@ -109,11 +111,13 @@ mq_call(struct dce_call *call, struct ndr_w *w)
 
 	if (call->opnum > MQ_LAST_OPNUM)
 		return DCE_FAULT_OP_RNG_ERROR;
+	if (call->opnum != MQ_DELETE_OBJECT)
+		return DCE_FAULT_ACCESS_DENIED;
 	n = dce_longest_wstr(call->stub, call->len, &at);
 	if (n <= MQ_NAME_MAX)
 		return DCE_FAULT_ACCESS_DENIED;
 	dce_flag(call, EXPLOIT_MS05_017,
-	    "queue name of %u characters at offset %zu", n, at);
+	    "R_QMDeleteObject format name of %u characters", n);
 	ndr_w_u32(w, MQ_ERROR_ILLEGAL_FORMATNAME);
 	return 0;
 }

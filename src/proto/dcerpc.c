@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -118,12 +119,13 @@ struct dce {
 	uint16_t	 port;		/* the sensor's, over TCP */
 	uint16_t	 xmit;		/* the largest fragment to send */
 	uint32_t	 assoc;		/* association group, 0 before bind */
+	uint32_t	 nevents;	/* sundew.request events sent */
 	struct dce_ctx	*ctx;		/* DCE_MAX_CTX, at the first bind */
 	size_t		 nctx;
 
 	/* A PDU that came in part: in_flen 0 until its header is in. */
 	uint8_t		*in;
-	size_t		 inlen, in_flen, in_at;
+	size_t		 inlen, incap, in_flen, in_at;
 
 	/* A fragmented request being reassembled. */
 	uint8_t		*stub;
@@ -156,6 +158,8 @@ static const struct dce_call	*dce_cur;
 static int			 dce_cur_analysed;
 /* Association groups are numbered per sensor, as Windows does per boot. */
 static uint32_t			 dce_assoc_next = 0x5c41;
+/* What the endpoints of this sensor hold in their buffers (DCE_BUDGET). */
+static size_t			 dce_mem;
 
 /* Integers of a PDU in the byte order its drep declares. */
 static uint16_t
@@ -230,13 +234,51 @@ dce_new(struct conn *c, const char *pipe, uint32_t *seen)
 	return d;
 }
 
+/*
+ * Resizes one of an endpoint's buffers (*buf of *cap bytes) to ncap,
+ * charged to the sensor's budget: past DCE_BUDGET the session ends (-1,
+ * a limit.hit "memory") rather than the sensor running out of memory,
+ * however many sessions and pipes share it.
+ */
+static int
+dce_resize(struct dce *d, uint8_t **buf, size_t *cap, size_t ncap)
+{
+	uint8_t	*nb;
+
+	if (ncap > *cap && dce_mem - *cap + ncap > DCE_BUDGET) {
+		conn_limit_hit(d->c, "memory");
+		return -1;
+	}
+	if ((nb = realloc(*buf, ncap)) == NULL)
+		return -1;
+	dce_mem = dce_mem - *cap + ncap;
+	*buf = nb;
+	*cap = ncap;
+	return 0;
+}
+
+/* Frees a buffer of dce_resize()'s and gives its bytes back. */
+static void
+dce_release(uint8_t **buf, size_t *cap)
+{
+	free(*buf);
+	*buf = NULL;
+	dce_mem -= *cap;
+	*cap = 0;
+}
+
+size_t
+dce_mem_used(void)
+{
+	return dce_mem;
+}
+
 /* Forgets a request being reassembled. */
 static void
 dce_stub_drop(struct dce *d)
 {
-	free(d->stub);
-	d->stub = NULL;
-	d->stublen = d->stubcap = 0;
+	dce_release(&d->stub, &d->stubcap);
+	d->stublen = 0;
 	d->reassembling = 0;
 }
 
@@ -246,24 +288,32 @@ dce_free(struct dce *d)
 	if (d == NULL)
 		return;
 	dce_stub_drop(d);
-	free(d->in);
-	free(d->out);
+	dce_release(&d->in, &d->incap);
+	dce_release(&d->out, &d->outcap);
 	free(d->ctx);
 	free(d);
 }
 
 /*
- * A sundew.request event: what ("bind", "alter_context", "request"), the
+ * A sundew.request event, up to DCE_EVENTS_MAX an endpoint, then one
+ * limit.hit "dcerpc_events": what ("bind", "alter_context", "request"), the
  * interface's UUID if known, its version, the opnum and stub size of a
  * request (-1: none), and the pipe or port it came through.
  */
 static void
-dce_event(const struct dce *d, const char *what, const uint8_t *uuid,
+dce_event(struct dce *d, const char *what, const uint8_t *uuid,
     int version, int opnum, long size)
 {
 	struct event_buf	ev;
 	char			u[37];
 
+	/* A flood of tiny calls is reported once, not call by call. */
+	if (d->nevents > DCE_EVENTS_MAX)
+		return;
+	if (d->nevents++ == DCE_EVENTS_MAX) {
+		conn_limit_hit(d->c, "dcerpc_events");
+		return;
+	}
 	conn_event(&ev, d->c, "sundew.request");
 	event_str(&ev, "emulator", "dcerpc");
 	event_str(&ev, "dcerpc", what);
@@ -285,16 +335,18 @@ dce_event(const struct dce *d, const char *what, const uint8_t *uuid,
 }
 
 /*
- * Queues answer bytes.  Past DCE_OUT_MAX unread (a client that writes
- * and never reads) the session ends: -1, with a limit.hit event.
+ * Queues a PDU of the header h (hn bytes) and the body b (bn bytes) whole
+ * or not at all: dce_read() takes each PDU's length from its header, so a
+ * header queued without its body would have it read past the buffer.
+ * Past DCE_OUT_MAX unread (a client that writes and never reads) the
+ * session ends: -1, with a limit.hit event.
  */
 static int
-dce_out(struct dce *d, const void *p, size_t n)
+dce_out(struct dce *d, const void *h, size_t hn, const void *b, size_t bn)
 {
-	size_t	 pending = d->outlen - d->outoff, ncap;
-	uint8_t	*nout;
+	size_t	 pending = d->outlen - d->outoff, n = hn + bn, ncap;
 
-	if (n > DCE_OUT_MAX - pending) {
+	if (bn > DCE_OUT_MAX || n > DCE_OUT_MAX - pending) {
 		conn_limit_hit(d->c, "dcerpc_output");
 		return -1;
 	}
@@ -311,12 +363,12 @@ dce_out(struct dce *d, const void *p, size_t n)
 			ncap *= 2;
 		if (ncap > DCE_OUT_MAX)
 			ncap = DCE_OUT_MAX;
-		if ((nout = realloc(d->out, ncap)) == NULL)
+		if (dce_resize(d, &d->out, &d->outcap, ncap) == -1)
 			return -1;
-		d->out = nout;
-		d->outcap = ncap;
 	}
-	memcpy(d->out + d->outlen, p, n);
+	memcpy(d->out + d->outlen, h, hn);
+	if (bn > 0)
+		memcpy(d->out + d->outlen + hn, b, bn);
 	d->outlen += n;
 	return 0;
 }
@@ -338,14 +390,15 @@ dce_read(struct dce *d, uint8_t *buf, size_t cap)
 	if (d->pdu_left == 0)
 		d->pdu_left = smb_get16(d->out + d->outoff + 8);
 	n = cap < d->pdu_left ? cap : d->pdu_left;
+	if (n > pending)		/* only whole PDUs are queued */
+		n = pending;
 	memcpy(buf, d->out + d->outoff, n);
 	d->outoff += n;
 	d->pdu_left -= n;
 	if (d->outoff == d->outlen) {
 		/* Drained: an idle endpoint holds no buffer. */
-		free(d->out);
-		d->out = NULL;
-		d->outoff = d->outlen = d->outcap = 0;
+		dce_release(&d->out, &d->outcap);
+		d->outoff = d->outlen = d->pdu_left = 0;
 	}
 	return n;
 }
@@ -370,7 +423,7 @@ dce_w_end(struct dce *d, struct ndr_w *w)
 	if (w->err || w->len > UINT16_MAX)
 		return -1;
 	ndr_w_put_u32(w, 8, (uint32_t)w->len);
-	return dce_out(d, w->buf, w->len);
+	return dce_out(d, w->buf, w->len, NULL, 0);
 }
 
 /*
@@ -420,8 +473,7 @@ dce_response(struct dce *d, uint32_t call_id, uint16_t ctx,
 		ndr_w_u8(&w, 0);
 		ndr_w_u8(&w, 0);
 		ndr_w_put_u32(&w, 8, (uint32_t)(DCE_REQ_HDR + n));
-		if (dce_out(d, buf, sizeof(buf)) == -1 ||
-		    dce_out(d, stub + off, n) == -1)
+		if (dce_out(d, buf, sizeof(buf), stub + off, n) == -1)
 			return -1;
 		off += n;
 	} while (off < len);
@@ -558,6 +610,32 @@ dce_item(struct dce *d, const struct dce_pdu *pdu, size_t off, size_t *next,
 	return 0;
 }
 
+/*
+ * The secondary address of a bind_ack over a pipe: the pipe the serving
+ * process listens on, of which the others are aliases (an XP or 2003
+ * host: lsass for \lsarpc and \samr, services.exe's ntsvcs for \srvsvc,
+ * \wkssvc and \browser), else the pipe as opened.
+ */
+static void
+dce_sec_addr(const struct dce *d, char *buf, size_t cap)
+{
+	static const struct {
+		const char	*pipe, *addr;
+	} alias[] = {
+		{ "\\lsarpc", "lsass" },	{ "\\samr", "lsass" },
+		{ "\\netlogon", "lsass" },	{ "\\srvsvc", "ntsvcs" },
+		{ "\\wkssvc", "ntsvcs" },	{ "\\browser", "ntsvcs" },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(alias) / sizeof(alias[0]); i++)
+		if (strcasecmp(d->pipe, alias[i].pipe) == 0) {
+			snprintf(buf, cap, "\\PIPE\\%s", alias[i].addr);
+			return;
+		}
+	snprintf(buf, cap, "\\PIPE%s", d->pipe);
+}
+
 /* A bind without context items: bind_nak, reason not specified. */
 static int
 dce_bind_nak(struct dce *d, uint32_t call_id)
@@ -579,8 +657,8 @@ dce_bind_nak(struct dce *d, uint32_t call_id)
  * Bind and alter_context: a result for each context item.  A bind sets
  * the fragment sizes (each side's at most what the other takes, and
  * never under what all must take) and the association group; the ack's
- * secondary address is the pipe or the port, an alter_context_resp has
- * none.
+ * secondary address is the pipe's (dce_sec_addr()) or the port, an
+ * alter_context_resp has none.
  */
 static int
 dce_bind(struct dce *d, const struct dce_pdu *pdu)
@@ -614,7 +692,7 @@ dce_bind(struct dce *d, const struct dce_pdu *pdu)
 	if (!bind)
 		sec[0] = '\0';
 	else if (d->pipe[0] != '\0')
-		snprintf(sec, sizeof(sec), "\\PIPE%s", d->pipe);
+		dce_sec_addr(d, sec, sizeof(sec));
 	else
 		snprintf(sec, sizeof(sec), "%u", d->port);
 	if (sec[0] == '\0')
@@ -722,7 +800,6 @@ static int
 dce_stub_add(struct dce *d, const uint8_t *p, size_t n)
 {
 	size_t	 ncap;
-	uint8_t	*nstub;
 
 	if (n > DCE_STUB_MAX - d->stublen) {
 		/* What came goes to the analyser before the session ends. */
@@ -740,10 +817,10 @@ dce_stub_add(struct dce *d, const uint8_t *p, size_t n)
 			ncap *= 2;
 		if (ncap > DCE_STUB_MAX)
 			ncap = DCE_STUB_MAX;
-		if ((nstub = realloc(d->stub, ncap)) == NULL)
+		if (dce_resize(d, &d->stub, &d->stubcap, ncap) == -1) {
+			conn_analyse(d->c, d->stub, d->stublen, d->stub_at);
 			return -1;
-		d->stub = nstub;
-		d->stubcap = ncap;
+		}
 	}
 	memcpy(d->stub + d->stublen, p, n);
 	d->stublen += n;
@@ -888,26 +965,20 @@ dce_pdu(struct dce *d, const uint8_t *p, size_t len, size_t at)
 static int
 dce_hold(struct dce *d, const uint8_t *p, size_t n, size_t at)
 {
-	size_t	 need = d->in_flen > 0 ? d->in_flen : DCE_HDR;
-	uint8_t	*nin;
-
 	if (d->inlen == 0) {
 		d->in_at = at;
 		if (n >= DCE_HDR && dce_hdr(p, &d->in_flen) == -1)
 			return -1;
-		need = d->in_flen > 0 ? d->in_flen : DCE_HDR;
-		free(d->in);
-		if ((d->in = malloc(need)) == NULL)
+		if (dce_resize(d, &d->in, &d->incap, d->in_flen > 0 ?
+		    d->in_flen : DCE_HDR) == -1)
 			return -1;
 	}
 	memcpy(d->in + d->inlen, p, n);
 	d->inlen += n;
 	if (d->in_flen == 0 && d->inlen == DCE_HDR) {
-		if (dce_hdr(d->in, &d->in_flen) == -1)
+		if (dce_hdr(d->in, &d->in_flen) == -1 ||
+		    dce_resize(d, &d->in, &d->incap, d->in_flen) == -1)
 			return -1;
-		if ((nin = realloc(d->in, d->in_flen)) == NULL)
-			return -1;
-		d->in = nin;
 	}
 	return 0;
 }
@@ -919,8 +990,7 @@ dce_held_run(struct dce *d)
 	int	rc;
 
 	rc = dce_pdu(d, d->in, d->inlen, d->in_at);
-	free(d->in);
-	d->in = NULL;
+	dce_release(&d->in, &d->incap);
 	d->inlen = d->in_flen = 0;
 	return rc;
 }

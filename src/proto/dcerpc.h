@@ -23,6 +23,17 @@ struct dce;
 #define DCE_STUB_MAX	(1024u * 1024)
 /* The most answer bytes an endpoint holds for the client to read. */
 #define DCE_OUT_MAX	(256u * 1024)
+/*
+ * The most all the endpoints of a sensor hold in their buffers together
+ * (requests reassembled, answers unread, PDUs that came in part); past
+ * it the session that asks for more ends (sundew.limit.hit "memory").
+ */
+#define DCE_BUDGET	(64u * 1024 * 1024)
+/*
+ * The most sundew.request events (binds, requests) an endpoint sends; the
+ * calls past it are answered as before, and one limit.hit says so.
+ */
+#define DCE_EVENTS_MAX	1000
 
 /*
  * A new endpoint for the session: pipe is the pipe's name as opened
@@ -41,6 +52,8 @@ int		 dce_write(struct dce *, const uint8_t *, size_t, size_t at);
 size_t		 dce_pending(const struct dce *);
 /* Takes up to cap of them (a pipe read: one PDU at most, or its rest). */
 size_t		 dce_read(struct dce *, uint8_t *, size_t cap);
+/* The bytes the sensor's endpoints hold now, of DCE_BUDGET. */
+size_t		 dce_mem_used(void);
 
 /* DCERPC over TCP: the endpoint mapper (135, 1025), MSMQ, MSDTC. */
 extern const struct service	service_dcerpc;

@@ -70,14 +70,18 @@ ntlm_spnego_hint(uint8_t *out, size_t cap)
 }
 
 /*
- * The CHALLENGE message for the client's flags into out: target name
- * (the domain), the session's challenge, the version and the host's
- * target information.  Its length, 0 if cap is too small.
+ * The CHALLENGE message for the client's flags into out: target name,
+ * the session's challenge, the version and the host's target information.
+ * The target name is the realm, as MS-NLMP 3.2.5.1.1 has it: a domain
+ * member's domain, a workgroup host's own NetBIOS name (a real Windows in
+ * a workgroup says "Target (Server): ITS-NAME").  Its length, 0 if cap is
+ * too small.
  */
 static size_t
 ntlm_challenge_msg(const struct ntlm_state *st, uint8_t *out, size_t cap)
 {
 	const struct host	*h = host_get();
+	const char		*realm;
 	uint32_t		 f;
 	size_t			 at, tn, ti;
 	/* Windows 2000 had no version field yet. */
@@ -91,13 +95,14 @@ ntlm_challenge_msg(const struct ntlm_state *st, uint8_t *out, size_t cap)
 	f |= st->flags & NTLM_F_UNICODE ? NTLM_F_UNICODE : NTLM_F_OEM;
 	f |= h->dns_domain[0] != '\0' ? NTLM_F_TARGET_DOMAIN :
 	    NTLM_F_TARGET_SERVER;
+	realm = f & NTLM_F_TARGET_DOMAIN ? h->domain : h->name;
 	memset(out, 0, at);
 	memcpy(out, ntlm_sig, 8);
 	smb_put32(out + 8, NTLM_CHALLENGE);
 	if (f & NTLM_F_UNICODE)
-		tn = smb_ascii_utf16(h->domain, out + at, cap - at);
-	else if ((tn = strlen(h->domain)) <= cap - at)
-		memcpy(out + at, h->domain, tn);
+		tn = smb_ascii_utf16(realm, out + at, cap - at);
+	else if ((tn = strlen(realm)) <= cap - at)
+		memcpy(out + at, realm, tn);
 	else
 		tn = 0;
 	if (tn == 0 || (ti = host_ntlm_target_info(out + at + tn,

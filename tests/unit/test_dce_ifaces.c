@@ -233,6 +233,7 @@ setup(void **state)
 	struct sockaddr_in	*sin;
 
 	(void)state;
+	free(conn.fields);		/* the last test's */
 	memset(&conn, 0, sizeof(conn));
 	snprintf(conn.session, sizeof(conn.session), "0123456789abcdef");
 	conn.fields = strdup("\"session\":\"0123456789abcdef\"");
@@ -1028,32 +1029,83 @@ test_ms03_026(void **state)
 	    DCE_FAULT_OP_RNG_ERROR);
 }
 
+/*
+ * RemoteCreateInstance's stub: ORPCTHIS, no outer unknown, then the
+ * activation properties as a byte array holding one conformant varying
+ * string of n units at offset 100 (its counts, then its characters).
+ */
+static void
+sysact_stub(struct b *b, const uint16_t *u, uint32_t n)
+{
+	remact_stub(b, NULL, 0);
+	b->n = 32;
+	b_u32(b, 0);				/* no outer unknown */
+	b_u32(b, 0x00020000);			/* properties */
+	b_u32(b, 1200);
+	b_u32(b, 1200);
+	memset(b->p + b->n, 0, 1200);
+	b->n += 100;
+	b_units(b, u, n);
+	b->n = 48 + 1200;
+}
+
+/*
+ * The public MS03-026 exploit that Blaster and the bots carry (dcom.c):
+ * ISystemActivator's RemoteCreateInstance with "\\" and the overflow as
+ * the server part of the instance's file name.  MS03-026, not MS03-039.
+ */
+static void
+test_ms03_026_create_instance(void **state)
+{
+	static struct b	b;
+	uint16_t	u[512];
+	uint32_t	n, i;
+
+	(void)state;
+	n = units(u, "\\\\FXNBFXFXNBFXFXFXFX") - 1;
+	for (i = 0; i < 200; i++)
+		u[n++] = 0x9090;
+	n += units(u + n, "\\C$\\123456111111111111111.doc");
+	sysact_stub(&b, u, n);
+	assert_int_equal(call(&dce_sysact, 4, &b, NULL), 0);
+	expect_exploit("MS03-026", 4);
+	assert_null(strstr(events[0], "MS03-039"));
+	assert_int_equal(outlen, 16);
+	assert_memory_equal(out + 12, "\x05\x00\x07\x80", 4);
+	/* A server part of 31 characters is a name Windows takes. */
+	setup(NULL);
+	n = units(u, "\\\\") - 1;
+	for (i = 0; i < 31; i++)
+		u[n++] = 'A';
+	n += units(u + n, "\\C$\\x.doc");
+	sysact_stub(&b, u, n);
+	assert_int_equal(call(&dce_sysact, 4, &b, NULL), 0);
+	assert_int_equal(nevents, 0);
+}
+
+/* A file name longer than MAX_PATH, not a UNC path: MS03-039. */
 static void
 test_ms03_039(void **state)
 {
 	static struct b	b;
-	uint32_t	i;
+	uint16_t	u[512];
+	uint32_t	n, i;
 
 	(void)state;
-	remact_stub(&b, NULL, 0);
-	b.n = 32;
-	b_u32(&b, 0);				/* no outer unknown */
-	b_u32(&b, 0x00020000);			/* properties */
-	b_u32(&b, 600);
-	b_u32(&b, 600);
-	memset(b.p + b.n, 0, 600);
-	b.p[b.n + 100] = '\\';
-	b.p[b.n + 102] = '\\';
-	for (i = 104; i < 500; i += 2)
-		b.p[b.n + i] = 0x41;
-	b.n += 600;
-	assert_int_equal(call(&dce_sysact, 4, &b, NULL), 0);
-	expect_exploit("MS03-039", 4);
-	assert_int_equal(outlen, 16);
-	assert_memory_equal(out + 12, "\x05\x00\x07\x80", 4);
+	n = units(u, "C:\\") - 1;
+	for (i = 0; i < 300; i++)
+		u[n++] = 'A';
+	u[n++] = 0;
+	sysact_stub(&b, u, n);
+	assert_int_equal(call(&dce_sysact, 3, &b, NULL), 0);
+	expect_exploit("MS03-039", 3);
+	/* MAX_PATH and no more: a name Windows takes. */
 	setup(NULL);
-	for (i = 104 + 2 * 31; i < 500; i += 2)
-		b.p[32 + 16 + i] = 0;
+	n = units(u, "C:\\") - 1;
+	for (i = 0; i < 257; i++)
+		u[n++] = 'A';
+	u[n++] = 0;
+	sysact_stub(&b, u, n);
 	assert_int_equal(call(&dce_sysact, 4, &b, NULL), 0);
 	assert_int_equal(nevents, 0);
 }
@@ -1165,6 +1217,16 @@ test_ms05_039(void **state)
 	assert_int_equal(nevents, 0);
 }
 
+/* R_QMDeleteObject's OBJECT_FORMAT as Metasploit sends it: the name q. */
+static void
+mq_stub(struct b *b, const char *q)
+{
+	b->n = 0;
+	b_u32(b, 1); b_u32(b, 1); b_u32(b, 1);
+	b_u32(b, 3); b_u32(b, 3); b_u32(b, 2);
+	b_wstr(b, q);
+}
+
 static void
 test_ms05_017(void **state)
 {
@@ -1175,28 +1237,28 @@ test_ms05_017(void **state)
 	snprintf(q, 4100, "OS:ACCOUNTING-PC3\\PRIVATE$\\");
 	memset(q + strlen(q), 'e', 4000);
 	q[4060] = '\0';
-	b_u32(&b, 1); b_u32(&b, 1); b_u32(&b, 1);
-	b_u32(&b, 3); b_u32(&b, 3); b_u32(&b, 2);
-	b_wstr(&b, q);
-	assert_int_equal(call(&dce_msmq, 0, &b, NULL), 0);
-	expect_exploit("MS05-017", 0);
+	mq_stub(&b, q);
+	assert_int_equal(call(&dce_msmq, 9, &b, NULL), 0);
+	expect_exploit("MS05-017", 9);
 	/* 261 characters: one over; 260: accepted. */
 	setup(NULL);
 	q[261] = '\0';
-	b.n = 24;
-	b_wstr(&b, q);
-	assert_int_equal(call(&dce_msmq, 0, &b, NULL), 0);
-	expect_exploit("MS05-017", 0);
+	mq_stub(&b, q);
+	assert_int_equal(call(&dce_msmq, 9, &b, NULL), 0);
+	expect_exploit("MS05-017", 9);
+	/* The same name in another call is no known exploit. */
 	setup(NULL);
-	q[260] = '\0';
-	b.n = 24;
-	b_wstr(&b, q);
 	assert_int_equal(call(&dce_msmq, 0, &b, NULL),
 	    DCE_FAULT_ACCESS_DENIED);
+	assert_int_equal(call(&dce_msmq, 4, &b, NULL),
+	    DCE_FAULT_ACCESS_DENIED);
+	q[260] = '\0';
+	mq_stub(&b, q);
+	assert_int_equal(call(&dce_msmq, 9, &b, NULL),
+	    DCE_FAULT_ACCESS_DENIED);
 	q[40] = '\0';
-	b.n = 24;
-	b_wstr(&b, q);
-	assert_int_equal(call(&dce_msmq, 0, &b, NULL),
+	mq_stub(&b, q);
+	assert_int_equal(call(&dce_msmq, 9, &b, NULL),
 	    DCE_FAULT_ACCESS_DENIED);
 	assert_int_equal(nevents, 0);
 	free(q);
@@ -1310,6 +1372,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_lsa_lookup_sids, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_ms03_026, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ms03_026_create_instance, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_ms03_039, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ms03_049, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wkssvc_info, setup, teardown),

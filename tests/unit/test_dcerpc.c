@@ -400,6 +400,45 @@ test_many_items(void **state)
 	dce_free(d);
 }
 
+/*
+ * A bind_ack's secondary address says the pipe an XP host serves the
+ * interface on (the Honeynet capture: \PIPE\lsass for \lsarpc), the
+ * port over TCP.
+ */
+static void
+test_bind_secondary_address(void **state)
+{
+	static const char *const pipes[][2] = {
+		{ "lsarpc", "\\PIPE\\lsass" }, { "samr", "\\PIPE\\lsass" },
+		{ "LSARPC", "\\PIPE\\lsass" }, { "srvsvc", "\\PIPE\\ntsvcs" },
+		{ "wkssvc", "\\PIPE\\ntsvcs" }, { "browser", "\\PIPE\\ntsvcs" },
+		{ "spoolss", "\\PIPE\\spoolss" },
+		{ "epmapper", "\\PIPE\\epmapper" },
+	};
+	uint8_t		 b[256], out[256];
+	struct dce	*d;
+	size_t		 i, n, len;
+
+	for (i = 0; i < sizeof(pipes) / sizeof(pipes[0]); i++) {
+		d = dce_new(&c, pipes[i][0], &seen);
+		n = bind_echo(b);
+		assert_int_equal(dce_write(d, b, n, 0), 0);
+		n = drain(d, out, sizeof(out));
+		len = strlen(pipes[i][1]) + 1;
+		assert_int_equal(get16(out + 24), len);
+		assert_memory_equal(out + 26, pipes[i][1], len);
+		assert_int_equal(n, ((26 + len + 3) & ~3u) + 4 + 24);
+		dce_free(d);
+	}
+	d = dce_new(&c, NULL, &seen);
+	n = bind_echo(b);
+	assert_int_equal(dce_write(d, b, n, 0), 0);
+	n = drain(d, out, sizeof(out));
+	assert_int_equal(get16(out + 24), 4);
+	assert_memory_equal(out + 26, "135", 4);
+	dce_free(d);
+}
+
 static void
 test_bind_time_features(void **state)
 {
@@ -416,9 +455,9 @@ test_bind_time_features(void **state)
 	n = bind_pdu(b, 11, 1, it, 2);
 	assert_int_equal(dce_write(d, b, n, 0), 0);
 	n = drain(d, out, sizeof(out));
-	/* "\PIPE\lsarpc": 13 bytes with its NUL, then 3 of padding. */
-	assert_int_equal(get16(out + 24), 13);
-	assert_memory_equal(out + 26, "\\PIPE\\lsarpc", 13);
+	/* "\PIPE\lsass": 12 bytes with its NUL, then 2 of padding. */
+	assert_int_equal(get16(out + 24), 12);
+	assert_memory_equal(out + 26, "\\PIPE\\lsass", 12);
 	assert_int_equal(out[40], 2);
 	assert_int_equal(get16(out + 44 + 24), 2);
 	assert_int_equal(get16(out + 44 + 26), 2);
@@ -893,6 +932,153 @@ test_output_cap(void **state)
 	dce_free(d);
 }
 
+/*
+ * Answers cut by the output cap are whole PDUs: a client that reads what
+ * was queued before the session ends gets fragments whose frag_length is
+ * what it reads, never a header without its stub (that made dce_read
+ * copy past the buffer).
+ */
+static void
+test_output_cap_whole_pdus(void **state)
+{
+	uint8_t		*b, *out;
+	struct dce	*d = dce_new(&c, "srvsvc", &seen);
+	size_t		 n, stub = 60000, pending, got, off;
+	int		 i, rc = 0;
+
+	b = calloc(1, 65536);
+	out = malloc(DCE_OUT_MAX + 65536);
+	assert_non_null(b);
+	assert_non_null(out);
+	n = bind_echo(b);
+	assert_int_equal(dce_write(d, b, n, 0), 0);
+	drain(d, out, DCE_OUT_MAX);
+	for (i = 0; i < 5 && rc == 0; i++) {
+		n = req_pdu(b, 3, (uint32_t)i, 0, 0, b + 24, stub);
+		rc = dce_write(d, b, n, 0);
+	}
+	assert_int_equal(rc, -1);
+	pending = dce_pending(d);
+	got = drain(d, out, DCE_OUT_MAX + 65536);
+	assert_int_equal(got, pending);
+	assert_int_equal(dce_pending(d), 0);
+	for (off = 0; off < got; off += get16(out + off + 8)) {
+		assert_true(got - off >= 24);
+		assert_int_equal(out[off + 2], 2);
+		assert_true(get16(out + off + 8) <= got - off);
+	}
+	assert_int_equal(off, got);
+	free(out);
+	free(b);
+	dce_free(d);
+}
+
+/*
+ * Reassembles a request of more than half of DCE_STUB_MAX on d, its last
+ * fragment not sent: the endpoint holds a buffer of DCE_STUB_MAX.  The
+ * return of the last dce_write().
+ */
+static int
+hold_stub(struct dce *d, uint8_t *b)
+{
+	size_t	n, got = 0, piece = 60000;
+	int	rc = 0;
+
+	n = bind_echo(b);
+	if (dce_write(d, b, n, 0) == -1)
+		return -1;
+	while (dce_read(d, b, 65536) > 0)
+		;
+	while (got <= DCE_STUB_MAX / 2 && rc == 0) {
+		memset(b + 24, 0x41, piece);
+		n = req_pdu(b, got == 0 ? 1 : 0, 2, 0, 0, b + 24, piece);
+		rc = dce_write(d, b, n, 0);
+		got += piece;
+	}
+	return rc;
+}
+
+/*
+ * Many sessions reassembling at once share the sensor's budget: the one
+ * past it ends with a limit.hit "memory", and an endpoint freed gives its
+ * bytes back.
+ */
+static void
+test_budget(void **state)
+{
+	enum { N = DCE_BUDGET / DCE_STUB_MAX };
+	struct dce	*d[N + 1];
+	uint8_t		*b;
+	size_t		 base = dce_mem_used();
+	int		 i;
+
+	b = calloc(1, 65536);
+	assert_non_null(b);
+	assert_int_equal(base, 0);
+	for (i = 0; i < N; i++) {
+		d[i] = dce_new(&c, "lsarpc", &seen);
+		assert_int_equal(hold_stub(d[i], b), 0);
+	}
+	assert_int_equal(dce_mem_used(), (size_t)N * DCE_STUB_MAX);
+	assert_int_equal(events_with("\"limit\":\"memory\""), 0);
+	nevents = 0;
+	d[N] = dce_new(&c, "lsarpc", &seen);
+	assert_int_equal(hold_stub(d[N], b), -1);
+	assert_int_equal(events_with("\"limit\":\"memory\""), 1);
+	dce_free(d[N]);
+	dce_free(d[0]);
+	d[0] = dce_new(&c, "lsarpc", &seen);
+	assert_int_equal(hold_stub(d[0], b), 0);
+	for (i = 0; i < N; i++)
+		dce_free(d[i]);
+	assert_int_equal(dce_mem_used(), 0);
+	free(b);
+}
+
+/*
+ * A flood of tiny requests in one session: DCE_EVENTS_MAX events (the
+ * bind among them), then one limit.hit, every call still answered.
+ */
+static void
+test_event_cap(void **state)
+{
+	uint8_t		 b[256], out[256];
+	struct dce	*d = dce_new(&c, NULL, &seen);
+	size_t		 n;
+	int		 i;
+
+	n = bind_echo(b);
+	assert_int_equal(dce_write(d, b, n, 0), 0);
+	drain(d, out, sizeof(out));
+	for (i = 0; i < 3 * DCE_EVENTS_MAX; i++) {
+		n = req_pdu(b, 3, (uint32_t)i + 2, 0, 0, "x", 1);
+		assert_int_equal(dce_write(d, b, n, 0), 0);
+		assert_int_equal(drain(d, out, sizeof(out)), 25);
+	}
+	assert_int_equal(nevents, DCE_EVENTS_MAX + 1);
+	nevents = 0;
+	n = req_pdu(b, 3, 9, 0, 0, "x", 1);
+	assert_int_equal(dce_write(d, b, n, 0), 0);
+	assert_int_equal(nevents, 0);
+	dce_free(d);
+	/* The limit.hit, in place of the first event past the cap. */
+	d = dce_new(&c, NULL, &seen);
+	n = bind_echo(b);
+	assert_int_equal(dce_write(d, b, n, 0), 0);
+	for (i = 0; i < DCE_EVENTS_MAX - 1; i++) {
+		n = req_pdu(b, 3, (uint32_t)i + 2, 0, 0, "x", 1);
+		assert_int_equal(dce_write(d, b, n, 0), 0);
+		drain(d, out, sizeof(out));
+	}
+	assert_int_equal(events_with("\"dcerpc\":\"request\""), NEVENTS - 1);
+	nevents = 0;
+	n = req_pdu(b, 3, 1, 0, 0, "x", 1);
+	assert_int_equal(dce_write(d, b, n, 0), 0);
+	assert_int_equal(nevents, 1);
+	assert_int_equal(events_with("\"limit\":\"dcerpc_events\""), 1);
+	dce_free(d);
+}
+
 /* The analyser sees each stub once, also when the interface said exploit. */
 static void
 test_analysed_once(void **state)
@@ -948,6 +1134,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_bind_three_items, setup),
 		cmocka_unit_test_setup(test_many_items, setup),
+		cmocka_unit_test_setup(test_bind_secondary_address, setup),
 		cmocka_unit_test_setup(test_bind_time_features, setup),
 		cmocka_unit_test_setup(test_alter_context, setup),
 		cmocka_unit_test_setup(test_request_response, setup),
@@ -962,6 +1149,9 @@ main(void)
 		cmocka_unit_test_setup(test_response_fragments, setup),
 		cmocka_unit_test_setup(test_stub_cap, setup),
 		cmocka_unit_test_setup(test_output_cap, setup),
+		cmocka_unit_test_setup(test_output_cap_whole_pdus, setup),
+		cmocka_unit_test_setup(test_budget, setup),
+		cmocka_unit_test_setup(test_event_cap, setup),
 		cmocka_unit_test_setup(test_analysed_once, setup),
 		cmocka_unit_test_setup(test_uuid_str, setup),
 	};

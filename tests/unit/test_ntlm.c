@@ -419,10 +419,14 @@ test_negotiate(void **state)
 	ch = resp_token(out, outlen, 1, &len);
 	assert_non_null(ch);
 	assert_memory_equal(ch, "NTLMSSP\0\x02\0\0\0", 12);
-	/* TargetName: "WORKGROUP" in UTF-16LE at 56, after the version */
-	assert_int_equal(get16(ch + 12), 18);
+	/*
+	 * TargetName: a workgroup host's realm is itself, "ACCOUNTING-PC3"
+	 * in UTF-16LE at 56, after the version (TARGET_TYPE_SERVER).
+	 */
+	assert_int_equal(get16(ch + 12), 28);
 	assert_int_equal(get32(ch + 16), 56);
-	assert_memory_equal(ch + 56, "W\0O\0R\0K\0G\0R\0O\0U\0P\0", 18);
+	assert_memory_equal(ch + 56,
+	    "A\0C\0C\0O\0U\0N\0T\0I\0N\0G\0-\0P\0C\0003\0", 28);
 	f = get32(ch + 20);
 	assert_int_equal(f, 0x00000001 | 0x00000004 | 0x00000200 |
 	    0x00800000 | 0x02000000 | 0x00020000 |
@@ -432,12 +436,37 @@ test_negotiate(void **state)
 	assert_memory_equal(ch + 48, "\x05\x01\x28\x0a\0\0\0\x0f", 8);
 	tilen = host_ntlm_target_info(ti, sizeof(ti));
 	assert_int_equal(get16(ch + 40), tilen);
-	assert_int_equal(get32(ch + 44), 56 + 18);
-	assert_int_equal(len, 56 + 18 + tilen);
-	assert_memory_equal(ch + 56 + 18, ti, tilen);
+	assert_int_equal(get32(ch + 44), 56 + 28);
+	assert_int_equal(len, 56 + 28 + tilen);
+	assert_memory_equal(ch + 56 + 28, ti, tilen);
 	assert_int_equal(count("sundew.exploit.detected"), 0);
 	assert_int_equal(nevents, 0);
 	assert_int_equal(analysed, 0);
+}
+
+/* A domain member's realm is its domain: TargetName "CORP", TARGET_DOMAIN. */
+static void
+test_negotiate_domain_member(void **state)
+{
+	uint8_t		 msg[64], tok[256], out[NTLM_OUT_MAX];
+	const uint8_t	*ch;
+	size_t		 n, outlen, len;
+	struct config	 cf;
+
+	memset(&cf, 0, sizeof(cf));
+	cf.host_domain = "CORP";
+	cf.host_dns_domain = "corp.example.com";
+	assert_int_equal(host_init(&cf), 0);
+	n = spnego_init_tok(tok, msg, negotiate_msg(msg));
+	ntlm_challenge_new(&st);
+	assert_int_equal(ntlm_accept(&st, &c, &seen, tok, n, 0, out,
+	    sizeof(out), &outlen), NTLM_MORE);
+	ch = resp_token(out, outlen, 1, &len);
+	assert_non_null(ch);
+	assert_int_equal(get16(ch + 12), 8);
+	assert_memory_equal(ch + 56, "C\0O\0R\0P\0", 8);
+	assert_int_equal(get32(ch + 20) & 0x00030000, 0x00010000);
+	host_init(&(struct config){ 0 });
 }
 
 /*
@@ -768,6 +797,7 @@ main(void)
 	const struct CMUnitTest	tests[] = {
 		cmocka_unit_test_setup(test_hint, setup),
 		cmocka_unit_test_setup(test_negotiate, setup),
+		cmocka_unit_test_setup(test_negotiate_domain_member, setup),
 		cmocka_unit_test_setup(test_authenticate, setup),
 		cmocka_unit_test_setup(test_raw_and_anonymous, setup),
 		cmocka_unit_test_setup(test_session_key, setup),
