@@ -12,7 +12,8 @@
 void
 ndr_r_init(struct ndr_r *r, const uint8_t *p, size_t len)
 {
-	r->p = p;
+	/* An empty stub may come as NULL: r->p + 0 must still be defined. */
+	r->p = p != NULL ? p : (const uint8_t *)"";
 	r->len = len;
 	r->off = 0;
 	r->err = p == NULL && len > 0;

@@ -223,6 +223,24 @@ test_write_overflow_sticks(void **state)
 	assert_true(w.len <= sizeof(buf));
 }
 
+/*
+ * A request with an empty stub hands the interface NULL and 0 (the fuzzer
+ * found it): reads fail cleanly, and under UBSan without arithmetic on a
+ * NULL pointer.
+ */
+static void
+test_read_empty_null_stub(void **state)
+{
+	struct ndr_r	r;
+
+	(void)state;
+	ndr_r_init(&r, NULL, 0);
+	assert_int_equal(r.err, 0);
+	assert_non_null(ndr_r_bytes(&r, 0));
+	assert_int_equal(ndr_r_u32(&r), 0);
+	assert_int_equal(r.err, 1);
+}
+
 int
 main(void)
 {
@@ -233,6 +251,7 @@ main(void)
 		cmocka_unit_test(test_wstr_count_mismatch),
 		cmocka_unit_test(test_write),
 		cmocka_unit_test(test_write_overflow_sticks),
+		cmocka_unit_test(test_read_empty_null_stub),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
