@@ -325,8 +325,7 @@ smb_file_close(struct smb_conn *sc, struct smb_file *f)
 	if (f == NULL || f->fid == 0)
 		return;
 	/* A file cut at the cap is not stored as if it were whole. */
-	if (f->dce == NULL && f->data != NULL && f->len > 0 &&
-	    f->len <= SMB_FILE_MAX) {
+	if (f->dce == NULL && f->data != NULL && f->len > 0 && !f->cut) {
 		/* The name the file was written as, for the stored sample. */
 		smb_request_event(sc, "file_written", "name",
 		    (const uint8_t *)f->name, strlen(f->name));
@@ -336,15 +335,16 @@ smb_file_close(struct smb_conn *sc, struct smb_file *f)
 }
 
 /*
- * A disk file past the caps is cut: len past SMB_FILE_MAX, never stored
- * as if whole; the first cut of a file is a limit.hit event.
+ * A disk file past the caps is cut: it takes no more and is never stored
+ * as if whole; the first cut of a file is a limit.hit event.  Its len
+ * stays what it holds, so that a read never passes its buffer.
  */
 static void
 smb_file_cut(struct smb_conn *sc, struct smb_file *f)
 {
-	if (f->len <= SMB_FILE_MAX)
+	if (!f->cut)
 		conn_limit_hit(sc->c, "smb_file");
-	f->len = SMB_FILE_MAX + 1;
+	f->cut = 1;
 }
 
 /* Room for end bytes of a disk file's data; 0, or -1 past the caps. */
@@ -392,7 +392,7 @@ smb_file_pwrite(struct smb_conn *sc, struct smb_file *f, const uint8_t *p,
 {
 	if (f->dce != NULL)
 		return -1;
-	if (n == 0 || f->len > SMB_FILE_MAX)
+	if (n == 0 || f->cut)
 		return 0;
 	if (off > SMB_FILE_MAX || n > SMB_FILE_MAX - off ||
 	    smb_file_reserve(f, (size_t)off + n) == -1) {
@@ -412,6 +412,19 @@ smb_file_read(struct smb_conn *sc, struct smb_file *f, uint8_t *buf,
 	if (f->dce == NULL)
 		return 0;
 	return dce_read(f->dce, buf, cap);
+}
+
+size_t
+smb_file_pread(const struct smb_file *f, uint8_t *buf, size_t cap,
+    uint64_t off)
+{
+	size_t	n;
+
+	if (f->dce != NULL || off >= f->len)
+		return 0;
+	n = f->len - (size_t)off < cap ? f->len - (size_t)off : cap;
+	memcpy(buf, f->data + off, n);
+	return n;
 }
 
 /* Events and payloads. */

@@ -823,9 +823,8 @@ smb1_read(struct smb1_ctx *x, uint32_t *status)
 		/* A message longer than the read: the rest comes next. */
 		*status = n == max && dce_pending(f->dce) > 0 ?
 		    SMB_BUFFER_OVERFLOW : SMB_OK;
-	} else if (off < f->len && f->len <= SMB_FILE_MAX) {
-		n = f->len - off < max ? f->len - (size_t)off : max;
-		memcpy(x->out + at, f->data + off, n);
+	} else if (off < f->len) {
+		n = smb_file_pread(f, x->out + at, max, off);
 		*status = SMB_OK;
 	} else
 		*status = SMB_END_OF_FILE;

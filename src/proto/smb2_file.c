@@ -216,10 +216,7 @@ smb2_read(struct smb2_out *o, const struct smb2_req *r)
 	} else {
 		if (off >= f->len && want > 0)
 			return smb2_error(o, r, SMB_END_OF_FILE);
-		n = off < f->len && f->len - off < want ?
-		    (size_t)(f->len - off) : want;
-		if (n > 0)
-			memcpy(b + 16, f->data + off, n);
+		n = smb_file_pread(f, b + 16, want, off);
 	}
 	smb_put16(b, 17);
 	b[2] = SMB2_HDR + 16;

@@ -59,9 +59,11 @@ struct smb_file {
 	uint16_t	 fid;		/* 0: free; SMB2: both halves of FileId */
 	uint16_t	 tid;
 	char		 name[64];	/* as opened, in ASCII, '?' for the rest */
+	/* A write went past a cap (or never ended): never stored. */
+	int		 cut;
 	struct dce	*dce;		/* a named pipe's endpoint */
 	uint8_t		*data;		/* a file on a disk share: what came */
-	size_t		 len;
+	size_t		 len;		/* its end, never past cap */
 	size_t		 cap;
 };
 
@@ -122,6 +124,12 @@ int	smb_file_pwrite(struct smb_conn *, struct smb_file *, const uint8_t *,
 /* Reads from a pipe what its endpoint answered; bytes copied. */
 size_t	smb_file_read(struct smb_conn *, struct smb_file *, uint8_t *,
 	    size_t cap);
+/*
+ * Reads up to cap bytes at offset off of a file on a disk share (zeros
+ * where nothing was written); bytes copied, 0 at or past its end.
+ */
+size_t	smb_file_pread(const struct smb_file *, uint8_t *, size_t cap,
+	    uint64_t off);
 /*
  * A sundew.request event for an SMB command of interest ("negotiate",
  * "tree_connect", "create", ...), with one more field if key is not NULL.

@@ -588,11 +588,10 @@ test_tree_connect(void **state)
 	assert_non_null(event_with("\"path\":\"\\\\\\\\h\\\\ipc$\""));
 }
 
-/* A TREE_CONNECT to \\\\h\\IPC$; its answer's TreeId. */
+/* A TREE_CONNECT to path; its answer's TreeId. */
 static uint32_t
-tree_ipc(void)
+tree(const char *path)
 {
-	static const char path[] = "\\\\h\\IPC$";
 	struct msg	m = { .len = 0 };
 	uint8_t		body[64], r[256];
 	size_t		j, n = strlen(path);
@@ -608,6 +607,13 @@ tree_ipc(void)
 	assert_true(recv_msg(r, sizeof(r)) >= 64 + 16);
 	assert_int_equal(get32(r + 8), 0);
 	return get32(r + 36);
+}
+
+/* A TREE_CONNECT to \\\\h\\IPC$; its answer's TreeId. */
+static uint32_t
+tree_ipc(void)
+{
+	return tree("\\\\h\\IPC$");
 }
 
 /* Appends a CREATE of pipe on tree tid to m. */
@@ -758,6 +764,75 @@ test_large_write_to_pipe(void **state)
 	cmd(&m, 0x0d, 51, 1, 0, echo, 4);
 	send_msg(&m);
 	assert_int_equal(recv_msg(r, sizeof(r)), 64 + 4);
+	assert_string_equal(closed_reason, "");
+}
+
+/* A WRITE of n bytes of data at off of file fid; the answer's status. */
+static uint32_t
+write_at(uint64_t fid, uint64_t off, const uint8_t *data, size_t n)
+{
+	struct msg	m = { .len = 0 };
+	uint8_t		body[48 + 256], r[256];
+
+	memset(body, 0, sizeof(body));
+	put16(body, 49);
+	put16(body + 2, 64 + 48);
+	put32(body + 4, (uint32_t)n);
+	put32(body + 8, (uint32_t)off);
+	put32(body + 12, (uint32_t)(off >> 32));
+	put32(body + 16, (uint32_t)fid);
+	put32(body + 24, (uint32_t)fid);
+	memcpy(body + 48, data, n);
+	cmd(&m, 0x09, 60, 1, 0, body, 48 + n);
+	send_msg(&m);
+	assert_true(recv_msg(r, sizeof(r)) >= 64 + 9);
+	return get32(r + 8);
+}
+
+/* A READ of want bytes at off of file fid into r; the answer's length. */
+static ssize_t
+read_at(uint64_t fid, uint64_t off, uint32_t want, uint8_t *r, size_t cap)
+{
+	struct msg	m = { .len = 0 };
+	uint8_t		body[64];
+
+	memset(body, 0, sizeof(body));
+	put16(body, 49);
+	put32(body + 4, want);
+	put32(body + 8, (uint32_t)off);
+	put32(body + 12, (uint32_t)(off >> 32));
+	put32(body + 16, (uint32_t)fid);
+	put32(body + 24, (uint32_t)fid);
+	cmd(&m, 0x08, 61, 1, 0, body, 49);
+	send_msg(&m);
+	return recv_msg(r, cap);
+}
+
+/*
+ * A file on a disk share whose write went past the 8 MiB it keeps, then
+ * read: only what it holds comes back (nothing, here: it holds nothing),
+ * never bytes past its buffer, and the session goes on.
+ */
+static void
+test_read_cut_file(void **state)
+{
+	static uint8_t	r[70000];
+	uint8_t		data[16];
+	uint32_t	tid = tree("\\\\h\\C$");
+	uint64_t	fid = open_pipe("big.bin", tid), fid2;
+
+	memset(data, 0x41, sizeof(data));
+	assert_int_equal(write_at(fid, 9u << 20, data, sizeof(data)), 0);
+	assert_int_equal(read_at(fid, 0, 65536, r, sizeof(r)), 64 + 9);
+	assert_int_equal(get32(r + 8), 0xc0000011);	/* END_OF_FILE */
+	/* Some bytes, then a write past the cap: those bytes read back. */
+	fid2 = open_pipe("small.bin", tid);
+	assert_int_equal(write_at(fid2, 0, data, 10), 0);
+	assert_int_equal(write_at(fid2, 9u << 20, data, sizeof(data)), 0);
+	assert_int_equal(read_at(fid2, 0, 65536, r, sizeof(r)), 64 + 16 + 10);
+	assert_int_equal(get32(r + 8), 0);
+	assert_int_equal(get32(r + 64 + 4), 10);
+	assert_memory_equal(r + 64 + 16, data, 10);
 	assert_string_equal(closed_reason, "");
 }
 
@@ -937,6 +1012,7 @@ main(void)
 		T(test_compound_create_close, NULL),
 		T(test_compound_create_fails, NULL),
 		T(test_read_empty_pipe, NULL),
+		T(test_read_cut_file, NULL),
 		T(test_large_write_to_pipe, NULL),
 		T(test_smbghost_compressed, "10.0.18362"),
 		T(test_smbghost_compressed, "10.0.14393"),
