@@ -784,6 +784,7 @@ smb2_compressed(struct smb_conn *sc, const uint8_t *p, size_t n, size_t at)
 int
 smb2_message(struct smb_conn *sc, const uint8_t *p, size_t n, size_t at)
 {
+	struct conn	*c = sc->c;
 	struct smb2_out	 o;
 	struct smb2_req	 r, prev;
 	size_t		 off = 0;
@@ -804,10 +805,13 @@ smb2_message(struct smb_conn *sc, const uint8_t *p, size_t n, size_t at)
 			rc = -1;
 			break;
 		}
+		/* A command ended the session: sc is freed, nothing is sent. */
+		if (c->closing)
+			break;
 		prev = r;
 		off += (size_t)len;
 	} while (smb_get32(r.msg + 20) != 0 && off < n);
-	if (rc == 0 && o.len > 0)
+	if (rc == 0 && o.len > 0 && !c->closing)
 		rc = smb2_send(&o);
 	free(o.buf);
 	return rc;

@@ -951,6 +951,47 @@ test_validate_negotiate_311(void **state)
 }
 
 /*
+ * The same in a compound, ahead of more commands: the session ends at
+ * the IOCTL, the rest is neither run nor answered (sc is gone).
+ */
+static void
+test_validate_negotiate_compound(void **state)
+{
+	struct msg	m = { .len = 0 };
+	uint8_t		body[512], ctx[128], r[4096];
+	const char	*path = "\\\\h\\IPC$";
+	size_t		n, j;
+
+	n = negotiate(body, all, 5, ctx, contexts(ctx, 1), 2);
+	cmd(&m, 0, 1, 1, 0, body, n);
+	send_msg(&m);
+	assert_true(recv_msg(r, sizeof(r)) > 128);
+	m.len = 0;
+	cmd(&m, 0x0d, 2, 1, 0, echo, 4);
+	memset(body, 0, sizeof(body));
+	put16(body, 57);
+	put32(body + 4, 0x00140204);
+	memset(body + 8, 0xff, 16);
+	put32(body + 24, 64 + 56);
+	put32(body + 28, 24);
+	put32(body + 44, 24);
+	put32(body + 48, 1);
+	cmd(&m, 0x0b, 3, 1, 0, body, 56 + 24);
+	memset(body, 0, sizeof(body));
+	put16(body, 9);
+	put16(body + 4, 64 + 8);
+	n = strlen(path);
+	put16(body + 6, (uint16_t)(2 * n));
+	for (j = 0; j < n; j++)
+		body[8 + 2 * j] = (uint8_t)path[j];
+	cmd(&m, 0x03, 4, 1, 0, body, 8 + 2 * n);
+	send_msg(&m);
+	assert_int_equal(recv_msg(r, sizeof(r)), -1);
+	assert_string_equal(closed_reason, "validate_negotiate");
+	assert_null(event_with("\"command\":\"tree_connect\""));
+}
+
+/*
  * Signatures against an independent implementation (Python's hmac and
  * cryptography's CMAC) under RFC 4493's key, of an ECHO answer.
  */
@@ -1018,6 +1059,7 @@ main(void)
 		T(test_smbghost_compressed, "10.0.14393"),
 		T(test_validate_negotiate, "6.2.9200"),
 		T(test_validate_negotiate_311, "10.0.14393"),
+		T(test_validate_negotiate_compound, "10.0.14393"),
 		cmocka_unit_test(test_sign_vectors),
 	};
 
