@@ -42,7 +42,11 @@
 
 /* Everything an SMB session takes in, at most (a worm's copies). */
 #define SMB_MAX_INPUT		(32u * 1024 * 1024)
-/* All sessions' disk-share files together keep at most this much. */
+/*
+ * What one session's disk-share files keep together (a worm copies one
+ * or two), and all sessions' of a sensor: one attacker cannot take it all.
+ */
+#define SMB_FILE_SESSION	(2 * SMB_FILE_MAX)
 #define SMB_FILE_BUDGET		(128u * 1024 * 1024)
 
 static size_t	smb_file_total;
@@ -83,11 +87,12 @@ smb_netbios_new(struct conn *c)
 
 /* Frees a file's endpoint and data (not stored: see smb_file_close). */
 static void
-smb_file_release(struct smb_file *f)
+smb_file_release(struct smb_conn *sc, struct smb_file *f)
 {
 	if (f->dce != NULL)
 		dce_free(f->dce);
 	smb_file_total -= f->cap;
+	sc->file_mem -= f->cap;
 	free(f->data);
 	memset(f, 0, sizeof(*f));
 }
@@ -102,7 +107,7 @@ smb_free(void *arg)
 		return;
 	for (i = 0; i < SMB_MAX_FILES; i++)
 		if (sc->files[i].fid != 0)
-			smb_file_release(&sc->files[i]);
+			smb_file_release(sc, &sc->files[i]);
 	smb1_trans_free(sc);
 	smb_dp_free(sc);
 	smb2_free(sc);
@@ -331,45 +336,52 @@ smb_file_close(struct smb_conn *sc, struct smb_file *f)
 		    (const uint8_t *)f->name, strlen(f->name));
 		conn_store_file(sc->c, STORE_BINARY, f->data, f->len);
 	}
-	smb_file_release(f);
+	smb_file_release(sc, f);
 }
 
 /*
- * A disk file past the caps is cut: it takes no more and is never stored
- * as if whole; the first cut of a file is a limit.hit event.  Its len
- * stays what it holds, so that a read never passes its buffer.
+ * A disk file past a cap (limit: which) is cut: it takes no more and is
+ * never stored as if whole; the first cut of a file is a limit.hit
+ * event.  Its len stays what it holds: a read never passes its buffer.
  */
 static void
-smb_file_cut(struct smb_conn *sc, struct smb_file *f)
+smb_file_cut(struct smb_conn *sc, struct smb_file *f, const char *limit)
 {
 	if (!f->cut)
-		conn_limit_hit(sc->c, "smb_file");
+		conn_limit_hit(sc->c, limit);
 	f->cut = 1;
 }
 
-/* Room for end bytes of a disk file's data; 0, or -1 past the caps. */
-static int
-smb_file_reserve(struct smb_file *f, size_t end)
+/*
+ * Room for end bytes of a disk file's data: NULL, or the cap it would
+ * pass (the file's, the session's, the sensor's, or memory).
+ */
+static const char *
+smb_file_reserve(struct smb_conn *sc, struct smb_file *f, size_t end)
 {
 	size_t	 ncap;
 	uint8_t	*nd;
 
 	if (end <= f->cap)
-		return 0;
+		return NULL;
 	if (end > SMB_FILE_MAX)
-		return -1;
+		return "smb_file";
 	for (ncap = f->cap ? f->cap : 65536; ncap < end; ncap *= 2)
 		;
 	if (ncap > SMB_FILE_MAX)
 		ncap = SMB_FILE_MAX;
-	if (smb_file_total - f->cap + ncap > SMB_FILE_BUDGET ||
-	    (nd = realloc(f->data, ncap)) == NULL)
-		return -1;
+	if (sc->file_mem - f->cap + ncap > SMB_FILE_SESSION)
+		return "smb_session_files";
+	if (smb_file_total - f->cap + ncap > SMB_FILE_BUDGET)
+		return "smb_file_budget";
+	if ((nd = realloc(f->data, ncap)) == NULL)
+		return "memory";
 	memset(nd + f->cap, 0, ncap - f->cap);
 	smb_file_total = smb_file_total - f->cap + ncap;
+	sc->file_mem = sc->file_mem - f->cap + ncap;
 	f->data = nd;
 	f->cap = ncap;
-	return 0;
+	return NULL;
 }
 
 int
@@ -390,13 +402,18 @@ int
 smb_file_pwrite(struct smb_conn *sc, struct smb_file *f, const uint8_t *p,
     size_t n, uint64_t off)
 {
+	const char	*limit;
+
 	if (f->dce != NULL)
 		return -1;
 	if (n == 0 || f->cut)
 		return 0;
-	if (off > SMB_FILE_MAX || n > SMB_FILE_MAX - off ||
-	    smb_file_reserve(f, (size_t)off + n) == -1) {
-		smb_file_cut(sc, f);
+	if (off > SMB_FILE_MAX || n > SMB_FILE_MAX - off) {
+		smb_file_cut(sc, f, "smb_file");
+		return 0;
+	}
+	if ((limit = smb_file_reserve(sc, f, (size_t)off + n)) != NULL) {
+		smb_file_cut(sc, f, limit);
 		return 0;
 	}
 	memcpy(f->data + off, p, n);

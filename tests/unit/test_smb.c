@@ -842,6 +842,60 @@ test_file_cap(void **state)
 	tsess_close(&t);
 }
 
+/* How many times events holds needle. */
+static int
+event_count(const char *needle)
+{
+	const char	*e;
+	int		 n = 0;
+
+	for (e = events; (e = strstr(e, needle)) != NULL; e++)
+		n++;
+	return n;
+}
+
+/*
+ * A session's files keep 16 MiB together: a write at the end of a third
+ * file of 8 MiB (a few bytes that would cost 8 MiB) is cut, said once
+ * with the session's cap, and that file is not stored; the first two are.
+ */
+static void
+test_session_files(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[64], rep[64], w[6], data[16];
+	uint16_t	 tid, fid[3];
+	size_t		 n, i;
+
+	memset(data, 0x42, sizeof(data));
+	tsess_open(&t, "smb");
+	tid = tree_connect(&t, "C$");
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(nt_create(&t, tid, i == 2 ? "c.bin" : "ab.bin",
+		    &fid[i]), 0);
+		assert_int_equal(write_andx(&t, fid[i], SMB_FILE_MAX - 16,
+		    data, sizeof(data)), sizeof(data));
+	}
+	assert_int_equal(event_count("\"limit\":\"smb_session_files\""),
+	    1);
+	assert_int_equal(event_count("\"sundew.limit.hit\""), 1);
+	for (i = 0; i < 3; i++) {
+		storedlen = stored_total = 0;
+		memset(w, 0, sizeof(w));
+		smb_put16(w, fid[i]);
+		n = smb1_build(req, 0x04, 0x4001, w, 3, NULL, 0);
+		assert_int_equal(tsess_send(&t, req, n, n), 0);
+		assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4 + 35);
+		assert_int_equal(stored_total, i < 2 ? SMB_FILE_MAX : 0);
+	}
+	/* Closed, the first two give their room back. */
+	assert_int_equal(nt_create(&t, tid, "d.bin", &fid[0]), 0);
+	assert_int_equal(write_andx(&t, fid[0], SMB_FILE_MAX - 16, data,
+	    sizeof(data)), sizeof(data));
+	assert_int_equal(event_count("\"sundew.limit.hit\""), 1);
+	tsess_close(&t);
+}
+
 /* Echo: as many answers as asked for, each numbered, the data back. */
 static void
 test_echo(void **state)
@@ -897,6 +951,7 @@ main(void)
 		cmocka_unit_test(test_peer_gone),
 		cmocka_unit_test(test_open_andx),
 		cmocka_unit_test(test_file_cap),
+		cmocka_unit_test(test_session_files),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
