@@ -48,8 +48,18 @@
  */
 #define SMB_FILE_SESSION	(2 * SMB_FILE_MAX)
 #define SMB_FILE_BUDGET		(128u * 1024 * 1024)
+/* Files one session may have stored (a worm copies a few). */
+#define SMB_MAX_STORED		16
+/*
+ * sundew.request events one session may cause: a client says a few
+ * dozen; 32 MiB of tree connects would be hundreds of thousands.
+ */
+#define SMB_MAX_REQUEST_EVENTS	256
 
 static size_t	smb_file_total;
+
+static void	smb_event(struct smb_conn *, const char *, const char *,
+		    const uint8_t *, size_t);
 
 /*
  * The pipes of IPC$ the host serves (\PIPE\LANMAN is smb1_trans.c's);
@@ -331,10 +341,16 @@ smb_file_close(struct smb_conn *sc, struct smb_file *f)
 		return;
 	/* A file cut at the cap is not stored as if it were whole. */
 	if (f->dce == NULL && f->data != NULL && f->len > 0 && !f->cut) {
-		/* The name the file was written as, for the stored sample. */
-		smb_request_event(sc, "file_written", "name",
-		    (const uint8_t *)f->name, strlen(f->name));
-		conn_store_file(sc->c, STORE_BINARY, f->data, f->len);
+		if (sc->nstored < SMB_MAX_STORED) {
+			sc->nstored++;
+			/* The name the file was written as, for the sample. */
+			smb_event(sc, "file_written", "name",
+			    (const uint8_t *)f->name, strlen(f->name));
+			conn_store_file(sc->c, STORE_BINARY, f->data, f->len);
+		} else if (sc->nstored == SMB_MAX_STORED) {
+			sc->nstored++;		/* said once */
+			conn_limit_hit(sc->c, "smb_files_stored");
+		}
 	}
 	smb_file_release(sc, f);
 }
@@ -446,8 +462,9 @@ smb_file_pread(const struct smb_file *f, uint8_t *buf, size_t cap,
 
 /* Events and payloads. */
 
-void
-smb_request_event(struct smb_conn *sc, const char *command, const char *key,
+/* A sundew.request event of the session, whatever the count. */
+static void
+smb_event(struct smb_conn *sc, const char *command, const char *key,
     const uint8_t *val, size_t vallen)
 {
 	struct event_buf	ev;
@@ -458,6 +475,22 @@ smb_request_event(struct smb_conn *sc, const char *command, const char *key,
 	if (key != NULL)
 		event_bytes(&ev, key, val, vallen);
 	sensor_send_event(&ev);
+}
+
+void
+smb_request_event(struct smb_conn *sc, const char *command, const char *key,
+    const uint8_t *val, size_t vallen)
+{
+	if (sc->nevents >= SMB_MAX_REQUEST_EVENTS) {
+		/* Past the cap: said once, then only the session goes on. */
+		if (sc->nevents == SMB_MAX_REQUEST_EVENTS) {
+			conn_limit_hit(sc->c, "smb_request_events");
+			sc->nevents++;
+		}
+		return;
+	}
+	sc->nevents++;
+	smb_event(sc, command, key, val, vallen);
 }
 
 void

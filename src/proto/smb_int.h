@@ -81,6 +81,8 @@ struct smb_conn {
 	struct smb_tree		 trees[SMB_MAX_TREES];
 	struct smb_file		 files[SMB_MAX_FILES];
 	size_t			 file_mem;	/* what files' data holds */
+	uint16_t		 nevents;	/* sundew.request events said */
+	uint16_t		 nstored;	/* files stored */
 	struct smb1_trans	*trans;		/* smb1_trans.c: in progress */
 	struct smb_dp		*dp;		/* doublepulsar.c: an upload */
 	struct smb2_state	*s2;		/* smb2.c */

@@ -34,6 +34,9 @@ static struct event_base	*base;
 static struct sensor_stats	 stats;
 static char			 events[65536];
 static size_t			 eventslen;
+/* Every event counted, also those past events' room. */
+static int			 nrequests, nlimits;
+static char			 last_limit[1024];
 
 const struct config *sensor_conf(void) { return &conf; }
 struct event_base *sensor_base(void) { return base; }
@@ -49,6 +52,13 @@ void
 sensor_send_event(struct event_buf *ev)
 {
 	size_t	n = event_end(ev);
+
+	if (strstr(ev->buf, "\"sundew.request\"") != NULL)
+		nrequests++;
+	if (strstr(ev->buf, "\"sundew.limit.hit\"") != NULL) {
+		nlimits++;
+		snprintf(last_limit, sizeof(last_limit), "%.1000s", ev->buf);
+	}
 
 	if (eventslen + n + 1 < sizeof(events)) {
 		memcpy(events + eventslen, ev->buf, n);
@@ -116,6 +126,7 @@ tsess_open(struct tsess *t, const char *name)
 	assert_non_null(t->c.state);
 	eventslen = 0;
 	events[0] = '\0';
+	nrequests = nlimits = 0;
 }
 
 static void
@@ -896,6 +907,70 @@ test_session_files(void **state)
 	tsess_close(&t);
 }
 
+/*
+ * A session says 256 sundew.request events at most, then one limit.hit:
+ * 400 tree connects (each an event) cannot flood the log.
+ */
+static void
+test_request_events_cap(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[256], rep[256], w[8], b[64];
+	size_t		 n, i;
+
+	tsess_open(&t, "smb");
+	memset(w, 0, sizeof(w));
+	w[0] = 0xff;
+	smb_put16(w + 6, 1);
+	memcpy(b, "\0\\\\HOST\\NOPE\0?????\0", 20);
+	n = smb1_build(req, 0x75, 0x4001, w, 4, b, 20);
+	for (i = 0; i < 400; i++) {
+		assert_int_equal(tsess_send(&t, req, n, n), 0);
+		assert_true(tsess_recv(&t, rep, sizeof(rep)) >= 4 + 35);
+		assert_int_equal(smb_get32(rep + 9), 0xc00000cc);
+	}
+	assert_int_equal(nrequests, 256);
+	assert_int_equal(nlimits, 1);
+	assert_non_null(strstr(last_limit,
+	    "\"limit\":\"smb_request_events\""));
+	tsess_close(&t);
+}
+
+/*
+ * A session stores 16 files at most: a 17th written and closed is one
+ * limit.hit, the 18th nothing more.
+ */
+static void
+test_stored_cap(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[64], rep[64], w[6], data[4] = "MZ\x90";
+	uint16_t	 tid, fid;
+	size_t		 n, i;
+	int		 stores = 0;
+
+	tsess_open(&t, "smb");
+	tid = tree_connect(&t, "C$");
+	for (i = 0; i < 18; i++) {
+		assert_int_equal(nt_create(&t, tid, "w.exe", &fid), 0);
+		data[3] = (uint8_t)i;
+		assert_int_equal(write_andx(&t, fid, 0, data, 4), 4);
+		stored_total = 0;
+		memset(w, 0, sizeof(w));
+		smb_put16(w, fid);
+		n = smb1_build(req, 0x04, 0x4001, w, 3, NULL, 0);
+		assert_int_equal(tsess_send(&t, req, n, n), 0);
+		assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4 + 35);
+		if (stored_total == 4)
+			stores++;
+	}
+	assert_int_equal(stores, 16);
+	assert_int_equal(event_count("\"command\":\"file_written\""), 16);
+	assert_int_equal(event_count("\"limit\":\"smb_files_stored\""), 1);
+	assert_int_equal(nlimits, 1);
+	tsess_close(&t);
+}
+
 /* Echo: as many answers as asked for, each numbered, the data back. */
 static void
 test_echo(void **state)
@@ -952,6 +1027,8 @@ main(void)
 		cmocka_unit_test(test_open_andx),
 		cmocka_unit_test(test_file_cap),
 		cmocka_unit_test(test_session_files),
+		cmocka_unit_test(test_request_events_cap),
+		cmocka_unit_test(test_stored_cap),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
