@@ -126,7 +126,9 @@ smb_free(void *arg)
 
 /*
  * The session ends: files written to a disk share are stored as they
- * are, and an upload cut short says so, before the close event.
+ * are, an upload cut short says so, and a pending transaction flagged
+ * as MS17-010 goes to the analyser, all before the close event (after
+ * it, in smb_free, the session is no longer open).
  */
 static void
 smb_close(struct conn *c, void *arg)
@@ -139,6 +141,7 @@ smb_close(struct conn *c, void *arg)
 	for (i = 0; i < SMB_MAX_FILES; i++)
 		if (sc->files[i].fid != 0)
 			smb_file_close(sc, &sc->files[i]);
+	smb1_trans_free(sc);
 	smb_dp_free(sc);
 }
 

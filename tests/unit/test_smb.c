@@ -84,9 +84,15 @@ sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
 	return 0;
 }
 
+/* Payloads handed to the analyser, and how many after the close event. */
+static int		 nanalysed, nanalysed_late;
+
 int
 sensor_analyse(const struct capture_origin *o, const void *p, size_t n)
 {
+	nanalysed++;
+	if (strstr(events, "\"sundew.connection.close\"") != NULL)
+		nanalysed_late++;
 	return 0;
 }
 
@@ -127,6 +133,7 @@ tsess_open(struct tsess *t, const char *name)
 	eventslen = 0;
 	events[0] = '\0';
 	nrequests = nlimits = 0;
+	nanalysed = nanalysed_late = 0;
 }
 
 static void
@@ -971,6 +978,45 @@ test_stored_cap(void **state)
 	tsess_close(&t);
 }
 
+/*
+ * A transaction EternalBlue's way (an NT Transact continued by a Trans2
+ * secondary) still pending when the session ends: its data goes to the
+ * analyser before the close event, while the session is open.
+ */
+static void
+test_pending_trans_at_close(void **state)
+{
+	static const uint8_t sc[8] = { 0xd9, 0x74, 0x24, 0xf4, 0x5b, 0x90,
+	    0x90, 0x90 };
+	struct tsess	 t;
+	uint8_t		 req[512], w[40], b[16];
+	size_t		 n;
+
+	tsess_open(&t, "smb");
+	/* NT Transact primary: 19 words, 100 data bytes, 8 of them here. */
+	memset(w, 0, sizeof(w));
+	smb_put32(w + 7, 100);			/* TotalDataCount */
+	smb_put32(w + 27, 8);			/* DataCount */
+	smb_put32(w + 31, 32 + 1 + 38 + 2);	/* DataOffset */
+	n = smb1_build(req, 0xa0, 0x4001, w, 19, sc, sizeof(sc));
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	/* A Trans2 secondary of 4 more bytes at 8: the confusion. */
+	memset(w, 0, sizeof(w));
+	smb_put16(w + 2, 100);
+	smb_put16(w + 10, 4);			/* DataCount */
+	smb_put16(w + 12, 32 + 1 + 18 + 2);	/* DataOffset */
+	smb_put16(w + 14, 8);			/* DataDisplacement */
+	memset(b, 0x90, 4);
+	n = smb1_build(req, 0x33, 0x4001, w, 9, b, 4);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_non_null(strstr(events, "transaction_type_confusion"));
+	assert_int_equal(nanalysed, 0);
+	conn_close(&t.c, "test");
+	assert_int_equal(nanalysed, 1);
+	assert_int_equal(nanalysed_late, 0);
+	tsess_close(&t);
+}
+
 /* Echo: as many answers as asked for, each numbered, the data back. */
 static void
 test_echo(void **state)
@@ -1029,6 +1075,7 @@ main(void)
 		cmocka_unit_test(test_session_files),
 		cmocka_unit_test(test_request_events_cap),
 		cmocka_unit_test(test_stored_cap),
+		cmocka_unit_test(test_pending_trans_at_close),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
