@@ -126,7 +126,8 @@ smb_free(void *arg)
 
 /*
  * The session ends: files written to a disk share are stored as they
- * are, an upload cut short says so, and a pending transaction flagged
+ * are (not one a large WRITE was still filling), an upload cut short
+ * says so, and a pending transaction flagged
  * as MS17-010 goes to the analyser, all before the close event (after
  * it, in smb_free, the session is no longer open).
  */
@@ -138,6 +139,8 @@ smb_close(struct conn *c, void *arg)
 
 	if (sc == NULL)
 		return;
+	if (sc->large_left > 0)
+		smb2_large_cut(sc);
 	for (i = 0; i < SMB_MAX_FILES; i++)
 		if (sc->files[i].fid != 0)
 			smb_file_close(sc, &sc->files[i]);

@@ -627,6 +627,14 @@ smb2_large_data(struct smb_conn *sc, const uint8_t *p, size_t n, size_t at)
 	return 0;
 }
 
+void
+smb2_large_cut(struct smb_conn *sc)
+{
+	if (sc->s2 != NULL && sc->s2->large.active &&
+	    sc->s2->large.file != NULL)
+		sc->s2->large.file->cut = 1;
+}
+
 int
 smb2_large_end(struct smb_conn *sc)
 {

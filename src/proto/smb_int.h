@@ -220,6 +220,8 @@ int	smb2_large_begin(struct smb_conn *, const uint8_t *, size_t framelen,
 	    size_t at);
 int	smb2_large_data(struct smb_conn *, const uint8_t *, size_t, size_t at);
 int	smb2_large_end(struct smb_conn *);
+/* The session ends in a large WRITE: its file, incomplete, is cut. */
+void	smb2_large_cut(struct smb_conn *);
 void	smb2_free(struct smb_conn *);
 
 /* doublepulsar.c */

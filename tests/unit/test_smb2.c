@@ -64,10 +64,15 @@ sensor_send_event(struct event_buf *ev)
 		    (int)strcspn(r + 10, "\""), r + 10);
 }
 
+static int			 nfiles;
+static size_t			 file_size;
+
 int
 sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
     size_t n)
 {
+	nfiles++;
+	file_size = n;
 	return 0;
 }
 
@@ -118,6 +123,7 @@ setup(void **state)
 	memset(&stats, 0, sizeof(stats));
 	closed_reason[0] = '\0';
 	nevents = 0;
+	nfiles = 0;
 	memset(&lst, 0, sizeof(lst));
 	lst.transport = SERVICE_TCP;
 	lst.def = &def;
@@ -836,6 +842,54 @@ test_read_cut_file(void **state)
 	assert_string_equal(closed_reason, "");
 }
 
+/*
+ * A WRITE larger than a frame to a file on a disk share, the session
+ * ending in its middle: the file, incomplete, is not stored; the same
+ * WRITE whole is, closed at the session's end.
+ */
+static void
+test_large_write_cut(void **state)
+{
+	static uint8_t	big[64 + 48 + 200000];
+	uint64_t	fid = open_pipe("w.exe", tree("\\\\h\\C$"));
+	uint8_t		nb[4];
+	size_t		n = sizeof(big), off, end;
+	ssize_t		w;
+
+	memset(big, 0x41, sizeof(big));
+	memset(big, 0, 64 + 48);
+	memcpy(big, "\xfeSMB", 4);
+	put16(big + 4, 64);
+	put16(big + 12, 0x09);
+	put16(big + 14, 1);
+	put16(big + 64, 49);
+	put16(big + 66, 64 + 48);
+	put32(big + 68, 200000);
+	put32(big + 80, (uint32_t)fid);
+	put32(big + 88, (uint32_t)fid);
+	nb[0] = 0;
+	nb[1] = (uint8_t)(n >> 16);
+	nb[2] = (uint8_t)(n >> 8);
+	nb[3] = (uint8_t)n;
+	assert_int_equal(write(peer, nb, 4), 4);
+	end = *state != NULL ? n : 150000;
+	for (off = 0; off < end; off += (size_t)w) {
+		w = write(peer, big + off, end - off);
+		if (w < 0)
+			w = 0;
+		run(5);
+	}
+	run(30);
+	shutdown(peer, SHUT_WR);
+	run(30);
+	assert_string_equal(closed_reason, "peer_closed");
+	if (*state != NULL) {
+		assert_int_equal(nfiles, 1);
+		assert_int_equal(file_size, 200000);
+	} else
+		assert_int_equal(nfiles, 0);
+}
+
 /* SMBGhost: a compressed message whose sizes overflow, on 1903. */
 static void
 test_smbghost_compressed(void **state)
@@ -1054,6 +1108,9 @@ main(void)
 		T(test_compound_create_fails, NULL),
 		T(test_read_empty_pipe, NULL),
 		T(test_read_cut_file, NULL),
+		T(test_large_write_cut, NULL),
+		/* The same host; a state that says: send the WRITE whole. */
+		T(test_large_write_cut, "5.1.2600"),
 		T(test_large_write_to_pipe, NULL),
 		T(test_smbghost_compressed, "10.0.18362"),
 		T(test_smbghost_compressed, "10.0.14393"),
