@@ -494,14 +494,14 @@ smb1_negotiate(struct smb1_ctx *x, uint32_t *status)
 				pick = index;
 			}
 	}
-	smb_request_event(x->sc, "negotiate", "dialect",
-	    (const uint8_t *)(best >= 0 ? smb1_dialects[best].name :
-	    smb2 ? "SMB 2.002" : ""), best >= 0 ?
-	    strlen(smb1_dialects[best].name) : smb2 ? 9 : 0);
+	/* The upgrade's event is smb2.c's, with the dialect it answers. */
 	if (smb2 && host_get()->smb2_max >= 0x0202) {
 		x->replied = 1;
 		return smb2_negotiate_smb1(x->sc, (smb2 & 2) != 0);
 	}
+	name = (const uint8_t *)(best >= 0 ? smb1_dialects[best].name : "");
+	smb_request_event(x->sc, "negotiate", "dialect", name,
+	    strlen((const char *)name));
 	*status = SMB_OK;
 	if (rank == SMB1_RANK_NT1)
 		return smb1_negotiate_nt1(x, pick);

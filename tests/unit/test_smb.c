@@ -1017,6 +1017,30 @@ test_pending_trans_at_close(void **state)
 	tsess_close(&t);
 }
 
+/*
+ * The multi-protocol negotiate that upgrades to SMB2 (smbclient offers
+ * NT LM 0.12 too): one negotiate event, with the dialect answered.
+ */
+static void
+test_negotiate_upgrade_event(void **state)
+{
+	static const uint8_t	d[] = "\x02NT LM 0.12\0\x02SMB 2.002\0"
+				    "\x02SMB 2.???";
+	struct tsess		t;
+	uint8_t			req[128], rep[512];
+	size_t			n;
+
+	tsess_open(&t, "smb");
+	n = smb1_build(req, 0x72, 0xc853, NULL, 0, d, sizeof(d));
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_true(tsess_recv(&t, rep, sizeof(rep)) > 4 + 64);
+	assert_int_equal(rep[4], 0xfe);
+	assert_int_equal(event_count("\"command\":\"negotiate\""), 1);
+	assert_null(strstr(events, "NT LM 0.12"));
+	assert_non_null(strstr(events, "\"dialect\":\"2."));
+	tsess_close(&t);
+}
+
 /* Echo: as many answers as asked for, each numbered, the data back. */
 static void
 test_echo(void **state)
@@ -1076,6 +1100,7 @@ main(void)
 		cmocka_unit_test(test_request_events_cap),
 		cmocka_unit_test(test_stored_cap),
 		cmocka_unit_test(test_pending_trans_at_close),
+		cmocka_unit_test(test_negotiate_upgrade_event),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
