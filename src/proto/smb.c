@@ -245,17 +245,9 @@ smb_file_name(const uint8_t *name, size_t len, int unicode, char *dst,
     size_t cap)
 {
 	char	tmp[128], *p = tmp;
-	size_t	i, n;
+	size_t	n;
 
-	if (unicode)
-		smb_utf16_ascii(name, len, tmp, sizeof(tmp));
-	else {
-		for (i = 0; i < len && i + 1 < sizeof(tmp) && name[i] != 0;
-		    i++)
-			tmp[i] = name[i] >= 0x20 && name[i] < 0x7f ?
-			    (char)name[i] : '?';
-		tmp[i] = '\0';
-	}
+	smb_str_ascii(name, len, unicode, tmp, sizeof(tmp));
 	while (*p == '\\' || *p == '/')
 		p++;
 	if (strncasecmp(p, "PIPE\\", 5) == 0)

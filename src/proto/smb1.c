@@ -327,20 +327,6 @@ smb1_get_str(const uint8_t *msg, size_t end, size_t *off, int unicode,
 	return msg;
 }
 
-/* A name as ASCII, for an event or a lookup. */
-static size_t
-smb1_ascii(const uint8_t *p, size_t n, int unicode, char *dst, size_t cap)
-{
-	size_t	i;
-
-	if (unicode)
-		return smb_utf16_ascii(p, n, dst, cap);
-	for (i = 0; i < n && i + 1 < cap; i++)
-		dst[i] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
-	dst[i] = '\0';
-	return i;
-}
-
 /* The offset of the block's bytes in the message. */
 static size_t
 smb1_bytes_off(const struct smb1_req *r)
@@ -635,7 +621,7 @@ smb1_tree_connect(struct smb1_ctx *x, uint32_t *status)
 	off = smb1_bytes_off(r) + pwlen;
 	path = smb1_get_str(r->msg, smb1_bytes_off(r) + r->bcc, &off,
 	    x->unicode, &len);
-	n = smb1_ascii(path, len, x->unicode, name, sizeof(name));
+	n = smb_str_ascii(path, len, x->unicode, name, sizeof(name));
 	smb_request_event(x->sc, "tree_connect", "path", (uint8_t *)name, n);
 	s = strrchr(name, '\\');
 	s = s != NULL ? s + 1 : name;
@@ -680,7 +666,8 @@ smb1_open(struct smb1_ctx *x, size_t off, size_t len, uint32_t *status)
 		smb_request_event(x->sc, "create", "name",
 		    (const uint8_t *)f->name, strlen(f->name));
 	else {
-		nlen = smb1_ascii(name, nlen, x->unicode, ascii, sizeof(ascii));
+		nlen = smb_str_ascii(name, nlen, x->unicode, ascii,
+		    sizeof(ascii));
 		smb_request_event(x->sc, "create", "name",
 		    (const uint8_t *)ascii, nlen);
 	}

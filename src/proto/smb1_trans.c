@@ -364,20 +364,15 @@ static void
 trans_read_name(const struct smb1_req *req, char *dst, size_t cap)
 {
 	const uint8_t	*b = req->bytes;
-	size_t		 n = req->bcc, i;
+	size_t		 n = req->bcc;
+	int		 unicode = (req->flags2 & 0x8000) != 0;
 
-	if (req->flags2 & 0x8000) {
-		/* UTF-16 from an even offset of the message. */
-		if (((size_t)(b - req->msg) & 1) && n > 0) {
-			b++;
-			n--;
-		}
-		smb_utf16_ascii(b, n, dst, cap);
-		return;
+	/* UTF-16 from an even offset of the message. */
+	if (unicode && ((size_t)(b - req->msg) & 1) && n > 0) {
+		b++;
+		n--;
 	}
-	for (i = 0; i < n && i + 1 < cap && b[i] != 0; i++)
-		dst[i] = b[i] >= 0x20 && b[i] < 0x7f ? (char)b[i] : '?';
-	dst[i] = '\0';
+	smb_str_ascii(b, n, unicode, dst, cap);
 }
 
 static int	trans_run(struct smb_conn *, struct trans_call *);
@@ -816,16 +811,10 @@ trans2_query_fs(struct smb_conn *sc, struct trans_call *call)
 static void
 trans2_name(const struct trans_call *call, size_t at, char *dst, size_t cap)
 {
-	size_t	i, n = call->plen > at ? call->plen - at : 0;
+	size_t	n = call->plen > at ? call->plen - at : 0;
 
-	dst[0] = '\0';
-	if (call->req.flags2 & 0x8000) {
-		smb_utf16_ascii(call->params + at, n, dst, cap);
-		return;
-	}
-	for (i = 0; i < n && i + 1 < cap && call->params[at + i] != 0; i++)
-		dst[i] = (char)call->params[at + i];
-	dst[i] = '\0';
+	smb_str_ascii(call->params + at, n, (call->req.flags2 & 0x8000) != 0,
+	    dst, cap);
 }
 
 /* A disk share's tree: what FIND_FIRST2 and QUERY_PATH_INFO look into. */

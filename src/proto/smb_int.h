@@ -145,6 +145,12 @@ void	smb_payload(struct smb_conn *, const uint8_t *, size_t, size_t at);
 /* smb_util.c */
 /* UTF-16LE to ASCII ('?' for what is not ASCII), NUL-terminated; length. */
 size_t	smb_utf16_ascii(const uint8_t *, size_t nbytes, char *, size_t cap);
+/*
+ * A client's string of n bytes, UTF-16LE or ASCII, to printable ASCII
+ * ('?' for the rest) up to a NUL, NUL-terminated; its length.
+ */
+size_t	smb_str_ascii(const uint8_t *, size_t n, int unicode, char *,
+	    size_t cap);
 /* ASCII to UTF-16LE, no NUL; bytes written, 0 if cap is too small. */
 size_t	smb_ascii_utf16(const char *, uint8_t *, size_t cap);
 uint16_t smb_get16(const uint8_t *);
