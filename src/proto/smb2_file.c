@@ -120,11 +120,16 @@ smb2_create(struct smb2_out *o, const struct smb2_req *r)
 	    smb2_buf(r, smb_get32(r->body + 48), smb_get32(r->body + 52),
 	    &ctx) == -1)
 		return -1;
-	n = smb_utf16_ascii(name, nlen, ascii, sizeof(ascii));
-	smb_request_event(o->sc, "create", "name", (const uint8_t *)ascii, n);
 	o->have_fid = 0;
-	if ((f = smb_file_open(o->sc, (uint16_t)r->tid, name, nlen, 1,
-	    &status)) == NULL) {
+	f = smb_file_open(o->sc, (uint16_t)r->tid, name, nlen, 1, &status);
+	/* The name as SMB1 says it: as opened, else as the client gave it. */
+	if (f != NULL)
+		smb_request_event(o->sc, "create", "name",
+		    (const uint8_t *)f->name, strlen(f->name));
+	else {
+		n = smb_utf16_ascii(name, nlen, ascii, sizeof(ascii));
+		smb_request_event(o->sc, "create", "name",
+		    (const uint8_t *)ascii, n);
 		o->create_status = status != SMB_OK ? status :
 		    SMB_OBJECT_NAME_NOT_FOUND;
 		return smb2_error(o, r, o->create_status);

@@ -676,6 +676,21 @@ test_compound_create_close(void **state)
 	assert_non_null(event_with("\"name\":\"srvsvc\""));
 }
 
+/*
+ * A pipe opened as "\\PIPE\\SRVSVC": its create event names it as the
+ * host serves it, as SMB1's does.
+ */
+static void
+test_create_event_name(void **state)
+{
+	uint8_t	r[1024];
+
+	create_close("\\PIPE\\SRVSVC", tree_ipc(), r, sizeof(r));
+	assert_int_equal(get32(r + 8), 0);
+	assert_non_null(event_with("\"name\":\"srvsvc\""));
+	assert_null(event_with("PIPE"));
+}
+
 /* ... and when the CREATE fails, the CLOSE fails the same way. */
 static void
 test_compound_create_fails(void **state)
@@ -1106,6 +1121,7 @@ main(void)
 		T(test_transform, NULL),
 		T(test_compound_create_close, NULL),
 		T(test_compound_create_fails, NULL),
+		T(test_create_event_name, NULL),
 		T(test_read_empty_pipe, NULL),
 		T(test_read_cut_file, NULL),
 		T(test_large_write_cut, NULL),
