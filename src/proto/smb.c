@@ -55,6 +55,12 @@
  * dozen; 32 MiB of tree connects would be hundreds of thousands.
  */
 #define SMB_MAX_REQUEST_EVENTS	256
+/*
+ * Session setups one session may make (two a login): each login is a
+ * sundew.login.attempt, and a brute-forcer that never hangs up would
+ * make them without end.  Past it a login is refused; the session goes on.
+ */
+#define SMB_MAX_SETUPS		512
 
 static size_t	smb_file_total;
 
@@ -496,6 +502,20 @@ smb_payload(struct smb_conn *sc, const uint8_t *p, size_t n, size_t at)
 {
 	if (n > 0)
 		conn_analyse(sc->c, p, n, at);
+}
+
+int
+smb_setup_allowed(struct smb_conn *sc)
+{
+	if (sc->nsetups < SMB_MAX_SETUPS) {
+		sc->nsetups++;
+		return 1;
+	}
+	if (sc->nsetups == SMB_MAX_SETUPS) {
+		sc->nsetups++;		/* said once */
+		conn_limit_hit(sc->c, "smb_logins");
+	}
+	return 0;
 }
 
 /* NetBIOS framing. */

@@ -591,6 +591,10 @@ smb1_session_plain(struct smb1_ctx *x, uint32_t *status)
 static int
 smb1_session_setup(struct smb1_ctx *x, uint32_t *status)
 {
+	if (!smb_setup_allowed(x->sc)) {
+		*status = SMB_INSUFF_SERVER_RESOURCES;
+		return 0;
+	}
 	if (x->req.wct == 12)
 		return smb1_session_ext(x, status);
 	if (x->req.wct == 13 || x->req.wct == 10)

@@ -575,6 +575,8 @@ smb2_session_setup(struct smb2_out *o, const struct smb2_req *r)
 	len = smb_get16(r->body + 14);
 	if (smb2_buf(r, off, len, &blob) == -1)
 		return -1;
+	if (!smb_setup_allowed(sc))
+		return smb2_error(o, r, SMB_INSUFF_SERVER_RESOURCES);
 	if ((b = smb2_body(o, 8 + NTLM_OUT_MAX)) == NULL)
 		return -1;
 	rc = ntlm_accept(&sc->ntlm, sc->c, &sc->seen, blob, len,

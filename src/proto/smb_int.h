@@ -83,6 +83,7 @@ struct smb_conn {
 	size_t			 file_mem;	/* what files' data holds */
 	uint16_t		 nevents;	/* sundew.request events said */
 	uint16_t		 nstored;	/* files stored */
+	uint16_t		 nsetups;	/* session setups taken */
 	struct smb1_trans	*trans;		/* smb1_trans.c: in progress */
 	struct smb_dp		*dp;		/* doublepulsar.c: an upload */
 	struct smb2_state	*s2;		/* smb2.c */
@@ -139,6 +140,11 @@ size_t	smb_file_pread(const struct smb_file *, uint8_t *, size_t cap,
  */
 void	smb_request_event(struct smb_conn *, const char *command,
 	    const char *key, const uint8_t *val, size_t vallen);
+/*
+ * 1 if the session may make one more session setup (each login is an
+ * event); 0 past the cap, said once with a limit.hit: refuse it.
+ */
+int	smb_setup_allowed(struct smb_conn *);
 /* Any payload the pre-filter likes goes to the analyser. */
 void	smb_payload(struct smb_conn *, const uint8_t *, size_t, size_t at);
 

@@ -35,7 +35,7 @@ static struct sensor_stats	 stats;
 static char			 events[65536];
 static size_t			 eventslen;
 /* Every event counted, also those past events' room. */
-static int			 nrequests, nlimits;
+static int			 nrequests, nlimits, nlogins;
 static char			 last_limit[1024];
 
 const struct config *sensor_conf(void) { return &conf; }
@@ -55,6 +55,8 @@ sensor_send_event(struct event_buf *ev)
 
 	if (strstr(ev->buf, "\"sundew.request\"") != NULL)
 		nrequests++;
+	if (strstr(ev->buf, "\"sundew.login.attempt\"") != NULL)
+		nlogins++;
 	if (strstr(ev->buf, "\"sundew.limit.hit\"") != NULL) {
 		nlimits++;
 		snprintf(last_limit, sizeof(last_limit), "%.1000s", ev->buf);
@@ -132,7 +134,7 @@ tsess_open(struct tsess *t, const char *name)
 	assert_non_null(t->c.state);
 	eventslen = 0;
 	events[0] = '\0';
-	nrequests = nlimits = 0;
+	nrequests = nlimits = nlogins = 0;
 	nanalysed = nanalysed_late = 0;
 }
 
@@ -1041,6 +1043,40 @@ test_negotiate_upgrade_event(void **state)
 	tsess_close(&t);
 }
 
+/*
+ * A session takes 512 session setups (each here a login event); past
+ * them a login is refused, said once, and the session goes on.
+ */
+static void
+test_logins_cap(void **state)
+{
+	static const uint8_t	b[] = "bob\0CORP\0Unix\0Samba\0";
+	struct tsess		t;
+	uint8_t			req[256], rep[512], w[26];
+	size_t			n, i;
+
+	tsess_open(&t, "smb");
+	memset(w, 0, sizeof(w));
+	w[0] = 0xff;
+	smb_put16(w + 4, 16644);
+	smb_put16(w + 6, 50);
+	n = smb1_build(req, 0x73, 0x4001, w, 13, b, sizeof(b));
+	for (i = 0; i < 520; i++) {
+		assert_int_equal(tsess_send(&t, req, n, n), 0);
+		assert_true(tsess_recv(&t, rep, sizeof(rep)) >= 4 + 35);
+		assert_int_equal(smb_get32(rep + 9), i < 512 ? 0 : 0xc0000205);
+	}
+	assert_int_equal(nlogins, 512);
+	assert_int_equal(nlimits, 1);
+	assert_non_null(strstr(last_limit, "\"limit\":\"smb_logins\""));
+	/* The session goes on. */
+	n = negotiate_nt1(req, 0x4001);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_true(tsess_recv(&t, rep, sizeof(rep)) > 4 + 35);
+	assert_int_equal(smb_get32(rep + 9), 0);
+	tsess_close(&t);
+}
+
 /* Echo: as many answers as asked for, each numbered, the data back. */
 static void
 test_echo(void **state)
@@ -1101,6 +1137,7 @@ main(void)
 		cmocka_unit_test(test_stored_cap),
 		cmocka_unit_test(test_pending_trans_at_close),
 		cmocka_unit_test(test_negotiate_upgrade_event),
+		cmocka_unit_test(test_logins_cap),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -39,6 +39,8 @@ static struct sensor_stats	 stats;
 static char			 closed_reason[64];
 static char			 events[16][1024];
 static int			 nevents;
+static int			 nlimits;
+static char			 last_limit[1024];
 
 const struct config *sensor_conf(void) { return &conf; }
 struct event_base *sensor_base(void) { return base; }
@@ -56,6 +58,10 @@ sensor_send_event(struct event_buf *ev)
 	const char	*r;
 
 	event_end(ev);
+	if (strstr(ev->buf, "\"sundew.limit.hit\"") != NULL) {
+		nlimits++;
+		snprintf(last_limit, sizeof(last_limit), "%.1000s", ev->buf);
+	}
 	if (nevents < 16)
 		snprintf(events[nevents++], sizeof(events[0]), "%.1000s", ev->buf);
 	if (strstr(ev->buf, "\"sundew.connection.close\"") != NULL &&
@@ -124,6 +130,7 @@ setup(void **state)
 	closed_reason[0] = '\0';
 	nevents = 0;
 	nfiles = 0;
+	nlimits = 0;
 	memset(&lst, 0, sizeof(lst));
 	lst.transport = SERVICE_TCP;
 	lst.def = &def;
@@ -905,6 +912,54 @@ test_large_write_cut(void **state)
 		assert_int_equal(nfiles, 0);
 }
 
+/*
+ * 512 session setups in a session (an NTLMSSP NEGOTIATE each, answered
+ * with a challenge); the 513th is refused, said once, the session goes on.
+ */
+static void
+test_session_setups_cap(void **state)
+{
+	static const uint8_t	neg[] = "NTLMSSP\0\x01\0\0\0\x07\x82\x08\xa2"
+				    "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+	struct msg		m;
+	uint8_t			body[128], r[1024], nb[4] = { 0 };
+	ssize_t			rl;
+	int			i, j;
+
+	memset(body, 0, sizeof(body));
+	put16(body, 25);
+	put16(body + 12, 64 + 24);
+	put16(body + 14, 32);
+	memcpy(body + 24, neg, 32);
+	/* 32 at a time (a send_msg each would take seconds) ... */
+	for (i = 0; i < 514; i++) {
+		m.len = 0;
+		cmd(&m, 0x01, (uint64_t)i, 1, 0, body, 24 + 32);
+		nb[2] = (uint8_t)(m.len >> 8);
+		nb[3] = (uint8_t)m.len;
+		assert_int_equal(write(peer, nb, 4), 4);
+		assert_int_equal(write(peer, m.b, m.len), (ssize_t)m.len);
+		if (i % 32 != 31 && i != 513)
+			continue;
+		/* ... and their answers read, in order. */
+		for (j = i - i % 32; j <= i; j++) {
+			while ((rl = recv_msg(r, sizeof(r))) == -1)
+				run(10);
+			assert_true(rl >= 64 + 9);
+			assert_int_equal(get32(r + 24), j);
+			assert_int_equal(get32(r + 8), j < 512 ?
+			    0xc0000016 : 0xc0000205);
+		}
+	}
+	assert_int_equal(nlimits, 1);
+	assert_non_null(strstr(last_limit, "\"limit\":\"smb_logins\""));
+	m.len = 0;
+	cmd(&m, 0x0d, 600, 1, 0, echo, 4);
+	send_msg(&m);
+	assert_int_equal(recv_msg(r, sizeof(r)), 64 + 4);
+	assert_string_equal(closed_reason, "");
+}
+
 /* SMBGhost: a compressed message whose sizes overflow, on 1903. */
 static void
 test_smbghost_compressed(void **state)
@@ -1124,6 +1179,7 @@ main(void)
 		T(test_create_event_name, NULL),
 		T(test_read_empty_pipe, NULL),
 		T(test_read_cut_file, NULL),
+		T(test_session_setups_cap, NULL),
 		T(test_large_write_cut, NULL),
 		/* The same host; a state that says: send the WRITE whole. */
 		T(test_large_write_cut, "5.1.2600"),
