@@ -136,7 +136,8 @@ size_t	smb_file_pread(const struct smb_file *, uint8_t *, size_t cap,
 	    uint64_t off);
 /*
  * A sundew.request event for an SMB command of interest ("negotiate",
- * "tree_connect", "create", ...), with one more field if key is not NULL.
+ * "tree_connect", "create", ...), with one more field if key is not NULL;
+ * past a session's cap (smb.c) only a limit.hit, once.
  */
 void	smb_request_event(struct smb_conn *, const char *command,
 	    const char *key, const uint8_t *val, size_t vallen);
