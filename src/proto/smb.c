@@ -42,10 +42,30 @@
 
 /* Everything an SMB session takes in, at most (a worm's copies). */
 #define SMB_MAX_INPUT		(32u * 1024 * 1024)
-/* All sessions' disk-share files together keep at most this much. */
+/*
+ * What one session's disk-share files keep together (a worm copies one
+ * or two), and all sessions' of a sensor: one attacker cannot take it all.
+ */
+#define SMB_FILE_SESSION	(2 * SMB_FILE_MAX)
 #define SMB_FILE_BUDGET		(128u * 1024 * 1024)
+/* Files one session may have stored (a worm copies a few). */
+#define SMB_MAX_STORED		16
+/*
+ * sundew.request events one session may cause: a client says a few
+ * dozen; 32 MiB of tree connects would be hundreds of thousands.
+ */
+#define SMB_MAX_REQUEST_EVENTS	256
+/*
+ * Session setups one session may make (two a login): each login is a
+ * sundew.login.attempt, and a brute-forcer that never hangs up would
+ * make them without end.  Past it a login is refused; the session goes on.
+ */
+#define SMB_MAX_SETUPS		512
 
 static size_t	smb_file_total;
+
+static void	smb_event(struct smb_conn *, const char *, const char *,
+		    const uint8_t *, size_t);
 
 /*
  * The pipes of IPC$ the host serves (\PIPE\LANMAN is smb1_trans.c's);
@@ -83,11 +103,12 @@ smb_netbios_new(struct conn *c)
 
 /* Frees a file's endpoint and data (not stored: see smb_file_close). */
 static void
-smb_file_release(struct smb_file *f)
+smb_file_release(struct smb_conn *sc, struct smb_file *f)
 {
 	if (f->dce != NULL)
 		dce_free(f->dce);
 	smb_file_total -= f->cap;
+	sc->file_mem -= f->cap;
 	free(f->data);
 	memset(f, 0, sizeof(*f));
 }
@@ -102,7 +123,7 @@ smb_free(void *arg)
 		return;
 	for (i = 0; i < SMB_MAX_FILES; i++)
 		if (sc->files[i].fid != 0)
-			smb_file_release(&sc->files[i]);
+			smb_file_release(sc, &sc->files[i]);
 	smb1_trans_free(sc);
 	smb_dp_free(sc);
 	smb2_free(sc);
@@ -111,7 +132,10 @@ smb_free(void *arg)
 
 /*
  * The session ends: files written to a disk share are stored as they
- * are, and an upload cut short says so, before the close event.
+ * are (not one a large WRITE was still filling), an upload cut short
+ * says so, and a pending transaction flagged
+ * as MS17-010 goes to the analyser, all before the close event (after
+ * it, in smb_free, the session is no longer open).
  */
 static void
 smb_close(struct conn *c, void *arg)
@@ -121,9 +145,12 @@ smb_close(struct conn *c, void *arg)
 
 	if (sc == NULL)
 		return;
+	if (sc->large_left > 0)
+		smb2_large_cut(sc);
 	for (i = 0; i < SMB_MAX_FILES; i++)
 		if (sc->files[i].fid != 0)
 			smb_file_close(sc, &sc->files[i]);
+	smb1_trans_free(sc);
 	smb_dp_free(sc);
 }
 
@@ -224,17 +251,9 @@ smb_file_name(const uint8_t *name, size_t len, int unicode, char *dst,
     size_t cap)
 {
 	char	tmp[128], *p = tmp;
-	size_t	i, n;
+	size_t	n;
 
-	if (unicode)
-		smb_utf16_ascii(name, len, tmp, sizeof(tmp));
-	else {
-		for (i = 0; i < len && i + 1 < sizeof(tmp) && name[i] != 0;
-		    i++)
-			tmp[i] = name[i] >= 0x20 && name[i] < 0x7f ?
-			    (char)name[i] : '?';
-		tmp[i] = '\0';
-	}
+	smb_str_ascii(name, len, unicode, tmp, sizeof(tmp));
 	while (*p == '\\' || *p == '/')
 		p++;
 	if (strncasecmp(p, "PIPE\\", 5) == 0)
@@ -325,51 +344,64 @@ smb_file_close(struct smb_conn *sc, struct smb_file *f)
 	if (f == NULL || f->fid == 0)
 		return;
 	/* A file cut at the cap is not stored as if it were whole. */
-	if (f->dce == NULL && f->data != NULL && f->len > 0 &&
-	    f->len <= SMB_FILE_MAX) {
-		/* The name the file was written as, for the stored sample. */
-		smb_request_event(sc, "file_written", "name",
-		    (const uint8_t *)f->name, strlen(f->name));
-		conn_store_file(sc->c, STORE_BINARY, f->data, f->len);
+	if (f->dce == NULL && f->data != NULL && f->len > 0 && !f->cut) {
+		if (sc->nstored < SMB_MAX_STORED) {
+			sc->nstored++;
+			/* The name the file was written as, for the sample. */
+			smb_event(sc, "file_written", "name",
+			    (const uint8_t *)f->name, strlen(f->name));
+			conn_store_file(sc->c, STORE_BINARY, f->data, f->len);
+		} else if (sc->nstored == SMB_MAX_STORED) {
+			sc->nstored++;		/* said once */
+			conn_limit_hit(sc->c, "smb_files_stored");
+		}
 	}
-	smb_file_release(f);
+	smb_file_release(sc, f);
 }
 
 /*
- * A disk file past the caps is cut: len past SMB_FILE_MAX, never stored
- * as if whole; the first cut of a file is a limit.hit event.
+ * A disk file past a cap (limit: which) is cut: it takes no more and is
+ * never stored as if whole; the first cut of a file is a limit.hit
+ * event.  Its len stays what it holds: a read never passes its buffer.
  */
 static void
-smb_file_cut(struct smb_conn *sc, struct smb_file *f)
+smb_file_cut(struct smb_conn *sc, struct smb_file *f, const char *limit)
 {
-	if (f->len <= SMB_FILE_MAX)
-		conn_limit_hit(sc->c, "smb_file");
-	f->len = SMB_FILE_MAX + 1;
+	if (!f->cut)
+		conn_limit_hit(sc->c, limit);
+	f->cut = 1;
 }
 
-/* Room for end bytes of a disk file's data; 0, or -1 past the caps. */
-static int
-smb_file_reserve(struct smb_file *f, size_t end)
+/*
+ * Room for end bytes of a disk file's data: NULL, or the cap it would
+ * pass (the file's, the session's, the sensor's, or memory).
+ */
+static const char *
+smb_file_reserve(struct smb_conn *sc, struct smb_file *f, size_t end)
 {
 	size_t	 ncap;
 	uint8_t	*nd;
 
 	if (end <= f->cap)
-		return 0;
+		return NULL;
 	if (end > SMB_FILE_MAX)
-		return -1;
+		return "smb_file";
 	for (ncap = f->cap ? f->cap : 65536; ncap < end; ncap *= 2)
 		;
 	if (ncap > SMB_FILE_MAX)
 		ncap = SMB_FILE_MAX;
-	if (smb_file_total - f->cap + ncap > SMB_FILE_BUDGET ||
-	    (nd = realloc(f->data, ncap)) == NULL)
-		return -1;
+	if (sc->file_mem - f->cap + ncap > SMB_FILE_SESSION)
+		return "smb_session_files";
+	if (smb_file_total - f->cap + ncap > SMB_FILE_BUDGET)
+		return "smb_file_budget";
+	if ((nd = realloc(f->data, ncap)) == NULL)
+		return "memory";
 	memset(nd + f->cap, 0, ncap - f->cap);
 	smb_file_total = smb_file_total - f->cap + ncap;
+	sc->file_mem = sc->file_mem - f->cap + ncap;
 	f->data = nd;
 	f->cap = ncap;
-	return 0;
+	return NULL;
 }
 
 int
@@ -390,13 +422,18 @@ int
 smb_file_pwrite(struct smb_conn *sc, struct smb_file *f, const uint8_t *p,
     size_t n, uint64_t off)
 {
+	const char	*limit;
+
 	if (f->dce != NULL)
 		return -1;
-	if (n == 0 || f->len > SMB_FILE_MAX)
+	if (n == 0 || f->cut)
 		return 0;
-	if (off > SMB_FILE_MAX || n > SMB_FILE_MAX - off ||
-	    smb_file_reserve(f, (size_t)off + n) == -1) {
-		smb_file_cut(sc, f);
+	if (off > SMB_FILE_MAX || n > SMB_FILE_MAX - off) {
+		smb_file_cut(sc, f, "smb_file");
+		return 0;
+	}
+	if ((limit = smb_file_reserve(sc, f, (size_t)off + n)) != NULL) {
+		smb_file_cut(sc, f, limit);
 		return 0;
 	}
 	memcpy(f->data + off, p, n);
@@ -414,10 +451,24 @@ smb_file_read(struct smb_conn *sc, struct smb_file *f, uint8_t *buf,
 	return dce_read(f->dce, buf, cap);
 }
 
+size_t
+smb_file_pread(const struct smb_file *f, uint8_t *buf, size_t cap,
+    uint64_t off)
+{
+	size_t	n;
+
+	if (f->dce != NULL || off >= f->len)
+		return 0;
+	n = f->len - (size_t)off < cap ? f->len - (size_t)off : cap;
+	memcpy(buf, f->data + off, n);
+	return n;
+}
+
 /* Events and payloads. */
 
-void
-smb_request_event(struct smb_conn *sc, const char *command, const char *key,
+/* A sundew.request event of the session, whatever the count. */
+static void
+smb_event(struct smb_conn *sc, const char *command, const char *key,
     const uint8_t *val, size_t vallen)
 {
 	struct event_buf	ev;
@@ -431,10 +482,40 @@ smb_request_event(struct smb_conn *sc, const char *command, const char *key,
 }
 
 void
+smb_request_event(struct smb_conn *sc, const char *command, const char *key,
+    const uint8_t *val, size_t vallen)
+{
+	if (sc->nevents >= SMB_MAX_REQUEST_EVENTS) {
+		/* Past the cap: said once, then only the session goes on. */
+		if (sc->nevents == SMB_MAX_REQUEST_EVENTS) {
+			conn_limit_hit(sc->c, "smb_request_events");
+			sc->nevents++;
+		}
+		return;
+	}
+	sc->nevents++;
+	smb_event(sc, command, key, val, vallen);
+}
+
+void
 smb_payload(struct smb_conn *sc, const uint8_t *p, size_t n, size_t at)
 {
 	if (n > 0)
 		conn_analyse(sc->c, p, n, at);
+}
+
+int
+smb_setup_allowed(struct smb_conn *sc)
+{
+	if (sc->nsetups < SMB_MAX_SETUPS) {
+		sc->nsetups++;
+		return 1;
+	}
+	if (sc->nsetups == SMB_MAX_SETUPS) {
+		sc->nsetups++;		/* said once */
+		conn_limit_hit(sc->c, "smb_logins");
+	}
+	return 0;
 }
 
 /* NetBIOS framing. */

@@ -327,20 +327,6 @@ smb1_get_str(const uint8_t *msg, size_t end, size_t *off, int unicode,
 	return msg;
 }
 
-/* A name as ASCII, for an event or a lookup. */
-static size_t
-smb1_ascii(const uint8_t *p, size_t n, int unicode, char *dst, size_t cap)
-{
-	size_t	i;
-
-	if (unicode)
-		return smb_utf16_ascii(p, n, dst, cap);
-	for (i = 0; i < n && i + 1 < cap; i++)
-		dst[i] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
-	dst[i] = '\0';
-	return i;
-}
-
 /* The offset of the block's bytes in the message. */
 static size_t
 smb1_bytes_off(const struct smb1_req *r)
@@ -494,14 +480,14 @@ smb1_negotiate(struct smb1_ctx *x, uint32_t *status)
 				pick = index;
 			}
 	}
-	smb_request_event(x->sc, "negotiate", "dialect",
-	    (const uint8_t *)(best >= 0 ? smb1_dialects[best].name :
-	    smb2 ? "SMB 2.002" : ""), best >= 0 ?
-	    strlen(smb1_dialects[best].name) : smb2 ? 9 : 0);
+	/* The upgrade's event is smb2.c's, with the dialect it answers. */
 	if (smb2 && host_get()->smb2_max >= 0x0202) {
 		x->replied = 1;
 		return smb2_negotiate_smb1(x->sc, (smb2 & 2) != 0);
 	}
+	name = (const uint8_t *)(best >= 0 ? smb1_dialects[best].name : "");
+	smb_request_event(x->sc, "negotiate", "dialect", name,
+	    strlen((const char *)name));
 	*status = SMB_OK;
 	if (rank == SMB1_RANK_NT1)
 		return smb1_negotiate_nt1(x, pick);
@@ -605,6 +591,10 @@ smb1_session_plain(struct smb1_ctx *x, uint32_t *status)
 static int
 smb1_session_setup(struct smb1_ctx *x, uint32_t *status)
 {
+	if (!smb_setup_allowed(x->sc)) {
+		*status = SMB_INSUFF_SERVER_RESOURCES;
+		return 0;
+	}
 	if (x->req.wct == 12)
 		return smb1_session_ext(x, status);
 	if (x->req.wct == 13 || x->req.wct == 10)
@@ -635,7 +625,7 @@ smb1_tree_connect(struct smb1_ctx *x, uint32_t *status)
 	off = smb1_bytes_off(r) + pwlen;
 	path = smb1_get_str(r->msg, smb1_bytes_off(r) + r->bcc, &off,
 	    x->unicode, &len);
-	n = smb1_ascii(path, len, x->unicode, name, sizeof(name));
+	n = smb_str_ascii(path, len, x->unicode, name, sizeof(name));
 	smb_request_event(x->sc, "tree_connect", "path", (uint8_t *)name, n);
 	s = strrchr(name, '\\');
 	s = s != NULL ? s + 1 : name;
@@ -680,7 +670,8 @@ smb1_open(struct smb1_ctx *x, size_t off, size_t len, uint32_t *status)
 		smb_request_event(x->sc, "create", "name",
 		    (const uint8_t *)f->name, strlen(f->name));
 	else {
-		nlen = smb1_ascii(name, nlen, x->unicode, ascii, sizeof(ascii));
+		nlen = smb_str_ascii(name, nlen, x->unicode, ascii,
+		    sizeof(ascii));
 		smb_request_event(x->sc, "create", "name",
 		    (const uint8_t *)ascii, nlen);
 	}
@@ -823,9 +814,8 @@ smb1_read(struct smb1_ctx *x, uint32_t *status)
 		/* A message longer than the read: the rest comes next. */
 		*status = n == max && dce_pending(f->dce) > 0 ?
 		    SMB_BUFFER_OVERFLOW : SMB_OK;
-	} else if (off < f->len && f->len <= SMB_FILE_MAX) {
-		n = f->len - off < max ? f->len - (size_t)off : max;
-		memcpy(x->out + at, f->data + off, n);
+	} else if (off < f->len) {
+		n = smb_file_pread(f, x->out + at, max, off);
 		*status = SMB_OK;
 	} else
 		*status = SMB_END_OF_FILE;

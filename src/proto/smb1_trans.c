@@ -364,20 +364,15 @@ static void
 trans_read_name(const struct smb1_req *req, char *dst, size_t cap)
 {
 	const uint8_t	*b = req->bytes;
-	size_t		 n = req->bcc, i;
+	size_t		 n = req->bcc;
+	int		 unicode = (req->flags2 & 0x8000) != 0;
 
-	if (req->flags2 & 0x8000) {
-		/* UTF-16 from an even offset of the message. */
-		if (((size_t)(b - req->msg) & 1) && n > 0) {
-			b++;
-			n--;
-		}
-		smb_utf16_ascii(b, n, dst, cap);
-		return;
+	/* UTF-16 from an even offset of the message. */
+	if (unicode && ((size_t)(b - req->msg) & 1) && n > 0) {
+		b++;
+		n--;
 	}
-	for (i = 0; i < n && i + 1 < cap && b[i] != 0; i++)
-		dst[i] = b[i] >= 0x20 && b[i] < 0x7f ? (char)b[i] : '?';
-	dst[i] = '\0';
+	smb_str_ascii(b, n, unicode, dst, cap);
 }
 
 static int	trans_run(struct smb_conn *, struct trans_call *);
@@ -435,13 +430,65 @@ trans_slot(struct smb_conn *sc, const struct smb1_req *req)
 	return free_at == -1 ? NULL : &sc->trans->t[free_at];
 }
 
+/*
+ * A pending transaction for a primary that did not bring everything:
+ * its buffers, what it brought.  NULL past the caps or out of memory.
+ */
+static struct trans *
+trans_start(struct smb_conn *sc, const struct smb1_req *req,
+    const struct trans_piece *p)
+{
+	struct trans	*t;
+	size_t		 i;
+
+	if (trans_mem + p->tpc + p->tdc > TRANS_BUDGET ||
+	    (t = trans_slot(sc, req)) == NULL) {
+		conn_limit_hit(sc->c, "memory");
+		if (sc->trans != NULL)
+			trans_tidy(sc);
+		return NULL;
+	}
+	t->params = p->tpc > 0 ? calloc(1, p->tpc) : NULL;
+	t->data = p->tdc > 0 ? calloc(1, p->tdc) : NULL;
+	if ((p->tpc > 0 && t->params == NULL) ||
+	    (p->tdc > 0 && t->data == NULL)) {
+		free(t->params);
+		free(t->data);
+		t->params = t->data = NULL;
+		trans_tidy(sc);
+		return NULL;
+	}
+	trans_mem += p->tpc + p->tdc;
+	t->used = 1;
+	t->cmd = req->cmd;
+	t->pid = req->pid;
+	t->mid = req->mid;
+	t->flags = p->flags;
+	t->function = p->function;
+	t->nsetup = p->nsetup < TRANS_SETUP_MAX ? p->nsetup : TRANS_SETUP_MAX;
+	for (i = 0; i < t->nsetup; i++)
+		t->setup[i] = smb_get16(p->setup + 2 * i);
+	t->timeout = p->timeout;
+	t->tpc = p->tpc;
+	t->tdc = p->tdc;
+	t->maxdata = p->maxdata;
+	t->at = req->at;
+	if (req->cmd == CMD_TRANS)
+		trans_read_name(req, t->name, sizeof(t->name));
+	if (p->pc > 0)
+		memcpy(t->params, req->msg + p->po, p->pc);
+	if (p->dc > 0)
+		memcpy(t->data, req->msg + p->doff, p->dc);
+	t->pgot = p->pc;
+	t->dgot = p->dc;
+	return t;
+}
+
 static int
 trans_primary(struct smb_conn *sc, const struct smb1_req *req)
 {
 	struct trans_piece	 p;
 	struct trans_call	 call;
-	struct trans		*t;
-	size_t			 i;
 
 	if (trans_parse_primary(req, &p) == -1)
 		return trans_error(sc, req, req->cmd, SMB_INVALID_PARAMETER);
@@ -452,48 +499,9 @@ trans_primary(struct smb_conn *sc, const struct smb1_req *req)
 		    SMB_INSUFF_SERVER_RESOURCES);
 	if (p.pc == p.tpc && p.dc == p.tdc)
 		return trans_whole(sc, req, &p, &call);
-	if (trans_mem + p.tpc + p.tdc > TRANS_BUDGET ||
-	    (t = trans_slot(sc, req)) == NULL) {
-		conn_limit_hit(sc->c, "memory");
-		if (sc->trans != NULL)
-			trans_tidy(sc);
+	if (trans_start(sc, req, &p) == NULL)
 		return trans_error(sc, req, req->cmd,
 		    SMB_INSUFF_SERVER_RESOURCES);
-	}
-	t->params = p.tpc > 0 ? calloc(1, p.tpc) : NULL;
-	t->data = p.tdc > 0 ? calloc(1, p.tdc) : NULL;
-	if ((p.tpc > 0 && t->params == NULL) ||
-	    (p.tdc > 0 && t->data == NULL)) {
-		free(t->params);
-		free(t->data);
-		t->params = t->data = NULL;
-		trans_tidy(sc);
-		return trans_error(sc, req, req->cmd,
-		    SMB_INSUFF_SERVER_RESOURCES);
-	}
-	trans_mem += p.tpc + p.tdc;
-	t->used = 1;
-	t->cmd = req->cmd;
-	t->pid = req->pid;
-	t->mid = req->mid;
-	t->flags = p.flags;
-	t->function = p.function;
-	t->nsetup = p.nsetup < TRANS_SETUP_MAX ? p.nsetup : TRANS_SETUP_MAX;
-	for (i = 0; i < t->nsetup; i++)
-		t->setup[i] = smb_get16(p.setup + 2 * i);
-	t->timeout = p.timeout;
-	t->tpc = p.tpc;
-	t->tdc = p.tdc;
-	t->maxdata = p.maxdata;
-	t->at = req->at;
-	if (req->cmd == CMD_TRANS)
-		trans_read_name(req, t->name, sizeof(t->name));
-	if (p.pc > 0)
-		memcpy(t->params, req->msg + p.po, p.pc);
-	if (p.dc > 0)
-		memcpy(t->data, req->msg + p.doff, p.dc);
-	t->pgot = p.pc;
-	t->dgot = p.dc;
 	/* The interim response: send the rest. */
 	return smb1_reply(sc, req, SMB_OK, NULL, 0, NULL, 0);
 }
@@ -816,16 +824,10 @@ trans2_query_fs(struct smb_conn *sc, struct trans_call *call)
 static void
 trans2_name(const struct trans_call *call, size_t at, char *dst, size_t cap)
 {
-	size_t	i, n = call->plen > at ? call->plen - at : 0;
+	size_t	n = call->plen > at ? call->plen - at : 0;
 
-	dst[0] = '\0';
-	if (call->req.flags2 & 0x8000) {
-		smb_utf16_ascii(call->params + at, n, dst, cap);
-		return;
-	}
-	for (i = 0; i < n && i + 1 < cap && call->params[at + i] != 0; i++)
-		dst[i] = (char)call->params[at + i];
-	dst[i] = '\0';
+	smb_str_ascii(call->params + at, n, (call->req.flags2 & 0x8000) != 0,
+	    dst, cap);
 }
 
 /* A disk share's tree: what FIND_FIRST2 and QUERY_PATH_INFO look into. */

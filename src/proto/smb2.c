@@ -575,6 +575,8 @@ smb2_session_setup(struct smb2_out *o, const struct smb2_req *r)
 	len = smb_get16(r->body + 14);
 	if (smb2_buf(r, off, len, &blob) == -1)
 		return -1;
+	if (!smb_setup_allowed(sc))
+		return smb2_error(o, r, SMB_INSUFF_SERVER_RESOURCES);
 	if ((b = smb2_body(o, 8 + NTLM_OUT_MAX)) == NULL)
 		return -1;
 	rc = ntlm_accept(&sc->ntlm, sc->c, &sc->seen, blob, len,
@@ -784,6 +786,7 @@ smb2_compressed(struct smb_conn *sc, const uint8_t *p, size_t n, size_t at)
 int
 smb2_message(struct smb_conn *sc, const uint8_t *p, size_t n, size_t at)
 {
+	struct conn	*c = sc->c;
 	struct smb2_out	 o;
 	struct smb2_req	 r, prev;
 	size_t		 off = 0;
@@ -804,10 +807,13 @@ smb2_message(struct smb_conn *sc, const uint8_t *p, size_t n, size_t at)
 			rc = -1;
 			break;
 		}
+		/* A command ended the session: sc is freed, nothing is sent. */
+		if (c->closing)
+			break;
 		prev = r;
 		off += (size_t)len;
 	} while (smb_get32(r.msg + 20) != 0 && off < n);
-	if (rc == 0 && o.len > 0)
+	if (rc == 0 && o.len > 0 && !c->closing)
 		rc = smb2_send(&o);
 	free(o.buf);
 	return rc;

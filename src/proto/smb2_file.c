@@ -120,11 +120,16 @@ smb2_create(struct smb2_out *o, const struct smb2_req *r)
 	    smb2_buf(r, smb_get32(r->body + 48), smb_get32(r->body + 52),
 	    &ctx) == -1)
 		return -1;
-	n = smb_utf16_ascii(name, nlen, ascii, sizeof(ascii));
-	smb_request_event(o->sc, "create", "name", (const uint8_t *)ascii, n);
 	o->have_fid = 0;
-	if ((f = smb_file_open(o->sc, (uint16_t)r->tid, name, nlen, 1,
-	    &status)) == NULL) {
+	f = smb_file_open(o->sc, (uint16_t)r->tid, name, nlen, 1, &status);
+	/* The name as SMB1 says it: as opened, else as the client gave it. */
+	if (f != NULL)
+		smb_request_event(o->sc, "create", "name",
+		    (const uint8_t *)f->name, strlen(f->name));
+	else {
+		n = smb_utf16_ascii(name, nlen, ascii, sizeof(ascii));
+		smb_request_event(o->sc, "create", "name",
+		    (const uint8_t *)ascii, n);
 		o->create_status = status != SMB_OK ? status :
 		    SMB_OBJECT_NAME_NOT_FOUND;
 		return smb2_error(o, r, o->create_status);
@@ -216,10 +221,7 @@ smb2_read(struct smb2_out *o, const struct smb2_req *r)
 	} else {
 		if (off >= f->len && want > 0)
 			return smb2_error(o, r, SMB_END_OF_FILE);
-		n = off < f->len && f->len - off < want ?
-		    (size_t)(f->len - off) : want;
-		if (n > 0)
-			memcpy(b + 16, f->data + off, n);
+		n = smb_file_pread(f, b + 16, want, off);
 	}
 	smb_put16(b, 17);
 	b[2] = SMB2_HDR + 16;
@@ -628,6 +630,14 @@ smb2_large_data(struct smb_conn *sc, const uint8_t *p, size_t n, size_t at)
 	lg->left -= k;
 	lg->off += k;
 	return 0;
+}
+
+void
+smb2_large_cut(struct smb_conn *sc)
+{
+	if (sc->s2 != NULL && sc->s2->large.active &&
+	    sc->s2->large.file != NULL)
+		sc->s2->large.file->cut = 1;
 }
 
 int

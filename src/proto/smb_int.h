@@ -59,9 +59,11 @@ struct smb_file {
 	uint16_t	 fid;		/* 0: free; SMB2: both halves of FileId */
 	uint16_t	 tid;
 	char		 name[64];	/* as opened, in ASCII, '?' for the rest */
+	/* A write went past a cap (or never ended): never stored. */
+	int		 cut;
 	struct dce	*dce;		/* a named pipe's endpoint */
 	uint8_t		*data;		/* a file on a disk share: what came */
-	size_t		 len;
+	size_t		 len;		/* its end, never past cap */
 	size_t		 cap;
 };
 
@@ -78,6 +80,10 @@ struct smb_conn {
 	struct ntlm_state	 ntlm;
 	struct smb_tree		 trees[SMB_MAX_TREES];
 	struct smb_file		 files[SMB_MAX_FILES];
+	size_t			 file_mem;	/* what files' data holds */
+	uint16_t		 nevents;	/* sundew.request events said */
+	uint16_t		 nstored;	/* files stored */
+	uint16_t		 nsetups;	/* session setups taken */
 	struct smb1_trans	*trans;		/* smb1_trans.c: in progress */
 	struct smb_dp		*dp;		/* doublepulsar.c: an upload */
 	struct smb2_state	*s2;		/* smb2.c */
@@ -123,17 +129,35 @@ int	smb_file_pwrite(struct smb_conn *, struct smb_file *, const uint8_t *,
 size_t	smb_file_read(struct smb_conn *, struct smb_file *, uint8_t *,
 	    size_t cap);
 /*
+ * Reads up to cap bytes at offset off of a file on a disk share (zeros
+ * where nothing was written); bytes copied, 0 at or past its end.
+ */
+size_t	smb_file_pread(const struct smb_file *, uint8_t *, size_t cap,
+	    uint64_t off);
+/*
  * A sundew.request event for an SMB command of interest ("negotiate",
- * "tree_connect", "create", ...), with one more field if key is not NULL.
+ * "tree_connect", "create", ...), with one more field if key is not NULL;
+ * past a session's cap (smb.c) only a limit.hit, once.
  */
 void	smb_request_event(struct smb_conn *, const char *command,
 	    const char *key, const uint8_t *val, size_t vallen);
+/*
+ * 1 if the session may make one more session setup (each login is an
+ * event); 0 past the cap, said once with a limit.hit: refuse it.
+ */
+int	smb_setup_allowed(struct smb_conn *);
 /* Any payload the pre-filter likes goes to the analyser. */
 void	smb_payload(struct smb_conn *, const uint8_t *, size_t, size_t at);
 
 /* smb_util.c */
 /* UTF-16LE to ASCII ('?' for what is not ASCII), NUL-terminated; length. */
 size_t	smb_utf16_ascii(const uint8_t *, size_t nbytes, char *, size_t cap);
+/*
+ * A client's string of n bytes, UTF-16LE or ASCII, to printable ASCII
+ * ('?' for the rest) up to a NUL, NUL-terminated; its length.
+ */
+size_t	smb_str_ascii(const uint8_t *, size_t n, int unicode, char *,
+	    size_t cap);
 /* ASCII to UTF-16LE, no NUL; bytes written, 0 if cap is too small. */
 size_t	smb_ascii_utf16(const char *, uint8_t *, size_t cap);
 uint16_t smb_get16(const uint8_t *);
@@ -209,6 +233,8 @@ int	smb2_large_begin(struct smb_conn *, const uint8_t *, size_t framelen,
 	    size_t at);
 int	smb2_large_data(struct smb_conn *, const uint8_t *, size_t, size_t at);
 int	smb2_large_end(struct smb_conn *);
+/* The session ends in a large WRITE: its file, incomplete, is cut. */
+void	smb2_large_cut(struct smb_conn *);
 void	smb2_free(struct smb_conn *);
 
 /* doublepulsar.c */

@@ -25,6 +25,21 @@ smb_utf16_ascii(const uint8_t *p, size_t nbytes, char *dst, size_t cap)
 }
 
 size_t
+smb_str_ascii(const uint8_t *p, size_t n, int unicode, char *dst, size_t cap)
+{
+	size_t	i;
+
+	if (unicode)
+		return smb_utf16_ascii(p, n, dst, cap);
+	if (cap == 0)
+		return 0;
+	for (i = 0; i < n && i + 1 < cap && p[i] != 0; i++)
+		dst[i] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
+	dst[i] = '\0';
+	return i;
+}
+
+size_t
 smb_ascii_utf16(const char *s, uint8_t *dst, size_t cap)
 {
 	size_t	i, n = strlen(s);

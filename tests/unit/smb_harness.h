@@ -263,8 +263,10 @@ trans_primary_build(uint8_t *out, uint8_t cmd, uint16_t mid,
 	w[26] = nsetup;
 	for (size_t i = 0; i < nsetup; i++)
 		smb_put16(w + 28 + 2 * i, setup[i]);
-	memcpy(b + nl, params, pc);
-	memcpy(b + nl + pc, data, dc);
+	if (pc > 0)
+		memcpy(b + nl, params, pc);
+	if (dc > 0)
+		memcpy(b + nl + pc, data, dc);
 	bl = nl + pc + dc;
 	return smb1_build(out, cmd, mid, w, (uint8_t)wct, b, bl);
 }
@@ -288,8 +290,10 @@ trans_secondary_build(uint8_t *out, uint8_t cmd, uint16_t mid,
 	smb_put16(w + 10, dc);
 	smb_put16(w + 12, (uint16_t)(start + pc));
 	smb_put16(w + 14, dd);
-	memcpy(b, params, pc);
-	memcpy(b + pc, data, dc);
+	if (pc > 0)
+		memcpy(b, params, pc);
+	if (dc > 0)
+		memcpy(b + pc, data, dc);
 	return smb1_build(out, cmd, mid, w, (uint8_t)wct, b, pc + dc);
 }
 

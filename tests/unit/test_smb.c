@@ -34,6 +34,9 @@ static struct event_base	*base;
 static struct sensor_stats	 stats;
 static char			 events[65536];
 static size_t			 eventslen;
+/* Every event counted, also those past events' room. */
+static int			 nrequests, nlimits, nlogins;
+static char			 last_limit[1024];
 
 const struct config *sensor_conf(void) { return &conf; }
 struct event_base *sensor_base(void) { return base; }
@@ -49,6 +52,15 @@ void
 sensor_send_event(struct event_buf *ev)
 {
 	size_t	n = event_end(ev);
+
+	if (strstr(ev->buf, "\"sundew.request\"") != NULL)
+		nrequests++;
+	if (strstr(ev->buf, "\"sundew.login.attempt\"") != NULL)
+		nlogins++;
+	if (strstr(ev->buf, "\"sundew.limit.hit\"") != NULL) {
+		nlimits++;
+		snprintf(last_limit, sizeof(last_limit), "%.1000s", ev->buf);
+	}
 
 	if (eventslen + n + 1 < sizeof(events)) {
 		memcpy(events + eventslen, ev->buf, n);
@@ -74,9 +86,15 @@ sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
 	return 0;
 }
 
+/* Payloads handed to the analyser, and how many after the close event. */
+static int		 nanalysed, nanalysed_late;
+
 int
 sensor_analyse(const struct capture_origin *o, const void *p, size_t n)
 {
+	nanalysed++;
+	if (strstr(events, "\"sundew.connection.close\"") != NULL)
+		nanalysed_late++;
 	return 0;
 }
 
@@ -116,6 +134,8 @@ tsess_open(struct tsess *t, const char *name)
 	assert_non_null(t->c.state);
 	eventslen = 0;
 	events[0] = '\0';
+	nrequests = nlimits = nlogins = 0;
+	nanalysed = nanalysed_late = 0;
 }
 
 static void
@@ -842,6 +862,221 @@ test_file_cap(void **state)
 	tsess_close(&t);
 }
 
+/* How many times events holds needle. */
+static int
+event_count(const char *needle)
+{
+	const char	*e;
+	int		 n = 0;
+
+	for (e = events; (e = strstr(e, needle)) != NULL; e++)
+		n++;
+	return n;
+}
+
+/*
+ * A session's files keep 16 MiB together: a write at the end of a third
+ * file of 8 MiB (a few bytes that would cost 8 MiB) is cut, said once
+ * with the session's cap, and that file is not stored; the first two are.
+ */
+static void
+test_session_files(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[64], rep[64], w[6], data[16];
+	uint16_t	 tid, fid[3];
+	size_t		 n, i;
+
+	memset(data, 0x42, sizeof(data));
+	tsess_open(&t, "smb");
+	tid = tree_connect(&t, "C$");
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(nt_create(&t, tid, i == 2 ? "c.bin" : "ab.bin",
+		    &fid[i]), 0);
+		assert_int_equal(write_andx(&t, fid[i], SMB_FILE_MAX - 16,
+		    data, sizeof(data)), sizeof(data));
+	}
+	assert_int_equal(event_count("\"limit\":\"smb_session_files\""),
+	    1);
+	assert_int_equal(event_count("\"sundew.limit.hit\""), 1);
+	for (i = 0; i < 3; i++) {
+		storedlen = stored_total = 0;
+		memset(w, 0, sizeof(w));
+		smb_put16(w, fid[i]);
+		n = smb1_build(req, 0x04, 0x4001, w, 3, NULL, 0);
+		assert_int_equal(tsess_send(&t, req, n, n), 0);
+		assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4 + 35);
+		assert_int_equal(stored_total, i < 2 ? SMB_FILE_MAX : 0);
+	}
+	/* Closed, the first two give their room back. */
+	assert_int_equal(nt_create(&t, tid, "d.bin", &fid[0]), 0);
+	assert_int_equal(write_andx(&t, fid[0], SMB_FILE_MAX - 16, data,
+	    sizeof(data)), sizeof(data));
+	assert_int_equal(event_count("\"sundew.limit.hit\""), 1);
+	tsess_close(&t);
+}
+
+/*
+ * A session says 256 sundew.request events at most, then one limit.hit:
+ * 400 tree connects (each an event) cannot flood the log.
+ */
+static void
+test_request_events_cap(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[256], rep[256], w[8], b[64];
+	size_t		 n, i;
+
+	tsess_open(&t, "smb");
+	memset(w, 0, sizeof(w));
+	w[0] = 0xff;
+	smb_put16(w + 6, 1);
+	memcpy(b, "\0\\\\HOST\\NOPE\0?????\0", 20);
+	n = smb1_build(req, 0x75, 0x4001, w, 4, b, 20);
+	for (i = 0; i < 400; i++) {
+		assert_int_equal(tsess_send(&t, req, n, n), 0);
+		assert_true(tsess_recv(&t, rep, sizeof(rep)) >= 4 + 35);
+		assert_int_equal(smb_get32(rep + 9), 0xc00000cc);
+	}
+	assert_int_equal(nrequests, 256);
+	assert_int_equal(nlimits, 1);
+	assert_non_null(strstr(last_limit,
+	    "\"limit\":\"smb_request_events\""));
+	tsess_close(&t);
+}
+
+/*
+ * A session stores 16 files at most: a 17th written and closed is one
+ * limit.hit, the 18th nothing more.
+ */
+static void
+test_stored_cap(void **state)
+{
+	struct tsess	 t;
+	uint8_t		 req[64], rep[64], w[6], data[4] = "MZ\x90";
+	uint16_t	 tid, fid;
+	size_t		 n, i;
+	int		 stores = 0;
+
+	tsess_open(&t, "smb");
+	tid = tree_connect(&t, "C$");
+	for (i = 0; i < 18; i++) {
+		assert_int_equal(nt_create(&t, tid, "w.exe", &fid), 0);
+		data[3] = (uint8_t)i;
+		assert_int_equal(write_andx(&t, fid, 0, data, 4), 4);
+		stored_total = 0;
+		memset(w, 0, sizeof(w));
+		smb_put16(w, fid);
+		n = smb1_build(req, 0x04, 0x4001, w, 3, NULL, 0);
+		assert_int_equal(tsess_send(&t, req, n, n), 0);
+		assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4 + 35);
+		if (stored_total == 4)
+			stores++;
+	}
+	assert_int_equal(stores, 16);
+	assert_int_equal(event_count("\"command\":\"file_written\""), 16);
+	assert_int_equal(event_count("\"limit\":\"smb_files_stored\""), 1);
+	assert_int_equal(nlimits, 1);
+	tsess_close(&t);
+}
+
+/*
+ * A transaction EternalBlue's way (an NT Transact continued by a Trans2
+ * secondary) still pending when the session ends: its data goes to the
+ * analyser before the close event, while the session is open.
+ */
+static void
+test_pending_trans_at_close(void **state)
+{
+	static const uint8_t sc[8] = { 0xd9, 0x74, 0x24, 0xf4, 0x5b, 0x90,
+	    0x90, 0x90 };
+	struct tsess	 t;
+	uint8_t		 req[512], w[40], b[16];
+	size_t		 n;
+
+	tsess_open(&t, "smb");
+	/* NT Transact primary: 19 words, 100 data bytes, 8 of them here. */
+	memset(w, 0, sizeof(w));
+	smb_put32(w + 7, 100);			/* TotalDataCount */
+	smb_put32(w + 27, 8);			/* DataCount */
+	smb_put32(w + 31, 32 + 1 + 38 + 2);	/* DataOffset */
+	n = smb1_build(req, 0xa0, 0x4001, w, 19, sc, sizeof(sc));
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	/* A Trans2 secondary of 4 more bytes at 8: the confusion. */
+	memset(w, 0, sizeof(w));
+	smb_put16(w + 2, 100);
+	smb_put16(w + 10, 4);			/* DataCount */
+	smb_put16(w + 12, 32 + 1 + 18 + 2);	/* DataOffset */
+	smb_put16(w + 14, 8);			/* DataDisplacement */
+	memset(b, 0x90, 4);
+	n = smb1_build(req, 0x33, 0x4001, w, 9, b, 4);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_non_null(strstr(events, "transaction_type_confusion"));
+	assert_int_equal(nanalysed, 0);
+	conn_close(&t.c, "test");
+	assert_int_equal(nanalysed, 1);
+	assert_int_equal(nanalysed_late, 0);
+	tsess_close(&t);
+}
+
+/*
+ * The multi-protocol negotiate that upgrades to SMB2 (smbclient offers
+ * NT LM 0.12 too): one negotiate event, with the dialect answered.
+ */
+static void
+test_negotiate_upgrade_event(void **state)
+{
+	static const uint8_t	d[] = "\x02NT LM 0.12\0\x02SMB 2.002\0"
+				    "\x02SMB 2.???";
+	struct tsess		t;
+	uint8_t			req[128], rep[512];
+	size_t			n;
+
+	tsess_open(&t, "smb");
+	n = smb1_build(req, 0x72, 0xc853, NULL, 0, d, sizeof(d));
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_true(tsess_recv(&t, rep, sizeof(rep)) > 4 + 64);
+	assert_int_equal(rep[4], 0xfe);
+	assert_int_equal(event_count("\"command\":\"negotiate\""), 1);
+	assert_null(strstr(events, "NT LM 0.12"));
+	assert_non_null(strstr(events, "\"dialect\":\"2."));
+	tsess_close(&t);
+}
+
+/*
+ * A session takes 512 session setups (each here a login event); past
+ * them a login is refused, said once, and the session goes on.
+ */
+static void
+test_logins_cap(void **state)
+{
+	static const uint8_t	b[] = "bob\0CORP\0Unix\0Samba\0";
+	struct tsess		t;
+	uint8_t			req[256], rep[512], w[26];
+	size_t			n, i;
+
+	tsess_open(&t, "smb");
+	memset(w, 0, sizeof(w));
+	w[0] = 0xff;
+	smb_put16(w + 4, 16644);
+	smb_put16(w + 6, 50);
+	n = smb1_build(req, 0x73, 0x4001, w, 13, b, sizeof(b));
+	for (i = 0; i < 520; i++) {
+		assert_int_equal(tsess_send(&t, req, n, n), 0);
+		assert_true(tsess_recv(&t, rep, sizeof(rep)) >= 4 + 35);
+		assert_int_equal(smb_get32(rep + 9), i < 512 ? 0 : 0xc0000205);
+	}
+	assert_int_equal(nlogins, 512);
+	assert_int_equal(nlimits, 1);
+	assert_non_null(strstr(last_limit, "\"limit\":\"smb_logins\""));
+	/* The session goes on. */
+	n = negotiate_nt1(req, 0x4001);
+	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_true(tsess_recv(&t, rep, sizeof(rep)) > 4 + 35);
+	assert_int_equal(smb_get32(rep + 9), 0);
+	tsess_close(&t);
+}
+
 /* Echo: as many answers as asked for, each numbered, the data back. */
 static void
 test_echo(void **state)
@@ -897,6 +1132,12 @@ main(void)
 		cmocka_unit_test(test_peer_gone),
 		cmocka_unit_test(test_open_andx),
 		cmocka_unit_test(test_file_cap),
+		cmocka_unit_test(test_session_files),
+		cmocka_unit_test(test_request_events_cap),
+		cmocka_unit_test(test_stored_cap),
+		cmocka_unit_test(test_pending_trans_at_close),
+		cmocka_unit_test(test_negotiate_upgrade_event),
+		cmocka_unit_test(test_logins_cap),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -452,8 +452,10 @@ nttrans_whole(uint8_t *out, uint16_t mid, uint16_t function,
 	smb_put16(w + 36, function);
 	for (i = 0; i < nsetup; i++)
 		smb_put16(w + 38 + 2 * i, setup[i]);
-	memcpy(b, params, pc);
-	memcpy(b + pc, data, dc);
+	if (pc > 0)
+		memcpy(b, params, pc);
+	if (dc > 0)
+		memcpy(b + pc, data, dc);
 	return smb1_build(out, 0xa0, mid, w, (uint8_t)wct, b, pc + dc);
 }
 

@@ -39,6 +39,8 @@ static struct sensor_stats	 stats;
 static char			 closed_reason[64];
 static char			 events[16][1024];
 static int			 nevents;
+static int			 nlimits;
+static char			 last_limit[1024];
 
 const struct config *sensor_conf(void) { return &conf; }
 struct event_base *sensor_base(void) { return base; }
@@ -56,6 +58,10 @@ sensor_send_event(struct event_buf *ev)
 	const char	*r;
 
 	event_end(ev);
+	if (strstr(ev->buf, "\"sundew.limit.hit\"") != NULL) {
+		nlimits++;
+		snprintf(last_limit, sizeof(last_limit), "%.1000s", ev->buf);
+	}
 	if (nevents < 16)
 		snprintf(events[nevents++], sizeof(events[0]), "%.1000s", ev->buf);
 	if (strstr(ev->buf, "\"sundew.connection.close\"") != NULL &&
@@ -64,10 +70,15 @@ sensor_send_event(struct event_buf *ev)
 		    (int)strcspn(r + 10, "\""), r + 10);
 }
 
+static int			 nfiles;
+static size_t			 file_size;
+
 int
 sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
     size_t n)
 {
+	nfiles++;
+	file_size = n;
 	return 0;
 }
 
@@ -118,6 +129,8 @@ setup(void **state)
 	memset(&stats, 0, sizeof(stats));
 	closed_reason[0] = '\0';
 	nevents = 0;
+	nfiles = 0;
+	nlimits = 0;
 	memset(&lst, 0, sizeof(lst));
 	lst.transport = SERVICE_TCP;
 	lst.def = &def;
@@ -588,11 +601,10 @@ test_tree_connect(void **state)
 	assert_non_null(event_with("\"path\":\"\\\\\\\\h\\\\ipc$\""));
 }
 
-/* A TREE_CONNECT to \\\\h\\IPC$; its answer's TreeId. */
+/* A TREE_CONNECT to path; its answer's TreeId. */
 static uint32_t
-tree_ipc(void)
+tree(const char *path)
 {
-	static const char path[] = "\\\\h\\IPC$";
 	struct msg	m = { .len = 0 };
 	uint8_t		body[64], r[256];
 	size_t		j, n = strlen(path);
@@ -608,6 +620,13 @@ tree_ipc(void)
 	assert_true(recv_msg(r, sizeof(r)) >= 64 + 16);
 	assert_int_equal(get32(r + 8), 0);
 	return get32(r + 36);
+}
+
+/* A TREE_CONNECT to \\\\h\\IPC$; its answer's TreeId. */
+static uint32_t
+tree_ipc(void)
+{
+	return tree("\\\\h\\IPC$");
 }
 
 /* Appends a CREATE of pipe on tree tid to m. */
@@ -662,6 +681,21 @@ test_compound_create_close(void **state)
 	assert_int_equal(get32(r + next + 24), 21);
 	assert_int_equal(get32(r + next + 36), tid);	/* related: kept */
 	assert_non_null(event_with("\"name\":\"srvsvc\""));
+}
+
+/*
+ * A pipe opened as "\\PIPE\\SRVSVC": its create event names it as the
+ * host serves it, as SMB1's does.
+ */
+static void
+test_create_event_name(void **state)
+{
+	uint8_t	r[1024];
+
+	create_close("\\PIPE\\SRVSVC", tree_ipc(), r, sizeof(r));
+	assert_int_equal(get32(r + 8), 0);
+	assert_non_null(event_with("\"name\":\"srvsvc\""));
+	assert_null(event_with("PIPE"));
 }
 
 /* ... and when the CREATE fails, the CLOSE fails the same way. */
@@ -756,6 +790,171 @@ test_large_write_to_pipe(void **state)
 	assert_int_equal(get32(r + 8), 0xc000000d);
 	assert_int_equal(get32(r + 24), 50);
 	cmd(&m, 0x0d, 51, 1, 0, echo, 4);
+	send_msg(&m);
+	assert_int_equal(recv_msg(r, sizeof(r)), 64 + 4);
+	assert_string_equal(closed_reason, "");
+}
+
+/* A WRITE of n bytes of data at off of file fid; the answer's status. */
+static uint32_t
+write_at(uint64_t fid, uint64_t off, const uint8_t *data, size_t n)
+{
+	struct msg	m = { .len = 0 };
+	uint8_t		body[48 + 256], r[256];
+
+	memset(body, 0, sizeof(body));
+	put16(body, 49);
+	put16(body + 2, 64 + 48);
+	put32(body + 4, (uint32_t)n);
+	put32(body + 8, (uint32_t)off);
+	put32(body + 12, (uint32_t)(off >> 32));
+	put32(body + 16, (uint32_t)fid);
+	put32(body + 24, (uint32_t)fid);
+	memcpy(body + 48, data, n);
+	cmd(&m, 0x09, 60, 1, 0, body, 48 + n);
+	send_msg(&m);
+	assert_true(recv_msg(r, sizeof(r)) >= 64 + 9);
+	return get32(r + 8);
+}
+
+/* A READ of want bytes at off of file fid into r; the answer's length. */
+static ssize_t
+read_at(uint64_t fid, uint64_t off, uint32_t want, uint8_t *r, size_t cap)
+{
+	struct msg	m = { .len = 0 };
+	uint8_t		body[64];
+
+	memset(body, 0, sizeof(body));
+	put16(body, 49);
+	put32(body + 4, want);
+	put32(body + 8, (uint32_t)off);
+	put32(body + 12, (uint32_t)(off >> 32));
+	put32(body + 16, (uint32_t)fid);
+	put32(body + 24, (uint32_t)fid);
+	cmd(&m, 0x08, 61, 1, 0, body, 49);
+	send_msg(&m);
+	return recv_msg(r, cap);
+}
+
+/*
+ * A file on a disk share whose write went past the 8 MiB it keeps, then
+ * read: only what it holds comes back (nothing, here: it holds nothing),
+ * never bytes past its buffer, and the session goes on.
+ */
+static void
+test_read_cut_file(void **state)
+{
+	static uint8_t	r[70000];
+	uint8_t		data[16];
+	uint32_t	tid = tree("\\\\h\\C$");
+	uint64_t	fid = open_pipe("big.bin", tid), fid2;
+
+	memset(data, 0x41, sizeof(data));
+	assert_int_equal(write_at(fid, 9u << 20, data, sizeof(data)), 0);
+	assert_int_equal(read_at(fid, 0, 65536, r, sizeof(r)), 64 + 9);
+	assert_int_equal(get32(r + 8), 0xc0000011);	/* END_OF_FILE */
+	/* Some bytes, then a write past the cap: those bytes read back. */
+	fid2 = open_pipe("small.bin", tid);
+	assert_int_equal(write_at(fid2, 0, data, 10), 0);
+	assert_int_equal(write_at(fid2, 9u << 20, data, sizeof(data)), 0);
+	assert_int_equal(read_at(fid2, 0, 65536, r, sizeof(r)), 64 + 16 + 10);
+	assert_int_equal(get32(r + 8), 0);
+	assert_int_equal(get32(r + 64 + 4), 10);
+	assert_memory_equal(r + 64 + 16, data, 10);
+	assert_string_equal(closed_reason, "");
+}
+
+/*
+ * A WRITE larger than a frame to a file on a disk share, the session
+ * ending in its middle: the file, incomplete, is not stored; the same
+ * WRITE whole is, closed at the session's end.
+ */
+static void
+test_large_write_cut(void **state)
+{
+	static uint8_t	big[64 + 48 + 200000];
+	uint64_t	fid = open_pipe("w.exe", tree("\\\\h\\C$"));
+	uint8_t		nb[4];
+	size_t		n = sizeof(big), off, end;
+	ssize_t		w;
+
+	memset(big, 0x41, sizeof(big));
+	memset(big, 0, 64 + 48);
+	memcpy(big, "\xfeSMB", 4);
+	put16(big + 4, 64);
+	put16(big + 12, 0x09);
+	put16(big + 14, 1);
+	put16(big + 64, 49);
+	put16(big + 66, 64 + 48);
+	put32(big + 68, 200000);
+	put32(big + 80, (uint32_t)fid);
+	put32(big + 88, (uint32_t)fid);
+	nb[0] = 0;
+	nb[1] = (uint8_t)(n >> 16);
+	nb[2] = (uint8_t)(n >> 8);
+	nb[3] = (uint8_t)n;
+	assert_int_equal(write(peer, nb, 4), 4);
+	end = *state != NULL ? n : 150000;
+	for (off = 0; off < end; off += (size_t)w) {
+		w = write(peer, big + off, end - off);
+		if (w < 0)
+			w = 0;
+		run(5);
+	}
+	run(30);
+	shutdown(peer, SHUT_WR);
+	run(30);
+	assert_string_equal(closed_reason, "peer_closed");
+	if (*state != NULL) {
+		assert_int_equal(nfiles, 1);
+		assert_int_equal(file_size, 200000);
+	} else
+		assert_int_equal(nfiles, 0);
+}
+
+/*
+ * 512 session setups in a session (an NTLMSSP NEGOTIATE each, answered
+ * with a challenge); the 513th is refused, said once, the session goes on.
+ */
+static void
+test_session_setups_cap(void **state)
+{
+	static const uint8_t	neg[] = "NTLMSSP\0\x01\0\0\0\x07\x82\x08\xa2"
+				    "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+	struct msg		m;
+	uint8_t			body[128], r[1024], nb[4] = { 0 };
+	ssize_t			rl;
+	int			i, j;
+
+	memset(body, 0, sizeof(body));
+	put16(body, 25);
+	put16(body + 12, 64 + 24);
+	put16(body + 14, 32);
+	memcpy(body + 24, neg, 32);
+	/* 32 at a time (a send_msg each would take seconds) ... */
+	for (i = 0; i < 514; i++) {
+		m.len = 0;
+		cmd(&m, 0x01, (uint64_t)i, 1, 0, body, 24 + 32);
+		nb[2] = (uint8_t)(m.len >> 8);
+		nb[3] = (uint8_t)m.len;
+		assert_int_equal(write(peer, nb, 4), 4);
+		assert_int_equal(write(peer, m.b, m.len), (ssize_t)m.len);
+		if (i % 32 != 31 && i != 513)
+			continue;
+		/* ... and their answers read, in order. */
+		for (j = i - i % 32; j <= i; j++) {
+			while ((rl = recv_msg(r, sizeof(r))) == -1)
+				run(10);
+			assert_true(rl >= 64 + 9);
+			assert_int_equal(get32(r + 24), j);
+			assert_int_equal(get32(r + 8), j < 512 ?
+			    0xc0000016 : 0xc0000205);
+		}
+	}
+	assert_int_equal(nlimits, 1);
+	assert_non_null(strstr(last_limit, "\"limit\":\"smb_logins\""));
+	m.len = 0;
+	cmd(&m, 0x0d, 600, 1, 0, echo, 4);
 	send_msg(&m);
 	assert_int_equal(recv_msg(r, sizeof(r)), 64 + 4);
 	assert_string_equal(closed_reason, "");
@@ -876,6 +1075,47 @@ test_validate_negotiate_311(void **state)
 }
 
 /*
+ * The same in a compound, ahead of more commands: the session ends at
+ * the IOCTL, the rest is neither run nor answered (sc is gone).
+ */
+static void
+test_validate_negotiate_compound(void **state)
+{
+	struct msg	m = { .len = 0 };
+	uint8_t		body[512], ctx[128], r[4096];
+	const char	*path = "\\\\h\\IPC$";
+	size_t		n, j;
+
+	n = negotiate(body, all, 5, ctx, contexts(ctx, 1), 2);
+	cmd(&m, 0, 1, 1, 0, body, n);
+	send_msg(&m);
+	assert_true(recv_msg(r, sizeof(r)) > 128);
+	m.len = 0;
+	cmd(&m, 0x0d, 2, 1, 0, echo, 4);
+	memset(body, 0, sizeof(body));
+	put16(body, 57);
+	put32(body + 4, 0x00140204);
+	memset(body + 8, 0xff, 16);
+	put32(body + 24, 64 + 56);
+	put32(body + 28, 24);
+	put32(body + 44, 24);
+	put32(body + 48, 1);
+	cmd(&m, 0x0b, 3, 1, 0, body, 56 + 24);
+	memset(body, 0, sizeof(body));
+	put16(body, 9);
+	put16(body + 4, 64 + 8);
+	n = strlen(path);
+	put16(body + 6, (uint16_t)(2 * n));
+	for (j = 0; j < n; j++)
+		body[8 + 2 * j] = (uint8_t)path[j];
+	cmd(&m, 0x03, 4, 1, 0, body, 8 + 2 * n);
+	send_msg(&m);
+	assert_int_equal(recv_msg(r, sizeof(r)), -1);
+	assert_string_equal(closed_reason, "validate_negotiate");
+	assert_null(event_with("\"command\":\"tree_connect\""));
+}
+
+/*
  * Signatures against an independent implementation (Python's hmac and
  * cryptography's CMAC) under RFC 4493's key, of an ECHO answer.
  */
@@ -936,12 +1176,19 @@ main(void)
 		T(test_transform, NULL),
 		T(test_compound_create_close, NULL),
 		T(test_compound_create_fails, NULL),
+		T(test_create_event_name, NULL),
 		T(test_read_empty_pipe, NULL),
+		T(test_read_cut_file, NULL),
+		T(test_session_setups_cap, NULL),
+		T(test_large_write_cut, NULL),
+		/* The same host; a state that says: send the WRITE whole. */
+		T(test_large_write_cut, "5.1.2600"),
 		T(test_large_write_to_pipe, NULL),
 		T(test_smbghost_compressed, "10.0.18362"),
 		T(test_smbghost_compressed, "10.0.14393"),
 		T(test_validate_negotiate, "6.2.9200"),
 		T(test_validate_negotiate_311, "10.0.14393"),
+		T(test_validate_negotiate_compound, "10.0.14393"),
 		cmocka_unit_test(test_sign_vectors),
 	};
 
