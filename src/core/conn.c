@@ -36,6 +36,13 @@
 #define CONN_READ_ROUNDS	4
 /* How long a closing session may take to send what is left. */
 #define CONN_LINGER_SECS	5
+/*
+ * What a session may have queued for a peer that does not read (an SMB
+ * ECHO answers its data eight times), and all sessions of a sensor
+ * together: past either, the session ends ("output") with a limit.hit.
+ */
+#define CONN_OUT_MAX		(1024u * 1024)
+#define CONN_OUT_BUDGET		(64u * 1024 * 1024)
 /* At most this many sundew.limit.hit events a second per sensor. */
 #define CONN_LIMIT_RATE		20
 /* At most this many datagrams a second per sensor; more are counted. */
@@ -46,6 +53,8 @@
 #endif
 
 static TAILQ_HEAD(, conn)	conn_list = TAILQ_HEAD_INITIALIZER(conn_list);
+/* Bytes queued for peers that had not read them, all sessions. */
+static size_t			conn_out_total;
 static const struct timeval	*conn_idle_tv;
 
 /*
@@ -511,8 +520,10 @@ conn_free(struct conn *c)
 		event_free(c->rev);
 	if (c->wev != NULL)
 		event_free(c->wev);
-	if (c->out != NULL)
+	if (c->out != NULL) {
+		conn_out_total -= evbuffer_get_length(c->out);
 		evbuffer_free(c->out);
+	}
 	if (c->fd != -1)
 		close(c->fd);
 	free(c->in);
@@ -580,10 +591,16 @@ conn_close(struct conn *c, const char *reason)
 static int
 conn_flush(struct conn *c)
 {
+	size_t	before = conn_unsent(c);
+	int	rc = 0;
+
 	while (conn_unsent(c) > 0)
-		if (evbuffer_write(c->out, c->fd) == -1)
-			return errno == EAGAIN || errno == EINTR ? 0 : -1;
-	return 0;
+		if (evbuffer_write(c->out, c->fd) == -1) {
+			rc = errno == EAGAIN || errno == EINTR ? 0 : -1;
+			break;
+		}
+	conn_out_total -= before - conn_unsent(c);
+	return rc;
 }
 
 static void
@@ -638,10 +655,19 @@ conn_write(struct conn *c, const void *p, size_t n)
 		r = 0;
 	}
 	if ((size_t)r < n) {
-		if ((c->out == NULL && (c->out = evbuffer_new()) == NULL) ||
-		    evbuffer_add(c->out, (const uint8_t *)p + r,
-		    n - (size_t)r) == -1 || event_add(c->wev, NULL) == -1)
+		size_t	more = n - (size_t)r;
+
+		if (conn_unsent(c) + more > CONN_OUT_MAX ||
+		    conn_out_total + more > CONN_OUT_BUDGET) {
+			conn_limit_hit(c, "output");
+			conn_close(c, "output");
 			return -1;
+		}
+		if ((c->out == NULL && (c->out = evbuffer_new()) == NULL) ||
+		    evbuffer_add(c->out, (const uint8_t *)p + r, more) == -1 ||
+		    event_add(c->wev, NULL) == -1)
+			return -1;
+		conn_out_total += more;
 	}
 	c->bytes_out += n;
 	return 0;

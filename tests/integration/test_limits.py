@@ -224,3 +224,46 @@ def test_out_of_file_descriptors(sundew):
     # Exactly: the probe, the 600 and the one after, each open and closed.
     for eventid in ("sundew.connection.open", "sundew.connection.close"):
         assert len(d.events(eventid)) == 602, eventid
+
+
+def smb1_echo(data, count=8, mid=1):
+    """An SMB1 ECHO request in its NBSS frame: count answers of data."""
+    import struct
+    hdr = b"\xffSMB" + bytes([0x2b]) + b"\0" * 4 + bytes([0x18]) + \
+        struct.pack("<H", 0xc801) + b"\0" * 12 + struct.pack("<HHHH", 0, 1, 0, mid)
+    msg = hdr + bytes([1]) + struct.pack("<H", count) + \
+        struct.pack("<H", len(data)) + data
+    return struct.pack(">I", len(msg)) + msg
+
+
+def test_output_to_a_peer_that_does_not_read_is_capped(sundew):
+    """A client that asks for answers and never reads them (SMB1 ECHO
+    repeats its data eight times) cannot make the sensor queue without
+    end: past 1 MiB queued the session ends ("output") with one
+    limit.hit; the next session is answered."""
+    import socket
+    d = sundew()
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.bind(("127.0.0.9", 0))
+    s.connect(("127.0.0.1", 445))
+    s.settimeout(10)
+    sent = 0
+    try:
+        for mid in range(1, 200):      # up to 200 * 480 KB of answers
+            s.sendall(smb1_echo(b"A" * 60000, mid=mid))
+            sent += 1
+    except OSError:
+        pass
+    close = d.wait_events("sundew.connection.close", src_ip="127.0.0.9",
+                          timeout=20)
+    assert [c["reason"] for c in close] == ["output"]
+    hits = d.events("sundew.limit.hit", src_ip="127.0.0.9")
+    assert [h["limit"] for h in hits] == ["output"]
+    s.close()
+    t = connect(445, src="127.0.0.10")
+    t.sendall(smb1_echo(b"hello", count=1))
+    t.settimeout(5)
+    answer = t.recv(4)
+    assert len(answer) == 4
+    t.close()
