@@ -58,6 +58,19 @@ dce_r_uwstr(struct ndr_r *r, const uint8_t **s, uint32_t *n)
 }
 
 int
+dce_r_server_level(struct ndr_r *r, uint32_t *level)
+{
+	const uint8_t	*s;
+	uint32_t	 n;
+
+	if (dce_r_uwstr(r, &s, &n) == -1)
+		return -1;
+	ndr_r_align(r, 4);
+	*level = ndr_r_u32(r);
+	return r->err ? -1 : 0;
+}
+
+int
 dce_r_handle(struct ndr_r *r)
 {
 	ndr_r_align(r, 4);

@@ -55,6 +55,11 @@ extern const struct dce_iface	dce_spoolss;
  * string.  *s is NULL and *n 0 for a NULL pointer.  0, or -1 (bad NDR).
  */
 int	dce_r_uwstr(struct ndr_r *, const uint8_t **s, uint32_t *n);
+/*
+ * The opening of the server calls: a [string, unique] server name (not
+ * looked at) and a u32 info level.  0, or -1 (bad NDR).
+ */
+int	dce_r_server_level(struct ndr_r *, uint32_t *level);
 /* A context handle: 20 bytes skipped.  0, or -1. */
 int	dce_r_handle(struct ndr_r *);
 /*

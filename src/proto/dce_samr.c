@@ -148,15 +148,10 @@ wks_info(struct dce_call *call, struct ndr_w *w)
 {
 	const struct host	*h = host_get();
 	struct ndr_r		 r;
-	const uint8_t		*s;
-	uint32_t		 n, level;
+	uint32_t		 level;
 
 	ndr_r_init(&r, call->stub, call->len);
-	if (dce_r_uwstr(&r, &s, &n) == -1)
-		return DCE_FAULT_NDR;
-	ndr_r_align(&r, 4);
-	level = ndr_r_u32(&r);
-	if (r.err)
+	if (dce_r_server_level(&r, &level) == -1)
 		return DCE_FAULT_NDR;
 	ndr_w_u32(w, level);
 	if (level < 100 || level > 102) {

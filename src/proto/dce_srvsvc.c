@@ -203,14 +203,11 @@ srv_share_enum(struct dce_call *call, struct ndr_w *w)
 {
 	const struct host	*h = host_get();
 	struct ndr_r		 r;
-	const uint8_t		*s;
-	uint32_t		 n, level, resume, i;
+	uint32_t		 level, resume, i;
 
 	ndr_r_init(&r, call->stub, call->len);
-	if (dce_r_uwstr(&r, &s, &n) == -1)
+	if (dce_r_server_level(&r, &level) == -1)
 		return DCE_FAULT_NDR;
-	ndr_r_align(&r, 4);
-	level = ndr_r_u32(&r);
 	(void)ndr_r_u32(&r);			/* the union's switch */
 	if (ndr_r_ptr(&r) != 0) {
 		(void)ndr_r_u32(&r);
@@ -294,15 +291,10 @@ srv_server_info(struct dce_call *call, struct ndr_w *w)
 {
 	const struct host	*h = host_get();
 	struct ndr_r		 r;
-	const uint8_t		*s;
-	uint32_t		 n, level;
+	uint32_t		 level;
 
 	ndr_r_init(&r, call->stub, call->len);
-	if (dce_r_uwstr(&r, &s, &n) == -1)
-		return DCE_FAULT_NDR;
-	ndr_r_align(&r, 4);
-	level = ndr_r_u32(&r);
-	if (r.err)
+	if (dce_r_server_level(&r, &level) == -1)
 		return DCE_FAULT_NDR;
 	ndr_w_u32(w, level);
 	if (level != 100 && level != 101 && level != 102) {
