@@ -17,31 +17,7 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-/* The sensor's side: nothing leaves this process. */
-static struct sensor_stats	stats;
-const struct config *sensor_conf(void) { return NULL; }
-struct event_base *sensor_base(void) { return NULL; }
-int sensor_index(void) { return 0; }
-struct connlimit *sensor_limits(void) { return NULL; }
-struct egress_shared *sensor_egress(void) { return NULL; }
-struct sensor_stats *sensor_stats(void) { return &stats; }
-void sensor_pause_accept(int pause) { (void)pause; }
-struct ledger *sensor_ledger(void) { return NULL; }
-const struct listener *sensor_listener(size_t i) { return NULL; }
-void sensor_send_event(struct event_buf *ev) { event_end(ev); }
-
-int
-sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
-    size_t n)
-{
-	return 0;
-}
-
-int
-sensor_analyse(const struct capture_origin *o, const void *p, size_t n)
-{
-	return 0;
-}
+#include "fuzz_sensor.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -19,37 +19,7 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static struct config		fuzz_conf;
-static struct sensor_stats	fuzz_stats;
-
-const struct config *sensor_conf(void) { return &fuzz_conf; }
-struct event_base *sensor_base(void) { return NULL; }
-int sensor_index(void) { return 0; }
-struct connlimit *sensor_limits(void) { return NULL; }
-struct egress_shared *sensor_egress(void) { return NULL; }
-struct sensor_stats *sensor_stats(void) { return &fuzz_stats; }
-void sensor_pause_accept(int pause) { (void)pause; }
-struct ledger *sensor_ledger(void) { return NULL; }
-const struct listener *sensor_listener(size_t i) { return NULL; }
-
-void
-sensor_send_event(struct event_buf *ev)
-{
-	event_end(ev);
-}
-
-int
-sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
-    size_t n)
-{
-	return 0;
-}
-
-int
-sensor_analyse(const struct capture_origin *o, const void *p, size_t n)
-{
-	return 0;
-}
+#include "fuzz_sensor.h"
 
 /* One blob in a buffer of its own size, so that ASan sees past its end. */
 static void

@@ -28,33 +28,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 #define FUZZ_KEEP	(256u * 1024)
 
-static struct config		 conf;
-static struct event_base	*base;
-static struct sensor_stats	 stats;
-
-const struct config *sensor_conf(void) { return &conf; }
-struct event_base *sensor_base(void) { return base; }
-int sensor_index(void) { return 0; }
-struct connlimit *sensor_limits(void) { return NULL; }
-struct egress_shared *sensor_egress(void) { return NULL; }
-struct sensor_stats *sensor_stats(void) { return &stats; }
-void sensor_pause_accept(int pause) { (void)pause; }
-struct ledger *sensor_ledger(void) { return NULL; }
-const struct listener *sensor_listener(size_t i) { (void)i; return NULL; }
-void sensor_send_event(struct event_buf *ev) { event_end(ev); }
-
-int
-sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
-    size_t n)
-{
-	return 0;
-}
-
-int
-sensor_analyse(const struct capture_origin *o, const void *p, size_t n)
-{
-	return 0;
-}
+#include "fuzz_sensor.h"
 
 /* Reads and drops what the service answered, so that it never waits. */
 static void
@@ -79,9 +53,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 2)
 		return 0;
-	if (base == NULL) {
-		base = event_base_new();
-		conf.max_input = 4 << 20;
+	if (fuzz_base == NULL) {
+		fuzz_base = event_base_new();
+		fuzz_conf.max_input = 4 << 20;
 	}
 	piece = data[0] ? data[0] : size;
 	memset(&lst, 0, sizeof(lst));
@@ -97,8 +71,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.svc = svc;
 	c.fd = sv[0];
 	c.slot = -1;
-	c.rev = event_new(base, -1, 0, NULL, NULL);
-	c.wev = event_new(base, -1, 0, NULL, NULL);
+	c.rev = event_new(fuzz_base, -1, 0, NULL, NULL);
+	c.wev = event_new(fuzz_base, -1, 0, NULL, NULL);
 	memcpy(c.session, "00000000000fuzz0", CONN_ID_LEN);
 	/* As inside the core's call: a conn_close() leaves c to us. */
 	c.in_callback = 1;

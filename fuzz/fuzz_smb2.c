@@ -29,48 +29,24 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static struct config		 conf;
-static struct event_base	*base;
-static struct connlimit		*limits;
-static struct sensor_stats	 stats;
-
-/* The sensor's side, as the unit tests have it: events are dropped. */
-const struct config *sensor_conf(void) { return &conf; }
-struct event_base *sensor_base(void) { return base; }
-int sensor_index(void) { return 0; }
-struct connlimit *sensor_limits(void) { return limits; }
-struct egress_shared *sensor_egress(void) { return NULL; }
-struct sensor_stats *sensor_stats(void) { return &stats; }
-void sensor_pause_accept(int pause) { (void)pause; }
-struct ledger *sensor_ledger(void) { return NULL; }
-const struct listener *sensor_listener(size_t i);
-void sensor_send_event(struct event_buf *ev) { event_end(ev); }
-int sensor_send_file(int kind, const char *ctx, size_t ctxlen,
-    const void *p, size_t n) { return 0; }
-int sensor_analyse(const struct capture_origin *o, const void *p,
-    size_t n) { return 0; }
+#include "fuzz_sensor.h"
 
 static const struct service_def	def = { "smb", SERVICE_TCP, { 445 },
 				    &service_smb };
 static struct listener		lst = { .fd = -1, .transport = SERVICE_TCP,
 				    .port = 445, .def = &def };
 
-const struct listener *
-sensor_listener(size_t i)
-{
-	return i == 0 ? &lst : NULL;
-}
-
 static void
 fuzz_init(void)
 {
 	signal(SIGPIPE, SIG_IGN);
-	conf.max_input = 100u << 20;
-	conf.idle_timeout = 30;
-	conf.session_timeout = 300;
-	base = event_base_new();
-	limits = connlimit_create(1, 0, 0);
-	if (base == NULL || limits == NULL)
+	fuzz_listener = &lst;
+	fuzz_conf.max_input = 100u << 20;
+	fuzz_conf.idle_timeout = 30;
+	fuzz_conf.session_timeout = 300;
+	fuzz_base = event_base_new();
+	fuzz_limits = connlimit_create(1, 0, 0);
+	if (fuzz_base == NULL || fuzz_limits == NULL)
 		abort();
 }
 
@@ -106,7 +82,7 @@ fuzz_run(int peer)
 	int	i;
 
 	for (i = 0; i < 4; i++) {
-		event_base_loop(base, EVLOOP_NONBLOCK);
+		event_base_loop(fuzz_base, EVLOOP_NONBLOCK);
 		while (read(peer, sink, sizeof(sink)) > 0)
 			;
 	}
@@ -120,7 +96,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t			i, n;
 	int			sv[2];
 
-	if (base == NULL)
+	if (fuzz_base == NULL)
 		fuzz_init();
 	if (size < 1)
 		return 0;
