@@ -472,6 +472,13 @@ smb2_negotiate(struct smb2_out *o, const struct smb2_req *r)
 	uint16_t	 d;
 	int64_t		 st;
 
+	/*
+	 * A connection negotiates once (MS-SMB2 3.3.5.3.1): a second SMB2
+	 * NEGOTIATE is a protocol error that Windows answers by
+	 * disconnecting.  The one after the SMB1 upgrade is the first.
+	 */
+	if (o->s->negotiated)
+		return -1;
 	if (r->bodylen < 36)
 		return -1;
 	count = smb_get16(r->body + 2);
@@ -502,6 +509,7 @@ smb2_negotiate(struct smb2_out *o, const struct smb2_req *r)
 		}
 	}
 	o->sc->dialect = d;
+	o->s->negotiated = 1;
 	o->s->signing = SMB2_SIGN_NONE;
 	if (smb2_negotiate_answer(o, r, d, &of) == -1)
 		return -1;

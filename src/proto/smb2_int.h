@@ -79,6 +79,7 @@ struct smb2_state {
 	/* The client's negotiate, for FSCTL_VALIDATE_NEGOTIATE_INFO. */
 	uint32_t	 client_caps;
 	uint16_t	 client_secmode;
+	uint8_t		 negotiated;	/* an SMB2 NEGOTIATE was answered */
 	uint8_t		 client_guid[16];
 	/* Signing, when the login's key is known (smb2_sign.c). */
 	int		 signing;	/* SMB2_SIGN_* */

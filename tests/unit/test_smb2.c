@@ -356,7 +356,30 @@ test_dialect_2012(void **state)
 	uint32_t		st;
 
 	assert_int_equal(answered(all, 5, &st), 0x0300);
+	/* A connection negotiates once: the second offer on a new one. */
+	teardown(state);
+	setup(state);
 	assert_int_equal(answered(d, 3, &st), 0x0210);
+}
+
+/*
+ * A second NEGOTIATE on a connection that has its dialect: no answer,
+ * the connection ends, as Windows disconnects (MS-SMB2 3.3.5.3.1).
+ */
+static void
+test_second_negotiate(void **state)
+{
+	struct msg	m = { .len = 0 };
+	uint8_t		body[512], r[4096];
+	size_t		n;
+	uint32_t	st;
+
+	assert_int_equal(answered(all, 5, &st), 0x0202);
+	n = negotiate(body, all, 5, NULL, 0, 0);
+	cmd(&m, 0, 1, 1, 0, body, n);
+	send_msg(&m);
+	assert_int_equal(recv_msg(r, sizeof(r)), -1);
+	assert_string_equal(closed_reason, "protocol_error");
 }
 
 /* 2016 speaks 3.1.1: preauth with a 32-byte salt, the cipher answered. */
@@ -1161,6 +1184,7 @@ main(void)
 		T(test_dialect_xp, NULL),
 		T(test_dialect_none, NULL),
 		T(test_dialect_2012, "6.2.9200"),
+		T(test_second_negotiate, NULL),
 		T(test_dialect_311_contexts, "10.0.14393"),
 		T(test_contexts_no_sha512, "10.0.14393"),
 		T(test_contexts_truncated, "10.0.14393"),
