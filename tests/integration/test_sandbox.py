@@ -28,7 +28,9 @@ def test_store_survives_pruning_hundreds_of_hexdumps(sundew):
     store = d.store_pid()
     ports = []
     for i in range(2000):
-        s = connect(GENERIC_PORT)
+        # From 100 sources: 2,000 from one address would need as many
+        # ephemeral ports, with the earlier tests' still in TIME_WAIT.
+        s = connect(GENERIC_PORT, src=f"127.0.8.{1 + i % 100}")
         ports.append(s.getsockname()[1])
         s.sendall(b"%08d" % i + os.urandom(8184))
         s.close()
