@@ -7,8 +7,20 @@
 #ifndef SUNDEW_FUZZ_SENSOR_H
 #define SUNDEW_FUZZ_SENSOR_H
 
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
 #include "config.h"
+#include "conn.h"
 #include "event.h"
+#include "listen.h"
+#include "proto.h"
 #include "sensor.h"
 
 static struct config		 fuzz_conf;
@@ -44,6 +56,62 @@ int
 sensor_analyse(const struct capture_origin *o, const void *p, size_t n)
 {
 	return 0;
+}
+
+/* Reads and drops what the service answered, so that it never waits. */
+static inline void
+fuzz_peer_drain(int fd)
+{
+	static uint8_t	buf[65536];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+/*
+ * A session of the service named on one end of a socketpair (sv[1] is
+ * the peer), made by hand as inside the core's call: a conn_close()
+ * leaves c to the caller.  c->state is NULL if the service made none.
+ */
+static inline void
+fuzz_session_open(struct conn *c, struct listener *lst, const char *service,
+    const char *id, int sv[2])
+{
+	memset(lst, 0, sizeof(*lst));
+	lst->transport = SERVICE_TCP;
+	lst->def = proto_find(service);
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
+		abort();
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	memset(c, 0, sizeof(*c));
+	c->lst = lst;
+	c->svc = proto_emulator(lst->def);
+	c->fd = sv[0];
+	c->slot = -1;
+	c->rev = event_new(fuzz_base, -1, 0, NULL, NULL);
+	c->wev = event_new(fuzz_base, -1, 0, NULL, NULL);
+	memcpy(c->session, id, CONN_ID_LEN);
+	c->in_callback = 1;
+	c->state = c->svc->session_new(c);
+}
+
+/* The session's end, as conn_close() makes it (unless it did). */
+static inline void
+fuzz_session_close(struct conn *c, int sv[2])
+{
+	if (c->state != NULL && !c->closing) {
+		if (c->svc->on_close != NULL)
+			c->svc->on_close(c, c->state);
+		c->svc->session_free(c->state);
+	}
+	if (c->out != NULL)
+		evbuffer_free(c->out);
+	event_free(c->rev);
+	event_free(c->wev);
+	free(c->fields);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 #endif

@@ -30,15 +30,6 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 #include "fuzz_sensor.h"
 
-/* Reads and drops what the service answered, so that it never waits. */
-static void
-fuzz_drain(int fd)
-{
-	static uint8_t	buf[65536];
-
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -58,25 +49,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_conf.max_input = 4 << 20;
 	}
 	piece = data[0] ? data[0] : size;
-	memset(&lst, 0, sizeof(lst));
-	lst.transport = SERVICE_TCP;
-	lst.def = proto_find(data[1] & 1 ? "netbios-ssn" : "smb");
-	svc = proto_emulator(lst.def);
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
-		abort();
-	fcntl(sv[0], F_SETFL, O_NONBLOCK);
-	fcntl(sv[1], F_SETFL, O_NONBLOCK);
-	memset(&c, 0, sizeof(c));
-	c.lst = &lst;
-	c.svc = svc;
-	c.fd = sv[0];
-	c.slot = -1;
-	c.rev = event_new(fuzz_base, -1, 0, NULL, NULL);
-	c.wev = event_new(fuzz_base, -1, 0, NULL, NULL);
-	memcpy(c.session, "00000000000fuzz0", CONN_ID_LEN);
-	/* As inside the core's call: a conn_close() leaves c to us. */
-	c.in_callback = 1;
-	c.state = svc->session_new(&c);
+	fuzz_session_open(&c, &lst, data[1] & 1 ? "netbios-ssn" : "smb",
+	    "00000000000fuzz0", sv);
+	svc = c.svc;
 	data += 2;
 	size -= 2;
 	for (i = 0; c.state != NULL && i < size; i += k) {
@@ -87,7 +62,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		len += k;
 		c.bytes_in += k;
 		used = svc->on_data(&c, c.state, keep, len);
-		fuzz_drain(sv[1]);
+		fuzz_peer_drain(sv[1]);
 		if (used < 0 || c.closing)
 			break;
 		if ((size_t)used > len)
@@ -97,18 +72,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (len > FUZZ_KEEP)
 			break;		/* the core would end the session */
 	}
-	/* The session's end, as conn_close() makes it (unless it did). */
-	if (c.state != NULL && !c.closing) {
-		if (svc->on_close != NULL)
-			svc->on_close(&c, c.state);
-		svc->session_free(c.state);
-	}
-	if (c.out != NULL)
-		evbuffer_free(c.out);
-	event_free(c.rev);
-	event_free(c.wev);
-	free(c.fields);
-	close(sv[0]);
-	close(sv[1]);
+	fuzz_session_close(&c, sv);
 	return 0;
 }

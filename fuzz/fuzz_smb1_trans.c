@@ -78,15 +78,6 @@ fuzz_message(const uint8_t **data, size_t *size, uint8_t *out, size_t cap)
 	return 4 + len;
 }
 
-/* Reads and drops what the service answered, so that it never waits. */
-static void
-fuzz_drain(int fd)
-{
-	static uint8_t	buf[65536];
-
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -109,25 +100,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	piece = data[0];
 	data++;
 	size--;
-	memset(&lst, 0, sizeof(lst));
-	lst.transport = SERVICE_TCP;
-	lst.def = proto_find("smb");
-	svc = proto_emulator(lst.def);
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
-		abort();
-	fcntl(sv[0], F_SETFL, O_NONBLOCK);
-	fcntl(sv[1], F_SETFL, O_NONBLOCK);
-	memset(&c, 0, sizeof(c));
-	c.lst = &lst;
-	c.svc = svc;
-	c.fd = sv[0];
-	c.slot = -1;
-	c.rev = event_new(fuzz_base, -1, 0, NULL, NULL);
-	c.wev = event_new(fuzz_base, -1, 0, NULL, NULL);
-	memcpy(c.session, "00000000000fuzz1", CONN_ID_LEN);
-	/* As inside the core's call: a conn_close() leaves c to us. */
-	c.in_callback = 1;
-	c.state = svc->session_new(&c);
+	fuzz_session_open(&c, &lst, "smb", "00000000000fuzz1", sv);
+	svc = c.svc;
 	while (c.state != NULL && !c.closing && (n = fuzz_message(&data,
 	    &size, keep + len, sizeof(keep) - len)) > 0) {
 		/* The message in pieces of piece bytes (0: at once). */
@@ -136,7 +110,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len += k;
 			c.bytes_in += k;
 			used = svc->on_data(&c, c.state, keep, len);
-			fuzz_drain(sv[1]);
+			fuzz_peer_drain(sv[1]);
 			if (used < 0 || c.closing)
 				goto out;
 			if ((size_t)used > len)
@@ -149,17 +123,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 out:
-	if (c.state != NULL && !c.closing) {
-		if (svc->on_close != NULL)
-			svc->on_close(&c, c.state);
-		svc->session_free(c.state);
-	}
-	if (c.out != NULL)
-		evbuffer_free(c.out);
-	event_free(c.rev);
-	event_free(c.wev);
-	free(c.fields);
-	close(sv[0]);
-	close(sv[1]);
+	fuzz_session_close(&c, sv);
 	return 0;
 }
