@@ -772,9 +772,10 @@ conn_deliver(struct conn *c, const uint8_t *p, size_t n)
 }
 
 /*
- * Reads what is there, until the socket has no more (or a few rounds, so
- * that one fast sender cannot hold the sensor), then waits for more with
- * the idle timeout started again.  Called at accept too: an attacker
+ * Reads what is there, until the socket has no more, the service has
+ * answered a read short of a buffer, or a few rounds have gone (so that
+ * one fast sender cannot hold the sensor), then waits for more with the
+ * idle timeout started again.  Called at accept too: an attacker
  * speaks first as a rule, so this often finds the request, and the end,
  * without a trip through epoll.
  */
@@ -783,13 +784,24 @@ conn_read(struct conn *c)
 {
 	static uint8_t	buf[CONN_READ_BUF];
 	ssize_t		n;
+	uint64_t	out;
 	int		round;
 
 	for (round = 0; round < CONN_READ_ROUNDS; round++) {
 		n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n > 0) {
+			out = c->bytes_out;
 			if (conn_deliver(c, buf, (size_t)n) == -1)
 				return;
+			/*
+			 * Less than a buffer, and answered: the socket was
+			 * empty and the peer now waits for the answer.  A
+			 * recv now would fail with EAGAIN, once a request
+			 * of a conversation; what comes next wakes the
+			 * loop.  Unanswered, the end may be there already.
+			 */
+			if ((size_t)n < sizeof(buf) && c->bytes_out != out)
+				break;
 			continue;
 		}
 		if (n == 0) {
