@@ -3,7 +3,7 @@
 
 Measured in one run on loopback, with the load generator bench_load:
 
-1. the connection rate of bench_trivial (accept, write a banner, close);
+1. the connection rate of bench_trivial (accept, read to the end, close);
 2. the connection rate of sundew on a generic TCP port, with full event
    logging, as a ratio to (1); the runs of (1) and (2) alternate;
 3. the resident memory of sundew's sensor processes per idle connection,
@@ -20,8 +20,9 @@ Measured in one run on loopback, with the load generator bench_load:
 8. whole SMB1 sessions on 445 (bench_smb: negotiate, session setup, tree
    connect IPC$, open \\lsarpc, DCERPC bind, one request, close) a
    second, as a ratio to the generic connection rate of runs alternating
-   with them, and the sensors' memory per open SMB session (held after
-   the bind).
+   with them; the same sessions against bench_trivial -m smb, which
+   answers each step with a fixed reply (the bound of that ratio); and
+   the sensors' memory per open SMB session (held after the bind).
 
 Then sundew is stopped and its JSON log must hold one
 sundew.connection.close event per connection completed in (2).
@@ -89,6 +90,7 @@ SMB_PORT = 445
 SMB_NET = 12
 SMB_GENERIC_NET = 22
 SMB_HOLD_NET = 13
+SMB_TRIVIAL_NET = 23
 TARGET_SMB_RATIO = 0.50
 TARGET_BYTES_PER_SMB = 16 * 1024
 SMB_RATE_RE = re.compile(
@@ -260,21 +262,22 @@ def logged_rates(runs, per_run):
     return res
 
 
-def trivial_start(args, workdir):
-    """bench_trivial on a free port: (process, port)."""
+def trivial_start(args, workdir, mode=None):
+    """bench_trivial on a free port, in its -m mode if given: (process,
+    port)."""
     trivial = os.path.join(args.build, "bench", "bench_trivial")
-    with open(os.path.join(workdir, "trivial.out"), "w",
+    cmd = [trivial] + (["-m", mode] if mode else []) + ["0", "127.0.0.1"]
+    with open(os.path.join(workdir, f"trivial{mode or ''}.out"), "w",
               encoding="utf-8") as err:
-        proc = subprocess.Popen([trivial, "0", "127.0.0.1"],
-                                stdout=subprocess.PIPE, stderr=err,
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err,
                                 text=True)
     line = read_line(proc, 10, "bench_trivial")
     m = re.fullmatch(r"listening 127\.0\.0\.1 (\d+) (\d+)", line)
     if m is None:
         stop(proc)
         raise BenchError(f"bench_trivial: unexpected '{line}'")
-    say(f"trivial server: {m.group(2)} processes (one per CPU), "
-        "SO_REUSEPORT, SCHED_BATCH")
+    say(f"trivial {mode or ''} server: {m.group(2)} processes (one per "
+        "CPU), SO_REUSEPORT, SCHED_BATCH")
     return proc, int(m.group(1))
 
 
@@ -569,12 +572,12 @@ def log_count(datadir, port, net=SUNDEW_NET):
     return per_run, total, files
 
 
-def smb_rate_once(args, seconds, k):
+def smb_rate_once(args, seconds, k, port=SMB_PORT, net=SMB_NET):
     """One bench_smb rate run of whole SMB1 sessions: completed, rate,
     errors."""
     cmd = [args.smb, "rate", "-c", str(args.concurrency), "-t",
-           str(seconds), "-s", run_sources(SMB_NET, k), "127.0.0.1",
-           str(SMB_PORT)]
+           str(seconds), "-s", run_sources(net, k), "127.0.0.1",
+           str(port)]
     try:
         res = subprocess.run(cmd, capture_output=True, text=True,
                              timeout=seconds + 60)
@@ -589,20 +592,32 @@ def smb_rate_once(args, seconds, k):
             "errors": int(m.group(4))}
 
 
-def smb_measure(args, proc, sensors):
-    """SMB1 sessions a second against generic connections a second, runs
-    in turn (both as their load generator counts them), then the memory
-    of args.smb_sessions SMB sessions held open after their bind."""
+def smb_measure(args, proc, sensors, workdir):
+    """SMB1 sessions a second against generic connections a second, and
+    the same sessions against bench_trivial's SMB responder (the least a
+    server can do for them), runs in turn (each as its load generator
+    counts them), then the memory of args.smb_sessions SMB sessions held
+    open after their bind."""
     say(f"smb: warm-up, then {args.runs} runs of {args.seconds} s of whole "
-        f"SMB1 sessions on {SMB_PORT} and of generic connections in turn")
-    gen = [rate_once(args, args.port, 1, SMB_GENERIC_NET, 0)]
-    smb = [smb_rate_once(args, 1, 0)]
-    for k in range(1, args.runs + 1):
-        gen.append(rate_once(args, args.port, args.seconds, SMB_GENERIC_NET,
-                             k))
-        smb.append(smb_rate_once(args, args.seconds, k))
+        f"SMB1 sessions on {SMB_PORT}, of generic connections and of SMB1 "
+        "sessions against the trivial responder in turn")
+    tproc, tport = trivial_start(args, workdir, "smb")
+    try:
+        gen = [rate_once(args, args.port, 1, SMB_GENERIC_NET, 0)]
+        smb = [smb_rate_once(args, 1, 0)]
+        triv = [smb_rate_once(args, 1, 0, tport, SMB_TRIVIAL_NET)]
+        for k in range(1, args.runs + 1):
+            gen.append(rate_once(args, args.port, args.seconds,
+                                 SMB_GENERIC_NET, k))
+            smb.append(smb_rate_once(args, args.seconds, k))
+            triv.append(smb_rate_once(args, args.seconds, k, tport,
+                                      SMB_TRIVIAL_NET))
+    finally:
+        stop(tproc)
     res = {"generic": rate_summary("generic connections", gen),
-           "sessions": rate_summary("SMB1 sessions", smb)}
+           "sessions": rate_summary("SMB1 sessions", smb),
+           "trivial": rate_summary("SMB1 sessions, trivial responder",
+                                   triv)}
     base = rss_settled(sensors)
     cmd = [args.smb, "hold", "-n", str(args.smb_sessions), "-s",
            f"127.{SMB_HOLD_NET}.0.1-127.{SMB_HOLD_NET}.255.254", "-w", "60",
@@ -650,7 +665,7 @@ def sundew_measure(args, hard, workdir, tport):
         res["sensors_how"] = how
         res["trivial"], sd_runs = rate_measure(args, tport, args.port,
                                                datadir)
-        res["smb"] = smb_measure(args, proc, sensors)
+        res["smb"] = smb_measure(args, proc, sensors, workdir)
         if args.slow_port:
             res["dl"] = downloads_measure(args, proc, sensors, tport,
                                           datadir)
@@ -963,6 +978,12 @@ def report(args, triv, sd, hard, sc=None, sh=None):
                  f"{smb_ratio:.0%}", f">= {TARGET_SMB_RATIO:.0%}",
                  verdict(smb_ratio >= TARGET_SMB_RATIO and
                          smb["sessions"]["errors"] == 0)))
+    triv_ratio = (smb["trivial"]["median"] / smb["generic"]["median"]
+                  if smb["generic"]["median"] else 0)
+    rows.append(("  the same, trivial SMB responder",
+                 f"{smb['trivial']['median']:.0f}",
+                 f"{smb['generic']['median']:.0f} (generic)",
+                 f"{triv_ratio:.0%}", "(bound)", "-"))
     per = smb["per_session"]
     rows.append((f"memory per open SMB session ({smb['held']})",
                  "n/a" if per is None else f"{per / 1024:.2f} KiB", "-", "-",
@@ -1010,10 +1031,14 @@ def report(args, triv, sd, hard, sc=None, sh=None):
         f"{len(files)} file(s) under {sd['datadir']}/log, {ours} from the "
         "rate runs")
     say("smb: a session is negotiate, anonymous session setup, tree "
-        "connect IPC$, NT create \\lsarpc, DCERPC bind (write and read "
-        "AndX), one request and its response, close, each step awaited; "
-        "both rates as their load generators count them, errors: SMB "
-        f"{smb['sessions']['errors']}, generic {smb['generic']['errors']}; "
+        "connect IPC$, NT create \\lsarpc, DCERPC bind and one request "
+        "(each a TransactNmPipe, as Windows and the MS04-011 worm send "
+        "them), close, each step awaited; all rates as their load "
+        "generators count them; the trivial responder answers each step "
+        "with a fixed reply and logs nothing: no SMB server can do less "
+        "per session on this machine, so its ratio bounds sundew's; "
+        f"errors: SMB {smb['sessions']['errors']}, generic "
+        f"{smb['generic']['errors']}, trivial {smb['trivial']['errors']}; "
         "memory per SMB session is the sensors' VmRSS after minus before, "
         "over the sessions held after their bind")
     say(f"memory: VmRSS of the sensor processes ({sd['sensors_how']}), "

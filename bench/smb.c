@@ -6,11 +6,12 @@
  *	bench_smb hold [-n COUNT] [-s LO-HI] [-w TIMEOUT] ADDR PORT
  *
  * A session: negotiate (NT LM 0.12), an anonymous session setup, tree
- * connect to IPC$, NT create of \lsarpc, a DCERPC bind to DSSETUP
- * (write AndX) and its bind_ack (read AndX), one request (opnum 0) and
- * its response, close; each step waits for its answer, checks that it
- * is the answer to it and not an error, and takes the uid, tid and fid
- * from it.
+ * connect to IPC$, NT create of \lsarpc, a DCERPC bind to DSSETUP and
+ * one request (opnum 0), each a TransactNmPipe (SMB_COM_TRANSACTION) as
+ * Windows and the MS04-011 worm of the Honeynet capture send them, and
+ * close: seven exchanges.  Each step waits for its answer, checks that it
+ * is the answer to it and not an error (a bind_ack to the bind, a
+ * response to the request), and takes the uid, tid and fid from it.
  *
  * rate: keeps CONC sessions in flight for SECONDS, then finishes those in
  * flight, and prints
@@ -46,8 +47,8 @@
 #define SMB_REPLY_MAX	8192
 /* The steps of a session; hold stops after the bind's answer. */
 enum step {
-	S_NEGOTIATE, S_SETUP, S_TREE, S_CREATE, S_BIND, S_BIND_ACK,
-	S_REQUEST, S_RESPONSE, S_CLOSE, S_DONE
+	S_NEGOTIATE, S_SETUP, S_TREE, S_CREATE, S_BIND, S_REQUEST, S_CLOSE,
+	S_DONE
 };
 #define S_HELD		S_REQUEST
 
@@ -150,6 +151,7 @@ sess_request(struct sess *s, uint8_t *out)
 {
 	static const char	tree[] = "\0\\\\127.0.0.1\\IPC$\0?????";
 	static const char	pipe[] = "\\lsarpc";
+	static const char	trans[] = "\\PIPE\\\0\0";	/* and pads */
 	uint8_t			w[48], b[128] = { 0 };
 	const uint8_t		*pdu;
 	size_t			pdulen;
@@ -185,22 +187,17 @@ sess_request(struct sess *s, uint8_t *out)
 		pdu = s->step == S_BIND ? dce_bind : dce_request;
 		pdulen = s->step == S_BIND ? sizeof(dce_bind) :
 		    sizeof(dce_request);
-		w[0] = 0xff;
-		put16(w + 4, s->fid);
-		put16(w + 14, 0x0008);		/* message start */
-		put16(w + 16, (uint16_t)pdulen);
-		put16(w + 20, (uint16_t)pdulen);
-		put16(w + 22, 32 + 1 + 28 + 2 + 1);
-		b[0] = 0;			/* pad */
-		memcpy(b + 1, pdu, pdulen);
-		return smb1(out, s, 0x2f, w, 14, b, 1 + pdulen);
-	case S_BIND_ACK:
-	case S_RESPONSE:
-		w[0] = 0xff;
-		put16(w + 4, s->fid);
-		put16(w + 10, 4280);
-		put16(w + 12, 4280);
-		return smb1(out, s, 0x2e, w, 12, b, 0);
+		put16(w + 2, (uint16_t)pdulen);	/* total data */
+		put16(w + 6, 4280);		/* max data */
+		put16(w + 20, 32 + 1 + 32 + 2 + sizeof(trans));
+		put16(w + 22, (uint16_t)pdulen);
+		put16(w + 24, 32 + 1 + 32 + 2 + sizeof(trans));
+		w[26] = 2;			/* setup words */
+		put16(w + 28, 0x0026);		/* TransactNmPipe */
+		put16(w + 30, s->fid);
+		memcpy(b, trans, sizeof(trans));
+		memcpy(b + sizeof(trans), pdu, pdulen);
+		return smb1(out, s, 0x25, w, 16, b, sizeof(trans) + pdulen);
 	case S_CLOSE:
 		put16(w, s->fid);
 		put32(w + 2, 0xffffffff);
@@ -220,6 +217,7 @@ static int
 sess_answer(struct sess *s, const uint8_t *m, size_t n)
 {
 	uint32_t	status;
+	size_t		off;
 
 	if (n < 35 || memcmp(m, "\xffSMB", 4) != 0 ||
 	    get16(m + 30) != (uint16_t)s->step)
@@ -235,6 +233,15 @@ sess_answer(struct sess *s, const uint8_t *m, size_t n)
 		if (m[32] < 34 || n < 33 + 68)
 			return -1;
 		s->fid = get16(m + 33 + 5);
+	}
+	if (s->step == S_BIND || s->step == S_REQUEST) {
+		/* The data: a bind_ack (12) or a response (2). */
+		if (m[32] < 10 || n < 33 + 20)
+			return -1;
+		off = get16(m + 33 + 14);
+		if (get16(m + 33 + 12) < 16 || off < 33 || n < off + 16U ||
+		    m[off] != 5 || m[off + 2] != (s->step == S_BIND ? 12 : 2))
+			return -1;
 	}
 	return 0;
 }
@@ -265,16 +272,19 @@ static int
 sess_read(struct bench *b, struct sess *s)
 {
 	ssize_t	r;
-	size_t	len;
+	size_t	len, room;
+	int	more = 1;
 
-	for (;;) {
-		r = recv(s->fd, s->in + s->inlen, sizeof(s->in) - s->inlen,
-		    MSG_DONTWAIT);
+	while (more) {
+		room = sizeof(s->in) - s->inlen;
+		r = recv(s->fd, s->in + s->inlen, room, MSG_DONTWAIT);
 		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
 		if (r <= 0)
 			return -1;
 		s->inlen += (size_t)r;
+		/* Less than there was room for: the socket is empty now. */
+		more = (size_t)r == room;
 		while (s->inlen >= 4) {
 			len = (size_t)s->in[1] << 16 | s->in[2] << 8 | s->in[3];
 			if (len > sizeof(s->in) - 4)
@@ -298,6 +308,7 @@ sess_read(struct bench *b, struct sess *s)
 		if (s->inlen == sizeof(s->in))
 			return -1;
 	}
+	return 0;
 }
 
 static uint32_t

@@ -12,7 +12,15 @@
  * no state but the descriptor.  sundew's connection rate is printed as a
  * ratio to this server's, measured in the same run.
  *
- *	bench_trivial [-n PROCS] PORT [ADDR]
+ *	bench_trivial [-n PROCS] [-m smb] PORT [ADDR]
+ *
+ * -m smb: the least an SMB1 server can do for bench_smb's session.  Each
+ * request is answered at once with a fixed reply of the shape bench_smb
+ * checks (the request's header turned into a reply with success, and the
+ * words, ids and DCERPC PDU type it reads), with no parsing beyond the
+ * command, no session state, no events.  A request must arrive whole in
+ * one read, as bench_smb's small ones do on loopback; anything else ends
+ * the connection.  sundew's SMB1 session rate is printed next to it.
  *
  * PROCS defaults to the CPUs online, as sundew's sensors (sensors: 0).
  * ADDR defaults to 127.0.0.1 and must be in 127.0.0.0/8.  PORT 0 takes a
@@ -26,6 +34,7 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +52,7 @@
 #define TRIVIAL_LISTENER	(-1)	/* epoll token of the listener */
 
 static volatile sig_atomic_t	trivial_stop;
+static int			trivial_smb;	/* -m smb */
 
 static void
 trivial_on_signal(int sig)
@@ -125,6 +135,124 @@ trivial_drain(int fd)
 	}
 }
 
+static void
+trivial_put16(uint8_t *p, unsigned v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+/*
+ * The reply to the SMB1 request m (n bytes, NBSS header included) in out;
+ * its length, or 0 for a request that is not one of bench_smb's.
+ */
+static size_t
+trivial_smb_reply(const uint8_t *m, size_t n, uint8_t *out)
+{
+	uint8_t	*h = out + 4, *w = h + 33, *b;
+	size_t	 wct, bcc = 0;
+
+	if (n < 4 + 35 || memcmp(m + 4, "\xffSMB", 4) != 0)
+		return 0;
+	memcpy(h, m + 4, 32);
+	memset(h + 5, 0, 4);			/* success */
+	h[9] |= 0x80;				/* a reply */
+	memset(w, 0, 256);
+	switch (h[4]) {
+	case 0x72:				/* negotiate: NT LM 0.12 */
+		wct = 17;
+		w[2] = 3;
+		trivial_put16(w + 3, 50);
+		trivial_put16(w + 5, 1);
+		trivial_put16(w + 7, 16644);
+		w[33] = 8;			/* challenge length */
+		bcc = 8;
+		break;
+	case 0x73:				/* session setup: uid */
+	case 0x75:				/* tree connect: tid */
+		trivial_put16(h + (h[4] == 0x73 ? 28 : 24), 2048);
+		wct = 3;
+		w[0] = 0xff;
+		break;
+	case 0xa2:				/* NT create: fid */
+		wct = 34;
+		w[0] = 0xff;
+		trivial_put16(w + 5, 0x4000);
+		break;
+	case 0x25:				/* TransactNmPipe */
+		if (n < 4 + 32 + 1 + 32 + 2 + 9 + 3)
+			return 0;
+		wct = 10;
+		trivial_put16(w + 12, 16);		/* data count */
+		trivial_put16(w + 14, 32 + 1 + 20 + 2 + 1);
+		bcc = 1 + 16;				/* a pad, the PDU */
+		break;
+	case 0x04:				/* close */
+		wct = 0;
+		break;
+	default:
+		return 0;
+	}
+	h[32] = (uint8_t)wct;
+	trivial_put16(w + 2 * wct, (unsigned)bcc);
+	b = w + 2 * wct + 2;
+	if (h[4] == 0x25) {
+		/* A bind (11) gets a bind_ack (12), a request a response. */
+		b[1] = 5;
+		b[3] = m[4 + 32 + 1 + 32 + 2 + 9 + 2] == 11 ? 12 : 2;
+		b[4] = 3;
+		b[5] = 0x10;
+		b[9] = 16;
+	}
+	n = 32 + 1 + 2 * wct + 2 + bcc;
+	out[0] = 0;
+	out[1] = 0;
+	out[2] = (uint8_t)(n >> 8);
+	out[3] = (uint8_t)n;
+	return 4 + n;
+}
+
+/*
+ * Answers each request that fd holds.  1 when the connection is over (EOF,
+ * an error or a request it cannot answer), 0 when it waits for more.
+ */
+static int
+trivial_answer(int fd)
+{
+	uint8_t		buf[4096], out[512];
+	ssize_t		n;
+	size_t		off, len, r;
+
+	for (;;) {
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0)
+			return 1;
+		for (off = 0; off < (size_t)n; off += len) {
+			if ((size_t)n - off < 4)
+				return 1;
+			len = 4 + ((size_t)buf[off + 2] << 8 | buf[off + 3]);
+			if (buf[off] != 0 || buf[off + 1] != 0 ||
+			    len > (size_t)n - off ||
+			    (r = trivial_smb_reply(buf + off, len, out)) == 0 ||
+			    send(fd, out, r, MSG_NOSIGNAL) != (ssize_t)r)
+				return 1;
+		}
+		/* Answered: the client waits for its answer, as in sundew. */
+		return 0;
+	}
+}
+
+/* Reads what fd holds as the mode says: 1 when the connection is over. */
+static int
+trivial_serve_fd(int fd)
+{
+	return trivial_smb ? trivial_answer(fd) : trivial_drain(fd);
+}
+
 /*
  * Accepts what is waiting, at most TRIVIAL_ACCEPT_BATCH.  A connection
  * whose request and end are there already (as a rule: the client sends at
@@ -146,7 +274,7 @@ trivial_accept(int lfd, int efd, unsigned long long *served)
 				    strerror(errno));
 			return;
 		}
-		if (trivial_drain(fd)) {
+		if (trivial_serve_fd(fd)) {
 			close(fd);
 			(*served)++;
 			continue;
@@ -204,7 +332,7 @@ trivial_serve(int lfd, int index)
 				continue;
 			}
 			/* close() also takes it out of the epoll set. */
-			if (trivial_drain(evs[k].data.fd)) {
+			if (trivial_serve_fd(evs[k].data.fd)) {
 				close(evs[k].data.fd);
 				served++;
 			}
@@ -234,18 +362,21 @@ main(int argc, char *argv[])
 		nprocs = 1;
 	if (nprocs > TRIVIAL_MAX_PROCS)
 		nprocs = TRIVIAL_MAX_PROCS;
-	while ((ch = getopt(argc, argv, "n:")) != -1) {
-		if (ch != 'n' || (nprocs = trivial_number(optarg, 1,
+	while ((ch = getopt(argc, argv, "m:n:")) != -1) {
+		if (ch == 'm' && strcmp(optarg, "smb") == 0)
+			trivial_smb = 1;
+		else if (ch != 'n' || (nprocs = trivial_number(optarg, 1,
 		    TRIVIAL_MAX_PROCS)) == -1) {
 			fprintf(stderr, "usage: bench_trivial [-n PROCS 1-%d] "
-			    "PORT [ADDR]\n", TRIVIAL_MAX_PROCS);
+			    "[-m smb] PORT [ADDR]\n", TRIVIAL_MAX_PROCS);
 			return 2;
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1 || argc > 2) {
-		fprintf(stderr, "usage: bench_trivial [-n PROCS] PORT [ADDR]\n");
+		fprintf(stderr, "usage: bench_trivial [-n PROCS] [-m smb] PORT "
+		    "[ADDR]\n");
 		return 2;
 	}
 	if ((port = trivial_number(argv[0], 0, 65535)) == -1) {
