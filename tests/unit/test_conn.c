@@ -74,7 +74,7 @@ sensor_analyse(const struct capture_origin *o, const void *p, size_t n)
 #define RECORD		1000
 #define BIG		(1u << 20)	/* conn.c queues at most 1 MiB */
 
-enum mode { WHOLE_RECORDS, NOTHING, WRITER };
+enum mode { WHOLE_RECORDS, NOTHING, WRITER, ANSWER };
 
 static enum mode mode;
 static size_t	 seen;		/* bytes consumed, checked */
@@ -106,6 +106,15 @@ svc_data(struct conn *c, void *st, const uint8_t *p, size_t n)
 	case WRITER:
 		if (memchr(p, 'q', n) != NULL)
 			conn_close(c, "quit");
+		return (ssize_t)n;
+	case ANSWER:
+		/* Each byte is a request; its answer is the byte made upper. */
+		for (i = 0; i < n; i++) {
+			uint8_t	a = (uint8_t)(p[i] - 'a' + 'A');
+
+			assert_int_equal(conn_write(c, &a, 1), 0);
+		}
+		seen += n;
 		return (ssize_t)n;
 	}
 	return -1;
@@ -336,6 +345,43 @@ test_linger_ends(void **state)
 	assert_true(now() - t0 < 6.5);
 }
 
+/* The peer's bytes so far, as a string (at most 63). */
+static const char *
+peer_read(void)
+{
+	static char	buf[64];
+	ssize_t		r;
+
+	r = recv(peer, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	buf[r > 0 ? r : 0] = '\0';
+	return buf;
+}
+
+/*
+ * A conversation: once a request is answered the session stops reading
+ * until the loop says there is more; what came after the answer, and then
+ * the end, are still read.
+ */
+static void
+test_answered_then_more(void **state)
+{
+	run(10);
+	assert_int_equal(send(peer, "a", 1, 0), 1);
+	run(10);
+	assert_string_equal(peer_read(), "A");
+	assert_int_equal(send(peer, "b", 1, 0), 1);
+	assert_int_equal(send(peer, "c", 1, 0), 1);
+	run(10);
+	assert_string_equal(peer_read(), "BC");
+	assert_int_equal(send(peer, "d", 1, 0), 1);
+	assert_int_equal(shutdown(peer, SHUT_WR), 0);
+	run(20);
+	assert_string_equal(peer_read(), "D");
+	assert_int_equal(seen, 4);
+	assert_int_equal(stats.closed, 1);
+	assert_string_equal(closed_reason, "peer_closed");
+}
+
 /* The peer's end of input ends the session. */
 static void
 test_peer_closed(void **state)
@@ -353,13 +399,14 @@ int
 main(void)
 {
 	static const enum mode		modes[] = { WHOLE_RECORDS, NOTHING,
-	    WRITER };
+	    WRITER, ANSWER };
 	const struct CMUnitTest		tests[] = {
 		TEST(test_unconsumed_input_is_kept, WHOLE_RECORDS),
 		TEST(test_unconsumed_input_is_capped, NOTHING),
 		TEST(test_queued_output_arrives, WRITER),
 		TEST(test_linger_ends, WRITER),
 		TEST(test_peer_closed, WHOLE_RECORDS),
+		TEST(test_answered_then_more, ANSWER),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
