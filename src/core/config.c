@@ -27,6 +27,7 @@
 #include "addr.h"
 #include "config.h"
 #include "config_int.h"
+#include "host.h"
 #include "proto.h"
 
 #define CONFIG_FILE_MAX		(1024 * 1024)	/* bytes of YAML we read */
@@ -69,14 +70,16 @@ static const struct config_key config_keys[] = {
 	    CONFIG_FORMAT_FLAT),
 	KNUM("output.sqlite.enabled", CONFIG_T_BOOL, sqlite_enabled, 0, 1, 1),
 	KSTR("output.sqlite.path", CONFIG_T_PATH, sqlite_path, "sundew.sqlite"),
-	KSTR("host.name", CONFIG_T_NETBIOS, host_name, "ACCOUNTING-PC3"),
-	KSTR("host.domain", CONFIG_T_NETBIOS, host_domain, "WORKGROUP"),
-	KSTR("host.version", CONFIG_T_WINVER, host_version, "5.1.2600"),
+	KSTR("host.name", CONFIG_T_NETBIOS, host_name, HOST_DEFAULT_NAME),
+	KSTR("host.domain", CONFIG_T_NETBIOS, host_domain,
+	    HOST_DEFAULT_DOMAIN),
+	KSTR("host.version", CONFIG_T_WINVER, host_version,
+	    HOST_DEFAULT_VERSION),
 	KSTR("host.system_root", CONFIG_T_WINPATH, host_system_root,
-	    "C:\\WINDOWS"),
+	    HOST_DEFAULT_ROOT),
 	KSTR("host.guid", CONFIG_T_GUID, host_guid, ""),
 	KSTR("host.dns_domain", CONFIG_T_DNSNAME, host_dns_domain, ""),
-	KSTR("host.share", CONFIG_T_SHARE, host_share, "SharedDocs"),
+	KSTR("host.share", CONFIG_T_SHARE, host_share, HOST_DEFAULT_SHARE),
 	/* Up since this long before the daemon started; 0: a few days. */
 	KNUM("host.uptime", CONFIG_T_DURATION, host_uptime, 0,
 	    10 * 365 * 86400, 0),

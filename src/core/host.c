@@ -106,7 +106,6 @@ static const struct host_version host_versions[] = {
 	    HOST_DOCS6 },
 };
 #define HOST_NVERSIONS	(sizeof(host_versions) / sizeof(host_versions[0]))
-#define HOST_DEFAULT	1	/* XP */
 
 #define HOST_NSHARES	4
 #define HOST_DAY	86400LL
@@ -133,6 +132,15 @@ host_version_find(const char *version)
 	return NULL;
 }
 
+/* The version, or the default one's if it is none that we know. */
+static const struct host_version *
+host_version_or_default(const char *version)
+{
+	const struct host_version	*v = host_version_find(version);
+
+	return v != NULL ? v : host_version_find(HOST_DEFAULT_VERSION);
+}
+
 int
 host_version_known(const char *version)
 {
@@ -142,11 +150,9 @@ host_version_known(const char *version)
 size_t
 host_cmd_banner(const char *version, char *buf, size_t len)
 {
-	const struct host_version	*v = host_version_find(version);
+	const struct host_version	*v = host_version_or_default(version);
 	int				 n;
 
-	if (v == NULL)
-		v = &host_versions[HOST_DEFAULT];
 	n = snprintf(buf, len, "%s\r\n\r\n", v->banner);
 	return n > 0 && (size_t)n < len ? (size_t)n : 0;
 }
@@ -274,13 +280,12 @@ host_set(const char *name, const char *domain, const char *version,
 	uint8_t				 d[32];
 	uint64_t			 up;
 
-	if ((v = host_version_find(version)) == NULL)
-		v = &host_versions[HOST_DEFAULT];
+	v = host_version_or_default(version);
 	memset(h, 0, sizeof(*h));
 	host_copy_case(h->name, sizeof(h->name), name != NULL ? name :
-	    "ACCOUNTING-PC3", 1);
+	    HOST_DEFAULT_NAME, 1);
 	host_copy_case(h->domain, sizeof(h->domain), domain != NULL ?
-	    domain : "WORKGROUP", 1);
+	    domain : HOST_DEFAULT_DOMAIN, 1);
 	host_copy_case(h->dns_name, sizeof(h->dns_name), h->name, 0);
 	host_copy_case(h->dns_domain, sizeof(h->dns_domain),
 	    dns_domain != NULL ? dns_domain : "", 0);
@@ -293,7 +298,7 @@ host_set(const char *name, const char *domain, const char *version,
 	    v->native_lanman);
 	snprintf(h->product, sizeof(h->product), "%s", v->product);
 	snprintf(h->system_root, sizeof(h->system_root), "%s",
-	    root != NULL ? root : "C:\\WINDOWS");
+	    root != NULL ? root : HOST_DEFAULT_ROOT);
 	h->smb2_max = v->smb2_max;
 
 	host_hash("guid", h->name, h->domain, d);
@@ -314,7 +319,7 @@ host_set(const char *name, const char *domain, const char *version,
 	h->boot_us = host.start_us - (int64_t)up * 1000000;
 
 	snprintf(host.share, sizeof(host.share), "%s", share != NULL ?
-	    share : "SharedDocs");
+	    share : HOST_DEFAULT_SHARE);
 	host_shares(v);
 	host.ready = 1;
 }

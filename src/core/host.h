@@ -15,6 +15,16 @@
 
 struct config;
 
+/*
+ * What the host is when host.* does not say (config.c's defaults, and
+ * host_get() before any configuration): an unpatched XP in a workgroup.
+ */
+#define HOST_DEFAULT_NAME	"ACCOUNTING-PC3"
+#define HOST_DEFAULT_DOMAIN	"WORKGROUP"
+#define HOST_DEFAULT_VERSION	"5.1.2600"
+#define HOST_DEFAULT_ROOT	"C:\\WINDOWS"
+#define HOST_DEFAULT_SHARE	"SharedDocs"
+
 /* A share of the host's (tree connect, NetShareEnumAll, RAP). */
 #define HOST_SHARE_DISK		0x00000000	/* STYPE_DISKTREE */
 #define HOST_SHARE_IPC		0x00000003	/* STYPE_IPC */
