@@ -104,6 +104,7 @@ events_count(const char *s)
 	return n;
 }
 
+/* A session of the service under test, as the core holds it. */
 struct tsess {
 	struct conn		 c;
 	struct listener		 lst;
@@ -113,8 +114,9 @@ struct tsess {
 	size_t			 plen;
 };
 
+/* A session of the service name (e.g. "smb", "netbios-ssn"). */
 static void
-tsess_open(struct tsess *t)
+tsess_open(struct tsess *t, const char *name)
 {
 	int	sv[2];
 
@@ -128,7 +130,7 @@ tsess_open(struct tsess *t)
 		setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	}
 	t->lst.transport = SERVICE_TCP;
-	t->lst.def = proto_find("smb");
+	t->lst.def = proto_find(name);
 	assert_non_null(t->lst.def);
 	t->svc = proto_emulator(t->lst.def);
 	t->c.lst = &t->lst;
@@ -138,6 +140,8 @@ tsess_open(struct tsess *t)
 	t->c.rev = event_new(base, -1, 0, NULL, NULL);
 	t->c.wev = event_new(base, -1, 0, NULL, NULL);
 	strcpy(t->c.session, "0123456789abcdef");
+	/* As inside the core's call: a conn_close() leaves c to us. */
+	t->c.in_callback = 1;
 	t->peer = sv[1];
 	fcntl(t->peer, F_SETFL, O_NONBLOCK);
 	t->c.state = t->svc->session_new(&t->c);
@@ -150,7 +154,8 @@ tsess_open(struct tsess *t)
 static void
 tsess_close(struct tsess *t)
 {
-	t->svc->session_free(t->c.state);
+	if (!t->c.closing)
+		t->svc->session_free(t->c.state);
 	event_free(t->c.rev);
 	event_free(t->c.wev);
 	if (t->c.out != NULL)

@@ -252,7 +252,7 @@ test_ping_and_upload(void **state)
 	uint32_t	key;
 
 	payload_build(5);
-	tsess_open(&t);
+	tsess_open(&t, "smb");
 	key = ping(&t);
 	assert_int_equal(events_count("\"doublepulsar\":\"ping\""), 1);
 	assert_int_equal(events_count("sundew.exploit.detected"), 0);
@@ -277,7 +277,7 @@ test_upload_other_keys(void **state)
 	uint32_t	key = random32(), key2 = random32();
 
 	payload_build(7);
-	tsess_open(&t);
+	tsess_open(&t, "smb");
 	(void)ping(&t);
 	upload(&t, payload, sizeof(payload), 0x1000, key, -1);
 	assert_int_equal(nstored, 2);
@@ -285,7 +285,7 @@ test_upload_other_keys(void **state)
 	tsess_close(&t);
 
 	payload_build(8);
-	tsess_open(&t);
+	tsess_open(&t, "smb");
 	upload(&t, payload, sizeof(payload), 0x800, key, -1);
 	assert_true(stored_has(payload, sizeof(payload)));
 	assert_true(stored_has(payload + SC_LEN, PE_LEN));
@@ -304,7 +304,7 @@ test_upload_incomplete(void **state)
 	char		want[160];
 
 	payload_build(11);
-	tsess_open(&t);
+	tsess_open(&t, "smb");
 	upload(&t, payload, sizeof(payload), 0x400, random32(), 3);
 	assert_int_equal(nstored, 0);
 	tsess_close(&t);
@@ -324,7 +324,7 @@ test_upload_bad_params(void **state)
 	uint8_t		msg[512], rep[256], prm[12], d[64];
 	size_t		n;
 
-	tsess_open(&t);
+	tsess_open(&t, "smb");
 	memset(d, 0, sizeof(d));
 	dp_params(prm, 0x55aa55aa, 0x100, 64, 0x100);	/* offset at the end */
 	n = dp_msg(msg, 0x42, TIMEOUT_EXEC, prm, d, sizeof(d));

@@ -42,7 +42,7 @@ split_upload(const int order[3])
 	smb_put32(k, key);
 	for (i = 0; i < sizeof(plain); i++)
 		enc[i] = plain[i] ^ k[i & 3];
-	tsess_open(&t);
+	tsess_open(&t, "smb");
 	n = trans_primary_build(msg, 0x32, 0x42, &t2_session_setup, 1,
 	    0x001a8925, 12, 3000, prm, 5, NULL, 0, NULL);
 	assert_int_equal(tsess_send(&t, msg, n), 0);
@@ -104,7 +104,7 @@ test_out_of_bounds(void **state)
 	size_t		n;
 
 	/* A data displacement past the total: the error, the end of it. */
-	tsess_open(&t);
+	tsess_open(&t, "smb");
 	start_trans2(&t, 9, 12, 100);
 	n = trans_secondary_build(msg, 0x33, 9, 12, 100, NULL, 0, 0, d, 8,
 	    93);
@@ -191,7 +191,7 @@ test_caps(void **state)
 	uint8_t		msg[512], rep[128], d[16] = { 0 };
 	int		i;
 
-	tsess_open(&t);
+	tsess_open(&t, "smb");
 	/* An NT Transact of more than a megabyte. */
 	assert_int_equal(tsess_send(&t, msg, nttrans_build(msg, 1, 1, 0,
 	    (1 << 20) + 1, d, 4)), 0);
@@ -227,7 +227,7 @@ test_eternalblue_shape(void **state)
 	for (off = 4; off + 5 <= 0xff00; off += 5)
 		;
 	smb_put16(fea + off + 2, 0x8000);
-	tsess_open(&t);
+	tsess_open(&t, "smb");
 	n = nttrans_build(msg, 64, 0, 0, sizeof(fea), fea, 976);
 	assert_int_equal(tsess_send(&t, msg, n), 0);
 	assert_int_equal(tsess_reply(&t, rep, sizeof(rep)), 35);
@@ -260,7 +260,7 @@ test_fea_overflow(void **state)
 
 	memset(fea, 0, sizeof(fea));
 	smb_put32(fea, 0x10000);		/* more than the data */
-	tsess_open(&t);
+	tsess_open(&t, "smb");
 	n = trans_primary_build(msg, 0x32, 5, &open2, 1, 0, sizeof(prm),
 	    sizeof(fea), prm, sizeof(prm), fea, sizeof(fea), NULL);
 	assert_int_equal(tsess_send(&t, msg, n), 0);
@@ -290,7 +290,7 @@ test_ms17_check(void **state)
 	uint8_t			msg[512], rep[128];
 	size_t			n;
 
-	tsess_open(&t);
+	tsess_open(&t, "smb");
 	n = trans_primary_build(msg, 0x25, 65, peek, 2, 0, 0, 0, NULL, 0,
 	    NULL, 0, "\\PIPE\\");
 	/* ASCII name: flags2 without unicode. */
@@ -317,7 +317,7 @@ test_rap(void **state)
 	uint8_t			 msg[512], rep[8192];
 	size_t			 n, po, doff;
 
-	tsess_open(&t);
+	tsess_open(&t, "smb");
 	n = trans_primary_build(msg, 0x25, 256, NULL, 0, 0,
 	    sizeof(enum2) - 1, 0, enum2, sizeof(enum2) - 1, NULL, 0,
 	    "\\PIPE\\LANMAN");
@@ -377,7 +377,7 @@ test_disk_queries(void **state)
 	uint8_t			msg[512], rep[1024], p[64];
 	size_t			n, po, doff, nl;
 
-	tsess_open(&t);
+	tsess_open(&t, "smb");
 	tree_connect(&t, "C$");
 	memset(p, 0, sizeof(p));
 	smb_put16(p + 2, 100);			/* SearchCount */
@@ -482,7 +482,7 @@ test_nttrans_pipe(void **state)
 	size_t			n, nl, po, doff;
 	uint16_t		fid;
 
-	tsess_open(&t);
+	tsess_open(&t, "smb");
 	tree_connect(&t, "IPC$");
 	memset(p, 0, sizeof(p));
 	nl = smb_ascii_utf16("\\srvsvc", p + 54, 40);
