@@ -2,9 +2,9 @@
  * A session of the SMB service driven through its on_data as the core
  * drives it (what a call leaves unconsumed comes again with the next
  * bytes), its replies read from the other end of a socketpair.  The
- * sensor's side (sensor.h) is replaced by the functions below: events
- * and stored files are kept to be read.  For test_smb1_trans.c and
- * test_doublepulsar.c.
+ * sensor's side (sensor.h) is replaced by the functions below: events,
+ * stored files and the analyser's hand-offs are kept to be read.  For
+ * test_smb.c, test_smb1_trans.c and test_doublepulsar.c.
  */
 /* Each test uses some of the builders below. */
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -41,6 +41,9 @@ static struct event_base	*base;
 static struct sensor_stats	 stats;
 static char			 events[262144];
 static size_t			 eventslen;
+/* Every event counted, also those past events' room. */
+static int			 nrequests, nlimits, nlogins;
+static char			 last_limit[1024];
 
 #define MAX_STORED	16
 static struct {
@@ -49,6 +52,14 @@ static struct {
 	size_t		 len;
 }				 stored[MAX_STORED];
 static int			 nstored;
+/* The last file stored: its kind, its first bytes, its whole length. */
+static struct {
+	int		 kind;
+	uint8_t		 buf[65536];
+	size_t		 len, total;
+}				 last_stored;
+/* Payloads handed to the analyser, and how many after the close event. */
+static int			 nanalysed, nanalysed_late;
 
 const struct config *sensor_conf(void) { return &conf; }
 struct event_base *sensor_base(void) { return base; }
@@ -65,6 +76,14 @@ sensor_send_event(struct event_buf *ev)
 {
 	size_t	n = event_end(ev);
 
+	if (strstr(ev->buf, "\"sundew.request\"") != NULL)
+		nrequests++;
+	if (strstr(ev->buf, "\"sundew.login.attempt\"") != NULL)
+		nlogins++;
+	if (strstr(ev->buf, "\"sundew.limit.hit\"") != NULL) {
+		nlimits++;
+		snprintf(last_limit, sizeof(last_limit), "%.1000s", ev->buf);
+	}
 	if (eventslen + n + 1 < sizeof(events)) {
 		memcpy(events + eventslen, ev->buf, n);
 		eventslen += n;
@@ -83,12 +102,20 @@ sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
 		SHA256(p, n, stored[nstored].sha);
 		nstored++;
 	}
+	last_stored.kind = kind;
+	last_stored.total = n;
+	last_stored.len = n < sizeof(last_stored.buf) ? n :
+	    sizeof(last_stored.buf);
+	memcpy(last_stored.buf, p, last_stored.len);
 	return 0;
 }
 
 int
 sensor_analyse(const struct capture_origin *o, const void *p, size_t n)
 {
+	nanalysed++;
+	if (strstr(events, "\"sundew.connection.close\"") != NULL)
+		nanalysed_late++;
 	return 0;
 }
 
@@ -149,6 +176,8 @@ tsess_open(struct tsess *t, const char *name)
 	eventslen = 0;
 	events[0] = '\0';
 	nstored = 0;
+	nrequests = nlimits = nlogins = 0;
+	nanalysed = nanalysed_late = 0;
 }
 
 static void
