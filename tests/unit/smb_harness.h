@@ -194,7 +194,7 @@ tsess_close(struct tsess *t)
 	close(t->peer);
 }
 
-/* Sends n bytes; -1 as soon as on_data says so. */
+/* Sends n bytes in one piece; -1 if on_data says so. */
 static int
 tsess_send(struct tsess *t, const uint8_t *p, size_t n)
 {
@@ -210,6 +210,20 @@ tsess_send(struct tsess *t, const uint8_t *p, size_t n)
 	assert_true((size_t)used <= t->plen);
 	memmove(t->pending, t->pending + used, t->plen - (size_t)used);
 	t->plen -= (size_t)used;
+	return 0;
+}
+
+/* Sends n bytes in pieces of piece bytes; -1 as soon as on_data says so. */
+static int
+tsess_send_pieces(struct tsess *t, const uint8_t *p, size_t n, size_t piece)
+{
+	size_t	i, k;
+
+	for (i = 0; i < n; i += k) {
+		k = n - i < piece ? n - i : piece;
+		if (tsess_send(t, p + i, k) == -1)
+			return -1;
+	}
 	return 0;
 }
 
@@ -233,10 +247,27 @@ tsess_reply(struct tsess *t, uint8_t *buf, size_t cap)
 	return len;
 }
 
+/* All the service wrote so far, frames and all. */
+static size_t
+tsess_recv(struct tsess *t, uint8_t *buf, size_t cap)
+{
+	ssize_t	r;
+	size_t	n = 0;
+
+	while (n < cap && (r = read(t->peer, buf + n, cap - n)) > 0)
+		n += (size_t)r;
+	return n;
+}
+
+/* The header fields a request's sender chooses; the others are zero. */
+struct smb1_ids {
+	uint16_t	flags2, tid, pid, uid, mid;
+};
+
 /* An SMB1 request in its NBSS frame: header, words, bytes. */
 static size_t
-smb1_build(uint8_t *out, uint8_t cmd, uint16_t mid, const uint8_t *words,
-    uint8_t wct, const uint8_t *bytes, size_t bcc)
+smb1_frame(uint8_t *out, uint8_t cmd, const struct smb1_ids *id,
+    const uint8_t *words, uint8_t wct, const uint8_t *bytes, size_t bcc)
 {
 	size_t	len = 32 + 1 + 2 * (size_t)wct + 2 + bcc;
 	uint8_t	*h = out + 4;
@@ -249,11 +280,11 @@ smb1_build(uint8_t *out, uint8_t cmd, uint16_t mid, const uint8_t *words,
 	memcpy(h, "\xffSMB", 4);
 	h[4] = cmd;
 	h[9] = 0x18;
-	smb_put16(h + 10, 0xc007);
-	smb_put16(h + 24, 0x0800);	/* tid */
-	smb_put16(h + 26, 0xfeff);	/* pid */
-	smb_put16(h + 28, 0x0800);	/* uid */
-	smb_put16(h + 30, mid);
+	smb_put16(h + 10, id->flags2);
+	smb_put16(h + 24, id->tid);
+	smb_put16(h + 26, id->pid);
+	smb_put16(h + 28, id->uid);
+	smb_put16(h + 30, id->mid);
 	h[32] = wct;
 	if (wct > 0)
 		memcpy(h + 33, words, 2 * (size_t)wct);
@@ -261,6 +292,28 @@ smb1_build(uint8_t *out, uint8_t cmd, uint16_t mid, const uint8_t *words,
 	if (bcc > 0)
 		memcpy(h + 35 + 2 * wct, bytes, bcc);
 	return 4 + len;
+}
+
+/* A client's request with its flags2, no tid or uid yet: pid 0x1234, mid 7. */
+static size_t
+smb1_build(uint8_t *out, uint8_t cmd, uint16_t flags2, const uint8_t *words,
+    uint8_t wct, const uint8_t *bytes, size_t bcc)
+{
+	struct smb1_ids	id = { .flags2 = flags2, .pid = 0x1234,
+	    .mid = 7 };
+
+	return smb1_frame(out, cmd, &id, words, wct, bytes, bcc);
+}
+
+/* A request with its mid, as EternalBlue's tools send it. */
+static size_t
+smb1_build_mid(uint8_t *out, uint8_t cmd, uint16_t mid,
+    const uint8_t *words, uint8_t wct, const uint8_t *bytes, size_t bcc)
+{
+	struct smb1_ids	id = { .flags2 = 0xc007, .tid = 0x0800,
+	    .pid = 0xfeff, .uid = 0x0800, .mid = mid };
+
+	return smb1_frame(out, cmd, &id, words, wct, bytes, bcc);
 }
 
 /*
@@ -302,7 +355,7 @@ trans_primary_build(uint8_t *out, uint8_t cmd, uint16_t mid,
 	if (dc > 0)
 		memcpy(b + nl + pc, data, dc);
 	bl = nl + pc + dc;
-	return smb1_build(out, cmd, mid, w, (uint8_t)wct, b, bl);
+	return smb1_build_mid(out, cmd, mid, w, (uint8_t)wct, b, bl);
 }
 
 /* A Trans (0x26) or Trans2 (0x33) secondary. */
@@ -328,7 +381,7 @@ trans_secondary_build(uint8_t *out, uint8_t cmd, uint16_t mid,
 		memcpy(b, params, pc);
 	if (dc > 0)
 		memcpy(b + pc, data, dc);
-	return smb1_build(out, cmd, mid, w, (uint8_t)wct, b, pc + dc);
+	return smb1_build_mid(out, cmd, mid, w, (uint8_t)wct, b, pc + dc);
 }
 
 /* A PE of size bytes (at least 0x400): headers, one section, a pattern. */

@@ -152,7 +152,7 @@ test_out_of_bounds(void **state)
 	assert_int_equal(tsess_send(&t, msg, n), 0);
 	assert_int_equal(tsess_reply(&t, rep, sizeof(rep)), 0);
 	/* A word count that is not the command's. */
-	n = smb1_build(msg, 0x33, 9, d, 3, NULL, 0);
+	n = smb1_build_mid(msg, 0x33, 9, d, 3, NULL, 0);
 	start_trans2(&t, 9, 12, 100);
 	assert_int_equal(tsess_send(&t, msg, n), 0);
 	assert_int_equal(tsess_reply(&t, rep, sizeof(rep)), 35);
@@ -181,7 +181,7 @@ nttrans_build(uint8_t *out, uint16_t mid, uint16_t function, uint32_t tpc,
 	smb_put16(w + 36, function);
 	smb_put16(w + 38, 0);			/* setup[0]: OPEN2 */
 	memcpy(b, data, dc);
-	return smb1_build(out, 0xa0, mid, w, (uint8_t)wct, b, dc);
+	return smb1_build_mid(out, 0xa0, mid, w, (uint8_t)wct, b, dc);
 }
 
 static void
@@ -361,8 +361,8 @@ tree_connect(struct tsess *t, const char *share)
 	b[0] = 0;
 	n = 1 + smb_ascii_utf16(path, b + 1, sizeof(b) - 10);
 	memcpy(b + n, "\0\0?????\0", 8);
-	assert_int_equal(tsess_send(t, msg, smb1_build(msg, 0x75, 3, w, 4, b,
-	    n + 8)), 0);
+	assert_int_equal(tsess_send(t, msg, smb1_build_mid(msg, 0x75, 3, w, 4,
+	    b, n + 8)), 0);
 	tsess_reply(t, rep, sizeof(rep));
 	assert_int_equal(R_STATUS(rep), 0);
 	return smb_get16(rep + 24);
@@ -456,7 +456,7 @@ nttrans_whole(uint8_t *out, uint16_t mid, uint16_t function,
 		memcpy(b, params, pc);
 	if (dc > 0)
 		memcpy(b + pc, data, dc);
-	return smb1_build(out, 0xa0, mid, w, (uint8_t)wct, b, pc + dc);
+	return smb1_build_mid(out, 0xa0, mid, w, (uint8_t)wct, b, pc + dc);
 }
 
 /*
