@@ -1,217 +1,10 @@
 /*
  * The SMB service's framing and SMB1 header checks (smb.c, smb1.c),
  * driven through its on_data as the core drives it: what a call leaves
- * unconsumed is handed again with what comes next.  Replies are read
- * from the other end of a socketpair.  The sensor's side (sensor.h) is
- * replaced by the few functions below; events are kept to be read.
+ * unconsumed is handed again with what comes next.  The session, its
+ * replies and the sensor's side are smb_harness.h's.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <fcntl.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-#include <event2/event.h>
-
-#include "config.h"
-#include "conn.h"
-#include "event.h"
-#include "host.h"
-#include "listen.h"
-#include "proto.h"
-#include "sensor.h"
-#include "smb.h"
-#include "smb_int.h"
-
-static struct config		 conf;
-static struct event_base	*base;
-static struct sensor_stats	 stats;
-static char			 events[65536];
-static size_t			 eventslen;
-/* Every event counted, also those past events' room. */
-static int			 nrequests, nlimits, nlogins;
-static char			 last_limit[1024];
-
-const struct config *sensor_conf(void) { return &conf; }
-struct event_base *sensor_base(void) { return base; }
-int sensor_index(void) { return 0; }
-struct connlimit *sensor_limits(void) { return NULL; }
-struct egress_shared *sensor_egress(void) { return NULL; }
-struct sensor_stats *sensor_stats(void) { return &stats; }
-void sensor_pause_accept(int pause) { (void)pause; }
-struct ledger *sensor_ledger(void) { return NULL; }
-const struct listener *sensor_listener(size_t i) { return NULL; }
-
-void
-sensor_send_event(struct event_buf *ev)
-{
-	size_t	n = event_end(ev);
-
-	if (strstr(ev->buf, "\"sundew.request\"") != NULL)
-		nrequests++;
-	if (strstr(ev->buf, "\"sundew.login.attempt\"") != NULL)
-		nlogins++;
-	if (strstr(ev->buf, "\"sundew.limit.hit\"") != NULL) {
-		nlimits++;
-		snprintf(last_limit, sizeof(last_limit), "%.1000s", ev->buf);
-	}
-
-	if (eventslen + n + 1 < sizeof(events)) {
-		memcpy(events + eventslen, ev->buf, n);
-		eventslen += n;
-		events[eventslen++] = '\n';
-		events[eventslen] = '\0';
-	}
-}
-
-/* The last file the service stored. */
-static int		 stored_kind;
-static uint8_t		 stored[65536];
-static size_t		 storedlen, stored_total;
-
-int
-sensor_send_file(int kind, const char *ctx, size_t ctxlen, const void *p,
-    size_t n)
-{
-	stored_kind = kind;
-	stored_total = n;
-	storedlen = n < sizeof(stored) ? n : sizeof(stored);
-	memcpy(stored, p, storedlen);
-	return 0;
-}
-
-/* Payloads handed to the analyser, and how many after the close event. */
-static int		 nanalysed, nanalysed_late;
-
-int
-sensor_analyse(const struct capture_origin *o, const void *p, size_t n)
-{
-	nanalysed++;
-	if (strstr(events, "\"sundew.connection.close\"") != NULL)
-		nanalysed_late++;
-	return 0;
-}
-
-/* A session of the service under test, as the core holds it. */
-struct tsess {
-	struct conn		 c;
-	struct listener		 lst;
-	const struct service	*svc;
-	int			 peer;		/* the client's end */
-	uint8_t			 pending[300000];
-	size_t			 plen;
-};
-
-static void
-tsess_open(struct tsess *t, const char *name)
-{
-	int	sv[2];
-
-	memset(t, 0, sizeof(*t));
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	t->lst.transport = SERVICE_TCP;
-	t->lst.def = proto_find(name);
-	assert_non_null(t->lst.def);
-	t->svc = proto_emulator(t->lst.def);
-	t->c.lst = &t->lst;
-	t->c.svc = t->svc;
-	t->c.fd = sv[0];
-	t->c.slot = -1;
-	t->c.rev = event_new(base, -1, 0, NULL, NULL);
-	t->c.wev = event_new(base, -1, 0, NULL, NULL);
-	strcpy(t->c.session, "0123456789abcdef");
-	/* As inside the core's call: a conn_close() leaves c to us. */
-	t->c.in_callback = 1;
-	t->peer = sv[1];
-	fcntl(t->peer, F_SETFL, O_NONBLOCK);
-	t->c.state = t->svc->session_new(&t->c);
-	assert_non_null(t->c.state);
-	eventslen = 0;
-	events[0] = '\0';
-	nrequests = nlimits = nlogins = 0;
-	nanalysed = nanalysed_late = 0;
-}
-
-static void
-tsess_close(struct tsess *t)
-{
-	if (!t->c.closing)
-		t->svc->session_free(t->c.state);
-	event_free(t->c.rev);
-	event_free(t->c.wev);
-	free(t->c.fields);
-	close(t->c.fd);
-	close(t->peer);
-}
-
-/* Sends n bytes in pieces of piece bytes; -1 as soon as on_data says so. */
-static int
-tsess_send(struct tsess *t, const uint8_t *p, size_t n, size_t piece)
-{
-	size_t	i, k;
-	ssize_t	used;
-
-	for (i = 0; i < n; i += k) {
-		k = n - i < piece ? n - i : piece;
-		assert_true(t->plen + k <= sizeof(t->pending));
-		memcpy(t->pending + t->plen, p + i, k);
-		t->plen += k;
-		t->c.bytes_in += k;
-		used = t->svc->on_data(&t->c, t->c.state, t->pending, t->plen);
-		if (used < 0)
-			return -1;
-		assert_true((size_t)used <= t->plen);
-		memmove(t->pending, t->pending + used, t->plen - (size_t)used);
-		t->plen -= (size_t)used;
-	}
-	return 0;
-}
-
-/* What the service wrote so far. */
-static size_t
-tsess_recv(struct tsess *t, uint8_t *buf, size_t cap)
-{
-	ssize_t	r;
-	size_t	n = 0;
-
-	while (n < cap && (r = read(t->peer, buf + n, cap - n)) > 0)
-		n += (size_t)r;
-	return n;
-}
-
-/* An SMB1 request in its NBSS frame: header, words, bytes. */
-static size_t
-smb1_build(uint8_t *out, uint8_t cmd, uint16_t flags2, const uint8_t *words,
-    uint8_t wct, const uint8_t *bytes, size_t bcc)
-{
-	size_t	len = 32 + 1 + 2 * (size_t)wct + 2 + bcc;
-	uint8_t	*h = out + 4;
-
-	out[0] = 0;
-	out[1] = (uint8_t)(len >> 16);
-	out[2] = (uint8_t)(len >> 8);
-	out[3] = (uint8_t)len;
-	memset(h, 0, 32);
-	memcpy(h, "\xffSMB", 4);
-	h[4] = cmd;
-	h[9] = 0x18;
-	smb_put16(h + 10, flags2);
-	smb_put16(h + 26, 0x1234);	/* pid */
-	smb_put16(h + 30, 7);		/* mid */
-	h[32] = wct;
-	if (wct > 0)
-		memcpy(h + 33, words, 2 * (size_t)wct);
-	smb_put16(h + 33 + 2 * wct, (uint16_t)bcc);
-	if (bcc > 0)
-		memcpy(h + 35 + 2 * wct, bytes, bcc);
-	return 4 + len;
-}
+#include "smb_harness.h"
 
 static const uint8_t	negotiate_dialects[] =
     "\x02PC NETWORK PROGRAM 1.0\0\x02LANMAN1.0\0\x02NT LM 0.12";
@@ -237,10 +30,10 @@ test_negotiate_split(void **state)
 
 	tsess_open(&t, "smb");
 	n = negotiate_nt1(req, 0x4001);
-	assert_int_equal(tsess_send(&t, req, n - 1, 1), 0);
+	assert_int_equal(tsess_send_pieces(&t, req, n - 1, 1), 0);
 	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 0);
 	assert_int_equal(t.plen, n - 1);	/* all of it waits */
-	assert_int_equal(tsess_send(&t, req + n - 1, 1, 1), 0);
+	assert_int_equal(tsess_send(&t, req + n - 1, 1), 0);
 	assert_int_equal(t.plen, 0);
 	r = tsess_recv(&t, rep, sizeof(rep));
 	assert_true(r > 4 + 32 + 1 + 34 + 2);
@@ -277,7 +70,7 @@ test_two_in_one(void **state)
 	n = negotiate_nt1(req, 0x4001);
 	memcpy(req + n, "\x85\0\0\0", 4);
 	memcpy(req + n + 4, req, n);
-	assert_int_equal(tsess_send(&t, req, 2 * n + 4, 2 * n + 4), 0);
+	assert_int_equal(tsess_send(&t, req, 2 * n + 4), 0);
 	assert_int_equal(t.plen, 0);
 	n = tsess_recv(&t, rep, sizeof(rep));
 	/* Two replies of the same length, back to back. */
@@ -296,8 +89,7 @@ test_negotiate_extended(void **state)
 	size_t		 r;
 
 	tsess_open(&t, "smb");
-	assert_int_equal(tsess_send(&t, req, negotiate_nt1(req, 0xc801),
-	    1000), 0);
+	assert_int_equal(tsess_send(&t, req, negotiate_nt1(req, 0xc801)), 0);
 	r = tsess_recv(&t, rep, sizeof(rep));
 	assert_true(r > 4 + 32 + 1 + 34 + 2 + 16);
 	assert_int_equal(smb_get32(rep + 37 + 19) & 0x80000000, 0x80000000);
@@ -316,30 +108,28 @@ test_garbage(void **state)
 
 	/* An NBSS type a client never sends. */
 	tsess_open(&t, "smb");
-	assert_int_equal(tsess_send(&t, (const uint8_t *)"\x42\0\0\0", 4, 4),
-	    -1);
+	assert_int_equal(tsess_send(&t, (const uint8_t *)"\x42\0\0\0", 4), -1);
 	tsess_close(&t);
 	/* A protocol id that is neither SMB1's nor SMB2's. */
 	tsess_open(&t, "smb");
 	assert_int_equal(tsess_send(&t,
-	    (const uint8_t *)"\0\0\0\x08\xfdSMBabcd", 12, 12), -1);
+	    (const uint8_t *)"\0\0\0\x08\xfdSMBabcd", 12), -1);
 	tsess_close(&t);
 	/* A positive session response sent to the server. */
 	tsess_open(&t, "smb");
-	assert_int_equal(tsess_send(&t, (const uint8_t *)"\x82\0\0\0", 4, 4),
-	    -1);
+	assert_int_equal(tsess_send(&t, (const uint8_t *)"\x82\0\0\0", 4), -1);
 	tsess_close(&t);
 	/* An SMB1 header shorter than its word and byte counts. */
 	tsess_open(&t, "smb");
 	n = negotiate_nt1(req, 0x4001);
 	req[3] = 34;
-	assert_int_equal(tsess_send(&t, req, 4 + 34, 4 + 34), -1);
+	assert_int_equal(tsess_send(&t, req, 4 + 34), -1);
 	tsess_close(&t);
 	/* A word count past the message. */
 	tsess_open(&t, "smb");
 	n = negotiate_nt1(req, 0x4001);
 	req[4 + 32] = 100;
-	assert_int_equal(tsess_send(&t, req, n, n), -1);
+	assert_int_equal(tsess_send(&t, req, n), -1);
 	tsess_close(&t);
 	/*
 	 * A byte count past the message (a tree disconnect has no bytes):
@@ -347,11 +137,11 @@ test_garbage(void **state)
 	 */
 	tsess_open(&t, "smb");
 	n = smb1_build(req, 0x71, 0x4001, NULL, 0, NULL, 0);
-	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(tsess_send(&t, req, n), 0);
 	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4 + 35);
 	assert_int_equal(smb_get32(rep + 9), 0);
 	smb_put16(req + 4 + 33, 1);
-	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(tsess_send(&t, req, n), 0);
 	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4 + 35);
 	assert_int_equal(smb_get32(rep + 9), 0x00010002);
 	tsess_close(&t);
@@ -359,7 +149,7 @@ test_garbage(void **state)
 	tsess_open(&t, "smb");
 	n = smb1_build(req, 0x72, 0x4001, NULL, 0,
 	    (const uint8_t *)"\x03NT LM 0.12", 12);
-	assert_int_equal(tsess_send(&t, req, n, n), -1);
+	assert_int_equal(tsess_send(&t, req, n), -1);
 	tsess_close(&t);
 }
 
@@ -414,7 +204,7 @@ test_andx_chain(void **state)
 	n = chain_setup_tree(req, 0);
 	/* Its bcc: the setup's own bytes; the chain's block follows. */
 	smb_put16(req + 4 + 32 + 1 + 26, 28);
-	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(tsess_send(&t, req, n), 0);
 	r = tsess_recv(&t, rep, sizeof(rep));
 	assert_true(r > 4 + 32 + 7);
 	assert_int_equal(smb_get32(rep + 9), 0);
@@ -435,7 +225,7 @@ test_andx_chain(void **state)
 	n = chain_setup_tree(req, 0);
 	smb_put16(req + 4 + 32 + 1 + 26, 28);
 	smb_put16(req + 4 + 32 + 1 + 2, 20);
-	assert_int_equal(tsess_send(&t, req, n, n), -1);
+	assert_int_equal(tsess_send(&t, req, n), -1);
 	tsess_close(&t);
 	/* A tree connect chained to itself: handled once, then garbage. */
 	tsess_open(&t, "smb");
@@ -450,7 +240,7 @@ test_andx_chain(void **state)
 		smb_put16(w + 6, 1);
 		n = smb1_build(req, 0x75, 0x4001, w, 4,
 		    (const uint8_t *)"\0\\\\HOST\\IPC$\0?????", 19);
-		assert_int_equal(tsess_send(&t, req, n, n), -1);
+		assert_int_equal(tsess_send(&t, req, n), -1);
 		for (e = events; (e = strstr(e, "tree_connect")) != NULL; e++)
 			count++;
 		assert_int_equal(count, 1);
@@ -461,7 +251,7 @@ test_andx_chain(void **state)
 	n = chain_setup_tree(req, 0);
 	smb_put16(req + 4 + 32 + 1 + 26, 28);
 	smb_put16(req + 4 + 32 + 1 + 2, (uint16_t)(n - 4));
-	assert_int_equal(tsess_send(&t, req, n, n), -1);
+	assert_int_equal(tsess_send(&t, req, n), -1);
 	tsess_close(&t);
 }
 
@@ -479,18 +269,18 @@ test_unknown_command_share(void **state)
 	smb_put16(w + 6, 1);
 	memcpy(b, "\0\\\\HOST\\NOPE\0?????", 19);
 	n = smb1_build(req, 0x75, 0x4001, w, 4, b, 19);
-	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(tsess_send(&t, req, n), 0);
 	r = tsess_recv(&t, rep, sizeof(rep));
 	assert_int_equal(r, 4 + 35);
 	assert_int_equal(smb_get32(rep + 9), SMB_BAD_NETWORK_NAME);
 	/* A command it does not know: not implemented, as a DOS error too. */
 	n = smb1_build(req, 0x99, 0x4001, NULL, 0, NULL, 0);
-	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(tsess_send(&t, req, n), 0);
 	r = tsess_recv(&t, rep, sizeof(rep));
 	assert_int_equal(r, 4 + 35);
 	assert_int_equal(smb_get32(rep + 9), SMB_NOT_IMPLEMENTED);
 	n = smb1_build(req, 0x99, 0x0001, NULL, 0, NULL, 0);
-	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(tsess_send(&t, req, n), 0);
 	r = tsess_recv(&t, rep, sizeof(rep));
 	assert_int_equal(smb_get32(rep + 9), 0x00010001);	/* ERRbadfunc */
 	tsess_close(&t);
@@ -512,11 +302,11 @@ test_netbios(void **state)
 	memcpy(req + 4, called, 34);
 	memcpy(req + 38, called, 34);
 	/* Split inside its header and inside its names. */
-	assert_int_equal(tsess_send(&t, req, 72, 3), 0);
+	assert_int_equal(tsess_send_pieces(&t, req, 72, 3), 0);
 	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4);
 	assert_memory_equal(rep, "\x82\0\0\0", 4);
 	n = negotiate_nt1(req, 0x4001);
-	assert_int_equal(tsess_send(&t, req, n, 7), 0);
+	assert_int_equal(tsess_send_pieces(&t, req, n, 7), 0);
 	assert_true(tsess_recv(&t, rep, sizeof(rep)) > 4 + 32);
 	assert_memory_equal(rep + 4, "\xffSMB\x72", 5);
 	tsess_close(&t);
@@ -526,7 +316,7 @@ test_netbios(void **state)
 	memcpy(req, "\x81\0\0\x44", 4);
 	memcpy(req + 4, netdde, 34);
 	memcpy(req + 38, called, 34);
-	assert_int_equal(tsess_send(&t, req, 72, 72), 0);
+	assert_int_equal(tsess_send(&t, req, 72), 0);
 	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4);
 	assert_null(strstr(events, "MS04-031"));
 	{
@@ -535,7 +325,7 @@ test_netbios(void **state)
 		memset(msg, 0x90, sizeof(msg));
 		memcpy(msg, "\0\0\x07\xd0", 4);
 		memcpy(msg + 8, "EDDN", 4);
-		assert_int_equal(tsess_send(&t, msg, sizeof(msg), 500), 0);
+		assert_int_equal(tsess_send_pieces(&t, msg, sizeof(msg), 500), 0);
 	}
 	assert_non_null(strstr(events, "\"vuln\":\"MS04-031\""));
 	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 0);
@@ -546,11 +336,11 @@ test_netbios(void **state)
 	memcpy(req, "\x81\0\0\x44", 4);
 	memcpy(req + 4, netdde, 34);
 	memcpy(req + 38, called, 34);
-	assert_int_equal(tsess_send(&t, req, 72, 72), 0);
+	assert_int_equal(tsess_send(&t, req, 72), 0);
 	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4);
 	assert_memory_equal(rep, "\x82\0\0\0", 4);
 	n = negotiate_nt1(req, 0x4001);
-	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(tsess_send(&t, req, n), 0);
 	assert_true(tsess_recv(&t, rep, sizeof(rep)) > 4 + 32);
 	assert_memory_equal(rep + 4, "\xffSMB\x72", 5);
 	tsess_close(&t);
@@ -597,7 +387,7 @@ tree_connect(struct tsess *t, const char *share)
 	b[0] = 0;
 	memcpy(b + n + 2, "?????", 6);
 	n = smb1_build(req, 0x75, 0x4001, w, 4, b, n + 8);
-	assert_int_equal(tsess_send(t, req, n, n), 0);
+	assert_int_equal(tsess_send(t, req, n), 0);
 	assert_true(tsess_recv(t, rep, sizeof(rep)) > 4 + 35);
 	assert_int_equal(smb_get32(rep + 9), 0);
 	return smb_get16(rep + 4 + 24);
@@ -616,7 +406,7 @@ nt_create(struct tsess *t, uint16_t tid, const char *name, uint16_t *fid)
 	n = smb1_build(req, 0xa2, 0x4001, w, 24, (const uint8_t *)name,
 	    strlen(name) + 1);
 	smb_put16(req + 4 + 24, tid);
-	assert_int_equal(tsess_send(t, req, n, n), 0);
+	assert_int_equal(tsess_send(t, req, n), 0);
 	n = tsess_recv(t, rep, sizeof(rep));
 	assert_true(n >= 4 + 35);
 	if (smb_get32(rep + 9) == 0) {
@@ -644,7 +434,7 @@ write_andx(struct tsess *t, uint16_t fid, uint32_t off, const uint8_t *data,
 	b[0] = 0;
 	memcpy(b + 1, data, len);
 	n = smb1_build(req, 0x2f, 0x4001, w, 14, b, len + 1);
-	assert_int_equal(tsess_send(t, req, n, 1000), 0);
+	assert_int_equal(tsess_send_pieces(t, req, n, 1000), 0);
 	n = tsess_recv(t, rep, sizeof(rep));
 	assert_int_equal(n, 4 + 32 + 1 + 12 + 2);
 	assert_int_equal(smb_get32(rep + 9), 0);
@@ -684,7 +474,7 @@ test_pipe(void **state)
 	smb_put16(w + 4, fid);
 	smb_put16(w + 10, 4280);
 	n = smb1_build(req, 0x2e, 0x4001, w, 12, NULL, 0);
-	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(tsess_send(&t, req, n), 0);
 	n = tsess_recv(&t, rep, sizeof(rep));
 	assert_int_equal(smb_get32(rep + 9), 0);
 	assert_int_equal(rep[36], 12);
@@ -718,14 +508,14 @@ test_disk_file(void **state)
 	assert_int_equal(nt_create(&t, tid, "\\WINDOWS\\x.exe", &fid), 0);
 	assert_int_equal(write_andx(&t, fid, 4000, exe + 4000, 2000), 2000);
 	assert_int_equal(write_andx(&t, fid, 0, exe, 4000), 4000);
-	storedlen = 0;
+	last_stored.len = 0;
 	memset(w, 0, sizeof(w));
 	smb_put16(w, fid);
 	n = smb1_build(req, 0x04, 0x4001, w, 3, NULL, 0);
-	assert_int_equal(tsess_send(&t, req, n, n), 0);
-	assert_int_equal(stored_kind, 1);		/* STORE_BINARY */
-	assert_int_equal(storedlen, sizeof(exe));
-	assert_memory_equal(stored, exe, sizeof(exe));
+	assert_int_equal(tsess_send(&t, req, n), 0);
+	assert_int_equal(last_stored.kind, 1);		/* STORE_BINARY */
+	assert_int_equal(last_stored.len, sizeof(exe));
+	assert_memory_equal(last_stored.buf, exe, sizeof(exe));
 	assert_non_null(strstr(events, "\"name\":\"WINDOWS\\\\x.exe\""));
 	tsess_close(&t);
 }
@@ -748,7 +538,7 @@ test_open_andx(void **state)
 	n = smb1_build(req, 0x2d, 0x4001, w, 15,
 	    (const uint8_t *)"\\PIPE\\srvsvc", 13);
 	smb_put16(req + 4 + 24, tid);
-	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(tsess_send(&t, req, n), 0);
 	n = tsess_recv(&t, rep, sizeof(rep));
 	assert_int_equal(n, 4 + 32 + 1 + 30 + 2);
 	assert_int_equal(smb_get32(rep + 9), 0);
@@ -774,7 +564,7 @@ test_peer_gone(void **state)
 	close(t.peer);
 	t.peer = open("/dev/null", O_RDONLY);
 	n = negotiate_nt1(req, 0x4001);
-	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(tsess_send(&t, req, n), 0);
 	assert_int_equal(t.plen, 0);
 	tsess_close(&t);
 }
@@ -810,7 +600,7 @@ test_large_write(void **state)
 	req[1] = (uint8_t)((n - 4) >> 16);
 	req[2] = (uint8_t)((n - 4) >> 8);
 	req[3] = (uint8_t)(n - 4);
-	assert_int_equal(tsess_send(&t, req, n, 1460), 0);
+	assert_int_equal(tsess_send_pieces(&t, req, n, 1460), 0);
 	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4 + 32 + 1 + 12 + 2);
 	assert_int_equal(smb_get32(rep + 9), 0);
 	assert_int_equal(smb_get16(rep + 37 + 4) |
@@ -818,10 +608,10 @@ test_large_write(void **state)
 	memset(cw, 0, sizeof(cw));
 	smb_put16(cw, fid);
 	n = smb1_build(req, 0x04, 0x4001, cw, 3, NULL, 0);
-	storedlen = 0;
-	assert_int_equal(tsess_send(&t, req, n, n), 0);
-	assert_int_equal(stored_total, len);
-	assert_memory_equal(stored, data, storedlen);
+	last_stored.len = 0;
+	assert_int_equal(tsess_send(&t, req, n), 0);
+	assert_int_equal(last_stored.total, len);
+	assert_memory_equal(last_stored.buf, data, last_stored.len);
 	tsess_close(&t);
 }
 
@@ -853,25 +643,13 @@ test_file_cap(void **state)
 	    e++)
 		hits++;
 	assert_int_equal(hits, 1);
-	storedlen = stored_total = 0;
+	last_stored.len = last_stored.total = 0;
 	memset(w, 0, sizeof(w));
 	smb_put16(w, fid);
 	n = smb1_build(req, 0x04, 0x4001, w, 3, NULL, 0);
-	assert_int_equal(tsess_send(&t, req, n, n), 0);
-	assert_int_equal(stored_total, 0);
+	assert_int_equal(tsess_send(&t, req, n), 0);
+	assert_int_equal(last_stored.total, 0);
 	tsess_close(&t);
-}
-
-/* How many times events holds needle. */
-static int
-event_count(const char *needle)
-{
-	const char	*e;
-	int		 n = 0;
-
-	for (e = events; (e = strstr(e, needle)) != NULL; e++)
-		n++;
-	return n;
 }
 
 /*
@@ -896,23 +674,22 @@ test_session_files(void **state)
 		assert_int_equal(write_andx(&t, fid[i], SMB_FILE_MAX - 16,
 		    data, sizeof(data)), sizeof(data));
 	}
-	assert_int_equal(event_count("\"limit\":\"smb_session_files\""),
-	    1);
-	assert_int_equal(event_count("\"sundew.limit.hit\""), 1);
+	assert_int_equal(events_count("\"limit\":\"smb_session_files\""), 1);
+	assert_int_equal(events_count("\"sundew.limit.hit\""), 1);
 	for (i = 0; i < 3; i++) {
-		storedlen = stored_total = 0;
+		last_stored.len = last_stored.total = 0;
 		memset(w, 0, sizeof(w));
 		smb_put16(w, fid[i]);
 		n = smb1_build(req, 0x04, 0x4001, w, 3, NULL, 0);
-		assert_int_equal(tsess_send(&t, req, n, n), 0);
+		assert_int_equal(tsess_send(&t, req, n), 0);
 		assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4 + 35);
-		assert_int_equal(stored_total, i < 2 ? SMB_FILE_MAX : 0);
+		assert_int_equal(last_stored.total, i < 2 ? SMB_FILE_MAX : 0);
 	}
 	/* Closed, the first two give their room back. */
 	assert_int_equal(nt_create(&t, tid, "d.bin", &fid[0]), 0);
 	assert_int_equal(write_andx(&t, fid[0], SMB_FILE_MAX - 16, data,
 	    sizeof(data)), sizeof(data));
-	assert_int_equal(event_count("\"sundew.limit.hit\""), 1);
+	assert_int_equal(events_count("\"sundew.limit.hit\""), 1);
 	tsess_close(&t);
 }
 
@@ -934,7 +711,7 @@ test_request_events_cap(void **state)
 	memcpy(b, "\0\\\\HOST\\NOPE\0?????\0", 20);
 	n = smb1_build(req, 0x75, 0x4001, w, 4, b, 20);
 	for (i = 0; i < 400; i++) {
-		assert_int_equal(tsess_send(&t, req, n, n), 0);
+		assert_int_equal(tsess_send(&t, req, n), 0);
 		assert_true(tsess_recv(&t, rep, sizeof(rep)) >= 4 + 35);
 		assert_int_equal(smb_get32(rep + 9), 0xc00000cc);
 	}
@@ -964,18 +741,18 @@ test_stored_cap(void **state)
 		assert_int_equal(nt_create(&t, tid, "w.exe", &fid), 0);
 		data[3] = (uint8_t)i;
 		assert_int_equal(write_andx(&t, fid, 0, data, 4), 4);
-		stored_total = 0;
+		last_stored.total = 0;
 		memset(w, 0, sizeof(w));
 		smb_put16(w, fid);
 		n = smb1_build(req, 0x04, 0x4001, w, 3, NULL, 0);
-		assert_int_equal(tsess_send(&t, req, n, n), 0);
+		assert_int_equal(tsess_send(&t, req, n), 0);
 		assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 4 + 35);
-		if (stored_total == 4)
+		if (last_stored.total == 4)
 			stores++;
 	}
 	assert_int_equal(stores, 16);
-	assert_int_equal(event_count("\"command\":\"file_written\""), 16);
-	assert_int_equal(event_count("\"limit\":\"smb_files_stored\""), 1);
+	assert_int_equal(events_count("\"command\":\"file_written\""), 16);
+	assert_int_equal(events_count("\"limit\":\"smb_files_stored\""), 1);
 	assert_int_equal(nlimits, 1);
 	tsess_close(&t);
 }
@@ -1001,7 +778,7 @@ test_pending_trans_at_close(void **state)
 	smb_put32(w + 27, 8);			/* DataCount */
 	smb_put32(w + 31, 32 + 1 + 38 + 2);	/* DataOffset */
 	n = smb1_build(req, 0xa0, 0x4001, w, 19, sc, sizeof(sc));
-	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(tsess_send(&t, req, n), 0);
 	/* A Trans2 secondary of 4 more bytes at 8: the confusion. */
 	memset(w, 0, sizeof(w));
 	smb_put16(w + 2, 100);
@@ -1010,7 +787,7 @@ test_pending_trans_at_close(void **state)
 	smb_put16(w + 14, 8);			/* DataDisplacement */
 	memset(b, 0x90, 4);
 	n = smb1_build(req, 0x33, 0x4001, w, 9, b, 4);
-	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(tsess_send(&t, req, n), 0);
 	assert_non_null(strstr(events, "transaction_type_confusion"));
 	assert_int_equal(nanalysed, 0);
 	conn_close(&t.c, "test");
@@ -1034,10 +811,10 @@ test_negotiate_upgrade_event(void **state)
 
 	tsess_open(&t, "smb");
 	n = smb1_build(req, 0x72, 0xc853, NULL, 0, d, sizeof(d));
-	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(tsess_send(&t, req, n), 0);
 	assert_true(tsess_recv(&t, rep, sizeof(rep)) > 4 + 64);
 	assert_int_equal(rep[4], 0xfe);
-	assert_int_equal(event_count("\"command\":\"negotiate\""), 1);
+	assert_int_equal(events_count("\"command\":\"negotiate\""), 1);
 	assert_null(strstr(events, "NT LM 0.12"));
 	assert_non_null(strstr(events, "\"dialect\":\"2."));
 	tsess_close(&t);
@@ -1062,7 +839,7 @@ test_logins_cap(void **state)
 	smb_put16(w + 6, 50);
 	n = smb1_build(req, 0x73, 0x4001, w, 13, b, sizeof(b));
 	for (i = 0; i < 520; i++) {
-		assert_int_equal(tsess_send(&t, req, n, n), 0);
+		assert_int_equal(tsess_send(&t, req, n), 0);
 		assert_true(tsess_recv(&t, rep, sizeof(rep)) >= 4 + 35);
 		assert_int_equal(smb_get32(rep + 9), i < 512 ? 0 : 0xc0000205);
 	}
@@ -1071,7 +848,7 @@ test_logins_cap(void **state)
 	assert_non_null(strstr(last_limit, "\"limit\":\"smb_logins\""));
 	/* The session goes on. */
 	n = negotiate_nt1(req, 0x4001);
-	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(tsess_send(&t, req, n), 0);
 	assert_true(tsess_recv(&t, rep, sizeof(rep)) > 4 + 35);
 	assert_int_equal(smb_get32(rep + 9), 0);
 	tsess_close(&t);
@@ -1088,7 +865,7 @@ test_echo(void **state)
 	tsess_open(&t, "smb");
 	smb_put16(w, 2);
 	n = smb1_build(req, 0x2b, 0x4001, w, 1, (const uint8_t *)"ping", 4);
-	assert_int_equal(tsess_send(&t, req, n, n), 0);
+	assert_int_equal(tsess_send(&t, req, n), 0);
 	n = tsess_recv(&t, rep, sizeof(rep));
 	one = 4 + 32 + 1 + 2 + 2 + 4;
 	assert_int_equal(n, 2 * one);
@@ -1096,21 +873,6 @@ test_echo(void **state)
 	assert_memory_equal(rep + 41, "ping", 4);
 	assert_int_equal(smb_get16(rep + one + 37), 2);
 	tsess_close(&t);
-}
-
-static int
-setup(void **state)
-{
-	base = event_base_new();
-	conf.max_input = 4 << 20;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	event_base_free(base);
-	return 0;
 }
 
 int
@@ -1140,5 +902,5 @@ main(void)
 		cmocka_unit_test(test_logins_cap),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
 }
