@@ -150,7 +150,7 @@ static size_t
 trivial_smb_reply(const uint8_t *m, size_t n, uint8_t *out)
 {
 	uint8_t	*h = out + 4, *w = h + 33, *b;
-	size_t	 wct, bcc = 0;
+	size_t	 wct, bcc = 0, data = 0;
 
 	if (n < 4 + 35 || memcmp(m + 4, "\xffSMB", 4) != 0)
 		return 0;
@@ -180,7 +180,10 @@ trivial_smb_reply(const uint8_t *m, size_t n, uint8_t *out)
 		trivial_put16(w + 5, 0x4000);
 		break;
 	case 0x25:				/* TransactNmPipe */
-		if (n < 4 + 32 + 1 + 32 + 2 + 9 + 3)
+		/* The request's PDU: where its DataOffset says. */
+		if (n < 4 + 33 + 26 ||
+		    (data = 4 + (size_t)(m[4 + 33 + 24] | m[4 + 33 + 25] << 8))
+		    + 3 > n)
 			return 0;
 		wct = 10;
 		trivial_put16(w + 12, 16);		/* data count */
@@ -199,7 +202,7 @@ trivial_smb_reply(const uint8_t *m, size_t n, uint8_t *out)
 	if (h[4] == 0x25) {
 		/* A bind (11) gets a bind_ack (12), a request a response. */
 		b[1] = 5;
-		b[3] = m[4 + 32 + 1 + 32 + 2 + 9 + 2] == 11 ? 12 : 2;
+		b[3] = m[data + 2] == 11 ? 12 : 2;
 		b[4] = 3;
 		b[5] = 0x10;
 		b[9] = 16;
