@@ -92,7 +92,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sockaddr_in	*sin;
 	struct conn		 c;
 	struct dce		*d;
-	uint32_t		 seen = 0, rng;
+	uint32_t		 seen = 0, nev = 0, rng;
 	size_t			 off, n;
 	int			 pipe;
 
@@ -109,7 +109,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sin->sin_port = htons(135);
 	c.src = c.dst;
 	memcpy(c.session, "0000000000000000", CONN_ID_LEN);
-	if ((d = dce_new(&c, pipe ? "lsarpc" : NULL, &seen)) == NULL)
+	if ((d = dce_new(&c, pipe ? "lsarpc" : NULL, &seen, &nev)) == NULL)
 		return 0;
 	fuzz_pdulen = 0;
 	for (off = 1; off < size; off += n) {

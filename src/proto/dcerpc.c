@@ -119,7 +119,7 @@ struct dce {
 	uint16_t	 port;		/* the sensor's, over TCP */
 	uint16_t	 xmit;		/* the largest fragment to send */
 	uint32_t	 assoc;		/* association group, 0 before bind */
-	uint32_t	 nevents;	/* sundew.request events sent */
+	uint32_t	*nevents;	/* the session's DCERPC events */
 	struct dce_ctx	*ctx;		/* DCE_MAX_CTX, at the first bind */
 	size_t		 nctx;
 
@@ -216,7 +216,7 @@ dce_port(const struct conn *c)
 }
 
 struct dce *
-dce_new(struct conn *c, const char *pipe, uint32_t *seen)
+dce_new(struct conn *c, const char *pipe, uint32_t *seen, uint32_t *nevents)
 {
 	struct dce	*d;
 
@@ -224,6 +224,7 @@ dce_new(struct conn *c, const char *pipe, uint32_t *seen)
 		return NULL;
 	d->c = c;
 	d->seen = seen;
+	d->nevents = nevents;
 	if (pipe != NULL) {
 		snprintf(d->pipe, sizeof(d->pipe), "\\%s", pipe);
 		d->xmit = DCE_FRAG_PIPE;
@@ -295,7 +296,7 @@ dce_free(struct dce *d)
 }
 
 /*
- * A sundew.request event, up to DCE_EVENTS_MAX an endpoint, then one
+ * A sundew.request event, up to DCE_EVENTS_MAX a session, then one
  * limit.hit "dcerpc_events": what ("bind", "alter_context", "request"), the
  * interface's UUID if known, its version, the opnum and stub size of a
  * request (-1: none), and the pipe or port it came through.
@@ -308,9 +309,9 @@ dce_event(struct dce *d, const char *what, const uint8_t *uuid,
 	char			u[37];
 
 	/* A flood of tiny calls is reported once, not call by call. */
-	if (d->nevents > DCE_EVENTS_MAX)
+	if (*d->nevents > DCE_EVENTS_MAX)
 		return;
-	if (d->nevents++ == DCE_EVENTS_MAX) {
+	if ((*d->nevents)++ == DCE_EVENTS_MAX) {
 		conn_limit_hit(d->c, "dcerpc_events");
 		return;
 	}

@@ -30,7 +30,8 @@ struct dce;
  */
 #define DCE_BUDGET	(64u * 1024 * 1024)
 /*
- * The most sundew.request events (binds, requests) an endpoint sends; the
+ * The most sundew.request events (binds, requests) the endpoints of one
+ * session send together (a pipe closed and opened again counts on); the
  * calls past it are answered as before, and one limit.hit says so.
  */
 #define DCE_EVENTS_MAX	1000
@@ -38,9 +39,12 @@ struct dce;
 /*
  * A new endpoint for the session: pipe is the pipe's name as opened
  * ("lsarpc", no "\\PIPE\\"), NULL over TCP (then the listener's port
- * says what it is).  *seen: the session's exploit bits (exploit.h).
+ * says what it is).  *seen: the session's exploit bits (exploit.h);
+ * *nevents: its count of DCERPC events, for DCE_EVENTS_MAX.  Both are
+ * the session's, shared by all its endpoints.
  */
-struct dce	*dce_new(struct conn *, const char *pipe, uint32_t *seen);
+struct dce	*dce_new(struct conn *, const char *pipe, uint32_t *seen,
+		    uint32_t *nevents);
 void		 dce_free(struct dce *);
 /*
  * Bytes the client wrote, starting at offset at of the session's input.

@@ -13,6 +13,7 @@
 struct dce_tcp {
 	struct dce	*dce;
 	uint32_t	 seen;		/* exploit bits (exploit.h) */
+	uint32_t	 nevents;	/* DCERPC events (dcerpc.h) */
 	size_t		 at;		/* input consumed so far */
 };
 
@@ -23,7 +24,7 @@ dce_tcp_new(struct conn *c)
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
-	if ((t->dce = dce_new(c, NULL, &t->seen)) == NULL) {
+	if ((t->dce = dce_new(c, NULL, &t->seen, &t->nevents)) == NULL) {
 		free(t);
 		return NULL;
 	}

@@ -307,8 +307,8 @@ smb_file_open(struct smb_conn *sc, uint16_t tid, const uint8_t *name,
 		*status = SMB_INSUFF_SERVER_RESOURCES;
 		return NULL;
 	}
-	if (pipe != NULL && (f->dce = dce_new(sc->c, pipe, &sc->seen)) ==
-	    NULL) {
+	if (pipe != NULL && (f->dce = dce_new(sc->c, pipe, &sc->seen,
+	    &sc->dce_events)) == NULL) {
 		*status = SMB_INSUFF_SERVER_RESOURCES;
 		return NULL;
 	}

@@ -82,6 +82,7 @@ struct smb_conn {
 	struct smb_file		 files[SMB_MAX_FILES];
 	size_t			 file_mem;	/* what files' data holds */
 	uint16_t		 nevents;	/* sundew.request events said */
+	uint32_t		 dce_events;	/* its pipes' (dcerpc.h) */
 	uint16_t		 nstored;	/* files stored */
 	uint16_t		 nsetups;	/* session setups taken */
 	struct smb1_trans	*trans;		/* smb1_trans.c: in progress */

@@ -149,6 +149,7 @@ static const struct service_def	def = { "dcerpc", SERVICE_TCP, { 135 },
 	NULL };
 static struct conn		c;
 static uint32_t			seen;
+static uint32_t			dce_events;	/* the session's count */
 
 static int
 setup(void **state)
@@ -168,6 +169,7 @@ setup(void **state)
 	nevents = nanalysed = 0;
 	analysed_len = 0;
 	seen = 0;
+	dce_events = 0;
 	return 0;
 }
 
@@ -310,7 +312,7 @@ test_bind_three_items(void **state)
 		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	};
 	uint8_t		 b[512], out[512];
-	struct dce	*d = dce_new(&c, NULL, &seen);
+	struct dce	*d = dce_new(&c, NULL, &seen, &dce_events);
 	size_t		 n;
 
 	n = bind_pdu(b, 11, 1, it, 3);
@@ -361,7 +363,7 @@ test_many_items(void **state)
 {
 	struct item	 it[41];
 	uint8_t		 b[2048], out[2048], fake[40][16];
-	struct dce	*d = dce_new(&c, NULL, &seen);
+	struct dce	*d = dce_new(&c, NULL, &seen, &dce_events);
 	size_t		 n, i;
 
 	for (i = 0; i < 40; i++) {
@@ -420,7 +422,7 @@ test_bind_secondary_address(void **state)
 	size_t		 i, n, len;
 
 	for (i = 0; i < sizeof(pipes) / sizeof(pipes[0]); i++) {
-		d = dce_new(&c, pipes[i][0], &seen);
+		d = dce_new(&c, pipes[i][0], &seen, &dce_events);
 		n = bind_echo(b);
 		assert_int_equal(dce_write(d, b, n, 0), 0);
 		n = drain(d, out, sizeof(out));
@@ -430,7 +432,7 @@ test_bind_secondary_address(void **state)
 		assert_int_equal(n, ((26 + len + 3) & ~3u) + 4 + 24);
 		dce_free(d);
 	}
-	d = dce_new(&c, NULL, &seen);
+	d = dce_new(&c, NULL, &seen, &dce_events);
 	n = bind_echo(b);
 	assert_int_equal(dce_write(d, b, n, 0), 0);
 	n = drain(d, out, sizeof(out));
@@ -451,7 +453,7 @@ test_bind_time_features(void **state)
 	/* Windows XP knows no such thing: a transfer syntax it rejects. */
 	conf.host_version = "5.1.2600";
 	assert_int_equal(host_init(&conf), 0);
-	d = dce_new(&c, "lsarpc", &seen);
+	d = dce_new(&c, "lsarpc", &seen, &dce_events);
 	n = bind_pdu(b, 11, 1, it, 2);
 	assert_int_equal(dce_write(d, b, n, 0), 0);
 	n = drain(d, out, sizeof(out));
@@ -468,7 +470,7 @@ test_bind_time_features(void **state)
 	/* Windows 7 acknowledges the features it has of those asked. */
 	conf.host_version = "6.1.7601";
 	assert_int_equal(host_init(&conf), 0);
-	d = dce_new(&c, "lsarpc", &seen);
+	d = dce_new(&c, "lsarpc", &seen, &dce_events);
 	n = bind_pdu(b, 11, 1, it, 2);
 	assert_int_equal(dce_write(d, b, n, 0), 0);
 	n = drain(d, out, sizeof(out));
@@ -488,7 +490,7 @@ test_alter_context(void **state)
 {
 	const struct item	it = { echo.uuid, 1, NDR };
 	uint8_t		 b[256], out[256];
-	struct dce	*d = dce_new(&c, NULL, &seen);
+	struct dce	*d = dce_new(&c, NULL, &seen, &dce_events);
 	size_t		 n;
 
 	n = bind_pdu(b, 14, 7, &it, 1);
@@ -525,7 +527,7 @@ static void
 test_request_response(void **state)
 {
 	uint8_t		 b[256], out[256];
-	struct dce	*d = dce_new(&c, NULL, &seen);
+	struct dce	*d = dce_new(&c, NULL, &seen, &dce_events);
 	size_t		 n;
 
 	n = bind_echo(b);
@@ -550,7 +552,7 @@ static void
 test_faults(void **state)
 {
 	uint8_t		 b[256], out[256];
-	struct dce	*d = dce_new(&c, NULL, &seen);
+	struct dce	*d = dce_new(&c, NULL, &seen, &dce_events);
 	size_t		 n;
 
 	n = bind_echo(b);
@@ -600,7 +602,7 @@ test_every_split(void **state)
 	size_t		 n, wantlen, i, j, k;
 
 	n = stream(b);
-	d = dce_new(&c, NULL, &seen);
+	d = dce_new(&c, NULL, &seen, &dce_events);
 	assert_int_equal(dce_write(d, b, n, 0), 0);
 	wantlen = drain_noassoc(d, want, sizeof(want));
 	dce_free(d);
@@ -614,7 +616,7 @@ test_every_split(void **state)
 	/* Split in two anywhere, and in three. */
 	for (i = 0; i <= n; i++)
 		for (j = i; j <= n; j += (i % 7) + 1) {
-			d = dce_new(&c, NULL, &seen);
+			d = dce_new(&c, NULL, &seen, &dce_events);
 			assert_int_equal(dce_write(d, b, i, 0), 0);
 			assert_int_equal(dce_write(d, b + i, j - i, i), 0);
 			assert_int_equal(dce_write(d, b + j, n - j, j), 0);
@@ -624,7 +626,7 @@ test_every_split(void **state)
 			dce_free(d);
 		}
 	/* A byte at a time. */
-	d = dce_new(&c, NULL, &seen);
+	d = dce_new(&c, NULL, &seen, &dce_events);
 	for (i = 0; i < n; i++)
 		assert_int_equal(dce_write(d, b + i, 1, i), 0);
 	k = drain_noassoc(d, out, sizeof(out));
@@ -641,7 +643,7 @@ static void
 test_unfinished(void **state)
 {
 	uint8_t		 b[512], out[512];
-	struct dce	*d = dce_new(&c, NULL, &seen);
+	struct dce	*d = dce_new(&c, NULL, &seen, &dce_events);
 	size_t		 n;
 
 	n = bind_echo(b);
@@ -664,7 +666,7 @@ static void
 test_frag_length_waits(void **state)
 {
 	uint8_t		 b[256], out[256];
-	struct dce	*d = dce_new(&c, NULL, &seen);
+	struct dce	*d = dce_new(&c, NULL, &seen, &dce_events);
 	size_t		 n;
 
 	n = bind_echo(b);
@@ -702,16 +704,16 @@ test_bad_headers(void **state)
 		case 6: put16(b + 10, 1); break;	/* auth past the end */
 		case 7: b[3] |= 0x80; put16(b + 8, 32); break; /* object */
 		}
-		d = dce_new(&c, NULL, &seen);
+		d = dce_new(&c, NULL, &seen, &dce_events);
 		/* Known bad from the header alone: -1 before the rest. */
 		assert_int_equal(dce_write(d, b, 16, 0), -1);
 		dce_free(d);
-		d = dce_new(&c, NULL, &seen);
+		d = dce_new(&c, NULL, &seen, &dce_events);
 		assert_int_equal(dce_write(d, b, n, 0), -1);
 		dce_free(d);
 	}
 	/* Text on the port. */
-	d = dce_new(&c, NULL, &seen);
+	d = dce_new(&c, NULL, &seen, &dce_events);
 	assert_int_equal(dce_write(d, (const uint8_t *)"GET / HTTP/1.0\r\n\r\n",
 	    18, 0), -1);
 	dce_free(d);
@@ -722,7 +724,7 @@ static void
 test_big_endian(void **state)
 {
 	uint8_t		 b[256], out[256];
-	struct dce	*d = dce_new(&c, NULL, &seen);
+	struct dce	*d = dce_new(&c, NULL, &seen, &dce_events);
 	size_t		 n;
 
 	b[0] = 5;
@@ -767,7 +769,7 @@ test_auth_verifier(void **state)
 {
 	const struct item	 it = { echo.uuid, 1, NDR };
 	uint8_t			 b[256], out[256];
-	struct dce		*d = dce_new(&c, NULL, &seen);
+	struct dce		*d = dce_new(&c, NULL, &seen, &dce_events);
 	size_t			 n;
 
 	n = bind_pdu(b, 11, 1, &it, 1);
@@ -804,7 +806,7 @@ static void
 test_object_uuid(void **state)
 {
 	uint8_t		 b[256], out[256];
-	struct dce	*d = dce_new(&c, NULL, &seen);
+	struct dce	*d = dce_new(&c, NULL, &seen, &dce_events);
 	size_t		 n;
 
 	n = bind_echo(b);
@@ -822,7 +824,7 @@ static void
 test_response_fragments(void **state)
 {
 	uint8_t		 b[256], *out;
-	struct dce	*d = dce_new(&c, "srvsvc", &seen);
+	struct dce	*d = dce_new(&c, "srvsvc", &seen, &dce_events);
 	size_t		 n, k, off, total = 0;
 	int		 i;
 
@@ -862,7 +864,7 @@ static void
 test_stub_cap(void **state)
 {
 	uint8_t		*b, out[256];
-	struct dce	*d = dce_new(&c, NULL, &seen);
+	struct dce	*d = dce_new(&c, NULL, &seen, &dce_events);
 	size_t		 n, got = 0, piece = 4000, at = 0;
 	int		 rc = 0;
 
@@ -910,7 +912,7 @@ static void
 test_output_cap(void **state)
 {
 	uint8_t		*b, out[256];
-	struct dce	*d = dce_new(&c, "srvsvc", &seen);
+	struct dce	*d = dce_new(&c, "srvsvc", &seen, &dce_events);
 	size_t		 n, stub = 60000;
 	int		 i, rc = 0;
 
@@ -942,7 +944,7 @@ static void
 test_output_cap_whole_pdus(void **state)
 {
 	uint8_t		*b, *out;
-	struct dce	*d = dce_new(&c, "srvsvc", &seen);
+	struct dce	*d = dce_new(&c, "srvsvc", &seen, &dce_events);
 	size_t		 n, stub = 60000, pending, got, off;
 	int		 i, rc = 0;
 
@@ -1016,18 +1018,18 @@ test_budget(void **state)
 	assert_non_null(b);
 	assert_int_equal(base, 0);
 	for (i = 0; i < N; i++) {
-		d[i] = dce_new(&c, "lsarpc", &seen);
+		d[i] = dce_new(&c, "lsarpc", &seen, &dce_events);
 		assert_int_equal(hold_stub(d[i], b), 0);
 	}
 	assert_int_equal(dce_mem_used(), (size_t)N * DCE_STUB_MAX);
 	assert_int_equal(events_with("\"limit\":\"memory\""), 0);
 	nevents = 0;
-	d[N] = dce_new(&c, "lsarpc", &seen);
+	d[N] = dce_new(&c, "lsarpc", &seen, &dce_events);
 	assert_int_equal(hold_stub(d[N], b), -1);
 	assert_int_equal(events_with("\"limit\":\"memory\""), 1);
 	dce_free(d[N]);
 	dce_free(d[0]);
-	d[0] = dce_new(&c, "lsarpc", &seen);
+	d[0] = dce_new(&c, "lsarpc", &seen, &dce_events);
 	assert_int_equal(hold_stub(d[0], b), 0);
 	for (i = 0; i < N; i++)
 		dce_free(d[i]);
@@ -1043,7 +1045,7 @@ static void
 test_event_cap(void **state)
 {
 	uint8_t		 b[256], out[256];
-	struct dce	*d = dce_new(&c, NULL, &seen);
+	struct dce	*d = dce_new(&c, NULL, &seen, &dce_events);
 	size_t		 n;
 	int		 i;
 
@@ -1061,8 +1063,10 @@ test_event_cap(void **state)
 	assert_int_equal(dce_write(d, b, n, 0), 0);
 	assert_int_equal(nevents, 0);
 	dce_free(d);
-	/* The limit.hit, in place of the first event past the cap. */
-	d = dce_new(&c, NULL, &seen);
+	/* Another session: the limit.hit, in place of the first event past
+	 * the cap. */
+	dce_events = 0;
+	d = dce_new(&c, NULL, &seen, &dce_events);
 	n = bind_echo(b);
 	assert_int_equal(dce_write(d, b, n, 0), 0);
 	for (i = 0; i < DCE_EVENTS_MAX - 1; i++) {
@@ -1079,13 +1083,51 @@ test_event_cap(void **state)
 	dce_free(d);
 }
 
+/*
+ * The cap is the session's: a pipe closed and opened again, or a second
+ * one, counts on from where the first left off.
+ */
+static void
+test_event_cap_session(void **state)
+{
+	uint8_t		 b[256], out[256];
+	struct dce	*d = NULL;
+	size_t		 n;
+	int		 k, i;
+
+	/* Two endpoints, a bind and DCE_EVENTS_MAX / 2 - 1 requests each. */
+	for (k = 0; k < 2; k++) {
+		dce_free(d);
+		d = dce_new(&c, "lsarpc", &seen, &dce_events);
+		n = bind_echo(b);
+		assert_int_equal(dce_write(d, b, n, 0), 0);
+		drain(d, out, sizeof(out));
+		for (i = 0; i < DCE_EVENTS_MAX / 2 - 1; i++) {
+			n = req_pdu(b, 3, (uint32_t)i + 2, 0, 0, "x", 1);
+			assert_int_equal(dce_write(d, b, n, 0), 0);
+			drain(d, out, sizeof(out));
+		}
+	}
+	assert_int_equal(nevents, DCE_EVENTS_MAX);
+	/* The next call of the second is past the session's cap. */
+	nevents = 0;
+	for (i = 0; i < 2; i++) {
+		n = req_pdu(b, 3, 7, 0, 0, "x", 1);
+		assert_int_equal(dce_write(d, b, n, 0), 0);
+		assert_int_equal(drain(d, out, sizeof(out)), 25);
+	}
+	assert_int_equal(nevents, 1);
+	assert_int_equal(events_with("\"limit\":\"dcerpc_events\""), 1);
+	dce_free(d);
+}
+
 /* The analyser sees each stub once, also when the interface said exploit. */
 static void
 test_analysed_once(void **state)
 {
 	static const uint8_t	sc[] = "\x90\x90\xd9\x74\x24\xf4\x5b\x31\xc9";
 	uint8_t		 b[256], out[256];
-	struct dce	*d = dce_new(&c, "lsarpc", &seen);
+	struct dce	*d = dce_new(&c, "lsarpc", &seen, &dce_events);
 	size_t		 n;
 
 	n = bind_echo(b);
@@ -1152,6 +1194,7 @@ main(void)
 		cmocka_unit_test_setup(test_output_cap_whole_pdus, setup),
 		cmocka_unit_test_setup(test_budget, setup),
 		cmocka_unit_test_setup(test_event_cap, setup),
+		cmocka_unit_test_setup(test_event_cap_session, setup),
 		cmocka_unit_test_setup(test_analysed_once, setup),
 		cmocka_unit_test_setup(test_uuid_str, setup),
 	};

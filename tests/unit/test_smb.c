@@ -6,6 +6,8 @@
  */
 #include "smb_harness.h"
 
+#include "dcerpc.h"
+
 static const uint8_t	negotiate_dialects[] =
     "\x02PC NETWORK PROGRAM 1.0\0\x02LANMAN1.0\0\x02NT LM 0.12";
 
@@ -489,6 +491,39 @@ test_pipe(void **state)
 }
 
 /*
+ * The DCERPC events of a session are capped together: two opens of
+ * \\lsarpc, each bound DCE_EVENTS_MAX / 2 + 1 times, give one limit.hit.
+ */
+static void
+test_pipe_events_cap(void **state)
+{
+	static const uint8_t	bind[72] = {
+		5, 0, 11, 3, 0x10, 0, 0, 0, 72, 0, 0, 0, 1, 0, 0, 0,
+		0xb8, 0x10, 0xb8, 0x10, 0, 0, 0, 0, 1, 0, 0, 0,
+		0, 0, 1, 0,
+		0x6a, 0x28, 0x19, 0x39, 0x0c, 0xb1, 0xd0, 0x11,
+		0x9b, 0xa8, 0x00, 0xc0, 0x4f, 0xd9, 0x2e, 0xf5, 0, 0, 0, 0,
+		0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11,
+		0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60, 2, 0, 0, 0,
+	};
+	struct tsess	 t;
+	uint16_t	 tid, fid;
+	int		 k, i;
+
+	tsess_open(&t, "smb");
+	tid = tree_connect(&t, "IPC$");
+	for (k = 0; k < 2; k++) {
+		assert_int_equal(nt_create(&t, tid, "\\lsarpc", &fid), 0);
+		for (i = 0; i < DCE_EVENTS_MAX / 2 + 1; i++)
+			assert_int_equal(write_andx(&t, fid, 0, bind,
+			    sizeof(bind)), sizeof(bind));
+	}
+	assert_int_equal(nlimits, 1);
+	assert_non_null(strstr(last_limit, "\"limit\":\"dcerpc_events\""));
+	tsess_close(&t);
+}
+
+/*
  * A program copied to C$ in two writes, the second first: stored whole,
  * as a binary, at close.
  */
@@ -887,6 +922,7 @@ main(void)
 		cmocka_unit_test(test_unknown_command_share),
 		cmocka_unit_test(test_netbios),
 		cmocka_unit_test(test_pipe),
+		cmocka_unit_test(test_pipe_events_cap),
 		cmocka_unit_test(test_disk_file),
 		cmocka_unit_test(test_closed_by_handler),
 		cmocka_unit_test(test_large_write),
