@@ -443,6 +443,17 @@ write_andx(struct tsess *t, uint16_t fid, uint32_t off, const uint8_t *data,
 	return smb_get16(rep + 37 + 4);
 }
 
+/* A DCERPC bind to DSSETUP v0.0 (NDR), call id 1. */
+static const uint8_t	dssetup_bind[72] = {
+	5, 0, 11, 3, 0x10, 0, 0, 0, 72, 0, 0, 0, 1, 0, 0, 0,
+	0xb8, 0x10, 0xb8, 0x10, 0, 0, 0, 0, 1, 0, 0, 0,
+	0, 0, 1, 0,
+	0x6a, 0x28, 0x19, 0x39, 0x0c, 0xb1, 0xd0, 0x11,
+	0x9b, 0xa8, 0x00, 0xc0, 0x4f, 0xd9, 0x2e, 0xf5, 0, 0, 0, 0,
+	0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11,
+	0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60, 2, 0, 0, 0,
+};
+
 /*
  * \lsarpc on IPC$: a DCERPC bind written is answered with its bind_ack,
  * read back whole; a pipe the host does not serve is not found.
@@ -450,15 +461,6 @@ write_andx(struct tsess *t, uint16_t fid, uint32_t off, const uint8_t *data,
 static void
 test_pipe(void **state)
 {
-	static const uint8_t	bind[72] = {
-		5, 0, 11, 3, 0x10, 0, 0, 0, 72, 0, 0, 0, 1, 0, 0, 0,
-		0xb8, 0x10, 0xb8, 0x10, 0, 0, 0, 0, 1, 0, 0, 0,
-		0, 0, 1, 0,
-		0x6a, 0x28, 0x19, 0x39, 0x0c, 0xb1, 0xd0, 0x11,
-		0x9b, 0xa8, 0x00, 0xc0, 0x4f, 0xd9, 0x2e, 0xf5, 0, 0, 0, 0,
-		0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11,
-		0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60, 2, 0, 0, 0,
-	};
 	struct tsess	 t;
 	uint8_t		 req[256], rep[4096], w[24];
 	uint16_t	 tid, fid;
@@ -469,8 +471,8 @@ test_pipe(void **state)
 	assert_int_equal(nt_create(&t, tid, "\\nosuchpipe", &fid),
 	    SMB_OBJECT_NAME_NOT_FOUND);
 	assert_int_equal(nt_create(&t, tid, "\\lsarpc", &fid), 0);
-	assert_int_equal(write_andx(&t, fid, 0, bind, sizeof(bind)),
-	    sizeof(bind));
+	assert_int_equal(write_andx(&t, fid, 0, dssetup_bind,
+	    sizeof(dssetup_bind)), sizeof(dssetup_bind));
 	memset(w, 0, sizeof(w));
 	w[0] = 0xff;
 	smb_put16(w + 4, fid);
@@ -497,15 +499,6 @@ test_pipe(void **state)
 static void
 test_pipe_events_cap(void **state)
 {
-	static const uint8_t	bind[72] = {
-		5, 0, 11, 3, 0x10, 0, 0, 0, 72, 0, 0, 0, 1, 0, 0, 0,
-		0xb8, 0x10, 0xb8, 0x10, 0, 0, 0, 0, 1, 0, 0, 0,
-		0, 0, 1, 0,
-		0x6a, 0x28, 0x19, 0x39, 0x0c, 0xb1, 0xd0, 0x11,
-		0x9b, 0xa8, 0x00, 0xc0, 0x4f, 0xd9, 0x2e, 0xf5, 0, 0, 0, 0,
-		0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11,
-		0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60, 2, 0, 0, 0,
-	};
 	struct tsess	 t;
 	uint16_t	 tid, fid;
 	int		 k, i;
@@ -515,8 +508,9 @@ test_pipe_events_cap(void **state)
 	for (k = 0; k < 2; k++) {
 		assert_int_equal(nt_create(&t, tid, "\\lsarpc", &fid), 0);
 		for (i = 0; i < DCE_EVENTS_MAX / 2 + 1; i++)
-			assert_int_equal(write_andx(&t, fid, 0, bind,
-			    sizeof(bind)), sizeof(bind));
+			assert_int_equal(write_andx(&t, fid, 0,
+			    dssetup_bind, sizeof(dssetup_bind)),
+			    sizeof(dssetup_bind));
 	}
 	assert_int_equal(nlimits, 1);
 	assert_non_null(strstr(last_limit, "\"limit\":\"dcerpc_events\""));
