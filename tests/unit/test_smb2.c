@@ -771,6 +771,43 @@ test_read_empty_pipe(void **state)
 }
 
 /*
+ * A WRITE to fid as message msgid in a frame of n bytes (big) larger than
+ * the emulator holds, its data all 'A': the frame's length, then its
+ * first sent bytes as the socket takes them, the loop run between.
+ */
+static void
+big_write(uint8_t *big, size_t n, uint64_t fid, uint32_t msgid, size_t sent)
+{
+	uint8_t	nb[4];
+	size_t	off;
+	ssize_t	w;
+
+	memset(big, 0x41, n);
+	memset(big, 0, 64 + 48);
+	memcpy(big, "\xfeSMB", 4);
+	put16(big + 4, 64);
+	put16(big + 12, 0x09);
+	put16(big + 14, 1);
+	put32(big + 24, msgid);
+	put16(big + 64, 49);
+	put16(big + 66, 64 + 48);
+	put32(big + 68, (uint32_t)(n - 64 - 48));
+	put32(big + 80, (uint32_t)fid);
+	put32(big + 88, (uint32_t)fid);
+	nb[0] = 0;
+	nb[1] = (uint8_t)(n >> 16);
+	nb[2] = (uint8_t)(n >> 8);
+	nb[3] = (uint8_t)n;
+	assert_int_equal(write(peer, nb, 4), 4);
+	for (off = 0; off < sent; off += (size_t)w) {
+		w = write(peer, big + off, sent - off);
+		if (w < 0)
+			w = 0;
+		run(5);
+	}
+}
+
+/*
  * A WRITE larger than a frame the emulator holds, to a pipe: taken in
  * pieces and refused whole (no DCERPC message is that long); the
  * session goes on.
@@ -780,34 +817,10 @@ test_large_write_to_pipe(void **state)
 {
 	static uint8_t	big[64 + 48 + 140000];
 	struct msg	m = { .len = 0 };
-	uint8_t		nb[4], r[256];
+	uint8_t		r[256];
 	uint64_t	fid = open_pipe("srvsvc", tree_ipc());
-	size_t		n = sizeof(big), off;
-	ssize_t		w;
 
-	memset(big, 0x41, sizeof(big));
-	memset(big, 0, 64 + 48);
-	memcpy(big, "\xfeSMB", 4);
-	put16(big + 4, 64);
-	put16(big + 12, 0x09);
-	put16(big + 14, 1);
-	put32(big + 24, 50);
-	put16(big + 64, 49);
-	put16(big + 66, 64 + 48);
-	put32(big + 68, 140000);
-	put32(big + 80, (uint32_t)fid);
-	put32(big + 88, (uint32_t)fid);
-	nb[0] = 0;
-	nb[1] = (uint8_t)(n >> 16);
-	nb[2] = (uint8_t)(n >> 8);
-	nb[3] = (uint8_t)n;
-	assert_int_equal(write(peer, nb, 4), 4);
-	for (off = 0; off < n; off += (size_t)w) {
-		w = write(peer, big + off, n - off);
-		if (w < 0)
-			w = 0;
-		run(5);
-	}
+	big_write(big, sizeof(big), fid, 50, sizeof(big));
 	run(30);
 	assert_int_equal(recv_msg(r, sizeof(r)), 64 + 9);
 	assert_int_equal(get32(r + 8), 0xc000000d);
@@ -897,33 +910,9 @@ test_large_write_cut(void **state)
 {
 	static uint8_t	big[64 + 48 + 200000];
 	uint64_t	fid = open_pipe("w.exe", tree("\\\\h\\C$"));
-	uint8_t		nb[4];
-	size_t		n = sizeof(big), off, end;
-	ssize_t		w;
 
-	memset(big, 0x41, sizeof(big));
-	memset(big, 0, 64 + 48);
-	memcpy(big, "\xfeSMB", 4);
-	put16(big + 4, 64);
-	put16(big + 12, 0x09);
-	put16(big + 14, 1);
-	put16(big + 64, 49);
-	put16(big + 66, 64 + 48);
-	put32(big + 68, 200000);
-	put32(big + 80, (uint32_t)fid);
-	put32(big + 88, (uint32_t)fid);
-	nb[0] = 0;
-	nb[1] = (uint8_t)(n >> 16);
-	nb[2] = (uint8_t)(n >> 8);
-	nb[3] = (uint8_t)n;
-	assert_int_equal(write(peer, nb, 4), 4);
-	end = *state != NULL ? n : 150000;
-	for (off = 0; off < end; off += (size_t)w) {
-		w = write(peer, big + off, end - off);
-		if (w < 0)
-			w = 0;
-		run(5);
-	}
+	big_write(big, sizeof(big), fid, 0,
+	    *state != NULL ? sizeof(big) : 150000);
 	run(30);
 	shutdown(peer, SHUT_WR);
 	run(30);
