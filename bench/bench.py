@@ -592,25 +592,28 @@ def smb_rate_once(args, seconds, k, port=SMB_PORT, net=SMB_NET):
             "errors": int(m.group(4))}
 
 
-def smb_measure(args, proc, sensors, workdir):
+def smb_measure(args, proc, sensors, workdir, datadir):
     """SMB1 sessions a second against generic connections a second, and
     the same sessions against bench_trivial's SMB responder (the least a
     server can do for them), runs in turn (each as its load generator
     counts them), then the memory of args.smb_sessions SMB sessions held
-    open after their bind."""
+    open after their bind.  As in rate_measure, the JSON log is let catch
+    up after each of sundew's runs, so that the store's tail of one run
+    does not fall on the next (a generic run's on an SMB run, an SMB
+    run's on the trivial responder's)."""
     say(f"smb: warm-up, then {args.runs} runs of {args.seconds} s of whole "
         f"SMB1 sessions on {SMB_PORT}, of generic connections and of SMB1 "
         "sessions against the trivial responder in turn")
     tproc, tport = trivial_start(args, workdir, "smb")
     try:
-        gen = [rate_once(args, args.port, 1, SMB_GENERIC_NET, 0)]
-        smb = [smb_rate_once(args, 1, 0)]
-        triv = [smb_rate_once(args, 1, 0, tport, SMB_TRIVIAL_NET)]
-        for k in range(1, args.runs + 1):
-            gen.append(rate_once(args, args.port, args.seconds,
-                                 SMB_GENERIC_NET, k))
-            smb.append(smb_rate_once(args, args.seconds, k))
-            triv.append(smb_rate_once(args, args.seconds, k, tport,
+        gen, smb, triv = [], [], []
+        for k in range(args.runs + 1):
+            secs = args.seconds if k else 1      # run 0 is a warm-up
+            gen.append(rate_once(args, args.port, secs, SMB_GENERIC_NET,
+                                 k, datadir))
+            smb.append(smb_rate_once(args, secs, k))
+            log_settle(datadir)
+            triv.append(smb_rate_once(args, secs, k, tport,
                                       SMB_TRIVIAL_NET))
     finally:
         stop(tproc)
@@ -665,7 +668,7 @@ def sundew_measure(args, hard, workdir, tport):
         res["sensors_how"] = how
         res["trivial"], sd_runs = rate_measure(args, tport, args.port,
                                                datadir)
-        res["smb"] = smb_measure(args, proc, sensors, workdir)
+        res["smb"] = smb_measure(args, proc, sensors, workdir, datadir)
         if args.slow_port:
             res["dl"] = downloads_measure(args, proc, sensors, tport,
                                           datadir)
