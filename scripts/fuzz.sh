@@ -1,17 +1,27 @@
 #!/bin/sh
 # Runs every fuzz target briefly: SECONDS each, seeded from fuzz/corpus/NAME
-# (and from ../shared/corpora: the pcaps for the capture parser, the
-# shellcode for the analyser).
+# (our own seeds: written by hand, built by our code, recorded from real
+# clients talking to sundew, or kept from earlier fuzzer runs) and, when
+# ../shared/corpora is there, from the third-party material in it, which
+# is used from there and never copied into the repository: the pcaps for
+# the capture parser, the shellcode for the analyser and, for the protocol
+# targets, what scripts/carve-seeds.py carves out of the pcaps into the
+# temporary folder.  libFuzzer writes what it finds into that temporary
+# folder too, never into fuzz/corpus.
 # A crash, a leak or a time-out fails `make test`.
 set -eu
 build=$1
 seconds=$2
 root=$(cd "$(dirname "$0")/.." && pwd)
+corpora=$root/../shared/corpora
 work=$(mktemp -d)
-if [ ! -d "$root/../shared/corpora" ]; then
-	echo "fuzz: $root/../shared/corpora not found: seeds from fuzz/corpus only"
-fi
 trap 'rm -rf "$work"' EXIT
+if [ -d "$corpora" ]; then
+	"${PYTHON:-/usr/bin/python3}" "$root/scripts/carve-seeds.py" \
+	    -c "$corpora" "$work/carved"
+else
+	echo "fuzz: $corpora not found: seeds from fuzz/corpus only"
+fi
 for bin in "$build"/fuzz/fuzz_*; do
 	[ -f "$bin" ] && [ -x "$bin" ] || continue
 	name=$(basename "$bin" | sed 's/^fuzz_//')
@@ -19,13 +29,12 @@ for bin in "$build"/fuzz/fuzz_*; do
 	seeds="$root/fuzz/corpus/$name"
 	set -- "$work/$name"
 	[ -d "$seeds" ] && set -- "$@" "$seeds"
-	if [ "$name" = pcap ] && [ -d "$root/../shared/corpora/pcaps" ]; then
-		set -- "$@" "$root/../shared/corpora/pcaps/protocol" \
-		    "$root/../shared/corpora/pcaps/attack"
+	[ -d "$work/carved/$name" ] && set -- "$@" "$work/carved/$name"
+	if [ "$name" = pcap ] && [ -d "$corpora/pcaps" ]; then
+		set -- "$@" "$corpora/pcaps/protocol" "$corpora/pcaps/attack"
 	fi
-	if [ "$name" = sc ] && [ -d "$root/../shared/corpora/shellcode" ]; then
-		set -- "$@" "$root/../shared/corpora/shellcode" \
-		    "$root/../shared/corpora/shellcode/robustness"
+	if [ "$name" = sc ] && [ -d "$corpora/shellcode" ]; then
+		set -- "$@" "$corpora/shellcode" "$corpora/shellcode/robustness"
 	fi
 	echo "fuzz: $name for ${seconds}s"
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -37,5 +46,6 @@ for bin in "$build"/fuzz/fuzz_*; do
 		echo "fuzz: $name FAILED"
 		exit 1
 	}
-	grep -E 'stat::number_of_executed_units' "$work/$name.log" || true
+	grep -E 'INFO: seed corpus|stat::number_of_executed_units' \
+	    "$work/$name.log" || true
 done
