@@ -1,12 +1,12 @@
 #!/bin/sh
 # Runs every fuzz target briefly: SECONDS each, seeded from fuzz/corpus/NAME
-# (our own seeds: written by hand, built by our code, recorded from real
-# clients talking to sundew, or kept from earlier fuzzer runs) and, when
-# ../shared/corpora is there, from the third-party material in it, which
-# is used from there and never copied into the repository: the pcaps for
-# the capture parser, the shellcode for the analyser and, for the protocol
-# targets, what scripts/carve-seeds.py carves out of the pcaps into the
-# temporary folder.  libFuzzer writes what it finds into that temporary
+# (our own seeds: written by hand or built with values of our own, recorded
+# from real clients talking to sundew, or kept from earlier fuzzer runs)
+# and, when ../shared/corpora is there, from the third-party material in it,
+# which is used from there and never copied into the repository: the pcaps
+# for the capture parser, the shellcode for the analyser and, for the
+# protocol targets, what scripts/carve-seeds.py carves out of the pcaps into
+# the temporary folder.  libFuzzer writes what it finds into that temporary
 # folder too, never into fuzz/corpus.
 # A crash, a leak or a time-out fails `make test`.
 set -eu
