@@ -41,6 +41,8 @@ SMB_PORTS = (139, 445)
 SERVER_PORTS = (21, 80, 135, 139, 445)
 # libFuzzer's -max_len in scripts/fuzz.sh: a longer seed would be cut.
 MAX_SEED = 65536
+# A larger SMB session is carved only if it does something new (carve_smb).
+LARGE_SESSION = 4096
 
 
 # --- Captures -------------------------------------------------------------
@@ -536,12 +538,30 @@ class Seeds:
         self.count[target] = self.count.get(target, 0) + 1
 
 
-def carve_smb(seeds, name, conn, ifaces):
-    """The seeds of a session to 139 or 445."""
+def smb_kinds(stream):
+    """The kinds of message a session sends."""
+    kinds = set()
+    for t, m in nbss(stream):
+        if m[:4] == b"\xffSMB" and len(m) >= 35:
+            kind = trans_kind(m) if m[4] in TRANS_CMDS else "%02x" % m[4]
+        elif m[:4] == b"\xfeSMB" and len(m) >= 64:
+            kind = "smb2-%d" % _u16(m, 12)
+        else:
+            kind = "nbss-%02x" % t
+        kinds.add(kind)
+    return kinds
+
+
+def carve_smb(seeds, name, conn, ifaces, seen):
+    """The seeds of a session to 139 or 445.  A large one is left out if
+    the sessions before it in its capture sent every kind of message it
+    sends (seen): a worm's sessions differ mostly in what the capture
+    lost of them, and large seeds slow a short run down."""
     cs = conn.stream(conn.client, nbss_frame)
     ss = conn.stream(conn.server, nbss_frame)
-    if not cs:
+    if not cs or len(cs) > LARGE_SESSION and smb_kinds(cs) <= seen:
         return
+    seen |= smb_kinds(cs)
     port = 1 if conn.server[1] == 139 else 0
     for piece in (0, 7):
         seeds.add("smb1", "%s-p%d" % (name, piece),
@@ -623,11 +643,12 @@ def carve_dce(seeds, name, stream, pipe, ifaces):
 def carve(path, seeds, ifaces):
     """The seeds of each TCP connection of a capture."""
     stem = os.path.splitext(os.path.basename(path))[0]
+    seen = set()
     for i, conn in enumerate(connections(path)):
         name = "%s-%d" % (stem, i)
         cs, ss = conn.stream(conn.client), conn.stream(conn.server)
         if conn.server[1] in SMB_PORTS:
-            carve_smb(seeds, name, conn, ifaces)
+            carve_smb(seeds, name, conn, ifaces, seen)
         elif cs[:1] == b"\x05":
             carve_dce(seeds, name, conn.stream(conn.client, dce_frame), False,
                       ifaces)
