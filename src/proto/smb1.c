@@ -222,7 +222,11 @@ smb1_parse(const uint8_t *msg, size_t n, size_t at, struct smb1_req *r)
 	r->flags = msg[9];
 	r->flags2 = smb_get16(msg + 10);
 	r->pid_high = smb_get16(msg + 12);
-	memcpy(r->signature, msg + 14, 8);
+	/*
+	 * The reply's signature stays zero: signing is never active here,
+	 * and then a server sends zeros (MS-CIFS 3.3.4.1), not the
+	 * client's "BSRSPYL " back.
+	 */
 	r->tid = smb_get16(msg + 24);
 	r->pid = smb_get16(msg + 26);
 	r->uid = smb_get16(msg + 28);

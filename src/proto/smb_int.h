@@ -180,7 +180,7 @@ struct smb1_req {
 	uint8_t		 flags;
 	uint16_t	 flags2;
 	uint16_t	 pid_high;
-	uint8_t		 signature[8];	/* copied into the reply */
+	uint8_t		 signature[8];	/* the reply's: zero (never signed) */
 	uint16_t	 tid, pid, uid, mid;	/* copied into the reply */
 	uint8_t		 wct;
 	const uint8_t	*words;		/* wct 16-bit words */

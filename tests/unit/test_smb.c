@@ -904,6 +904,35 @@ test_echo(void **state)
 	tsess_close(&t);
 }
 
+/*
+ * Signing is never active, so every reply's signature is zero, whatever
+ * the request carried: Windows clients put "BSRSPYL " there, and a
+ * server that sent it back would not be Windows.
+ */
+static void
+test_reply_signature_zero(void **state)
+{
+	static const uint8_t	zero[8];
+	struct tsess		t;
+	uint8_t			req[256], rep[1024], w[2];
+	size_t			n, one = 4 + 32 + 1 + 2 + 2 + 4;
+
+	tsess_open(&t, "smb");
+	n = negotiate_nt1(req, 0xc801);
+	memcpy(req + 4 + 14, "BSRSPYL ", 8);
+	assert_int_equal(tsess_send(&t, req, n), 0);
+	assert_true(tsess_recv(&t, rep, sizeof(rep)) > 4 + 32);
+	assert_memory_equal(rep + 4 + 14, zero, 8);
+	smb_put16(w, 2);
+	n = smb1_build(req, 0x2b, 0x4001, w, 1, (const uint8_t *)"ping", 4);
+	memcpy(req + 4 + 14, "BSRSPYL ", 8);
+	assert_int_equal(tsess_send(&t, req, n), 0);
+	assert_int_equal(tsess_recv(&t, rep, sizeof(rep)), 2 * one);
+	assert_memory_equal(rep + 4 + 14, zero, 8);
+	assert_memory_equal(rep + one + 4 + 14, zero, 8);
+	tsess_close(&t);
+}
+
 int
 main(void)
 {
@@ -921,6 +950,7 @@ main(void)
 		cmocka_unit_test(test_closed_by_handler),
 		cmocka_unit_test(test_large_write),
 		cmocka_unit_test(test_echo),
+		cmocka_unit_test(test_reply_signature_zero),
 		cmocka_unit_test(test_peer_gone),
 		cmocka_unit_test(test_open_andx),
 		cmocka_unit_test(test_file_cap),
