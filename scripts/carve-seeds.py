@@ -369,9 +369,12 @@ def carve_smb(seeds, name, conn, ifaces, seen):
     lost of them, and large seeds slow a short run down."""
     cs = conn.stream(conn.client, nbss_frame)
     ss = conn.stream(conn.server, nbss_frame)
-    if not cs or len(cs) > LARGE_SESSION and smb_kinds(cs) <= seen:
+    if not cs:
         return
-    seen |= smb_kinds(cs)
+    kinds = smb_kinds(cs)
+    if len(cs) > LARGE_SESSION and kinds <= seen:
+        return
+    seen |= kinds
     port = 1 if conn.server[1] == 139 else 0
     for piece in (0, 7):
         seeds.add("smb1", "%s-p%d" % (name, piece),
