@@ -33,6 +33,7 @@ struct magic_set;
  */
 #define STORE_JSON_MAX		(64 * 1024 * 1024)
 #define STORE_SQL_MAX		(64 * 1024 * 1024)
+#define STORE_SQLITE_ROWS	32	/* event_log rows an INSERT, at most */
 /* How far back store_open looks for the end of a half-written line. */
 #define STORE_JSON_REPAIR	(64 * 1024)
 
@@ -86,7 +87,7 @@ struct store {
 
 	/* SQLite (store_sqlite.c). */
 	struct sqlite3	*db;
-	struct sqlite3_stmt *sql_event;
+	struct sqlite3_stmt *sql_rows[STORE_SQLITE_ROWS]; /* 1 to 32 rows */
 	struct sqlite3_stmt *sql_session;
 	struct sqlite3_stmt *sql_meta;
 	int64_t		 sql_next_id;	/* of the next event */

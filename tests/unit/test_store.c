@@ -1441,6 +1441,88 @@ test_replayed_events_kept_once(void **state)
 }
 
 /*
+ * A batch of 100 events goes into event_log several rows to an INSERT:
+ * each row whole and in its place, the malformed and the crowded (more
+ * members than the store takes apart) among them, one seen twice kept
+ * once, and a commit of fewer rows than a statement takes goes in too.
+ */
+static void
+test_sqlite_many_rows(void **state)
+{
+	struct config		 c;
+	struct store		*st;
+	struct event_buf	 ev;
+	sqlite3			*db;
+	sqlite3_stmt		*s;
+	char			 ctx[256], dup[EVENT_MAX];
+	const char		*data;
+	size_t			 len, duplen = 0;
+	int			 i, k, rows = 0;
+
+	test_conf(&c);
+	st = store_open(&c);
+	assert_non_null(st);
+	for (i = 1; i <= 100; i++) {
+		if (i == 40) {
+			store_event(st, "not json", 8, (uint64_t)i * 64);
+			continue;
+		}
+		snprintf(ctx, sizeof(ctx), "\"session\":\"%016x\","
+		    "\"src_ip\":\"127.0.0.%d\",\"src_port\":%d,"
+		    "\"dst_ip\":\"127.0.0.1\",\"dst_port\":445,"
+		    "\"transport\":\"tcp\",\"service\":\"smb\"", i / 8,
+		    2 + i / 8, 1000 + i / 8);
+		event_begin_id(&ev, "sundew.request", (uint64_t)i * 64);
+		event_fields(&ev, ctx, strlen(ctx));
+		event_int(&ev, "seq", i);
+		for (k = 0; i == 70 && k < 70; k++)
+			event_int(&ev, "k", k);
+		len = event_end(&ev);
+		store_event(st, ev.buf, len, (uint64_t)i * 64);
+		if (i == 50) {
+			memcpy(dup, ev.buf, len);
+			duplen = len;
+		}
+		if (i == 51)	/* the 50th again */
+			store_event(st, dup, duplen, 50 * 64);
+	}
+	assert_int_equal(store_flush(st), 0);
+	for (i = 101; i <= 103; i++)
+		test_event_id(st, "sundew.connection.close", (uint64_t)i * 64,
+		    test_open_ctx);
+	store_close(st);
+
+	assert_int_equal(sqlite3_open_v2(DB_PATH, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT id, eventid, "
+	    "json_extract(data, '$.seq'), src_port, data FROM events "
+	    "ORDER BY id", -1, &s, NULL), SQLITE_OK);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		i = ++rows;
+		assert_int_equal(sqlite3_column_int64(s, 0), i * 64);
+		data = (const char *)sqlite3_column_text(s, 4);
+		if (i == 40) {
+			assert_int_equal(sqlite3_column_type(s, 1),
+			    SQLITE_NULL);
+			assert_non_null(strstr(data,
+			    "\"malformed\":\"not json\""));
+			continue;
+		}
+		assert_string_equal(sqlite3_column_text(s, 1), i <= 100 ?
+		    "sundew.request" : "sundew.connection.close");
+		if (i > 100)
+			continue;
+		assert_int_equal(sqlite3_column_int(s, 2), i);
+		assert_int_equal(sqlite3_column_int(s, 3), 1000 + i / 8);
+		/* The crowded event keeps every member, the last among them. */
+		assert_true((strstr(data, "\"k\":69") != NULL) == (i == 70));
+	}
+	sqlite3_finalize(s);
+	assert_int_equal(rows, 103);
+	sqlite3_close(db);
+}
+
+/*
  * The disk refuses writes (here RLIMIT_FSIZE: EFBIG, as ENOSPC would):
  * the events wait, store_flush says so, a sundew.limit.hit says why; once
  * the disk takes them again both logs have every event, the same ones.
@@ -1507,6 +1589,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_replayed_events_kept_once,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sqlite_many_rows, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_refused_disk_loses_nothing,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sqlite_migrates_v1, setup,
