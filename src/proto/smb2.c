@@ -10,10 +10,10 @@
  * signs when the login's key is one it can know (smb2_sign.c).  An
  * encrypted message ends the session, as no key was ever offered.
  */
+#include <sys/random.h>
+
 #include <stdlib.h>
 #include <string.h>
-
-#include <openssl/rand.h>
 
 #include "conn.h"
 #include "event.h"
@@ -353,7 +353,7 @@ smb2_ctx_answer(uint8_t *b, size_t off, const struct smb2_offer *of,
 	smb_put16(d + 2, SMB2_SALT_LEN);
 	smb_put16(d + 4, SMB2_HASH_SHA512);
 	/* The salt is a nonce, fresh per negotiate as Windows makes it. */
-	if (RAND_bytes(d + 6, SMB2_SALT_LEN) != 1)
+	if (getrandom(d + 6, SMB2_SALT_LEN, 0) != SMB2_SALT_LEN)
 		memset(d + 6, 0, SMB2_SALT_LEN);
 	end = smb2_ctx_put(b - SMB2_HDR, end, SMB2_CTX_PREAUTH, d,
 	    6 + SMB2_SALT_LEN);
