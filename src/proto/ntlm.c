@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 #include "conn.h"
 #include "event.h"
 #include "exploit.h"

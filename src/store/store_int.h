@@ -87,7 +87,7 @@ struct store {
 
 	/* SQLite (store_sqlite.c). */
 	struct sqlite3	*db;
-	struct sqlite3_stmt *sql_rows[STORE_SQLITE_ROWS]; /* 1 to 32 rows */
+	struct sqlite3_stmt *sql_rows[STORE_SQLITE_ROWS]; /* [i]: i + 1 rows */
 	struct sqlite3_stmt *sql_session;
 	struct sqlite3_stmt *sql_meta;
 	int64_t		 sql_next_id;	/* of the next event */

@@ -178,7 +178,7 @@ static const char store_sqlite_v1_rows[] =
 static const char store_sqlite_ins_event[] =
     "INSERT OR IGNORE INTO event_log (data, timestamp, eventid, session, id)"
     " VALUES ";
-static const char store_sqlite_ins_row[] = ",(?,?,?,?,?)";
+static const char store_sqlite_ins_row[] = "(?,?,?,?,?)";
 static const char store_sqlite_ins_session[] =
     "INSERT OR IGNORE INTO sessions (session, timestamp, sensor, src_ip,"
     " src_port, dst_ip, dst_port, transport, service, open_id)"
@@ -378,16 +378,16 @@ static int
 store_sqlite_prepare_rows(struct store *st)
 {
 	char	sql[sizeof(store_sqlite_ins_event) +
-	    STORE_SQLITE_ROWS * (sizeof(store_sqlite_ins_row) - 1)];
+	    STORE_SQLITE_ROWS * sizeof(store_sqlite_ins_row)];
 	size_t	n, o = sizeof(store_sqlite_ins_event) - 1;
 
 	memcpy(sql, store_sqlite_ins_event, o);
 	for (n = 0; n < STORE_SQLITE_ROWS; n++) {
-		/* The first row goes without its comma. */
-		memcpy(sql + o, store_sqlite_ins_row + (n == 0),
-		    sizeof(store_sqlite_ins_row) - 1 - (n == 0));
-		o += sizeof(store_sqlite_ins_row) - 1 - (n == 0);
-		sql[o] = '\0';
+		if (n > 0)
+			sql[o++] = ',';
+		memcpy(sql + o, store_sqlite_ins_row,
+		    sizeof(store_sqlite_ins_row));
+		o += sizeof(store_sqlite_ins_row) - 1;
 		if (store_sqlite_prepare(st, sql, &st->sql_rows[n]) == -1)
 			return -1;
 	}
